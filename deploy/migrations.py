@@ -1,0 +1,84 @@
+"""Schema migrations for node and hub databases: ordered, recorded, applied once each.
+
+Run as the owning role; the services' role gets only what it needs. It can append events but
+never update or delete them.
+"""
+
+from __future__ import annotations
+
+import psycopg2
+
+from services.reporting.projections import SCHEMA as HUB_SCHEMA
+from services.reporting.projections import hub_ddl
+from shared.config import NODE_SERVICES
+from shared.consumer import CONSUMER_DDL
+from shared.eventstore import EVENTS_DDL
+
+APP_ROLE = "peerlink_app"
+
+
+def _node_store(schema: str) -> str:
+    return (
+        EVENTS_DDL.format(schema=schema)
+        + CONSUMER_DDL.format(schema=schema)
+        + f"""
+GRANT USAGE ON SCHEMA {schema} TO {APP_ROLE};
+GRANT SELECT, INSERT ON {schema}.events TO {APP_ROLE};
+GRANT USAGE, SELECT ON SEQUENCE {schema}.event_position TO {APP_ROLE};
+GRANT SELECT, INSERT, UPDATE ON {schema}.relay_checkpoint, {schema}.consumer_checkpoints
+    TO {APP_ROLE};
+GRANT SELECT, INSERT ON {schema}.dead_letters TO {APP_ROLE};
+GRANT USAGE ON SEQUENCE {schema}.dead_letters_id_seq TO {APP_ROLE};
+"""
+    )
+
+
+def _hub() -> str:
+    return (
+        CONSUMER_DDL.format(schema=HUB_SCHEMA)
+        + hub_ddl()
+        + f"""
+GRANT USAGE ON SCHEMA {HUB_SCHEMA} TO {APP_ROLE};
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA {HUB_SCHEMA}
+    TO {APP_ROLE};
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA {HUB_SCHEMA} TO {APP_ROLE};
+"""
+    )
+
+
+NODE_MIGRATIONS: list[tuple[str, str]] = [
+    (f"0001_{service}_event_store", _node_store(service)) for service in NODE_SERVICES
+]
+HUB_MIGRATIONS: list[tuple[str, str]] = [("0001_reporting", _hub())]
+
+
+def apply(dsn: str, migrations: list[tuple[str, str]]) -> list[str]:
+    applied = []
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS public.schema_migrations ("
+                " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            # one migrator at a time per database
+            cur.execute("SELECT pg_advisory_xact_lock(727274)")
+            cur.execute("SELECT name FROM public.schema_migrations")
+            done = {row[0] for row in cur.fetchall()}
+            for name, sql in migrations:
+                if name in done:
+                    continue
+                cur.execute(sql)
+                cur.execute("INSERT INTO public.schema_migrations (name) VALUES (%s)", (name,))
+                applied.append(name)
+    finally:
+        conn.close()
+    return applied
+
+
+def migrate_node(dsn: str) -> list[str]:
+    return apply(dsn, NODE_MIGRATIONS)
+
+
+def migrate_hub(dsn: str) -> list[str]:
+    return apply(dsn, HUB_MIGRATIONS)

@@ -1,0 +1,612 @@
+"""Brings a local alliance up and down on one machine: PostgreSQL and RabbitMQ on loopback,
+databases, vhosts, topology and federation, migrations, and every service of three partner
+nodes and the hub. `deploy/up`, `deploy/test` and `deploy/down` call this.
+
+Two stacks never collide: `dev` (the ports in README.md) and `test` (the same map + 10000).
+Everything a stack starts is recorded in run/<stack>/pids and only that is ever stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from shared.config import (  # noqa: E402
+    HUB_VHOST,
+    NODE_SERVICES,
+    PARTNERS,
+    database_name,
+    hub_ports,
+    node_ports,
+)
+from shared.topology import definitions  # noqa: E402
+
+HUB_DATABASE = "peerlink_hub"
+SERVICE_CLASSES = {
+    "referrals": "services.referrals.service:ReferralsService",
+    "sessions": "services.sessions.service:SessionsService",
+    "safeguarding": "services.safeguarding.service:SafeguardingService",
+    "reporting": "services.reporting.service:ReportingService",
+}
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str
+    port_base: int
+    pg_port: int
+    amqp_port: int
+
+    @property
+    def run(self) -> Path:
+        return ROOT / "run" / self.name
+
+    @property
+    def rabbit_node(self) -> str:
+        return f"peerlink-{self.name}@localhost"
+
+
+STACKS = {
+    "dev": Stack("dev", 0, 54320, 56720),
+    "test": Stack("test", 10000, 54330, 56730),
+}
+
+
+def say(message: str) -> None:
+    print(f"[peerlink] {message}", flush=True)
+
+
+def run(cmd: list[str], check=True, env=None, **kw) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, **kw)
+    if check and result.returncode != 0:
+        raise SystemExit(
+            f"command failed ({result.returncode}): {' '.join(cmd)}\n"
+            f"{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def secret(stack: Stack, name: str, make=lambda: secrets.token_urlsafe(32)) -> str:
+    path = stack.run / "secrets" / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+# -- PostgreSQL --------------------------------------------------------------------------------
+
+
+def pg_bin(tool: str) -> str:
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob(f"*/bin/{tool}"), key=lambda p: int(p.parts[-3])
+    )
+    if not candidates:
+        raise SystemExit("PostgreSQL is not installed: run deploy/up or deploy/test")
+    return str(candidates[-1])
+
+
+def as_postgres(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    return run(["runuser", "-u", "postgres", "--", *cmd], cwd="/", **kw)
+
+
+def start_postgres(stack: Stack) -> None:
+    pg = stack.run / "pg"
+    data = pg / "data"
+    pg.mkdir(parents=True, exist_ok=True)
+    shutil.chown(pg, "postgres", "postgres")
+    if not (data / "PG_VERSION").exists():
+        say(f"initialising PostgreSQL in {data}")
+        admin_pw = secret(stack, "postgres_admin")
+        pwfile = pg / "pwfile"
+        pwfile.write_text(admin_pw)
+        shutil.chown(pwfile, "postgres", "postgres")
+        as_postgres(
+            [
+                pg_bin("initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth-local=peer",
+                "--auth-host=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "-E",
+                "UTF8",
+            ]
+        )
+        pwfile.unlink()
+        with open(data / "postgresql.conf", "a") as conf:
+            conf.write(
+                "\n# Peerlink: loopback only\n"
+                "listen_addresses = '127.0.0.1'\n"
+                f"port = {stack.pg_port}\n"
+                f"unix_socket_directories = '{pg}'\n"
+                "max_connections = 300\n"
+                # a forgotten open transaction would hold event followers at a hole
+                "idle_in_transaction_session_timeout = '60s'\n"
+                "shared_buffers = '256MB'\n"
+            )
+    status = as_postgres([pg_bin("pg_ctl"), "-D", str(data), "status"], check=False)
+    if status.returncode == 0:
+        say(f"PostgreSQL already running on 127.0.0.1:{stack.pg_port}")
+        return
+    say(f"starting PostgreSQL on 127.0.0.1:{stack.pg_port}")
+    as_postgres(
+        [
+            pg_bin("pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(pg / "postgres.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ]
+    )
+    (stack.run / "pids").mkdir(exist_ok=True)
+    (stack.run / "pids" / "postgres.managed").write_text(str(data))
+
+
+def psql(stack: Stack, sql: str, database: str = "postgres") -> str:
+    result = as_postgres(
+        [
+            pg_bin("psql"),
+            "-h",
+            str(stack.run / "pg"),
+            "-p",
+            str(stack.pg_port),
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qAt",
+            "-c",
+            sql,
+        ]
+    )
+    return result.stdout.strip()
+
+
+def ensure_databases(stack: Stack) -> None:
+    owner_pw = secret(stack, "db_owner")
+    app_pw = secret(stack, "db_app")
+    admin_pw = secret(stack, "db_admin")
+    for role, pw, extra in (
+        ("peerlink_owner", owner_pw, ""),
+        ("peerlink_app", app_pw, ""),
+        ("peerlink_admin", admin_pw, " CREATEDB CREATEROLE"),
+    ):
+        exists = psql(stack, f"SELECT 1 FROM pg_roles WHERE rolname = '{role}'")
+        verb = "ALTER" if exists else "CREATE"
+        psql(stack, f"{verb} ROLE {role} LOGIN PASSWORD '{pw}'{extra}")
+    psql(stack, "GRANT peerlink_owner, peerlink_app TO peerlink_admin")
+    for db in [*(database_name(p) for p in PARTNERS), HUB_DATABASE]:
+        if not psql(stack, f"SELECT 1 FROM pg_database WHERE datname = '{db}'"):
+            psql(stack, f"CREATE DATABASE {db} OWNER peerlink_owner")
+        psql(stack, f"REVOKE ALL ON DATABASE {db} FROM PUBLIC")
+        psql(stack, f"GRANT CONNECT ON DATABASE {db} TO peerlink_app")
+
+
+def dsn(stack: Stack, database: str, role: str = "peerlink_app") -> str:
+    pw = secret(
+        stack,
+        {"peerlink_app": "db_app", "peerlink_owner": "db_owner", "peerlink_admin": "db_admin"}[
+            role
+        ],
+    )
+    return f"postgresql://{role}:{pw}@127.0.0.1:{stack.pg_port}/{database}"
+
+
+# -- RabbitMQ ----------------------------------------------------------------------------------
+
+RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
+
+
+def rabbit_env(stack: Stack) -> dict:
+    base = stack.run / "rabbitmq"
+    return {
+        **os.environ,
+        "RABBITMQ_NODENAME": stack.rabbit_node,
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_NODE_PORT": str(stack.amqp_port),
+        "RABBITMQ_DIST_PORT": str(stack.amqp_port + 1),
+        "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(base / "log"),
+        "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+        "RABBITMQ_PID_FILE": str(base / "rabbitmq.pid"),
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+        "HOME": os.environ.get("HOME", "/root"),
+    }
+
+
+def rabbitmqctl(stack: Stack, *args: str, check=True) -> subprocess.CompletedProcess:
+    return run(
+        [str(RABBIT_BIN / "rabbitmqctl"), "-n", stack.rabbit_node, *args],
+        env=rabbit_env(stack),
+        check=check,
+    )
+
+
+def start_rabbitmq(stack: Stack) -> None:
+    base = stack.run / "rabbitmq"
+    (base / "log").mkdir(parents=True, exist_ok=True)
+    (base / "rabbitmq.conf").write_text(
+        f"listeners.tcp.default = 127.0.0.1:{stack.amqp_port}\n"
+        "loopback_users.guest = true\n"
+        f"prometheus.tcp.port = {stack.amqp_port + 2}\n"
+        "prometheus.tcp.ip = 127.0.0.1\n"
+        "log.file.level = warning\n"
+    )
+    (base / "enabled_plugins").write_text(
+        "[rabbitmq_federation,rabbitmq_shovel,rabbitmq_prometheus].\n"
+    )
+    pidfile = base / "rabbitmq.pid"
+    if pidfile.exists() and _alive(int(pidfile.read_text().strip() or 0)):
+        say(f"RabbitMQ already running on 127.0.0.1:{stack.amqp_port}")
+    else:
+        say(f"starting RabbitMQ on 127.0.0.1:{stack.amqp_port} (about 20 s)")
+        run([str(RABBIT_BIN / "rabbitmq-server"), "-detached"], env=rabbit_env(stack))
+    rabbitmqctl(stack, "wait", "--timeout", "120", str(pidfile))
+    rabbitmqctl(stack, "await_startup", "--timeout", "120")
+    (stack.run / "pids").mkdir(exist_ok=True)
+    (stack.run / "pids" / "rabbitmq.managed").write_text(str(pidfile))
+
+
+def rabbit_password_hash(password: str) -> str:
+    salt = secrets.token_bytes(4)
+    return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
+
+
+def amqp_url(stack: Stack, vhost: str) -> str:
+    return f"amqp://peerlink:{secret(stack, 'amqp')}@127.0.0.1:{stack.amqp_port}/{vhost}"
+
+
+def ensure_topology(stack: Stack) -> None:
+    password = secret(stack, "amqp")
+    spec = definitions(
+        "peerlink", rabbit_password_hash(password), lambda partner: amqp_url(stack, partner)
+    )
+    path = stack.run / "secrets" / "definitions.json"
+    path.write_text(json.dumps(spec, indent=2))
+    path.chmod(0o600)
+    say("declaring vhosts, exchanges, queues, dead-lettering and federation")
+    rabbitmqctl(stack, "import_definitions", str(path))
+
+
+# -- schema ------------------------------------------------------------------------------------
+
+
+def migrate(stack: Stack) -> None:
+    from deploy.migrations import migrate_hub, migrate_node
+
+    for partner in PARTNERS:
+        migrate_node(dsn(stack, database_name(partner), "peerlink_owner"))
+    migrate_hub(dsn(stack, HUB_DATABASE, "peerlink_owner"))
+
+
+# -- services ----------------------------------------------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def endpoints(stack: Stack) -> dict:
+    hub = hub_ports(stack.port_base)
+    return {
+        "stack": stack.name,
+        "hub": {name: f"http://127.0.0.1:{port}" for name, port in hub.items()},
+        "partners": {
+            partner: {
+                name: f"http://127.0.0.1:{port}"
+                for name, port in node_ports(index, stack.port_base).items()
+            }
+            for index, partner in enumerate(PARTNERS)
+        },
+    }
+
+
+def process_table(stack: Stack) -> list[dict]:
+    """Every process of the alliance with its command and environment."""
+    common = {
+        "PEERLINK_JWT_SECRET_FILE": str(stack.run / "secrets" / "jwt"),
+        "PEERLINK_MASTER_KEY_FILE": str(stack.run / "secrets" / "master.key"),
+        "PEERLINK_ENDPOINTS_FILE": str(stack.run / "endpoints.json"),
+        "PEERLINK_STACK": stack.name,
+        "PYTHONPATH": str(ROOT),
+        "PYTHONUNBUFFERED": "1",
+    }
+    python = str(ROOT / ".venv" / "bin" / "python")
+    nameko = str(ROOT / ".venv" / "bin" / "nameko")
+    table = []
+    for index, partner in enumerate(PARTNERS):
+        ports = node_ports(index, stack.port_base)
+        env = {
+            **common,
+            "PEERLINK_PARTNER": partner,
+            "PEERLINK_DATABASE_URL": dsn(stack, database_name(partner)),
+            "PEERLINK_AMQP_URL": amqp_url(stack, partner),
+        }
+        for service in NODE_SERVICES:
+            table.append(
+                {
+                    "name": f"{partner}-{service}",
+                    "cmd": [
+                        nameko,
+                        "run",
+                        "--config",
+                        str(ROOT / "deploy" / "nameko.yml"),
+                        SERVICE_CLASSES[service],
+                    ],
+                    "env": {
+                        **env,
+                        "PEERLINK_SERVICE": service,
+                        "PEERLINK_HTTP_ADDRESS": f"127.0.0.1:{ports[service]}",
+                    },
+                    "health": f"http://127.0.0.1:{ports[service]}/health",
+                }
+            )
+        table.append(
+            {
+                "name": f"{partner}-worker",
+                "cmd": [python, "-m", "shared.worker", "node"],
+                "env": {
+                    **env,
+                    "PEERLINK_SERVICE": "worker",
+                    "PEERLINK_HTTP_ADDRESS": f"127.0.0.1:{ports['worker']}",
+                },
+                "health": f"http://127.0.0.1:{ports['worker']}/health",
+            }
+        )
+    hub = hub_ports(stack.port_base)
+    hub_env = {
+        **common,
+        "PEERLINK_PARTNER": "alliance",
+        "PEERLINK_DATABASE_URL": dsn(stack, HUB_DATABASE),
+        "PEERLINK_AMQP_URL": amqp_url(stack, HUB_VHOST),
+    }
+    table.append(
+        {
+            "name": "hub-reporting",
+            "cmd": [
+                nameko,
+                "run",
+                "--config",
+                str(ROOT / "deploy" / "nameko.yml"),
+                SERVICE_CLASSES["reporting"],
+            ],
+            "env": {
+                **hub_env,
+                "PEERLINK_SERVICE": "reporting",
+                "PEERLINK_HTTP_ADDRESS": f"127.0.0.1:{hub['reporting']}",
+            },
+            "health": f"http://127.0.0.1:{hub['reporting']}/health",
+        }
+    )
+    table.append(
+        {
+            "name": "hub-worker",
+            "cmd": [python, "-m", "shared.worker", "hub"],
+            "env": {
+                **hub_env,
+                "PEERLINK_SERVICE": "worker",
+                "PEERLINK_HTTP_ADDRESS": f"127.0.0.1:{hub['worker']}",
+            },
+            "health": f"http://127.0.0.1:{hub['worker']}/health",
+        }
+    )
+    return table
+
+
+def start_process(stack: Stack, spec: dict) -> None:
+    pids = stack.run / "pids"
+    logs = stack.run / "logs"
+    pids.mkdir(parents=True, exist_ok=True)
+    logs.mkdir(parents=True, exist_ok=True)
+    pidfile = pids / f"{spec['name']}.pid"
+    if pidfile.exists():
+        pid = int(pidfile.read_text().split()[0])
+        if _alive(pid) and spec["cmd"][-1] in _cmdline(pid):
+            return
+    with open(logs / f"{spec['name']}.log", "ab") as log:
+        process = subprocess.Popen(
+            spec["cmd"],
+            cwd=ROOT,
+            env={**os.environ, **spec["env"]},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    pidfile.write_text(f"{process.pid}\n")
+
+
+def wait_healthy(url: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return
+        except Exception as error:  # noqa: BLE001
+            last = str(error)
+        time.sleep(0.3)
+    raise SystemExit(f"{url} did not become healthy in {timeout:.0f}s: {last}")
+
+
+def stop_process(stack: Stack, name: str, sig=signal.SIGTERM, timeout: float = 15.0) -> bool:
+    """Stop a process this stack started (pid file, command line checked); True if it ran."""
+    pidfile = stack.run / "pids" / f"{name}.pid"
+    if not pidfile.exists():
+        return False
+    pid = int(pidfile.read_text().split()[0])
+    if not _alive(pid) or str(ROOT) not in _cmdline(pid) and ".venv" not in _cmdline(pid):
+        pidfile.unlink()
+        return False
+    os.killpg(pid, sig)
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(pid):
+        os.killpg(pid, signal.SIGKILL)
+    pidfile.unlink(missing_ok=True)
+    return True
+
+
+def write_state(stack: Stack) -> None:
+    eps = endpoints(stack)
+    (stack.run / "endpoints.json").write_text(json.dumps(eps, indent=2))
+    state = {
+        "stack": stack.name,
+        "admin_dsn": dsn(stack, "postgres", "peerlink_admin"),
+        "owner_dsn": {
+            db: dsn(stack, db, "peerlink_owner")
+            for db in [*(database_name(p) for p in PARTNERS), HUB_DATABASE]
+        },
+        "app_dsn": {
+            db: dsn(stack, db) for db in [*(database_name(p) for p in PARTNERS), HUB_DATABASE]
+        },
+        "amqp": {vhost: amqp_url(stack, vhost) for vhost in [*PARTNERS, HUB_VHOST]},
+        "amqp_port": stack.amqp_port,
+        "rabbit_node": stack.rabbit_node,
+        "pg_port": stack.pg_port,
+        "jwt_secret_file": str(stack.run / "secrets" / "jwt"),
+        "master_key_file": str(stack.run / "secrets" / "master.key"),
+        "endpoints": eps,
+    }
+    path = stack.run / "stack.json"
+    path.write_text(json.dumps(state, indent=2))
+    path.chmod(0o600)
+
+
+def up(stack: Stack, demo: bool) -> None:
+    stack.run.mkdir(parents=True, exist_ok=True)
+    secret(stack, "jwt")
+    secret(stack, "master.key", lambda: base64.urlsafe_b64encode(os.urandom(32)).decode())
+    start_postgres(stack)
+    start_rabbitmq(stack)
+    ensure_databases(stack)
+    ensure_topology(stack)
+    migrate(stack)
+    write_state(stack)
+    table = process_table(stack)
+    say(f"starting {len(table)} service processes")
+    for spec in table:
+        start_process(stack, spec)
+    for spec in table:
+        wait_healthy(spec["health"])
+    if demo:
+        from deploy.demo import load_demo
+
+        load_demo(stack.run / "stack.json")
+    print_summary(stack)
+
+
+def print_summary(stack: Stack) -> None:
+    eps = endpoints(stack)
+    print()
+    print(
+        f"Peerlink ({stack.name}) is running. Every service answers /health, /metrics "
+        "(operator token), /openapi.json."
+    )
+    print(f"  hub reporting        {eps['hub']['reporting']}   (worker {eps['hub']['worker']})")
+    for partner, node in eps["partners"].items():
+        print(
+            f"  {partner:<12} worker {node['worker']}  referrals {node['referrals']}  "
+            f"sessions {node['sessions']}  safeguarding {node['safeguarding']}"
+        )
+    print(f"Endpoint map: {stack.run / 'endpoints.json'}")
+    print("A token: deploy/token --user alex --role team_lead --partner leeds-mind")
+    print(
+        'Then:    curl -H "Authorization: Bearer $TOKEN" '
+        f"{eps['partners']['leeds-mind']['referrals']}/openapi.json"
+    )
+    print()
+
+
+def down(stack: Stack) -> None:
+    pids = stack.run / "pids"
+    if not pids.exists():
+        say("nothing to stop")
+        return
+    for pidfile in sorted(pids.glob("*.pid")):
+        if stop_process(stack, pidfile.stem):
+            say(f"stopped {pidfile.stem}")
+    if (pids / "rabbitmq.managed").exists():
+        say("stopping RabbitMQ")
+        rabbitmqctl(stack, "stop", check=False)
+        (pids / "rabbitmq.managed").unlink()
+    if (pids / "postgres.managed").exists():
+        say("stopping PostgreSQL")
+        as_postgres(
+            [pg_bin("pg_ctl"), "-D", str(stack.run / "pg" / "data"), "-m", "fast", "-w", "stop"],
+            check=False,
+        )
+        (pids / "postgres.managed").unlink()
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="deploy/stack.py")
+    parser.add_argument("command", choices=["up", "down", "servers", "status", "summary"])
+    parser.add_argument("--stack", choices=sorted(STACKS), default="dev")
+    parser.add_argument("--no-demo", action="store_true")
+    args = parser.parse_args(argv)
+    stack = STACKS[args.stack]
+    if args.command == "up":
+        up(stack, demo=not args.no_demo)
+    elif args.command == "servers":
+        stack.run.mkdir(parents=True, exist_ok=True)
+        start_postgres(stack)
+        start_rabbitmq(stack)
+        ensure_databases(stack)
+        ensure_topology(stack)
+        migrate(stack)
+        write_state(stack)
+    elif args.command == "down":
+        down(stack)
+    elif args.command == "summary":
+        print_summary(stack)
+    else:
+        for spec in process_table(stack):
+            pidfile = stack.run / "pids" / f"{spec['name']}.pid"
+            pid = int(pidfile.read_text().split()[0]) if pidfile.exists() else 0
+            print(f"{spec['name']:<26} {'running' if _alive(pid) else 'stopped'}")
+
+
+if __name__ == "__main__":
+    main()

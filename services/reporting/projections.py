@@ -1,0 +1,45 @@
+"""The hub's read models, built from every partner's events. No identifier ever reaches them."""
+
+from __future__ import annotations
+
+from shared.events import RecordedEvent
+
+SCHEMA = "reporting"
+
+
+class ReferralsByMonth:
+    """Referrals received per partner, source and month."""
+
+    name = "referrals_by_month"
+    ddl = f"""
+    CREATE TABLE IF NOT EXISTS {SCHEMA}.referrals_by_month (
+        partner_id  text NOT NULL,
+        source      text NOT NULL,
+        month       date NOT NULL,
+        referrals   integer NOT NULL,
+        PRIMARY KEY (partner_id, source, month)
+    );
+    """
+
+    def apply(self, cur, event: RecordedEvent) -> None:
+        if event.event_type != "ReferralReceived":
+            return
+        cur.execute(
+            f"INSERT INTO {SCHEMA}.referrals_by_month (partner_id, source, month, referrals)"
+            " VALUES (%s, %s, date_trunc('month', %s::date)::date, 1)"
+            " ON CONFLICT (partner_id, source, month)"
+            " DO UPDATE SET referrals = referrals_by_month.referrals + 1",
+            (event.partner_id, event.payload["source"], event.payload["received_on"]),
+        )
+
+    def reset(self, cur) -> None:
+        cur.execute(f"TRUNCATE {SCHEMA}.referrals_by_month")
+
+
+PROJECTIONS = (ReferralsByMonth(),)
+CONSUMER_NAME = "hub-reports"
+QUEUE = "hub.reports"
+
+
+def hub_ddl() -> str:
+    return "\n".join(projection.ddl for projection in PROJECTIONS)

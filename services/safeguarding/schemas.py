@@ -1,0 +1,7 @@
+"""Safeguarding event payloads and request bodies."""
+
+from __future__ import annotations
+
+from shared.events import EventRegistry
+
+registry = EventRegistry()

@@ -1,0 +1,388 @@
+"""Consumers: projections and reactions that apply each event exactly once.
+
+The handler's writes and the consumer's checkpoint (last position per source) commit in one
+transaction, so a redelivered event is recognised and dropped. Each message names the position
+before it; when that is ahead of the checkpoint an event is missing, and the consumer reads it
+from the source's event feed. The feed is the source of truth and the broker only the fast
+path, which is also how a consumer is rebuilt from nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+import kombu
+import psycopg2
+import requests
+from marshmallow import ValidationError
+
+from shared import metrics
+from shared.db import Database
+from shared.events import RecordedEvent
+
+log = logging.getLogger(__name__)
+
+
+class Handler(Protocol):
+    """A projection or reaction: `apply` writes with the consumer's cursor, in its transaction."""
+
+    name: str
+
+    def apply(self, cur, event: RecordedEvent) -> None: ...
+
+    def reset(self, cur) -> None: ...
+
+
+CONSUMER_DDL = """
+CREATE SCHEMA IF NOT EXISTS {schema};
+CREATE TABLE IF NOT EXISTS {schema}.consumer_checkpoints (
+    consumer    text NOT NULL,
+    source      text NOT NULL,
+    position    bigint NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, source)
+);
+CREATE TABLE IF NOT EXISTS {schema}.dead_letters (
+    id          bigserial PRIMARY KEY,
+    consumer    text NOT NULL,
+    source      text NOT NULL,
+    position    bigint NOT NULL,
+    event_id    uuid NOT NULL,
+    event_type  text NOT NULL,
+    error       text NOT NULL,
+    envelope    jsonb NOT NULL,
+    dead_at     timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (consumer, event_id)
+);
+"""
+
+
+class SourceUnavailable(Exception):
+    """The source's event feed cannot be read now; the consumer catches up later."""
+
+
+class FeedReader(Protocol):
+    def read(self, source: str, after: int, limit: int) -> tuple[list[RecordedEvent], int]: ...
+
+
+class HttpFeed:
+    """Reads `GET /events?after=N&limit=M` of the service that owns a source."""
+
+    def __init__(self, urls: dict[str, str], token: Callable[[], str], timeout: float = 5.0):
+        self.urls = urls
+        self.token = token
+        self.timeout = timeout
+        self._session = requests.Session()
+
+    def sources(self) -> list[str]:
+        return sorted(self.urls)
+
+    def read(self, source: str, after: int, limit: int) -> tuple[list[RecordedEvent], int]:
+        base = self.urls.get(source)
+        if base is None:
+            raise SourceUnavailable(f"no event feed known for {source}")
+        try:
+            response = self._session.get(
+                f"{base}/events",
+                params={"after": after, "limit": limit},
+                headers={"Authorization": f"Bearer {self.token()}"},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as error:
+            raise SourceUnavailable(f"{source}: {error}") from None
+        if response.status_code != 200:
+            raise SourceUnavailable(f"{source}: feed answered {response.status_code}")
+        body = response.json()
+        return [RecordedEvent.from_envelope(e) for e in body["events"]], body["next_after"]
+
+
+class StoreFeed:
+    """A feed read straight from event stores in this process (tests, benchmarks)."""
+
+    def __init__(self, stores: dict):
+        self.stores = stores
+
+    def sources(self) -> list[str]:
+        return sorted(self.stores)
+
+    def read(self, source: str, after: int, limit: int) -> tuple[list[RecordedEvent], int]:
+        page = self.stores[source].read_after(after, limit)
+        return page.events, page.next_after
+
+
+@dataclass
+class Outcome:
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    DEFERRED = "deferred"  # a gap that the feed could not fill yet: caught up later
+    DEAD = "dead"
+
+
+INFRASTRUCTURE_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
+
+
+class Consumer:
+    def __init__(
+        self,
+        name: str,
+        db: Database,
+        schema: str,
+        handlers: Iterable[Handler],
+        feed: FeedReader,
+        max_attempts: int = 5,
+        page_size: int = 1000,
+    ):
+        self.name = name
+        self.db = db
+        self.schema = schema
+        self.handlers = list(handlers)
+        self.feed = feed
+        self.max_attempts = max_attempts
+        self.page_size = page_size
+        self.retry_delay_seconds = 0.05
+
+    @staticmethod
+    def ddl(schema: str) -> str:
+        return CONSUMER_DDL.format(schema=schema)
+
+    # -- checkpoints -----------------------------------------------------------------------
+
+    def _lock_checkpoint(self, cur, source: str) -> int:
+        cur.execute(
+            f"INSERT INTO {self.schema}.consumer_checkpoints (consumer, source, position)"
+            " VALUES (%s, %s, 0) ON CONFLICT DO NOTHING",
+            (self.name, source),
+        )
+        cur.execute(
+            f"SELECT position FROM {self.schema}.consumer_checkpoints"
+            " WHERE consumer = %s AND source = %s FOR UPDATE",
+            (self.name, source),
+        )
+        return cur.fetchone()[0]
+
+    def _set_checkpoint(self, cur, source: str, position: int) -> None:
+        cur.execute(
+            f"UPDATE {self.schema}.consumer_checkpoints SET position = %s, applied_at = now()"
+            " WHERE consumer = %s AND source = %s",
+            (position, self.name, source),
+        )
+
+    def checkpoint(self, source: str) -> int:
+        with self.db.transaction() as cur:
+            cur.execute(
+                f"SELECT position FROM {self.schema}.consumer_checkpoints"
+                " WHERE consumer = %s AND source = %s",
+                (self.name, source),
+            )
+            row = cur.fetchone()
+        return row[0] if row else 0
+
+    # -- applying --------------------------------------------------------------------------
+
+    def handle(self, message: dict) -> str:
+        """Apply one message from the broker (an envelope with source and previous_position)."""
+        source = message["source"]
+        previous = message["previous_position"]
+        event = RecordedEvent.from_envelope(message)
+        metrics.CONSUMER_LAG_EVENTS.labels(self.name, source).set(
+            max(event.position - self.checkpoint(source), 0)
+        )
+        outcome = self._apply_in_order(source, event, previous)
+        if outcome == "gap":
+            metrics.CONSUMER_GAPS.labels(self.name).inc()
+            try:
+                self.catch_up(source, until=event.position)
+            except SourceUnavailable as error:
+                log.warning("%s: cannot fill a gap from %s yet: %s", self.name, source, error)
+                return Outcome.DEFERRED
+            outcome = self._apply_in_order(source, event, previous)
+            if outcome == "gap":  # the feed had not got that far: it will, catch_up retries
+                return Outcome.DEFERRED
+        return outcome
+
+    def _apply_in_order(self, source: str, event: RecordedEvent, previous: int) -> str:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with self.db.transaction() as cur:
+                    checkpoint = self._lock_checkpoint(cur, source)
+                    if event.position <= checkpoint:
+                        metrics.CONSUMER_DUPLICATES.labels(self.name).inc()
+                        return Outcome.DUPLICATE
+                    if previous > checkpoint:
+                        return "gap"
+                    self._apply(cur, event)
+                    self._set_checkpoint(cur, source, event.position)
+                self._applied(event, 1)
+                return Outcome.APPLIED
+            except INFRASTRUCTURE_ERRORS:
+                raise
+            except Exception as error:  # noqa: BLE001 - a failing handler must not block others
+                if attempt < self.max_attempts:
+                    time.sleep(self.retry_delay_seconds * attempt)
+                    continue
+                self._dead_letter(source, event, error)
+                return Outcome.DEAD
+
+    def _apply(self, cur, event: RecordedEvent) -> None:
+        for handler in self.handlers:
+            handler.apply(cur, event)
+
+    def _applied(self, event: RecordedEvent, count: int) -> None:
+        metrics.CONSUMER_APPLIED.labels(self.name).inc(count)
+        lag = (datetime.now(UTC) - event.recorded_at).total_seconds()
+        metrics.CONSUMER_LAG_SECONDS.labels(self.name).set(max(lag, 0.0))
+
+    def _dead_letter(self, source: str, event: RecordedEvent, error: Exception) -> None:
+        log.error("%s: dead-lettering %s at %s: %r", self.name, event.event_type, source, error)
+        with self.db.transaction() as cur:
+            checkpoint = self._lock_checkpoint(cur, source)
+            cur.execute(
+                f"INSERT INTO {self.schema}.dead_letters"
+                " (consumer, source, position, event_id, event_type, error, envelope)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (
+                    self.name,
+                    source,
+                    event.position,
+                    event.event_id,
+                    event.event_type,
+                    repr(error)[:2000],
+                    json.dumps(event.envelope()),
+                ),
+            )
+            if event.position > checkpoint:
+                self._set_checkpoint(cur, source, event.position)
+        metrics.DEAD_LETTERS.labels(self.name).inc()
+
+    def apply_page(self, source: str, events: list[RecordedEvent], next_after: int) -> None:
+        """Apply feed events (contiguous after the checkpoint) in one transaction; when one
+        fails, apply them one by one so only the failing event is dead-lettered."""
+        try:
+            with self.db.transaction() as cur:
+                checkpoint = self._lock_checkpoint(cur, source)
+                fresh = [event for event in events if event.position > checkpoint]
+                for event in fresh:
+                    self._apply(cur, event)
+                if next_after > checkpoint:
+                    self._set_checkpoint(cur, source, next_after)
+            if fresh:
+                self._applied(fresh[-1], len(fresh))
+            return
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except Exception:  # noqa: BLE001
+            log.warning("%s: a page from %s failed, applying one by one", self.name, source)
+        previous = None
+        for event in events:
+            if previous is None:
+                previous = self.checkpoint(source)
+                if event.position <= previous:
+                    previous = None
+                    continue
+            self._apply_in_order(source, event, previous)
+            previous = event.position
+        with self.db.transaction() as cur:
+            if next_after > self._lock_checkpoint(cur, source):
+                self._set_checkpoint(cur, source, next_after)
+
+    def catch_up(self, source: str, until: int | None = None) -> int:
+        """Read the source's feed after the checkpoint and apply what is there; returns count."""
+        applied = 0
+        while True:
+            after = self.checkpoint(source)
+            if until is not None and after >= until:
+                return applied
+            events, next_after = self.feed.read(source, after, self.page_size)
+            if not events and next_after == after:
+                return applied
+            self.apply_page(source, events, next_after)
+            applied += len(events)
+
+    def rebuild(self, sources: Iterable[str], progress: Callable[[str, int], None] | None = None):
+        """Empty every handler's tables and checkpoints, then replay each source's feed."""
+        with self.db.transaction() as cur:
+            for handler in self.handlers:
+                handler.reset(cur)
+            cur.execute(
+                f"DELETE FROM {self.schema}.consumer_checkpoints WHERE consumer = %s",
+                (self.name,),
+            )
+        total = 0
+        for source in sources:
+            while True:
+                after = self.checkpoint(source)
+                events, next_after = self.feed.read(source, after, self.page_size)
+                if not events and next_after == after:
+                    break
+                self.apply_page(source, events, next_after)
+                total += len(events)
+                if progress:
+                    progress(source, total)
+        return total
+
+
+def run_queue(consumer: Consumer, amqp_url: str, queue: str, stop: threading.Event) -> None:
+    """Consume a queue (declared by the topology) until `stop`; survives broker restarts."""
+    backoff = 0.5
+    while not stop.is_set():
+        try:
+            with kombu.Connection(amqp_url, connect_timeout=5, heartbeat=30) as conn:
+                conn.ensure_connection(max_retries=1)
+
+                def on_message(message):
+                    _deliver(consumer, message)
+
+                with conn.Consumer(
+                    kombu.Queue(queue, no_declare=True), on_message=on_message, prefetch_count=200
+                ):
+                    backoff = 0.5
+                    while not stop.is_set():
+                        try:
+                            conn.drain_events(timeout=1)
+                        except TimeoutError:
+                            conn.heartbeat_check()
+        except Exception:  # noqa: BLE001 - reconnect after any broker or database outage
+            log.exception("%s: consumer loop failed, reconnecting", consumer.name)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, 10.0)
+
+
+def _deliver(consumer: Consumer, message) -> None:
+    try:
+        body = json.loads(message.body)
+        outcome = consumer.handle(body)
+    except INFRASTRUCTURE_ERRORS:
+        # our own database is away: leave the message with the broker and reconnect
+        message.requeue()
+        raise
+    except (ValueError, KeyError, TypeError, ValidationError) as error:
+        log.error("%s: unreadable message rejected: %r", consumer.name, error)
+        metrics.DEAD_LETTERS.labels(consumer.name).inc()
+        message.reject()  # to the dead-letter queue
+        return
+    if outcome == Outcome.DEAD:
+        message.reject()
+    else:
+        message.ack()
+
+
+def run_catch_up(consumer: Consumer, sources: list[str], stop: threading.Event, every=5.0):
+    """Periodically read each source's feed: heals gaps the broker could not show (the last
+    events lost on a link, a source that was down when a gap was found)."""
+    while not stop.wait(every):
+        for source in sources:
+            try:
+                consumer.catch_up(source)
+            except SourceUnavailable as error:
+                log.info("%s: %s", consumer.name, error)
+            except Exception:  # noqa: BLE001
+                log.exception("%s: catch-up from %s failed", consumer.name, source)

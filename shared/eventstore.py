@@ -1,0 +1,449 @@
+"""The event store: append to a stream with an expected version, read a stream, and follow the
+whole store by position without ever skipping an event that commits late.
+
+Two implementations pass one contract suite (tests/contract/): `InMemoryEventStore` for domain
+tests and `PostgresEventStore`, whose events table is also the outbox the relay publishes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import psycopg2
+import psycopg2.errorcodes
+import psycopg2.extras
+
+from shared import metrics
+from shared.db import Database
+from shared.events import (
+    Actor,
+    Context,
+    EventRegistry,
+    NewEvent,
+    RecordedEvent,
+    upcast_recorded,
+)
+
+
+class ConcurrencyError(Exception):
+    """Another writer changed the stream since the version the caller saw (HTTP 409)."""
+
+    def __init__(self, stream_id: str, expected_version: int, actual_version: int | None = None):
+        self.stream_id = stream_id
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+        seen = "" if actual_version is None else f", it is now at version {actual_version}"
+        super().__init__(
+            f"stream {stream_id} was expected at version {expected_version}{seen}: "
+            "someone else changed it first; reload and try again"
+        )
+
+
+class DuplicateEventId(Exception):
+    """An event_id already stored with a different stream or content."""
+
+
+class StreamNotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Page:
+    events: list[RecordedEvent]
+    # The position a follower should continue after: the last event returned, or further when
+    # permanent holes (rolled-back appends) were passed over.
+    next_after: int
+
+
+ANY_VERSION = -1
+
+
+class InMemoryEventStore:
+    """The reference implementation: every append is one atomic step under a lock."""
+
+    def __init__(self, registry: EventRegistry, clock: Callable[[], datetime] | None = None):
+        self.registry = registry
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._lock = threading.Lock()
+        self._events: list[RecordedEvent] = []
+        self._by_id: dict[uuid.UUID, RecordedEvent] = {}
+        self._streams: dict[tuple[str, str], list[RecordedEvent]] = {}
+
+    def append(
+        self,
+        stream_type: str,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        context: Context,
+    ) -> list[RecordedEvent]:
+        validated = [self.registry.validate(event) for event in events]
+        with self._lock:
+            existing = [self._by_id.get(event.event_id) for event in events]
+            if events and all(existing):
+                return _idempotent(existing, stream_type, stream_id)
+            if any(existing):
+                raise DuplicateEventId("some of these event ids are already stored")
+            stream = self._streams.setdefault((stream_type, str(stream_id)), [])
+            if expected_version != ANY_VERSION and len(stream) != expected_version:
+                raise ConcurrencyError(str(stream_id), expected_version, len(stream))
+            recorded_at = self._clock()
+            recorded = []
+            for offset, (event, (payload, schema_version)) in enumerate(
+                zip(events, validated, strict=True)
+            ):
+                record = RecordedEvent(
+                    event_id=event.event_id,
+                    stream_type=stream_type,
+                    stream_id=str(stream_id),
+                    version=len(stream) + offset + 1,
+                    position=len(self._events) + offset + 1,
+                    event_type=event.event_type,
+                    schema_version=schema_version,
+                    partner_id=context.partner_id,
+                    occurred_at=event.occurred_at,
+                    recorded_at=recorded_at,
+                    actor=context.actor,
+                    correlation_id=context.correlation_id,
+                    causation_id=context.causation_id,
+                    payload=payload,
+                )
+                recorded.append(record)
+            for record in recorded:
+                self._events.append(record)
+                self._by_id[record.event_id] = record
+                stream.append(record)
+            return recorded
+
+    def read_stream(self, stream_type: str, stream_id: str) -> list[RecordedEvent]:
+        with self._lock:
+            stream = list(self._streams.get((stream_type, str(stream_id)), []))
+        return [upcast_recorded(self.registry, event) for event in stream]
+
+    def read_after(self, position: int, limit: int = 500) -> Page:
+        with self._lock:
+            events = self._events[position : position + limit]
+        events = [upcast_recorded(self.registry, event) for event in events]
+        return Page(events, events[-1].position if events else position)
+
+    def head_position(self) -> int:
+        with self._lock:
+            return len(self._events)
+
+
+def _idempotent(existing, stream_type, stream_id) -> list[RecordedEvent]:
+    if any(e.stream_type != stream_type or e.stream_id != str(stream_id) for e in existing):
+        raise DuplicateEventId("these event ids are already stored in another stream")
+    return list(existing)
+
+
+EVENTS_DDL = """
+CREATE SCHEMA IF NOT EXISTS {schema};
+CREATE SEQUENCE IF NOT EXISTS {schema}.event_position;
+CREATE TABLE IF NOT EXISTS {schema}.events (
+    position        bigint PRIMARY KEY,
+    -- the appending transaction's id, taken before its position: see read_after
+    xid             xid8 NOT NULL,
+    event_id        uuid NOT NULL UNIQUE,
+    stream_type     text NOT NULL,
+    stream_id       text NOT NULL,
+    version         integer NOT NULL CHECK (version >= 1),
+    event_type      text NOT NULL,
+    schema_version  integer NOT NULL,
+    partner_id      text NOT NULL,
+    occurred_at     timestamptz NOT NULL,
+    recorded_at     timestamptz NOT NULL DEFAULT now(),
+    actor_id        text NOT NULL,
+    actor_role      text NOT NULL,
+    correlation_id  uuid NOT NULL,
+    causation_id    uuid,
+    payload         jsonb NOT NULL,
+    UNIQUE (stream_type, stream_id, version)
+);
+CREATE TABLE IF NOT EXISTS {schema}.relay_checkpoint (
+    name        text PRIMARY KEY,
+    position    bigint NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+_COLUMNS = (
+    "position, event_id, stream_type, stream_id, version, event_type, schema_version, "
+    "partner_id, occurred_at, recorded_at, actor_id, actor_role, correlation_id, causation_id, "
+    "payload"
+)
+
+# xid first (materialised CTE), position second (nextval in the projection): a transaction
+# therefore always holds its xid before it holds a position, which read_after relies on.
+_APPEND = """
+WITH tx AS MATERIALIZED (SELECT pg_current_xact_id() AS xid)
+INSERT INTO {schema}.events (
+    position, xid, event_id, stream_type, stream_id, version, event_type, schema_version,
+    partner_id, occurred_at, actor_id, actor_role, correlation_id, causation_id, payload)
+SELECT nextval('{schema}.event_position'), tx.xid, v.event_id::uuid, %(stream_type)s,
+       %(stream_id)s, v.version::integer, v.event_type, v.schema_version::integer,
+       %(partner_id)s, v.occurred_at::timestamptz, %(actor_id)s, %(actor_role)s,
+       %(correlation_id)s, %(causation_id)s, v.payload::jsonb
+FROM tx CROSS JOIN (VALUES {values}) AS v(
+    ord, event_id, version, event_type, schema_version, occurred_at, payload)
+WHERE %(expected)s <= 0 OR EXISTS (
+    SELECT 1 FROM {schema}.events e
+    WHERE e.stream_type = %(stream_type)s AND e.stream_id = %(stream_id)s
+      AND e.version = %(expected)s)
+ORDER BY v.ord
+RETURNING position, recorded_at
+"""
+
+
+def _row_to_event(row) -> RecordedEvent:
+    return RecordedEvent(
+        position=row[0],
+        event_id=row[1],
+        stream_type=row[2],
+        stream_id=row[3],
+        version=row[4],
+        event_type=row[5],
+        schema_version=row[6],
+        partner_id=row[7],
+        occurred_at=row[8],
+        recorded_at=row[9],
+        actor=Actor(row[10], row[11]),
+        correlation_id=row[12],
+        causation_id=row[13],
+        payload=row[14],
+    )
+
+
+class PostgresEventStore:
+    """The events table of one service's schema.
+
+    Followers read by position. Positions come from a sequence, so a transaction may take
+    position 10, stay open, and commit after position 11 committed. `read_after` never hands
+    out 11 before 10: a missing position stops the read until every transaction that could
+    still hold it has ended (see `_permanent_hole`). Writers never wait on each other unless
+    they write the same stream.
+    """
+
+    NOTIFY_INTERVAL_SECONDS = 0.02
+
+    def __init__(
+        self,
+        db: Database,
+        schema: str,
+        registry: EventRegistry,
+        service: str | None = None,
+    ):
+        self.db = db
+        self.schema = schema
+        self.registry = registry
+        self.service = service or schema
+        self.channel = f"peerlink_events_{schema}"
+        self._append_sql = _APPEND.replace("{schema}", schema)
+        self._holes: dict[int, int] = {}  # first missing position -> xmax when first seen
+        self._last_notify = 0.0
+        self._notify_lock = threading.Lock()
+
+    @staticmethod
+    def ddl(schema: str) -> str:
+        return EVENTS_DDL.format(schema=schema)
+
+    # -- writing -------------------------------------------------------------------------
+
+    def append(
+        self,
+        stream_type: str,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        context: Context,
+    ) -> list[RecordedEvent]:
+        if not events:
+            return []
+        validated = [self.registry.validate(event) for event in events]
+        started = time.perf_counter()
+        stream_id = str(stream_id)
+        with self.db.connection() as conn:
+            try:
+                with conn.cursor() as cur:
+                    rows, base_version = self._insert(
+                        cur, stream_type, stream_id, expected_version, events, validated, context
+                    )
+                    if not rows:
+                        conn.rollback()
+                        raise ConcurrencyError(
+                            stream_id, expected_version, self._version(cur, stream_type, stream_id)
+                        )
+                    self._maybe_notify(cur)
+                conn.commit()
+            except psycopg2.errors.UniqueViolation:
+                conn.rollback()
+                return self._after_conflict(conn, stream_type, stream_id, expected_version, events)
+        elapsed = time.perf_counter() - started
+        metrics.EVENTS_APPENDED.labels(self.service).inc(len(events))
+        metrics.APPEND_SECONDS.labels(self.service).observe(elapsed)
+        return [
+            RecordedEvent(
+                event_id=event.event_id,
+                stream_type=stream_type,
+                stream_id=stream_id,
+                version=base_version + offset + 1,
+                position=row[0],
+                event_type=event.event_type,
+                schema_version=schema_version,
+                partner_id=context.partner_id,
+                occurred_at=event.occurred_at,
+                recorded_at=row[1],
+                actor=context.actor,
+                correlation_id=context.correlation_id,
+                causation_id=context.causation_id,
+                payload=payload,
+            )
+            for offset, (event, (payload, schema_version), row) in enumerate(
+                zip(events, validated, rows, strict=True)
+            )
+        ]
+
+    def _insert(self, cur, stream_type, stream_id, expected_version, events, validated, context):
+        if expected_version == ANY_VERSION:
+            expected_version = self._version(cur, stream_type, stream_id)
+        values = ",".join(
+            cur.mogrify(
+                "(%s,%s,%s,%s,%s,%s,%s)",
+                (
+                    offset,
+                    str(event.event_id),
+                    expected_version + offset + 1,
+                    event.event_type,
+                    schema_version,
+                    event.occurred_at,
+                    json.dumps(payload),
+                ),
+            ).decode()
+            for offset, (event, (payload, schema_version)) in enumerate(
+                zip(events, validated, strict=True)
+            )
+        )
+        cur.execute(
+            self._append_sql.replace("{values}", values),
+            {
+                "stream_type": stream_type,
+                "stream_id": stream_id,
+                "partner_id": context.partner_id,
+                "actor_id": context.actor.user_id,
+                "actor_role": context.actor.role,
+                "correlation_id": context.correlation_id,
+                "causation_id": context.causation_id,
+                "expected": expected_version,
+            },
+        )
+        return cur.fetchall(), expected_version
+
+    def _after_conflict(self, conn, stream_type, stream_id, expected_version, events):
+        """A unique violation is either a retry of an append that already happened
+        (idempotent: return what is stored) or a concurrent writer (ConcurrencyError)."""
+        ids = [event.event_id for event in events]
+        with conn.cursor() as cur:
+            cur.execute(
+                f"SELECT {_COLUMNS} FROM {self.schema}.events WHERE event_id = ANY(%s::uuid[])"
+                " ORDER BY position",
+                ([str(i) for i in ids],),
+            )
+            stored = {event.event_id: event for event in map(_row_to_event, cur.fetchall())}
+            actual = self._version(cur, stream_type, stream_id)
+        conn.rollback()
+        if len(stored) == len(ids):
+            return _idempotent([stored[i] for i in ids], stream_type, stream_id)
+        if stored:
+            raise DuplicateEventId("some of these event ids are already stored")
+        raise ConcurrencyError(stream_id, expected_version, actual)
+
+    def _version(self, cur, stream_type: str, stream_id: str) -> int:
+        cur.execute(
+            f"SELECT coalesce(max(version), 0) FROM {self.schema}.events"
+            " WHERE stream_type = %s AND stream_id = %s",
+            (stream_type, stream_id),
+        )
+        return cur.fetchone()[0]
+
+    def _maybe_notify(self, cur) -> None:
+        # Notifying commits are serialised by PostgreSQL, so at most one append per interval
+        # wakes the relay; the relay's short poll catches the rest.
+        now = time.monotonic()
+        with self._notify_lock:
+            if now - self._last_notify < self.NOTIFY_INTERVAL_SECONDS:
+                return
+            self._last_notify = now
+        cur.execute("SELECT pg_notify(%s, '')", (self.channel,))
+
+    # -- reading -------------------------------------------------------------------------
+
+    def read_stream(self, stream_type: str, stream_id: str) -> list[RecordedEvent]:
+        with self.db.transaction() as cur:
+            cur.execute(
+                f"SELECT {_COLUMNS} FROM {self.schema}.events"
+                " WHERE stream_type = %s AND stream_id = %s ORDER BY version",
+                (stream_type, str(stream_id)),
+            )
+            rows = cur.fetchall()
+        return [upcast_recorded(self.registry, _row_to_event(row)) for row in rows]
+
+    def read_after(self, position: int, limit: int = 500) -> Page:
+        """Committed events after `position`, in position order, stopping before any position
+        that an open transaction may still fill."""
+        with self.db.connection() as conn:
+            conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+            try:
+                with conn.cursor() as cur:
+                    # one snapshot for both statements (repeatable read)
+                    cur.execute(
+                        "SELECT pg_snapshot_xmin(pg_current_snapshot()),"
+                        " pg_snapshot_xmax(pg_current_snapshot())"
+                    )
+                    xmin, xmax = (int(str(v)) for v in cur.fetchone())
+                    cur.execute(
+                        f"SELECT {_COLUMNS} FROM {self.schema}.events WHERE position > %s"
+                        " ORDER BY position LIMIT %s",
+                        (position, limit),
+                    )
+                    rows = cur.fetchall()
+                conn.commit()
+            finally:
+                conn.set_session(isolation_level="READ COMMITTED", readonly=False)
+        events: list[RecordedEvent] = []
+        expected = position + 1
+        next_after = position
+        for row in rows:
+            if row[0] != expected and not self._permanent_hole(expected, xmin, xmax):
+                break
+            event = upcast_recorded(self.registry, _row_to_event(row))
+            events.append(event)
+            expected = event.position + 1
+            next_after = event.position
+        return Page(events, next_after)
+
+    def _permanent_hole(self, first_missing: int, xmin: int, xmax: int) -> bool:
+        """Is the hole starting at `first_missing` left by a transaction that has ended?
+
+        A transaction takes its xid before its position, and the position after the hole was
+        committed when this snapshot was taken, so whoever holds the hole had an xid below the
+        snapshot's xmax. Once a later snapshot's xmin reaches that xmax, every such transaction
+        has ended; a position still missing then was rolled back and will never appear.
+        """
+        horizon = self._holes.setdefault(first_missing, xmax)
+        if xmin >= horizon:
+            self._holes.pop(first_missing, None)
+            return True
+        if len(self._holes) > 1000:
+            self._holes.clear()
+        return False
+
+    def head_position(self) -> int:
+        with self.db.transaction() as cur:
+            cur.execute(f"SELECT coalesce(max(position), 0) FROM {self.schema}.events")
+            return cur.fetchone()[0]

@@ -1,0 +1,105 @@
+"""What every nameko service of a node shares: its event store as a dependency, and the
+operations endpoints (/health, /metrics, /openapi.json, /events)."""
+
+from __future__ import annotations
+
+import logging
+
+from nameko.extensions import DependencyProvider
+from werkzeug.wrappers import Response
+
+from shared import metrics
+from shared.auth import HUB_PARTNER, Forbidden
+from shared.config import Settings
+from shared.db import Database
+from shared.events import EventRegistry
+from shared.eventstore import PostgresEventStore
+from shared.relay import amqp_connection
+from shared.web import EventFeedQuery, json_response, openapi_document, route
+
+log = logging.getLogger(__name__)
+
+
+class EventStore(DependencyProvider):
+    """Hands each worker the service's event store (domain verbs, never a raw connection)."""
+
+    def __init__(self, schema: str, registry: EventRegistry):
+        self.schema = schema
+        self.registry = registry
+
+    def setup(self):
+        self.settings = Settings.from_environment(self.container.service_name)
+        self.db = Database(
+            self.settings.database_url, maxconn=10, application_name=self.container.service_name
+        )
+        self.store = PostgresEventStore(
+            self.db, self.schema, self.registry, service=self.container.service_name
+        )
+
+    def stop(self):
+        self.db.close()
+
+    def get_dependency(self, worker_ctx):
+        return self.store
+
+
+class NodeSettings(DependencyProvider):
+    def setup(self):
+        self.settings = Settings.from_environment(self.container.service_name)
+
+    def get_dependency(self, worker_ctx):
+        return self.settings
+
+
+def check_health(db: Database, amqp_url: str) -> Response:
+    checks = {}
+    try:
+        db.ping()
+        checks["database"] = "ok"
+    except Exception as error:  # noqa: BLE001 - reported, not raised
+        checks["database"] = f"unavailable: {type(error).__name__}"
+    try:
+        conn = amqp_connection(amqp_url)
+        conn.connect()
+        conn.close()
+        checks["broker"] = "ok"
+    except Exception as error:  # noqa: BLE001
+        checks["broker"] = f"unavailable: {type(error).__name__}"
+    healthy = all(value == "ok" for value in checks.values())
+    return json_response(
+        200 if healthy else 503, {"status": "ok" if healthy else "unhealthy", "checks": checks}
+    )
+
+
+class Operations:
+    """Mixed into every node service; expects `name`, `store`, `settings`, `auth_secret`."""
+
+    @route("GET", "/health", public=True, summary="Check the database and the broker")
+    def health(self, request, principal):
+        return check_health(self.store.db, self.settings.amqp_url)
+
+    @route("GET", "/metrics", roles=("operator", "service"), summary="Read Prometheus metrics")
+    def metrics(self, request, principal):
+        body, content_type = metrics.exposition()
+        return Response(body, status=200, content_type=content_type)
+
+    @route("GET", "/openapi.json", public=True, summary="Read this API's OpenAPI document")
+    def openapi(self, request, principal):
+        return openapi_document(type(self), f"Peerlink {self.name}")
+
+    @route(
+        "GET",
+        "/events",
+        roles=("service",),
+        query=EventFeedQuery,
+        summary="Read this service's events after a position (the event feed)",
+    )
+    def event_feed(self, request, principal, query):
+        if principal.partner_id not in (self.settings.partner_id, HUB_PARTNER):
+            raise Forbidden("a service of another partner may not read this feed")
+        page = self.store.read_after(query["after"], query["limit"])
+        return {
+            "source": f"{self.settings.partner_id}/{self.name}",
+            "events": [event.envelope() for event in page.events],
+            "next_after": page.next_after,
+        }

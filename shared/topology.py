@@ -1,0 +1,168 @@
+"""The RabbitMQ topology: exchanges, durable queues, bindings and dead-lettering, for every
+partner vhost and the hub. Declared by the deploy step before any event is published, so
+no event is ever routed to nowhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared.config import HUB_VHOST, PARTNERS
+
+EVENTS_EXCHANGE = "peerlink.events"
+DEAD_LETTER_EXCHANGE = "peerlink.dead"
+HUB_QUEUE = "hub.reports"
+
+
+@dataclass(frozen=True)
+class Exchange:
+    name: str
+    type: str = "topic"
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str
+    arguments: dict = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class Binding:
+    exchange: str
+    queue: str
+    routing_key: str
+
+
+@dataclass
+class Topology:
+    exchanges: list[Exchange] = field(default_factory=list)
+    queues: list[Queue] = field(default_factory=list)
+    bindings: list[Binding] = field(default_factory=list)
+
+    def consumer_queue(self, name: str, *routing_keys: str) -> None:
+        """A durable queue fed from the events exchange, with its own dead-letter queue."""
+        self.queues.append(
+            Queue(
+                name,
+                {
+                    "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+                    "x-dead-letter-routing-key": name,
+                },
+            )
+        )
+        self.queues.append(Queue(f"{name}.dead"))
+        self.bindings.append(Binding(DEAD_LETTER_EXCHANGE, f"{name}.dead", name))
+        for key in routing_keys:
+            self.bindings.append(Binding(EVENTS_EXCHANGE, name, key))
+
+
+def base_topology() -> Topology:
+    return Topology(exchanges=[Exchange(EVENTS_EXCHANGE), Exchange(DEAD_LETTER_EXCHANGE)])
+
+
+def node_topology(partner: str) -> Topology:
+    """A partner vhost: its services publish here; the hub's federation link drains it."""
+    return base_topology()
+
+
+def hub_topology() -> Topology:
+    topology = base_topology()
+    topology.consumer_queue(HUB_QUEUE, "#")
+    return topology
+
+
+def declare(channel, topology: Topology) -> None:
+    """Declare on an open py-amqp/kombu channel (idempotent)."""
+    for exchange in topology.exchanges:
+        channel.exchange_declare(exchange.name, exchange.type, durable=True, auto_delete=False)
+    for queue in topology.queues:
+        channel.queue_declare(
+            queue.name, durable=True, auto_delete=False, arguments=dict(queue.arguments)
+        )
+    for binding in topology.bindings:
+        channel.queue_bind(binding.queue, binding.exchange, binding.routing_key)
+
+
+def definitions(user: str, password_hash: str, upstream_uri: callable, partners=PARTNERS) -> dict:
+    """RabbitMQ definitions (for `rabbitmqctl import_definitions`): user, vhosts, permissions,
+    topology, and the federation that carries each partner's events to the hub."""
+    vhosts = [*partners, HUB_VHOST]
+    topologies = {partner: node_topology(partner) for partner in partners}
+    topologies[HUB_VHOST] = hub_topology()
+    return {
+        "users": [
+            {
+                "name": user,
+                "password_hash": password_hash,
+                "hashing_algorithm": "rabbit_password_hashing_sha256",
+                "tags": ["administrator"],
+            }
+        ],
+        "vhosts": [{"name": vhost} for vhost in vhosts],
+        "permissions": [
+            {"user": user, "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"}
+            for vhost in vhosts
+        ],
+        "exchanges": [
+            {
+                "name": exchange.name,
+                "vhost": vhost,
+                "type": exchange.type,
+                "durable": True,
+                "auto_delete": False,
+                "internal": False,
+                "arguments": {},
+            }
+            for vhost, topology in topologies.items()
+            for exchange in topology.exchanges
+        ],
+        "queues": [
+            {
+                "name": queue.name,
+                "vhost": vhost,
+                "durable": True,
+                "auto_delete": False,
+                "arguments": queue.arguments,
+            }
+            for vhost, topology in topologies.items()
+            for queue in topology.queues
+        ],
+        "bindings": [
+            {
+                "source": binding.exchange,
+                "vhost": vhost,
+                "destination": binding.queue,
+                "destination_type": "queue",
+                "routing_key": binding.routing_key,
+                "arguments": {},
+            }
+            for vhost, topology in topologies.items()
+            for binding in topology.bindings
+        ],
+        "parameters": [
+            {
+                "vhost": HUB_VHOST,
+                "component": "federation-upstream",
+                "name": partner,
+                "value": {
+                    "uri": upstream_uri(partner),
+                    "exchange": EVENTS_EXCHANGE,
+                    # the partner's copy is removed only once the hub has it on disk
+                    "ack-mode": "on-confirm",
+                    "trust-user-id": False,
+                    "prefetch-count": 1000,
+                    "reconnect-delay": 1,
+                },
+            }
+            for partner in partners
+        ],
+        "policies": [
+            {
+                "vhost": HUB_VHOST,
+                "name": "federate-partner-events",
+                "pattern": f"^{EVENTS_EXCHANGE.replace('.', '[.]')}$",
+                "apply-to": "exchanges",
+                "priority": 1,
+                "definition": {"federation-upstream-set": "all"},
+            }
+        ],
+    }

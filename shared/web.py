@@ -1,0 +1,286 @@
+"""The HTTP edge of every service: authentication, validation, error mapping, metrics and the
+OpenAPI document, wrapped around nameko's `http` entrypoint once for all services."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+from nameko.extensions import DependencyProvider
+from nameko.web.handlers import http
+from werkzeug.wrappers import Response
+
+from shared import metrics
+from shared.aggregate import RuleBroken
+from shared.auth import Forbidden, Principal, Unauthenticated, principal_from_header
+from shared.events import EventError, InvalidPayload
+from shared.eventstore import ConcurrencyError, DuplicateEventId
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 256 * 1024
+
+
+class NotFound(Exception):
+    """No such record for this caller: also what another partner's record looks like."""
+
+
+class BadRequest(Exception):
+    def __init__(self, field_name: str, rule: str):
+        super().__init__(f"{field_name}: {rule}")
+        self.field_name = field_name
+        self.rule = rule
+
+
+def json_default(value):
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def json_response(status: int, body, headers: dict | None = None) -> Response:
+    return Response(
+        json.dumps(body, default=json_default),
+        status=status,
+        mimetype="application/json",
+        headers=headers or {},
+    )
+
+
+def _error(status: int, code: str, message: str, request_id: str, **extra) -> Response:
+    return json_response(
+        status,
+        {"error": code, "message": message, "request_id": request_id, **extra},
+        headers={"X-Request-Id": request_id},
+    )
+
+
+def error_response(error: Exception, request_id: str) -> Response:
+    if isinstance(error, Unauthenticated):
+        return _error(401, "unauthenticated", str(error), request_id)
+    if isinstance(error, Forbidden):
+        return _error(403, "forbidden", str(error), request_id)
+    if isinstance(error, NotFound):
+        return _error(404, "not_found", str(error) or "no such record", request_id)
+    if isinstance(error, ValidationError):
+        messages = error.normalized_messages()
+        return _error(422, "invalid", _describe(messages), request_id, fields=messages)
+    if isinstance(error, InvalidPayload):
+        return _error(422, "invalid", str(error), request_id, fields=error.messages)
+    if isinstance(error, BadRequest):
+        return _error(
+            422, "invalid", str(error), request_id, fields={error.field_name: [error.rule]}
+        )
+    if isinstance(error, EventError):
+        return _error(422, "invalid", str(error), request_id)
+    if isinstance(error, ConcurrencyError):
+        return _error(
+            409,
+            "conflict",
+            str(error),
+            request_id,
+            expected_version=error.expected_version,
+            actual_version=error.actual_version,
+        )
+    if isinstance(error, DuplicateEventId):
+        return _error(409, "conflict", str(error), request_id)
+    if isinstance(error, RuleBroken):
+        return _error(409, "rule_broken", error.message, request_id, rule=error.rule)
+    log.exception("request %s failed", request_id, exc_info=error)
+    return _error(500, "internal", "something went wrong; quote the request id", request_id)
+
+
+def _describe(messages: dict, prefix: str = "") -> str:
+    parts = []
+    for name, value in messages.items():
+        path = f"{prefix}{name}"
+        if isinstance(value, dict):
+            parts.append(_describe(value, f"{path}."))
+        else:
+            parts.append(f"{path}: {' '.join(str(v) for v in value)}")
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    method: str
+    path: str
+    roles: tuple[str, ...]
+    summary: str
+    body: type[Schema] | None = None
+    query: type[Schema] | None = None
+    response: type[Schema] | None = None
+    status: int = 200
+    public: bool = False
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _load_body(request, schema: type[Schema]) -> dict:
+    raw = request.get_data(cache=True)
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadRequest("body", f"must be at most {MAX_BODY_BYTES} bytes")
+    try:
+        data = json.loads(raw or b"{}")
+    except ValueError:
+        raise BadRequest("body", "must be a JSON object") from None
+    if not isinstance(data, dict):
+        raise BadRequest("body", "must be a JSON object")
+    return schema(unknown=RAISE).load(data)
+
+
+def _load_query(request, schema: type[Schema]) -> dict:
+    return schema(unknown=RAISE).load(request.args.to_dict())
+
+
+def route(
+    method: str,
+    path: str,
+    *,
+    roles: tuple[str, ...] = (),
+    summary: str,
+    body: type[Schema] | None = None,
+    query: type[Schema] | None = None,
+    response: type[Schema] | None = None,
+    status: int = 200,
+    public: bool = False,
+):
+    """A nameko http entrypoint that authenticates, checks the role, validates the body and
+    query, and maps domain errors to HTTP; the handler gets `(request, principal, **kw)` and
+    returns a body (with `status`) or a werkzeug Response."""
+    spec = RouteSpec(method, path, tuple(roles), summary, body, query, response, status, public)
+
+    def decorate(fn: Callable):
+        @functools.wraps(fn)
+        def entry(self, request, **params):
+            request_id = request.headers.get("X-Request-Id") or str(uuid.uuid4())
+            started = time.perf_counter()
+            try:
+                result = _call(self, fn, spec, request, request_id, params)
+            except Exception as error:  # noqa: BLE001 - mapped to an HTTP answer
+                result = error_response(error, request_id)
+            if not isinstance(result, Response):
+                result = json_response(spec.status, result)
+            result.headers["X-Request-Id"] = request_id
+            service = getattr(self, "name", "unknown")
+            metrics.HTTP_REQUESTS.labels(service, path, str(result.status_code)).inc()
+            metrics.HTTP_SECONDS.labels(service, path).observe(time.perf_counter() - started)
+            return result
+
+        entry.peerlink_route = spec
+        return http(method, path)(entry)
+
+    return decorate
+
+
+def _call(service, fn, spec: RouteSpec, request, request_id: str, params: dict):
+    principal = None
+    if not spec.public:
+        principal = principal_from_header(service.auth_secret, request.headers.get("Authorization"))
+        if principal.role not in spec.roles:
+            raise Forbidden(
+                f"a {principal.role} may not {spec.summary[0].lower()}{spec.summary[1:]}"
+            )
+    kwargs = dict(params)
+    if spec.body is not None:
+        kwargs["body"] = _load_body(request, spec.body)
+    if spec.query is not None:
+        kwargs["query"] = _load_query(request, spec.query)
+    request.peerlink_request_id = request_id
+    return fn(service, request, principal, **kwargs)
+
+
+def routes_of(service_cls) -> list[RouteSpec]:
+    found = []
+    for name in dir(service_cls):
+        spec = getattr(getattr(service_cls, name), "peerlink_route", None)
+        if spec is not None:
+            found.append(spec)
+    return sorted(found, key=lambda r: (r.path, r.method))
+
+
+_PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
+
+
+def openapi_document(service_cls, title: str, version: str = "1.0.0") -> dict:
+    spec = APISpec(
+        title=title,
+        version=version,
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        info={"description": (service_cls.__doc__ or "").strip()},
+    )
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    for route_spec in routes_of(service_cls):
+        path = _PARAM.sub(r"{\1}", route_spec.path)
+        operation: dict = {"summary": route_spec.summary, "responses": {}}
+        parameters = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in _PARAM.findall(route_spec.path)
+        ]
+        if route_spec.query is not None:
+            parameters.append({"in": "query", "schema": route_spec.query})
+        if parameters:
+            operation["parameters"] = parameters
+        if route_spec.body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": route_spec.body}},
+            }
+        ok: dict = {"description": "success"}
+        if route_spec.response is not None:
+            ok["content"] = {"application/json": {"schema": route_spec.response}}
+        operation["responses"][str(route_spec.status)] = ok
+        if not route_spec.public:
+            operation["security"] = [{"bearer": []}]
+            operation["description"] = "Roles: " + ", ".join(route_spec.roles)
+            operation["responses"]["401"] = {"description": "missing or invalid token"}
+            operation["responses"]["403"] = {"description": "role not allowed"}
+        if route_spec.body is not None or route_spec.query is not None:
+            operation["responses"]["422"] = {"description": "invalid input, naming the field"}
+        spec.path(path=path, operations={route_spec.method.lower(): operation})
+    return spec.to_dict()
+
+
+class PageQuery(Schema):
+    """Pagination shared by every list endpoint."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class EventFeedQuery(Schema):
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
+
+
+class Secret(DependencyProvider):
+    """The token signing secret, read once per container."""
+
+    def setup(self):
+        from shared.auth import secret_from_environment
+
+        self.secret = secret_from_environment()
+
+    def get_dependency(self, worker_ctx):
+        return self.secret
+
+
+def require_partner(principal: Principal | None, partner_id: str) -> None:
+    """Another partner's records do not exist for this caller."""
+    if principal is not None and principal.partner_id != partner_id:
+        raise NotFound("no such record")

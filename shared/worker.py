@@ -1,0 +1,166 @@
+"""The delivery worker of a node or of the hub: relays (node) and consumers (hub, and node
+reactions), with /health and /metrics on its own port.
+
+    python -m shared.worker node    # relays every service store of PEERLINK_PARTNER
+    python -m shared.worker hub     # applies every partner's events to the hub projections
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from shared import metrics
+from shared.auth import HUB_PARTNER, issue_token, principal_from_header
+from shared.auth import secret_from_environment as jwt_secret
+from shared.config import NODE_SERVICES, Settings, feed_urls, source_name
+from shared.consumer import Consumer, HttpFeed, run_catch_up, run_queue
+from shared.db import Database
+from shared.events import EventRegistry
+from shared.eventstore import PostgresEventStore
+from shared.relay import Relay, amqp_connection
+
+log = logging.getLogger("peerlink.worker")
+
+
+def node_registry() -> EventRegistry:
+    from services.referrals.schemas import registry as referrals
+    from services.safeguarding.schemas import registry as safeguarding
+    from services.sessions.schemas import registry as sessions
+
+    return referrals.merged(sessions, safeguarding)
+
+
+class Worker:
+    def __init__(self, role: str, settings: Settings):
+        self.role = role
+        self.settings = settings
+        self.db = Database(settings.database_url, maxconn=8, application_name=f"worker-{role}")
+        self.stop = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.relays: list[Relay] = []
+        self.consumers: list[Consumer] = []
+
+    def start_node(self) -> None:
+        registry = node_registry()
+        for service in NODE_SERVICES:
+            store = PostgresEventStore(self.db, service, registry, service=service)
+            relay = Relay(
+                store, self.settings.amqp_url, source_name(self.settings.partner_id, service)
+            )
+            self.relays.append(relay)
+            self._thread(f"relay-{service}", relay.run, self.stop)
+
+    def start_hub(self) -> None:
+        from services.reporting.projections import CONSUMER_NAME, PROJECTIONS, QUEUE, SCHEMA
+
+        secret = jwt_secret()
+        urls = feed_urls(self.settings.endpoints())
+        feed = HttpFeed(
+            urls, lambda: issue_token(secret, "hub-worker", "service", HUB_PARTNER, ttl_seconds=300)
+        )
+        consumer = Consumer(CONSUMER_NAME, self.db, SCHEMA, PROJECTIONS, feed)
+        self.consumers.append(consumer)
+        self._thread("hub-consumer", run_queue, consumer, self.settings.amqp_url, QUEUE, self.stop)
+        self._thread("hub-catch-up", run_catch_up, consumer, sorted(urls), self.stop)
+
+    def _thread(self, name, target, *args) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def health(self) -> tuple[int, dict]:
+        checks = {}
+        try:
+            self.db.ping()
+            checks["database"] = "ok"
+        except Exception as error:  # noqa: BLE001
+            checks["database"] = f"unavailable: {type(error).__name__}"
+        try:
+            conn = amqp_connection(self.settings.amqp_url)
+            conn.connect()
+            conn.close()
+            checks["broker"] = "ok"
+        except Exception as error:  # noqa: BLE001
+            checks["broker"] = f"unavailable: {type(error).__name__}"
+        for thread in self.threads:
+            checks[thread.name] = "ok" if thread.is_alive() else "stopped"
+        healthy = all(value == "ok" for value in checks.values())
+        return (200 if healthy else 503), {
+            "status": "ok" if healthy else "unhealthy",
+            "checks": checks,
+        }
+
+
+def serve_http(worker: Worker, address: str) -> ThreadingHTTPServer:
+    host, port = address.rsplit(":", 1)
+    secret = jwt_secret()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _send(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            if self.path == "/health":
+                status, body = worker.health()
+                self._send(status, json.dumps(body).encode(), "application/json")
+            elif self.path == "/metrics":
+                try:
+                    principal = principal_from_header(secret, self.headers.get("Authorization"))
+                except Exception as error:  # noqa: BLE001
+                    self._send(
+                        401,
+                        json.dumps({"error": "unauthenticated", "message": str(error)}).encode(),
+                        "application/json",
+                    )
+                    return
+                if principal.role not in ("operator", "service"):
+                    self._send(403, b'{"error": "forbidden"}', "application/json")
+                    return
+                body, content_type = metrics.exposition()
+                self._send(200, body, content_type)
+            else:
+                self._send(404, b'{"error": "not_found"}', "application/json")
+
+        def log_message(self, format, *args):  # noqa: A002 - http.server's signature
+            log.debug(format, *args)
+
+    server = ThreadingHTTPServer((host, int(port)), Handler)
+    threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+    return server
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m shared.worker")
+    parser.add_argument("role", choices=["node", "hub"])
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
+    )
+    settings = Settings.from_environment("worker")
+    worker = Worker(args.role, settings)
+    if args.role == "node":
+        worker.start_node()
+    else:
+        worker.start_hub()
+    server = serve_http(worker, os.environ.get("PEERLINK_HTTP_ADDRESS", "127.0.0.1:8090"))
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop.set())
+    signal.signal(signal.SIGINT, lambda *_: worker.stop.set())
+    log.info("worker %s for %s started", args.role, settings.partner_id)
+    worker.stop.wait()
+    server.shutdown()
+    for thread in worker.threads:
+        thread.join(timeout=5)
+
+
+if __name__ == "__main__":
+    main()
