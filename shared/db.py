@@ -8,28 +8,34 @@ from collections.abc import Iterator
 
 import psycopg2
 import psycopg2.extras
-import psycopg2.pool
 
 psycopg2.extras.register_uuid()
 
 
 class Database:
-    """A pool of connections to one database. `transaction()` commits on success, rolls back on
-    error, and throws away a connection that the server closed."""
+    """A pool of connections to one database, opened on demand and kept for reuse.
+    `transaction()` commits on success, rolls back on error, and throws away a connection
+    that the server closed."""
 
     def __init__(self, dsn: str, maxconn: int = 8, application_name: str = "peerlink"):
         self.dsn = dsn
-        self._pool = psycopg2.pool.ThreadedConnectionPool(
-            0, maxconn, dsn, application_name=application_name
-        )
+        self.application_name = application_name
+        self._idle: list = []
+        self._lock = threading.Lock()
         self._available = threading.BoundedSemaphore(maxconn)
+
+    def _open(self):
+        return psycopg2.connect(self.dsn, application_name=self.application_name)
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[psycopg2.extensions.connection]:
-        # ThreadedConnectionPool raises when exhausted; waiting is kinder to a burst of requests
+        # waiting for a free connection is kinder to a burst of requests than failing
         self._available.acquire()
         try:
-            conn = self._pool.getconn()
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None or conn.closed:
+                conn = self._open()
         except Exception:
             self._available.release()
             raise
@@ -41,9 +47,16 @@ class Database:
             raise
         finally:
             if not broken and conn.closed == 0:
-                with contextlib.suppress(psycopg2.Error):
+                try:
                     conn.rollback()  # never hand on an open transaction
-            self._pool.putconn(conn, close=broken or conn.closed != 0)
+                except psycopg2.Error:
+                    broken = True
+            if broken or conn.closed:
+                with contextlib.suppress(psycopg2.Error):
+                    conn.close()
+            else:
+                with self._lock:
+                    self._idle.append(conn)
             self._available.release()
 
     @contextlib.contextmanager
@@ -63,4 +76,8 @@ class Database:
             cur.execute("SELECT 1")
 
     def close(self) -> None:
-        self._pool.closeall()
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            with contextlib.suppress(psycopg2.Error):
+                conn.close()

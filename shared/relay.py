@@ -226,3 +226,32 @@ class Relay:
             if published < self.batch_size:
                 self._wait()
         self.publisher.close()
+
+
+def main(argv=None) -> None:
+    """Run one relay on its own: python -m shared.relay --dsn D --schema S --amqp U --source P/S"""
+    import argparse
+    import signal
+
+    from shared.db import Database
+    from shared.events import EventRegistry
+
+    parser = argparse.ArgumentParser(prog="python -m shared.relay")
+    parser.add_argument("--dsn", required=True)
+    parser.add_argument("--schema", required=True)
+    parser.add_argument("--amqp", required=True)
+    parser.add_argument(
+        "--source", required=True, help="partner/service, e.g. leeds-mind/referrals"
+    )
+    parser.add_argument("--batch-size", type=int, default=500)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # the relay forwards stored payloads as they are: it needs no event types of its own
+    store = PostgresEventStore(Database(args.dsn, maxconn=2), args.schema, EventRegistry())
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    Relay(store, args.amqp, args.source, batch_size=args.batch_size).run(stop)
+
+
+if __name__ == "__main__":
+    main()
