@@ -282,3 +282,46 @@ def test_killing_relay_and_consumer_loses_nothing_and_applies_nothing_twice(
     assert len(rows) == total
     assert len(set(rows)) == total
     assert rows[-1] == head
+
+
+def test_poison_and_unreadable_messages_reach_the_dead_letter_queue(
+    database, store, fresh_vhost, partner
+):
+    import amqp
+
+    from shared.consumer import run_queue
+    from shared.topology import Topology, declare
+
+    queue = f"proj-{uuid.uuid4().hex[:8]}"
+    topology = Topology()
+    topology.consumer_queue(queue, f"{partner}.#")
+    conn = amqp_connection(fresh_vhost)
+    conn.connect()
+    channel = conn.channel()
+    declare(channel, topology)
+    channel.basic_publish(amqp.Message("{not json"), EVENTS_EXCHANGE, f"{partner}.x.Y")
+    conn.close()
+
+    events = append_many(store, partner, 5)
+    while Relay(store, fresh_vhost, SOURCE).step():
+        pass
+    consumer = make_consumer(database, store, [FailsOn(2), Tally()], max_attempts=2)
+    consumer.retry_delay_seconds = 0
+    stop = threading.Event()
+    thread = threading.Thread(target=run_queue, args=(consumer, fresh_vhost, queue, stop))
+    thread.start()
+    try:
+        wait_for(lambda: len(applied_rows(database)) == 4, message="the other four applied")
+        dead = wait_for(
+            lambda: drain(fresh_vhost, f"{queue}.dead") or None, timeout=10, message="dead letters"
+        )
+        while len(dead) < 2:
+            dead += wait_for(lambda: drain(fresh_vhost, f"{queue}.dead"), timeout=10)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    bodies = [m.body if isinstance(m.body, str) else m.body.decode() for m in dead]
+    assert "{not json" in bodies
+    [poison] = [json.loads(b) for b in bodies if b != "{not json"]
+    assert poison["position"] == events[2].position
+    assert applied_rows(database) == [e.position for i, e in enumerate(events) if i != 2]
