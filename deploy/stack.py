@@ -61,9 +61,11 @@ class Stack:
         return f"peerlink-{self.name}@localhost"
 
 
+# Server ports sit below Linux's ephemeral range (32768+), where a client's own outgoing
+# connection could already hold them.
 STACKS = {
-    "dev": Stack("dev", 0, 54320, 56720),
-    "test": Stack("test", 10000, 54330, 56730),
+    "dev": Stack("dev", 0, 15432, 15600),
+    "test": Stack("test", 10000, 25432, 25600),
 }
 
 
@@ -148,6 +150,8 @@ def start_postgres(stack: Stack) -> None:
         say(f"PostgreSQL already running on 127.0.0.1:{stack.pg_port}")
         return
     say(f"starting PostgreSQL on 127.0.0.1:{stack.pg_port}")
+    (stack.run / "pids").mkdir(exist_ok=True)
+    (stack.run / "pids" / "postgres.managed").write_text(str(data))
     as_postgres(
         [
             pg_bin("pg_ctl"),
@@ -264,11 +268,11 @@ def start_rabbitmq(stack: Stack) -> None:
         say(f"RabbitMQ already running on 127.0.0.1:{stack.amqp_port}")
     else:
         say(f"starting RabbitMQ on 127.0.0.1:{stack.amqp_port} (about 20 s)")
+        (stack.run / "pids").mkdir(exist_ok=True)
+        (stack.run / "pids" / "rabbitmq.managed").write_text(str(pidfile))
         run([str(RABBIT_BIN / "rabbitmq-server"), "-detached"], env=rabbit_env(stack))
     rabbitmqctl(stack, "wait", "--timeout", "120", str(pidfile))
     rabbitmqctl(stack, "await_startup", "--timeout", "120")
-    (stack.run / "pids").mkdir(exist_ok=True)
-    (stack.run / "pids" / "rabbitmq.managed").write_text(str(pidfile))
 
 
 def rabbit_password_hash(password: str) -> str:
