@@ -201,6 +201,30 @@ RETURNING position, recorded_at
 """
 
 
+def _recorded(stream_type, stream_id, base_version, events, validated, rows, context):
+    return [
+        RecordedEvent(
+            event_id=event.event_id,
+            stream_type=stream_type,
+            stream_id=stream_id,
+            version=base_version + offset + 1,
+            position=row[0],
+            event_type=event.event_type,
+            schema_version=schema_version,
+            partner_id=context.partner_id,
+            occurred_at=event.occurred_at,
+            recorded_at=row[1],
+            actor=context.actor,
+            correlation_id=context.correlation_id,
+            causation_id=context.causation_id,
+            payload=payload,
+        )
+        for offset, (event, (payload, schema_version), row) in enumerate(
+            zip(events, validated, rows, strict=True)
+        )
+    ]
+
+
 def _row_to_event(row) -> RecordedEvent:
     return RecordedEvent(
         position=row[0],
@@ -238,11 +262,14 @@ class PostgresEventStore:
         schema: str,
         registry: EventRegistry,
         service: str | None = None,
+        projector: Callable | None = None,
     ):
         self.db = db
         self.schema = schema
         self.registry = registry
         self.service = service or schema
+        # projector(cur, events): read models kept in the appending transaction itself
+        self.projector = projector
         self.channel = f"peerlink_events_{schema}"
         self._append_sql = _APPEND.replace("{schema}", schema)
         self._holes: dict[int, int] = {}  # first missing position -> xmax when first seen
@@ -279,6 +306,11 @@ class PostgresEventStore:
                         raise ConcurrencyError(
                             stream_id, expected_version, self._version(cur, stream_type, stream_id)
                         )
+                    recorded = _recorded(
+                        stream_type, stream_id, base_version, events, validated, rows, context
+                    )
+                    if self.projector is not None:
+                        self.projector(cur, recorded)
                     self._maybe_notify(cur)
                 conn.commit()
             except psycopg2.errors.UniqueViolation:
@@ -287,27 +319,7 @@ class PostgresEventStore:
         elapsed = time.perf_counter() - started
         metrics.EVENTS_APPENDED.labels(self.service).inc(len(events))
         metrics.APPEND_SECONDS.labels(self.service).observe(elapsed)
-        return [
-            RecordedEvent(
-                event_id=event.event_id,
-                stream_type=stream_type,
-                stream_id=stream_id,
-                version=base_version + offset + 1,
-                position=row[0],
-                event_type=event.event_type,
-                schema_version=schema_version,
-                partner_id=context.partner_id,
-                occurred_at=event.occurred_at,
-                recorded_at=row[1],
-                actor=context.actor,
-                correlation_id=context.correlation_id,
-                causation_id=context.causation_id,
-                payload=payload,
-            )
-            for offset, (event, (payload, schema_version), row) in enumerate(
-                zip(events, validated, rows, strict=True)
-            )
-        ]
+        return recorded
 
     def _insert(self, cur, stream_type, stream_id, expected_version, events, validated, context):
         if expected_version == ANY_VERSION:
