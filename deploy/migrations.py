@@ -33,6 +33,12 @@ GRANT USAGE ON SEQUENCE {schema}.dead_letters_id_seq TO {APP_ROLE};
     )
 
 
+def _referral_list() -> str:
+    from services.referrals.projections import DDL, SCHEMA
+
+    return DDL + f"GRANT SELECT, INSERT, UPDATE, TRUNCATE ON {SCHEMA}.referral_list TO {APP_ROLE};"
+
+
 def _hub() -> str:
     return (
         CONSUMER_DDL.format(schema=HUB_SCHEMA)
@@ -49,6 +55,7 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA {HUB_SCHEMA} TO {APP_ROLE};
 NODE_MIGRATIONS: list[tuple[str, str]] = [
     (f"0001_{service}_event_store", _node_store(service)) for service in NODE_SERVICES
 ]
+NODE_MIGRATIONS.append(("0002_referral_list", _referral_list()))
 HUB_MIGRATIONS: list[tuple[str, str]] = [("0001_reporting", _hub())]
 
 

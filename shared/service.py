@@ -23,9 +23,10 @@ log = logging.getLogger(__name__)
 class EventStore(DependencyProvider):
     """Hands each worker the service's event store (domain verbs, never a raw connection)."""
 
-    def __init__(self, schema: str, registry: EventRegistry):
+    def __init__(self, schema: str, registry: EventRegistry, projector=None):
         self.schema = schema
         self.registry = registry
+        self.projector = projector
 
     def setup(self):
         self.settings = Settings.from_environment(self.container.service_name)
@@ -33,7 +34,11 @@ class EventStore(DependencyProvider):
             self.settings.database_url, maxconn=10, application_name=self.container.service_name
         )
         self.store = PostgresEventStore(
-            self.db, self.schema, self.registry, service=self.container.service_name
+            self.db,
+            self.schema,
+            self.registry,
+            service=self.container.service_name,
+            projector=self.projector,
         )
 
     def stop(self):

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate, validates_schema
+from marshmallow import ValidationError as SchemaError
 
+from services.referrals.domain import (
+    CLOSURE_REASONS,
+    DECLINE_REASONS,
+    DISCHARGE_REASONS,
+    ENDED_STATES,
+    HOLD_REASONS,
+    OPEN_STATES,
+)
+from shared.config import PARTNERS
 from shared.events import EventRegistry
 
 registry = EventRegistry()
 
-# Referral source groups follow the NHS Mental Health Services Data Set groups; Peerlink keeps
-# a readable code for the workers and maps to the national group in reports.
+# Readable referral sources for workers, each mapped to the NHS Mental Health Services Data Set
+# referral source group so reports compare with NHS returns (DOMAIN.md).
 REFERRAL_SOURCES = {
     "cmht": "local_authority_or_nhs_secondary",
     "gp": "primary_care",
@@ -21,14 +31,131 @@ REFERRAL_SOURCES = {
     "other": "other",
 }
 URGENCIES = ("routine", "soon", "urgent")
+NEED_THEMES = (
+    "low_mood",
+    "anxiety",
+    "isolation",
+    "self_harm",
+    "suicidal_thoughts",
+    "trauma",
+    "psychosis",
+    "eating_difficulties",
+    "substance_use",
+    "housing",
+    "money_and_benefits",
+    "employment",
+    "relationships",
+    "identity",
+    "physical_health",
+    "caring_role",
+    "other",
+)
+RISK_LEVELS = ("none_known", "low", "medium", "high")
+CONTACT_MODES = ("face_to_face", "home_visit", "phone", "video", "text", "email", "letter")
+
+Text = fields.String
+
+
+def _reason(choices):
+    return fields.String(required=True, validate=validate.OneOf(choices))
+
+
+class ConsentSchema(Schema):
+    to_share = fields.Boolean(required=True)
+    to_contact = fields.Boolean(required=True)
+    contact_methods = fields.List(
+        fields.String(validate=validate.OneOf(CONTACT_MODES)),
+        load_default=list,
+        validate=validate.Length(max=len(CONTACT_MODES)),
+    )
+    contact_times = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    recorded_on = fields.Date(required=True)
+
+
+class ReferrerSchema(Schema):
+    organisation = Text(required=True, validate=validate.Length(min=1, max=200))
+    # the referring professional's name and contact are sealed in the vault, not in events
+    contact_text_id = fields.UUID(load_default=None, allow_none=True)
 
 
 @registry.event("ReferralReceived")
 class ReferralReceivedPayload(Schema):
     person_id = fields.UUID(required=True)
     source = fields.String(required=True, validate=validate.OneOf(sorted(REFERRAL_SOURCES)))
+    source_group = fields.String(required=True)
     received_on = fields.Date(required=True)
     urgency = fields.String(required=True, validate=validate.OneOf(URGENCIES))
+    referrer = fields.Nested(ReferrerSchema, load_default=None, allow_none=True)
+    needs = fields.List(fields.String(validate=validate.OneOf(NEED_THEMES)), load_default=list)
+    needs_text_id = fields.UUID(load_default=None, allow_none=True)
+    risk_level = fields.String(load_default="none_known", validate=validate.OneOf(RISK_LEVELS))
+    risk_text_id = fields.UUID(load_default=None, allow_none=True)
+    consent = fields.Nested(ConsentSchema, load_default=None, allow_none=True)
+    preferred_contact_mode = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(CONTACT_MODES)
+    )
+    is_carer_referral = fields.Boolean(load_default=False)
+    cared_for_person_id = fields.UUID(load_default=None, allow_none=True)
+    transferred_from = fields.String(load_default=None, allow_none=True)
+
+
+def _decision(name: str, by: str, on: str, reasons=None):
+    attrs = {by: fields.String(required=True), on: fields.Date(required=True)}
+    if reasons:
+        attrs["reason"] = _reason(reasons)
+    schema = Schema.from_dict(attrs, name=f"{name}Payload")
+    registry.register(name, schema)
+    return schema
+
+
+_decision("ReferralAccepted", "accepted_by", "accepted_on")
+_decision("ReferralDeclined", "declined_by", "declined_on", DECLINE_REASONS)
+_decision("FirstContactMade", "contacted_by", "contacted_on")
+_decision("ReferralPutOnHold", "by", "on", HOLD_REASONS)
+_decision("ReferralResumed", "by", "on")
+_decision("ReferralDischarged", "discharged_by", "discharged_on", DISCHARGE_REASONS)
+_decision("ReferralClosedWithoutContact", "closed_by", "closed_on", CLOSURE_REASONS)
+
+
+@registry.event("ReferralAllocated")
+class ReferralAllocatedPayload(Schema):
+    worker_id = fields.String(required=True)
+    allocated_by = fields.String(required=True)
+    allocated_on = fields.Date(required=True)
+
+
+@registry.event("ReferralReallocated")
+class ReferralReallocatedPayload(ReferralAllocatedPayload):
+    previous_worker_id = fields.String(required=True)
+
+
+@registry.event("ReferralOffered")
+class ReferralOfferedPayload(Schema):
+    to_partner = fields.String(required=True, validate=validate.OneOf(PARTNERS))
+    offered_by = fields.String(required=True)
+    offered_on = fields.Date(required=True)
+    offer_id = fields.UUID(required=True)
+
+
+@registry.event("ReferralOfferDeclined")
+class ReferralOfferDeclinedPayload(Schema):
+    to_partner = fields.String(required=True)
+    declined_on = fields.Date(required=True)
+
+
+@registry.event("ReferralTransferred")
+class ReferralTransferredPayload(Schema):
+    to_partner = fields.String(required=True)
+    transferred_on = fields.Date(required=True)
+
+
+# -- requests ---------------------------------------------------------------------------------
+
+
+class VersionedBody(Schema):
+    """Optimistic concurrency: the version the client last saw (or an If-Match header)."""
+
+    expected_version = fields.Integer(load_default=None, validate=validate.Range(min=1))
 
 
 class ReceiveReferralBody(Schema):
@@ -36,13 +163,91 @@ class ReceiveReferralBody(Schema):
     source = fields.String(required=True, validate=validate.OneOf(sorted(REFERRAL_SOURCES)))
     received_on = fields.Date(required=True)
     urgency = fields.String(load_default="routine", validate=validate.OneOf(URGENCIES))
+    referrer_organisation = Text(load_default=None, validate=validate.Length(min=1, max=200))
+    referrer_contact = Text(load_default=None, validate=validate.Length(min=1, max=500))
+    needs = fields.List(
+        fields.String(validate=validate.OneOf(NEED_THEMES)),
+        load_default=list,
+        validate=validate.Length(max=len(NEED_THEMES)),
+    )
+    needs_notes = Text(load_default=None, validate=validate.Length(min=1, max=5000))
+    risk_level = fields.String(load_default="none_known", validate=validate.OneOf(RISK_LEVELS))
+    risk_notes = Text(load_default=None, validate=validate.Length(min=1, max=5000))
+    consent = fields.Nested(ConsentSchema, load_default=None)
+    preferred_contact_mode = fields.String(
+        load_default=None, validate=validate.OneOf(CONTACT_MODES)
+    )
+    is_carer_referral = fields.Boolean(load_default=False)
+    cared_for_person_id = fields.UUID(load_default=None)
+
+    @validates_schema
+    def _carer_link(self, data, **kwargs):
+        if data.get("cared_for_person_id") and not data.get("is_carer_referral"):
+            raise SchemaError(
+                "is allowed only on a carer referral (is_carer_referral true)",
+                "cared_for_person_id",
+            )
+
+
+class DatedBody(VersionedBody):
+    on = fields.Date(load_default=None)
+
+
+class DeclineBody(DatedBody):
+    reason = _reason(DECLINE_REASONS)
+
+
+class AllocateBody(DatedBody):
+    worker_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class HoldBody(DatedBody):
+    reason = _reason(HOLD_REASONS)
+
+
+class DischargeBody(DatedBody):
+    reason = _reason(DISCHARGE_REASONS)
+
+
+class CloseBody(DatedBody):
+    reason = _reason(CLOSURE_REASONS)
+
+
+class OfferBody(DatedBody):
+    to_partner = fields.String(required=True, validate=validate.OneOf(PARTNERS))
+
+
+class ListQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    status = fields.String(validate=validate.OneOf(OPEN_STATES + ENDED_STATES))
+    worker_id = fields.String(validate=validate.Length(min=1, max=200))
+    source = fields.String(validate=validate.OneOf(sorted(REFERRAL_SOURCES)))
+    overdue = fields.Boolean()
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+# -- responses --------------------------------------------------------------------------------
 
 
 class ReferralOut(Schema):
-    referral_id = fields.UUID()
+    referral_id = fields.String()
     version = fields.Integer()
     status = fields.String()
     person_id = fields.UUID()
     source = fields.String()
+    source_group = fields.String()
     received_on = fields.Date()
     urgency = fields.String()
+    worker_id = fields.String(allow_none=True)
+    first_contact_on = fields.Date(allow_none=True)
+    needs = fields.List(fields.String())
+    risk_level = fields.String()
+    preferred_contact_mode = fields.String(allow_none=True)
+    is_carer_referral = fields.Boolean()
+    cared_for_person_id = fields.UUID(allow_none=True)
+    offered_to = fields.String(allow_none=True)
+    outcome_reason = fields.String(allow_none=True)
+    transferred_from = fields.String(allow_none=True)

@@ -1,66 +1,427 @@
-"""The referrals service of a partner node."""
+"""The referrals service of a partner node: HTTP entrypoints only; rules live in domain.py."""
 
 from __future__ import annotations
 
+import os
 import uuid
+from datetime import UTC, date, datetime
 
 from psycogreen.eventlet import patch_psycopg
 
 from services.referrals.domain import Referral
-from services.referrals.schemas import ReceiveReferralBody, ReferralOut, registry
+from services.referrals.projections import SCHEMA, ReferralList
+from services.referrals.schemas import (
+    REFERRAL_SOURCES,
+    AllocateBody,
+    CloseBody,
+    DatedBody,
+    DeclineBody,
+    DischargeBody,
+    HoldBody,
+    ListQuery,
+    OfferBody,
+    ReceiveReferralBody,
+    ReferralOut,
+    registry,
+)
+from shared.auth import Forbidden, Principal
 from shared.events import Actor, Context
+from shared.eventstore import ConcurrencyError
 from shared.service import EventStore, NodeSettings, Operations
-from shared.web import NotFound, Secret, route
+from shared.web import BadRequest, NotFound, Secret, json_response, route
 
 patch_psycopg()
 
-WORKERS = ("peer_worker", "team_lead", "partner_admin")
+# Policy numbers a partner sets; defaults from common practice (DOMAIN.md), overridable.
+FIRST_CONTACT_WORKING_DAYS = int(os.environ.get("PEERLINK_FIRST_CONTACT_WORKING_DAYS", "5"))
+CASELOAD_CAP = int(os.environ.get("PEERLINK_CASELOAD_CAP", "25"))
+
+READERS = ("peer_worker", "team_lead", "partner_admin", "safeguarding_lead")
+INTAKE = ("peer_worker", "team_lead", "partner_admin")
+DECIDERS = ("team_lead", "partner_admin")
+CASEWORK = ("peer_worker", "team_lead", "partner_admin")
 
 
-def context_of(principal, request) -> Context:
+def context_of(principal: Principal, request) -> Context:
+    correlation = request.headers.get("X-Correlation-Id")
+    try:
+        correlation_id = uuid.UUID(correlation) if correlation else uuid.uuid4()
+    except ValueError:
+        raise BadRequest("X-Correlation-Id", "must be a UUID") from None
     return Context(
         partner_id=principal.partner_id,
         actor=Actor(principal.user_id, principal.role),
-        correlation_id=uuid.UUID(request.headers.get("X-Correlation-Id") or str(uuid.uuid4())),
+        correlation_id=correlation_id,
     )
 
 
+def expected_version(request, body: dict) -> int | None:
+    """The version the client saw: an If-Match header ("3" or W/"3") or `expected_version`."""
+    header = request.headers.get("If-Match")
+    if header:
+        value = header.strip().removeprefix("W/").strip('"')
+        if not value.isdigit():
+            raise BadRequest("If-Match", 'must be the referral\'s version, e.g. "3"')
+        return int(value)
+    return body.get("expected_version")
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
 class ReferralsService(Operations):
-    """Referrals: received, accepted or declined, allocated, active, discharged."""
+    """Referrals: received, accepted or declined, allocated, active, on hold, discharged."""
 
     name = "referrals"
-    store = EventStore("referrals", registry)
+    store = EventStore(SCHEMA, registry, projector=ReferralList(FIRST_CONTACT_WORKING_DAYS))
     settings = NodeSettings()
     auth_secret = Secret()
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _load(self, principal: Principal, referral_id: str) -> Referral:
+        events = self.store.read_stream(Referral.stream_type, referral_id)
+        if not events or events[0].partner_id != principal.partner_id:
+            raise NotFound("no such referral")
+        referral = Referral.fold(referral_id, events)
+        if principal.role == "peer_worker" and referral.worker_id != principal.user_id:
+            created_by_me = events[0].actor.user_id == principal.user_id
+            if not (created_by_me and referral.worker_id is None):
+                raise Forbidden("this referral is not on your caseload")
+        return referral
+
+    def _respond(self, referral: Referral, status: int = 200):
+        return json_response(
+            status,
+            ReferralOut().dump(referral.as_dict()),
+            headers={"ETag": f'"{referral.version}"'},
+        )
+
+    def _command(self, request, principal, referral_id: str, body: dict, decide):
+        referral = self._load(principal, referral_id)
+        expected = expected_version(request, body)
+        if expected is not None and expected != referral.version:
+            raise ConcurrencyError(referral_id, expected, referral.version)
+        on = body.get("on") or today()
+        if on > today():
+            raise BadRequest("on", "cannot be in the future")
+        events = decide(referral, on)
+        recorded = self.store.append(
+            Referral.stream_type,
+            referral_id,
+            referral.version,
+            events,
+            context_of(principal, request),
+        )
+        referral.version = recorded[-1].version
+        return self._respond(referral)
+
+    # -- intake ------------------------------------------------------------------------------
 
     @route(
         "POST",
         "/referrals",
-        roles=WORKERS,
+        roles=INTAKE,
         body=ReceiveReferralBody,
         response=ReferralOut,
         status=201,
         summary="Record a referral received",
     )
     def receive(self, request, principal, body):
+        if body["received_on"] > today():
+            raise BadRequest("received_on", "cannot be in the future")
+        if body.get("consent") and body["consent"]["recorded_on"] > today():
+            raise BadRequest("consent.recorded_on", "cannot be in the future")
         referral = Referral(str(uuid.uuid4()))
-        events = referral.receive(
-            body["person_id"], body["source"], body["received_on"], body["urgency"]
-        )
-        self.store.append(
+        consent = body.get("consent")
+        details = {
+            "person_id": str(body["person_id"]),
+            "source": body["source"],
+            "source_group": REFERRAL_SOURCES[body["source"]],
+            "received_on": body["received_on"].isoformat(),
+            "urgency": body["urgency"],
+            "needs": body["needs"],
+            "risk_level": body["risk_level"],
+            "preferred_contact_mode": body.get("preferred_contact_mode"),
+            "is_carer_referral": body["is_carer_referral"],
+            "cared_for_person_id": (
+                str(body["cared_for_person_id"]) if body.get("cared_for_person_id") else None
+            ),
+            "referrer": (
+                {"organisation": body["referrer_organisation"]}
+                if body.get("referrer_organisation")
+                else None
+            ),
+            "consent": (
+                {**consent, "recorded_on": consent["recorded_on"].isoformat()} if consent else None
+            ),
+        }
+        events = referral.receive(details)
+        recorded = self.store.append(
             Referral.stream_type, referral.id, 0, events, context_of(principal, request)
         )
-        return ReferralOut().dump(referral.as_dict())
+        referral.version = recorded[-1].version
+        return self._respond(referral, 201)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    @route(
+        "GET",
+        "/referrals",
+        roles=READERS,
+        query=ListQuery,
+        summary="List referrals, filtered and paged",
+    )
+    def list(self, request, principal, query):
+        clauses, params = ["partner_id = %s"], [principal.partner_id]
+        if principal.role == "peer_worker":
+            clauses.append("worker_id = %s")
+            params.append(principal.user_id)
+        for name in ("status", "worker_id", "source"):
+            if name in query:
+                clauses.append(f"{name} = %s")
+                params.append(query[name])
+        if "overdue" in query:
+            overdue = (
+                "first_contact_on IS NULL AND first_contact_due_on < %s"
+                " AND status IN ('received', 'accepted', 'allocated')"
+            )
+            clauses.append(overdue if query["overdue"] else f"NOT ({overdue})")
+            params.append(today())
+        where = " AND ".join(clauses)
+        with self.store.db.transaction() as cur:
+            cur.execute(f"SELECT count(*) FROM {SCHEMA}.referral_list WHERE {where}", params)
+            total = cur.fetchone()[0]
+            cur.execute(
+                f"SELECT referral_id, person_id, status, source, urgency, worker_id, received_on,"
+                f" first_contact_due_on, first_contact_on, is_carer_referral, version"
+                f" FROM {SCHEMA}.referral_list WHERE {where}"
+                f" ORDER BY received_on, referral_id LIMIT %s OFFSET %s",
+                (*params, query["limit"], query["offset"]),
+            )
+            columns = [c.name for c in cur.description]
+            items = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+        for item in items:
+            item["is_first_contact_overdue"] = (
+                item["first_contact_on"] is None
+                and item["status"] in ("received", "accepted", "allocated")
+                and item["first_contact_due_on"] < today()
+            )
+        return {"items": items, "total": total, "limit": query["limit"], "offset": query["offset"]}
 
     @route(
         "GET",
         "/referrals/<string:referral_id>",
-        roles=WORKERS,
+        roles=READERS,
         response=ReferralOut,
         summary="Read a referral",
     )
     def read(self, request, principal, referral_id):
+        return self._respond(self._load(principal, referral_id))
+
+    @route(
+        "GET",
+        "/referrals/<string:referral_id>/history",
+        roles=READERS,
+        summary="Read a referral's history as its events",
+    )
+    def history(self, request, principal, referral_id):
+        self._load(principal, referral_id)
         events = self.store.read_stream(Referral.stream_type, referral_id)
-        if not events or events[0].partner_id != principal.partner_id:
-            raise NotFound("no such referral")
-        return ReferralOut().dump(Referral.fold(referral_id, events).as_dict())
+        return {
+            "referral_id": referral_id,
+            "events": [
+                {k: v for k, v in e.envelope().items() if k not in ("partner_id", "stream_type")}
+                for e in events
+            ],
+        }
+
+    @route(
+        "GET",
+        "/caseloads",
+        roles=("team_lead", "partner_admin"),
+        summary="Caseload size per worker, with the caseload cap",
+    )
+    def caseloads(self, request, principal):
+        with self.store.db.transaction() as cur:
+            cur.execute(
+                f"SELECT worker_id, count(*) FROM {SCHEMA}.referral_list"
+                " WHERE partner_id = %s AND status IN ('allocated', 'active', 'on_hold')"
+                " GROUP BY worker_id ORDER BY worker_id",
+                (principal.partner_id,),
+            )
+            rows = cur.fetchall()
+        return {
+            "caseload_cap": CASELOAD_CAP,
+            "workers": [
+                {"worker_id": w, "caseload": n, "is_over_cap": n >= CASELOAD_CAP} for w, n in rows
+            ],
+        }
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @route(
+        "POST",
+        "/referrals/<string:referral_id>/accept",
+        roles=DECIDERS,
+        body=DatedBody,
+        response=ReferralOut,
+        summary="Accept a received referral",
+    )
+    def accept(self, request, principal, referral_id, body):
+        return self._command(
+            request, principal, referral_id, body, lambda r, on: r.accept(principal.user_id, on)
+        )
+
+    @route(
+        "POST",
+        "/referrals/<string:referral_id>/decline",
+        roles=DECIDERS,
+        body=DeclineBody,
+        response=ReferralOut,
+        summary="Decline a received referral, with a coded reason",
+    )
+    def decline(self, request, principal, referral_id, body):
+        return self._command(
+            request,
+            principal,
+            referral_id,
+            body,
+            lambda r, on: r.decline(principal.user_id, on, body["reason"]),
+        )
+
+    @route(
+        "POST",
+        "/referrals/<string:referral_id>/allocate",
+        roles=DECIDERS,
+        body=AllocateBody,
+        response=ReferralOut,
+        summary="Allocate (or reallocate) a referral to a peer worker",
+    )
+    def allocate(self, request, principal, referral_id, body):
+        response = self._command(
+            request,
+            principal,
+            referral_id,
+            body,
+            lambda r, on: r.allocate(body["worker_id"], principal.user_id, on),
+        )
+        with self.store.db.transaction() as cur:
+            cur.execute(
+                f"SELECT count(*) FROM {SCHEMA}.referral_list WHERE partner_id = %s"
+                " AND worker_id = %s AND status IN ('allocated', 'active', 'on_hold')",
+                (principal.partner_id, body["worker_id"]),
+            )
+            caseload = cur.fetchone()[0]
+        if caseload > CASELOAD_CAP:
+            response.headers["Warning"] = (
+                f'199 peerlink "{body["worker_id"]} now carries {caseload} referrals, '
+                f'over the caseload cap of {CASELOAD_CAP}"'
+            )
+        response.headers["X-Worker-Caseload"] = str(caseload)
+        return response
+
+    @route(
+        "POST",
+        "/referrals/<string:referral_id>/first-contact",
+        roles=CASEWORK,
+        body=DatedBody,
+        response=ReferralOut,
+        summary="Record first contact: support becomes active",
+    )
+    def first_contact(self, request, principal, referral_id, body):
+        return self._command(
+            request,
+            principal,
+            referral_id,
+            body,
+            lambda r, on: r.record_first_contact(principal.user_id, on),
+        )
+
+    @route(
+        "POST",
+        "/referrals/<string:referral_id>/hold",
+        roles=CASEWORK,
+        body=HoldBody,
+        response=ReferralOut,
+        summary="Put active support on hold",
+    )
+    def hold(self, request, principal, referral_id, body):
+        return self._command(
+            request,
+            principal,
+            referral_id,
+            body,
+            lambda r, on: r.put_on_hold(principal.user_id, on, body["reason"]),
+        )
+
+    @route(
+        "POST",
+        "/referrals/<string:referral_id>/resume",
+        roles=CASEWORK,
+        body=DatedBody,
+        response=ReferralOut,
+        summary="Resume support that was on hold",
+    )
+    def resume(self, request, principal, referral_id, body):
+        return self._command(
+            request, principal, referral_id, body, lambda r, on: r.resume(principal.user_id, on)
+        )
+
+    @route(
+        "POST",
+        "/referrals/<string:referral_id>/discharge",
+        roles=CASEWORK,
+        body=DischargeBody,
+        response=ReferralOut,
+        summary="Discharge a person from support, with a coded reason",
+    )
+    def discharge(self, request, principal, referral_id, body):
+        return self._command(
+            request,
+            principal,
+            referral_id,
+            body,
+            lambda r, on: r.discharge(principal.user_id, on, body["reason"]),
+        )
+
+    @route(
+        "POST",
+        "/referrals/<string:referral_id>/close",
+        roles=DECIDERS,
+        body=CloseBody,
+        response=ReferralOut,
+        summary="Close a referral without contact, with a coded reason",
+    )
+    def close(self, request, principal, referral_id, body):
+        return self._command(
+            request,
+            principal,
+            referral_id,
+            body,
+            lambda r, on: r.close_without_contact(principal.user_id, on, body["reason"]),
+        )
+
+    @route(
+        "POST",
+        "/referrals/<string:referral_id>/offer",
+        roles=DECIDERS,
+        body=OfferBody,
+        response=ReferralOut,
+        summary="Offer a referral to another alliance partner (needs consent to share)",
+    )
+    def offer(self, request, principal, referral_id, body):
+        return self._command(
+            request,
+            principal,
+            referral_id,
+            body,
+            lambda r, on: r.offer_to(
+                body["to_partner"],
+                principal.partner_id,
+                principal.user_id,
+                on,
+                {"offer_id": str(uuid.uuid4())},
+            ),
+        )

@@ -1,0 +1,106 @@
+"""The referrals read model: one row per referral, kept in the appending transaction so lists,
+caseloads and overdue first contacts never lag the events."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from shared.events import RecordedEvent
+
+SCHEMA = "referrals"
+
+DDL = f"""
+CREATE TABLE IF NOT EXISTS {SCHEMA}.referral_list (
+    referral_id           text PRIMARY KEY,
+    partner_id            text NOT NULL,
+    person_id             uuid NOT NULL,
+    status                text NOT NULL,
+    source                text NOT NULL,
+    urgency               text NOT NULL,
+    worker_id             text,
+    received_on           date NOT NULL,
+    first_contact_due_on  date NOT NULL,
+    first_contact_on      date,
+    is_carer_referral     boolean NOT NULL DEFAULT false,
+    version               integer NOT NULL,
+    updated_at            timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS referral_list_status ON {SCHEMA}.referral_list (status, received_on);
+CREATE INDEX IF NOT EXISTS referral_list_worker ON {SCHEMA}.referral_list (worker_id, status);
+CREATE INDEX IF NOT EXISTS referral_list_person ON {SCHEMA}.referral_list (person_id);
+"""
+
+STATUS_AFTER = {
+    "ReferralAccepted": "accepted",
+    "ReferralDeclined": "declined",
+    "ReferralAllocated": "allocated",
+    "FirstContactMade": "active",
+    "ReferralPutOnHold": "on_hold",
+    "ReferralResumed": "active",
+    "ReferralDischarged": "discharged",
+    "ReferralClosedWithoutContact": "closed_without_contact",
+    "ReferralTransferred": "transferred",
+}
+
+
+def add_working_days(start: date, days: int) -> date:
+    """`days` working days (Monday to Friday) after `start`. Bank holidays are not known here:
+    the target is a prompt for team leads, not a statutory deadline."""
+    current = start
+    added = 0
+    while added < days:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            added += 1
+    return current
+
+
+class ReferralList:
+    name = "referral_list"
+
+    def __init__(self, first_contact_working_days: int = 5):
+        self.first_contact_working_days = first_contact_working_days
+
+    def __call__(self, cur, events: list[RecordedEvent]) -> None:
+        for event in events:
+            self.apply(cur, event)
+
+    def apply(self, cur, event: RecordedEvent) -> None:
+        p = event.payload
+        if event.event_type == "ReferralReceived":
+            received = date.fromisoformat(p["received_on"])
+            cur.execute(
+                f"INSERT INTO {SCHEMA}.referral_list (referral_id, partner_id, person_id, status,"
+                " source, urgency, received_on, first_contact_due_on, is_carer_referral, version)"
+                " VALUES (%s, %s, %s, 'received', %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (referral_id) DO NOTHING",
+                (
+                    event.stream_id,
+                    event.partner_id,
+                    p["person_id"],
+                    p["source"],
+                    p["urgency"],
+                    received,
+                    add_working_days(received, self.first_contact_working_days),
+                    p.get("is_carer_referral", False),
+                    event.version,
+                ),
+            )
+            return
+        sets, params = ["version = %s", "updated_at = now()"], [event.version]
+        if event.event_type in STATUS_AFTER:
+            sets.append("status = %s")
+            params.append(STATUS_AFTER[event.event_type])
+        if event.event_type in ("ReferralAllocated", "ReferralReallocated"):
+            sets.append("worker_id = %s")
+            params.append(p["worker_id"])
+        if event.event_type == "FirstContactMade":
+            sets.append("first_contact_on = %s")
+            params.append(p["contacted_on"])
+        cur.execute(
+            f"UPDATE {SCHEMA}.referral_list SET {', '.join(sets)} WHERE referral_id = %s",
+            (*params, event.stream_id),
+        )
+
+    def reset(self, cur) -> None:
+        cur.execute(f"TRUNCATE {SCHEMA}.referral_list")
