@@ -39,6 +39,14 @@ def _referral_list() -> str:
     return DDL + f"GRANT SELECT, INSERT, UPDATE, TRUNCATE ON {SCHEMA}.referral_list TO {APP_ROLE};"
 
 
+def _incoming_offers() -> str:
+    from services.referrals.projections import OFFERS_DDL, SCHEMA
+
+    return OFFERS_DDL + (
+        f"GRANT SELECT, INSERT, UPDATE, TRUNCATE ON {SCHEMA}.incoming_offers TO {APP_ROLE};"
+    )
+
+
 def _hub() -> str:
     return (
         CONSUMER_DDL.format(schema=HUB_SCHEMA)
@@ -56,6 +64,7 @@ NODE_MIGRATIONS: list[tuple[str, str]] = [
     (f"0001_{service}_event_store", _node_store(service)) for service in NODE_SERVICES
 ]
 NODE_MIGRATIONS.append(("0002_referral_list", _referral_list()))
+NODE_MIGRATIONS.append(("0003_incoming_offers", _incoming_offers()))
 HUB_MIGRATIONS: list[tuple[str, str]] = [("0001_reporting", _hub())]
 
 

@@ -522,6 +522,7 @@ def restart_services(stack: Stack) -> None:
     """New code and migrations without touching the servers."""
     for spec in process_table(stack):
         stop_process(stack, spec["name"])
+    ensure_topology(stack)
     migrate(stack)
     for spec in process_table(stack):
         start_process(stack, spec)

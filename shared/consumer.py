@@ -152,6 +152,9 @@ class Consumer:
     def ddl(schema: str) -> str:
         return CONSUMER_DDL.format(schema=schema)
 
+    def deliver(self, messages: list) -> None:
+        _deliver(self, messages)
+
     # -- checkpoints -----------------------------------------------------------------------
 
     def _lock_checkpoint(self, cur, source: str) -> int:
@@ -372,7 +375,7 @@ class Consumer:
 
 
 def run_queue(
-    consumer: Consumer, amqp_url: str, queue: str, stop: threading.Event, batch_size: int = 200
+    consumer, amqp_url: str, queue: str, stop: threading.Event, batch_size: int = 200
 ) -> None:
     """Consume a queue (declared by the topology) until `stop`; survives broker restarts.
     Messages already delivered are applied together, one commit per batch."""
@@ -398,7 +401,7 @@ def run_queue(
                         except BlockingIOError:
                             pass
                         if pending:
-                            _deliver(consumer, pending)
+                            consumer.deliver(pending)
                             pending.clear()
         except Exception:  # noqa: BLE001 - reconnect after any broker or database outage
             log.exception("%s: consumer loop failed, reconnecting", consumer.name)
@@ -406,7 +409,8 @@ def run_queue(
             backoff = min(backoff * 2, 10.0)
 
 
-def _deliver(consumer: Consumer, messages: list) -> None:
+def _readable(name: str, messages: list) -> tuple[list, list[dict]]:
+    """The messages that carry a wire envelope; the others go to the dead-letter queue."""
     readable, bodies = [], []
     for message in messages:
         try:
@@ -417,12 +421,17 @@ def _deliver(consumer: Consumer, messages: list) -> None:
             ):
                 raise ValueError("source and previous_position are required")
         except (ValueError, KeyError, TypeError, ValidationError) as error:
-            log.error("%s: unreadable message rejected: %r", consumer.name, error)
-            metrics.DEAD_LETTERS.labels(consumer.name).inc()
+            log.error("%s: unreadable message rejected: %r", name, error)
+            metrics.DEAD_LETTERS.labels(name).inc()
             message.reject()  # to the dead-letter queue
             continue
         readable.append(message)
         bodies.append(body)
+    return readable, bodies
+
+
+def _deliver(consumer: Consumer, messages: list) -> None:
+    readable, bodies = _readable(consumer.name, messages)
     # our own database being away raises here: the messages stay unacked with the broker
     outcomes = consumer.handle_batch(bodies)
     for message, outcome in zip(readable, outcomes, strict=True):
@@ -430,6 +439,41 @@ def _deliver(consumer: Consumer, messages: list) -> None:
             message.reject()
         else:
             message.ack()
+
+
+class Reactor:
+    """A reaction to events of other services or partners that appends to its own store.
+
+    It keeps no checkpoint: each reaction appends events whose ids derive from the event it
+    reacts to, so a redelivery is an idempotent append. It sees only the events it is bound to,
+    so positions say nothing about gaps here."""
+
+    def __init__(self, name: str, react: Callable[[RecordedEvent], None], max_attempts=5):
+        self.name = name
+        self.react = react
+        self.max_attempts = max_attempts
+        self.retry_delay_seconds = 0.1
+
+    def deliver(self, messages: list) -> None:
+        readable, bodies = _readable(self.name, messages)
+        for message, body in zip(readable, bodies, strict=True):
+            event = RecordedEvent.from_envelope(body)
+            for attempt in range(1, self.max_attempts + 1):
+                try:
+                    self.react(event)
+                except INFRASTRUCTURE_ERRORS:
+                    raise
+                except Exception as error:  # noqa: BLE001 - never blocks the queue
+                    if attempt < self.max_attempts:
+                        time.sleep(self.retry_delay_seconds * attempt)
+                        continue
+                    log.error("%s: dead-lettering %s: %r", self.name, event.event_type, error)
+                    metrics.DEAD_LETTERS.labels(self.name).inc()
+                    message.reject()
+                else:
+                    metrics.CONSUMER_APPLIED.labels(self.name).inc()
+                    message.ack()
+                break
 
 
 def run_catch_up(consumer: Consumer, sources: list[str], stop: threading.Event, every=5.0):

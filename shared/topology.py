@@ -10,7 +10,16 @@ from shared.config import HUB_VHOST, PARTNERS
 
 EVENTS_EXCHANGE = "peerlink.events"
 DEAD_LETTER_EXCHANGE = "peerlink.dead"
+# what other partners publish that concerns this one (referral offers and their answers),
+# federated into each partner vhost from every other partner's events exchange
+INBOUND_EXCHANGE = "peerlink.inbound"
 HUB_QUEUE = "hub.reports"
+REFERRALS_INBOUND_QUEUE = "referrals.inbound"
+INBOUND_ROUTING_KEYS = (
+    "*.referrals.ReferralOffered",
+    "*.referrals.OfferAccepted",
+    "*.referrals.OfferDeclined",
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +47,9 @@ class Topology:
     queues: list[Queue] = field(default_factory=list)
     bindings: list[Binding] = field(default_factory=list)
 
-    def consumer_queue(self, name: str, *routing_keys: str) -> None:
+    def consumer_queue(
+        self, name: str, *routing_keys: str, exchange: str = EVENTS_EXCHANGE
+    ) -> None:
         """A durable queue fed from the events exchange, with its own dead-letter queue."""
         self.queues.append(
             Queue(
@@ -52,7 +63,7 @@ class Topology:
         self.queues.append(Queue(f"{name}.dead"))
         self.bindings.append(Binding(DEAD_LETTER_EXCHANGE, f"{name}.dead", name))
         for key in routing_keys:
-            self.bindings.append(Binding(EVENTS_EXCHANGE, name, key))
+            self.bindings.append(Binding(exchange, name, key))
 
 
 def base_topology() -> Topology:
@@ -60,8 +71,14 @@ def base_topology() -> Topology:
 
 
 def node_topology(partner: str) -> Topology:
-    """A partner vhost: its services publish here; the hub's federation link drains it."""
-    return base_topology()
+    """A partner vhost: its services publish here; the hub's federation link drains it; offers
+    from other partners arrive on the inbound exchange."""
+    topology = base_topology()
+    topology.exchanges.append(Exchange(INBOUND_EXCHANGE))
+    topology.consumer_queue(
+        REFERRALS_INBOUND_QUEUE, *INBOUND_ROUTING_KEYS, exchange=INBOUND_EXCHANGE
+    )
+    return topology
 
 
 def hub_topology() -> Topology:
@@ -139,30 +156,48 @@ def definitions(user: str, password_hash: str, upstream_uri: callable, partners=
             for binding in topology.bindings
         ],
         "parameters": [
-            {
-                "vhost": HUB_VHOST,
-                "component": "federation-upstream",
-                "name": partner,
-                "value": {
-                    "uri": upstream_uri(partner),
-                    "exchange": EVENTS_EXCHANGE,
-                    # the partner's copy is removed only once the hub has it on disk
-                    "ack-mode": "on-confirm",
-                    "trust-user-id": False,
-                    "prefetch-count": 1000,
-                    "reconnect-delay": 1,
-                },
-            }
-            for partner in partners
+            *(
+                _upstream(partner, other, upstream_uri(other))
+                for partner in partners
+                for other in partners
+                if other != partner
+            ),
+            *(_upstream(HUB_VHOST, partner, upstream_uri(partner)) for partner in partners),
         ],
         "policies": [
-            {
-                "vhost": HUB_VHOST,
-                "name": "federate-partner-events",
-                "pattern": f"^{EVENTS_EXCHANGE.replace('.', '[.]')}$",
-                "apply-to": "exchanges",
-                "priority": 1,
-                "definition": {"federation-upstream-set": "all"},
-            }
+            *(
+                _federate(partner, INBOUND_EXCHANGE, "federate-partner-offers")
+                for partner in partners
+            ),
+            _federate(HUB_VHOST, EVENTS_EXCHANGE, "federate-partner-events"),
         ],
+    }
+
+
+def _upstream(vhost: str, name: str, uri: str) -> dict:
+    return {
+        "vhost": vhost,
+        "component": "federation-upstream",
+        "name": name,
+        "value": {
+            "uri": uri,
+            "exchange": EVENTS_EXCHANGE,
+            # the upstream's copy is removed only once the downstream has it on disk
+            "ack-mode": "on-confirm",
+            "trust-user-id": False,
+            "prefetch-count": 1000,
+            "reconnect-delay": 1,
+        },
+    }
+
+
+def _federate(vhost: str, exchange: str, name: str) -> dict:
+    """Every upstream of the vhost feeds this exchange (only what its bindings ask for)."""
+    return {
+        "vhost": vhost,
+        "name": name,
+        "pattern": f"^{exchange.replace('.', '[.]')}$",
+        "apply-to": "exchanges",
+        "priority": 1,
+        "definition": {"federation-upstream-set": "all"},
     }

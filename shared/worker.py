@@ -19,7 +19,7 @@ from shared import metrics
 from shared.auth import HUB_PARTNER, issue_token, principal_from_header
 from shared.auth import secret_from_environment as jwt_secret
 from shared.config import NODE_SERVICES, Settings, feed_urls, source_name
-from shared.consumer import Consumer, HttpFeed, run_catch_up, run_queue
+from shared.consumer import Consumer, HttpFeed, Reactor, run_catch_up, run_queue
 from shared.db import Database
 from shared.events import EventRegistry
 from shared.eventstore import PostgresEventStore
@@ -47,7 +47,25 @@ class Worker:
         self.consumers: list[Consumer] = []
 
     def start_node(self) -> None:
+        from services.referrals.projections import ReferralList
+        from services.referrals.transfers import TransferReactions
+        from shared.topology import REFERRALS_INBOUND_QUEUE
+
         registry = node_registry()
+        referrals = PostgresEventStore(
+            self.db, "referrals", registry, service="referrals", projector=ReferralList()
+        )
+        reactor = Reactor(
+            "referrals-inbound", TransferReactions(referrals, self.settings.partner_id)
+        )
+        self._thread(
+            "referrals-inbound",
+            run_queue,
+            reactor,
+            self.settings.amqp_url,
+            REFERRALS_INBOUND_QUEUE,
+            self.stop,
+        )
         for service in NODE_SERVICES:
             store = PostgresEventStore(self.db, service, registry, service=service)
             relay = Relay(

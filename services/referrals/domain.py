@@ -147,6 +147,7 @@ class Referral(Aggregate):
         self.first_contact_on: date | None = None
         self.consent_to_share = False
         self.offered_to: str | None = None
+        self.offer_id: str | None = None
         self.history_of_workers: list[str] = []
         self.outcome_reason: str | None = None
 
@@ -307,8 +308,10 @@ class Referral(Aggregate):
             ]
         )
 
-    def settle_offer(self, accepted: bool, partner_id: str, on: date) -> list[NewEvent]:
-        if self.offered_to != partner_id:
+    def settle_offer(
+        self, offer_id: str, accepted: bool, partner_id: str, on: date
+    ) -> list[NewEvent]:
+        if self.offered_to != partner_id or self.offer_id != str(offer_id):
             raise NoOfferToAnswer(f"there is no open offer of this referral to {partner_id}")
         if accepted:
             return self.decide(
@@ -381,13 +384,14 @@ class Referral(Aggregate):
 
     def apply_referral_offered(self, p: dict) -> None:
         self.offered_to = p["to_partner"]
+        self.offer_id = p["offer_id"]
 
     def apply_referral_offer_declined(self, p: dict) -> None:
-        self.offered_to = None
+        self.offered_to = self.offer_id = None
 
     def apply_referral_transferred(self, p: dict) -> None:
         self.status = TRANSFERRED
-        self.offered_to = None
+        self.offered_to = self.offer_id = None
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -407,3 +411,82 @@ class Referral(Aggregate):
             **self.details,
             "received_on": self.received_on,
         }
+
+
+class OfferMustBeOpen(Rule):
+    pass
+
+
+OFFER_DECLINE_REASONS = ("no_capacity", "outside_service_criteria", "person_declined", "other")
+
+
+class IncomingOffer(Aggregate):
+    """A referral another partner offers to this one; accepted or declined here."""
+
+    stream_type = "offer"
+
+    def __init__(self, stream_id: str):
+        super().__init__(stream_id)
+        self.status: str | None = None
+        self.details: dict = {}
+
+    def receive(self, details: dict, event_id) -> list[NewEvent]:
+        if self.status is not None:
+            return []  # the same offer delivered again
+        return self.decide([NewEvent("OfferReceived", details, event_id=event_id)])
+
+    def accept(self, by: str, on: date, new_referral_id: str) -> list[NewEvent]:
+        self._must_be_open("accepted")
+        return self.decide(
+            [
+                NewEvent(
+                    "OfferAccepted",
+                    {
+                        "offer_id": self.id,
+                        "from_partner": self.details["from_partner"],
+                        "referral_id": self.details["referral_id"],
+                        "new_referral_id": new_referral_id,
+                        "accepted_by": by,
+                        "accepted_on": on.isoformat(),
+                    },
+                )
+            ]
+        )
+
+    def decline(self, by: str, on: date, reason: str) -> list[NewEvent]:
+        self._must_be_open("declined")
+        return self.decide(
+            [
+                NewEvent(
+                    "OfferDeclined",
+                    {
+                        "offer_id": self.id,
+                        "from_partner": self.details["from_partner"],
+                        "referral_id": self.details["referral_id"],
+                        "declined_by": by,
+                        "declined_on": on.isoformat(),
+                        "reason": reason,
+                    },
+                )
+            ]
+        )
+
+    def _must_be_open(self, verb: str) -> None:
+        if self.status != "received":
+            raise OfferMustBeOpen(
+                f"an offer can be {verb} only while it is open; this one is {self.status}"
+            )
+
+    def apply_offer_received(self, p: dict) -> None:
+        self.status = "received"
+        self.details = dict(p)
+
+    def apply_offer_accepted(self, p: dict) -> None:
+        self.status = "accepted"
+        self.details["new_referral_id"] = p["new_referral_id"]
+
+    def apply_offer_declined(self, p: dict) -> None:
+        self.status = "declined"
+
+    def as_dict(self) -> dict:
+        return {"offer_id": self.id, "version": self.version, "status": self.status, **self.details}

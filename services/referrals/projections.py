@@ -3,11 +3,16 @@ caseloads and overdue first contacts never lag the events."""
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 
 from shared.events import RecordedEvent
 
 SCHEMA = "referrals"
+
+# A partner's target for first contact after a referral arrives, in working days (commonly
+# 5); set per partner with PEERLINK_FIRST_CONTACT_WORKING_DAYS.
+FIRST_CONTACT_WORKING_DAYS = int(os.environ.get("PEERLINK_FIRST_CONTACT_WORKING_DAYS", "5"))
 
 DDL = f"""
 CREATE TABLE IF NOT EXISTS {SCHEMA}.referral_list (
@@ -28,6 +33,19 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.referral_list (
 CREATE INDEX IF NOT EXISTS referral_list_status ON {SCHEMA}.referral_list (status, received_on);
 CREATE INDEX IF NOT EXISTS referral_list_worker ON {SCHEMA}.referral_list (worker_id, status);
 CREATE INDEX IF NOT EXISTS referral_list_person ON {SCHEMA}.referral_list (person_id);
+"""
+
+OFFERS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {SCHEMA}.incoming_offers (
+    offer_id         uuid PRIMARY KEY,
+    partner_id       text NOT NULL,
+    from_partner     text NOT NULL,
+    referral_id      text NOT NULL,
+    status           text NOT NULL,
+    offered_on       date NOT NULL,
+    new_referral_id  text,
+    version          integer NOT NULL
+);
 """
 
 STATUS_AFTER = {
@@ -58,7 +76,7 @@ def add_working_days(start: date, days: int) -> date:
 class ReferralList:
     name = "referral_list"
 
-    def __init__(self, first_contact_working_days: int = 5):
+    def __init__(self, first_contact_working_days: int = FIRST_CONTACT_WORKING_DAYS):
         self.first_contact_working_days = first_contact_working_days
 
     def __call__(self, cur, events: list[RecordedEvent]) -> None:
@@ -67,6 +85,9 @@ class ReferralList:
 
     def apply(self, cur, event: RecordedEvent) -> None:
         p = event.payload
+        if event.stream_type == "offer":
+            self._apply_offer(cur, event)
+            return
         if event.event_type == "ReferralReceived":
             received = date.fromisoformat(p["received_on"])
             cur.execute(
@@ -102,5 +123,29 @@ class ReferralList:
             (*params, event.stream_id),
         )
 
+    def _apply_offer(self, cur, event: RecordedEvent) -> None:
+        p = event.payload
+        if event.event_type == "OfferReceived":
+            cur.execute(
+                f"INSERT INTO {SCHEMA}.incoming_offers (offer_id, partner_id, from_partner,"
+                " referral_id, status, offered_on, version)"
+                " VALUES (%s, %s, %s, %s, 'received', %s, %s) ON CONFLICT DO NOTHING",
+                (
+                    p["offer_id"],
+                    event.partner_id,
+                    p["from_partner"],
+                    p["referral_id"],
+                    p["offered_on"],
+                    event.version,
+                ),
+            )
+        else:
+            status = {"OfferAccepted": "accepted", "OfferDeclined": "declined"}[event.event_type]
+            cur.execute(
+                f"UPDATE {SCHEMA}.incoming_offers SET status = %s, version = %s,"
+                " new_referral_id = %s WHERE offer_id = %s",
+                (status, event.version, p.get("new_referral_id"), p["offer_id"]),
+            )
+
     def reset(self, cur) -> None:
-        cur.execute(f"TRUNCATE {SCHEMA}.referral_list")
+        cur.execute(f"TRUNCATE {SCHEMA}.referral_list, {SCHEMA}.incoming_offers")

@@ -11,6 +11,7 @@ from services.referrals.domain import (
     DISCHARGE_REASONS,
     ENDED_STATES,
     HOLD_REASONS,
+    OFFER_DECLINE_REASONS,
     OPEN_STATES,
 )
 from shared.config import PARTNERS
@@ -129,12 +130,51 @@ class ReferralReallocatedPayload(ReferralAllocatedPayload):
     previous_worker_id = fields.String(required=True)
 
 
+class OfferedReferral(Schema):
+    """What another partner learns of a referral offered to it: coded fields only. The person's
+    identifiers follow only on acceptance, over HTTP, as far as their consent allows."""
+
+    source = fields.String(required=True, validate=validate.OneOf(sorted(REFERRAL_SOURCES)))
+    urgency = fields.String(required=True, validate=validate.OneOf(URGENCIES))
+    needs = fields.List(fields.String(validate=validate.OneOf(NEED_THEMES)), required=True)
+    risk_level = fields.String(required=True, validate=validate.OneOf(RISK_LEVELS))
+    is_carer_referral = fields.Boolean(required=True)
+
+
 @registry.event("ReferralOffered")
-class ReferralOfferedPayload(Schema):
+class ReferralOfferedPayload(OfferedReferral):
     to_partner = fields.String(required=True, validate=validate.OneOf(PARTNERS))
     offered_by = fields.String(required=True)
     offered_on = fields.Date(required=True)
     offer_id = fields.UUID(required=True)
+
+
+@registry.event("OfferReceived")
+class OfferReceivedPayload(OfferedReferral):
+    offer_id = fields.UUID(required=True)
+    from_partner = fields.String(required=True, validate=validate.OneOf(PARTNERS))
+    referral_id = fields.String(required=True)
+    offered_on = fields.Date(required=True)
+
+
+@registry.event("OfferAccepted")
+class OfferAcceptedPayload(Schema):
+    offer_id = fields.UUID(required=True)
+    from_partner = fields.String(required=True)
+    referral_id = fields.String(required=True)
+    new_referral_id = fields.String(required=True)
+    accepted_by = fields.String(required=True)
+    accepted_on = fields.Date(required=True)
+
+
+@registry.event("OfferDeclined")
+class OfferDeclinedPayload(Schema):
+    offer_id = fields.UUID(required=True)
+    from_partner = fields.String(required=True)
+    referral_id = fields.String(required=True)
+    declined_by = fields.String(required=True)
+    declined_on = fields.Date(required=True)
+    reason = fields.String(required=True, validate=validate.OneOf(OFFER_DECLINE_REASONS))
 
 
 @registry.event("ReferralOfferDeclined")
@@ -215,6 +255,34 @@ class CloseBody(DatedBody):
 
 class OfferBody(DatedBody):
     to_partner = fields.String(required=True, validate=validate.OneOf(PARTNERS))
+
+
+class OfferDeclineBody(DatedBody):
+    reason = _reason(OFFER_DECLINE_REASONS)
+
+
+class OfferOut(Schema):
+    offer_id = fields.String()
+    version = fields.Integer()
+    status = fields.String()
+    from_partner = fields.String()
+    referral_id = fields.String()
+    offered_on = fields.String()
+    source = fields.String()
+    urgency = fields.String()
+    needs = fields.List(fields.String())
+    risk_level = fields.String()
+    is_carer_referral = fields.Boolean()
+    new_referral_id = fields.String(allow_none=True)
+
+
+class OfferListQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    status = fields.String(validate=validate.OneOf(("received", "accepted", "declined")))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
 
 class ListQuery(Schema):

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 from psycogreen.eventlet import patch_psycopg
 
-from services.referrals.domain import Referral
+from services.referrals.domain import IncomingOffer, Referral
 from services.referrals.projections import SCHEMA, ReferralList
 from services.referrals.schemas import (
     REFERRAL_SOURCES,
@@ -20,10 +20,14 @@ from services.referrals.schemas import (
     HoldBody,
     ListQuery,
     OfferBody,
+    OfferDeclineBody,
+    OfferListQuery,
+    OfferOut,
     ReceiveReferralBody,
     ReferralOut,
     registry,
 )
+from services.referrals.transfers import derived_id, with_id
 from shared.auth import Forbidden, Principal
 from shared.events import Actor, Context
 from shared.eventstore import ConcurrencyError
@@ -33,13 +37,14 @@ from shared.web import BadRequest, NotFound, Secret, json_response, route
 patch_psycopg()
 
 # Policy numbers a partner sets; defaults from common practice (DOMAIN.md), overridable.
-FIRST_CONTACT_WORKING_DAYS = int(os.environ.get("PEERLINK_FIRST_CONTACT_WORKING_DAYS", "5"))
 CASELOAD_CAP = int(os.environ.get("PEERLINK_CASELOAD_CAP", "25"))
 
 READERS = ("peer_worker", "team_lead", "partner_admin", "safeguarding_lead")
 INTAKE = ("peer_worker", "team_lead", "partner_admin")
 DECIDERS = ("team_lead", "partner_admin")
 CASEWORK = ("peer_worker", "team_lead", "partner_admin")
+# what a partner learns of a referral offered to it: coded fields, never identifiers
+OFFERED_FIELDS = ("source", "urgency", "needs", "risk_level", "is_carer_referral")
 
 
 def context_of(principal: Principal, request) -> Context:
@@ -74,7 +79,7 @@ class ReferralsService(Operations):
     """Referrals: received, accepted or declined, allocated, active, on hold, discharged."""
 
     name = "referrals"
-    store = EventStore(SCHEMA, registry, projector=ReferralList(FIRST_CONTACT_WORKING_DAYS))
+    store = EventStore(SCHEMA, registry, projector=ReferralList())
     settings = NodeSettings()
     auth_secret = Secret()
 
@@ -103,10 +108,7 @@ class ReferralsService(Operations):
         expected = expected_version(request, body)
         if expected is not None and expected != referral.version:
             raise ConcurrencyError(referral_id, expected, referral.version)
-        on = body.get("on") or today()
-        if on > today():
-            raise BadRequest("on", "cannot be in the future")
-        events = decide(referral, on)
+        events = decide(referral, self._date(body))
         recorded = self.store.append(
             Referral.stream_type,
             referral_id,
@@ -422,6 +424,118 @@ class ReferralsService(Operations):
                 principal.partner_id,
                 principal.user_id,
                 on,
-                {"offer_id": str(uuid.uuid4())},
+                {"offer_id": str(uuid.uuid4()), **{k: r.details[k] for k in OFFERED_FIELDS}},
             ),
         )
+
+    # -- offers from other partners ----------------------------------------------------------
+
+    def _load_offer(self, principal: Principal, offer_id: str) -> IncomingOffer:
+        events = self.store.read_stream(IncomingOffer.stream_type, offer_id)
+        if not events or events[0].partner_id != principal.partner_id:
+            raise NotFound("no such offer")
+        return IncomingOffer.fold(offer_id, events)
+
+    @route(
+        "GET",
+        "/offers",
+        roles=DECIDERS,
+        query=OfferListQuery,
+        summary="List referrals other partners have offered to this one",
+    )
+    def offers(self, request, principal, query):
+        clauses, params = ["partner_id = %s"], [principal.partner_id]
+        if "status" in query:
+            clauses.append("status = %s")
+            params.append(query["status"])
+        where = " AND ".join(clauses)
+        with self.store.db.transaction() as cur:
+            cur.execute(f"SELECT count(*) FROM {SCHEMA}.incoming_offers WHERE {where}", params)
+            total = cur.fetchone()[0]
+            cur.execute(
+                f"SELECT offer_id FROM {SCHEMA}.incoming_offers WHERE {where}"
+                " ORDER BY offered_on, offer_id LIMIT %s OFFSET %s",
+                (*params, query["limit"], query["offset"]),
+            )
+            ids = [str(row[0]) for row in cur.fetchall()]
+        items = [OfferOut().dump(self._load_offer(principal, i).as_dict()) for i in ids]
+        return {"items": items, "total": total, "limit": query["limit"], "offset": query["offset"]}
+
+    @route(
+        "GET",
+        "/offers/<string:offer_id>",
+        roles=DECIDERS,
+        response=OfferOut,
+        summary="Read an offer from another partner",
+    )
+    def read_offer(self, request, principal, offer_id):
+        return OfferOut().dump(self._load_offer(principal, offer_id).as_dict())
+
+    @route(
+        "POST",
+        "/offers/<string:offer_id>/accept",
+        roles=DECIDERS,
+        body=DatedBody,
+        response=OfferOut,
+        summary="Accept an offered referral: it becomes a referral here",
+    )
+    def accept_offer(self, request, principal, offer_id, body):
+        offer = self._load_offer(principal, offer_id)
+        on = self._date(body)
+        # ids derived from the offer, so a retried accept creates nothing twice
+        referral = Referral(str(derived_id(offer_id, "referral")))
+        details = {
+            "person_id": str(derived_id(offer_id, "person")),
+            "source": "partner_organisation",
+            "source_group": REFERRAL_SOURCES["partner_organisation"],
+            "received_on": on.isoformat(),
+            "urgency": offer.details["urgency"],
+            "needs": offer.details["needs"],
+            "risk_level": offer.details["risk_level"],
+            "is_carer_referral": offer.details["is_carer_referral"],
+            "referrer": {"organisation": offer.details["from_partner"]},
+            "transferred_from": offer.details["from_partner"],
+        }
+        context = context_of(principal, request)
+        if offer.status == "received":
+            self.store.append(
+                Referral.stream_type,
+                referral.id,
+                0,
+                with_id(referral.receive(details), derived_id(offer_id, "referral-received")),
+                context,
+            )
+        events = offer.accept(principal.user_id, on, referral.id)
+        recorded = self.store.append(
+            IncomingOffer.stream_type, offer_id, offer.version, events, context
+        )
+        offer.version = recorded[-1].version
+        return OfferOut().dump(offer.as_dict())
+
+    @route(
+        "POST",
+        "/offers/<string:offer_id>/decline",
+        roles=DECIDERS,
+        body=OfferDeclineBody,
+        response=OfferOut,
+        summary="Decline an offered referral, with a coded reason",
+    )
+    def decline_offer(self, request, principal, offer_id, body):
+        offer = self._load_offer(principal, offer_id)
+        events = offer.decline(principal.user_id, self._date(body), body["reason"])
+        recorded = self.store.append(
+            IncomingOffer.stream_type,
+            offer_id,
+            offer.version,
+            events,
+            context_of(principal, request),
+        )
+        offer.version = recorded[-1].version
+        return OfferOut().dump(offer.as_dict())
+
+    @staticmethod
+    def _date(body: dict) -> date:
+        on = body.get("on") or today()
+        if on > today():
+            raise BadRequest("on", "cannot be in the future")
+        return on

@@ -36,6 +36,15 @@ RECEIVED = {
     },
 }
 
+OFFER_DETAILS = {
+    "offer_id": str(uuid.uuid4()),
+    "source": "gp",
+    "urgency": "routine",
+    "needs": [],
+    "risk_level": "low",
+    "is_carer_referral": False,
+}
+
 # The events that bring a referral to each state.
 PATHS = {
     "received": [("ReferralReceived", RECEIVED)],
@@ -75,12 +84,7 @@ PATHS["closed_without_contact"] = PATHS["allocated"] + [
 PATHS["transferred"] = PATHS["accepted"] + [
     (
         "ReferralOffered",
-        {
-            "to_partner": "mesmac",
-            "offered_by": "lead",
-            "offered_on": "2026-03-03",
-            "offer_id": str(uuid.uuid4()),
-        },
+        {**OFFER_DETAILS, "to_partner": "mesmac", "offered_by": "lead", "offered_on": "2026-03-03"},
     ),
     ("ReferralTransferred", {"to_partner": "mesmac", "transferred_on": "2026-03-04"}),
 ]
@@ -108,7 +112,7 @@ COMMANDS = {
         "ReferralClosedWithoutContact",
     ),
     "offer": (
-        lambda r: r.offer_to("mesmac", "leeds-mind", "lead", DAY, {"offer_id": str(uuid.uuid4())}),
+        lambda r: r.offer_to("mesmac", "leeds-mind", "lead", DAY, OFFER_DETAILS),
         "ReferralOffered",
     ),
 }
@@ -195,27 +199,36 @@ def test_an_offer_needs_consent_to_share(consent):
     )
     referral = Referral.fold(stream, store.read_stream("referral", stream))
     with pytest.raises(domain.TransferNeedsConsentToShare):
-        referral.offer_to("mesmac", "leeds-mind", "lead", DAY, {"offer_id": str(uuid.uuid4())})
+        referral.offer_to(
+            "mesmac", "leeds-mind", "lead", DAY, {**OFFER_DETAILS, "offer_id": str(uuid.uuid4())}
+        )
 
 
 def test_an_offer_goes_to_another_partner_and_one_at_a_time():
     referral = given("accepted")
     with pytest.raises(domain.TransferMustGoToAnotherPartner):
-        referral.offer_to("leeds-mind", "leeds-mind", "lead", DAY, {"offer_id": "x"})
-    referral.offer_to("mesmac", "leeds-mind", "lead", DAY, {"offer_id": str(uuid.uuid4())})
+        referral.offer_to("leeds-mind", "leeds-mind", "lead", DAY, OFFER_DETAILS)
+    referral.offer_to(
+        "mesmac", "leeds-mind", "lead", DAY, {**OFFER_DETAILS, "offer_id": str(uuid.uuid4())}
+    )
     with pytest.raises(domain.OneOfferAtATime):
-        referral.offer_to("lslcs", "leeds-mind", "lead", DAY, {"offer_id": str(uuid.uuid4())})
+        referral.offer_to(
+            "lslcs", "leeds-mind", "lead", DAY, {**OFFER_DETAILS, "offer_id": str(uuid.uuid4())}
+        )
 
 
 def test_a_declined_offer_can_be_followed_by_another_and_an_accepted_one_ends_the_referral():
     referral = given("accepted")
-    referral.offer_to("mesmac", "leeds-mind", "lead", DAY, {"offer_id": str(uuid.uuid4())})
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    referral.offer_to("mesmac", "leeds-mind", "lead", DAY, {**OFFER_DETAILS, "offer_id": first})
     with pytest.raises(domain.NoOfferToAnswer):
-        referral.settle_offer(True, "lslcs", DAY)
-    [declined] = referral.settle_offer(False, "mesmac", DAY)
+        referral.settle_offer(first, True, "lslcs", DAY)
+    [declined] = referral.settle_offer(first, False, "mesmac", DAY)
     assert declined.event_type == "ReferralOfferDeclined" and referral.offered_to is None
-    referral.offer_to("lslcs", "leeds-mind", "lead", DAY, {"offer_id": str(uuid.uuid4())})
-    [done] = referral.settle_offer(True, "lslcs", DAY)
+    referral.offer_to("mesmac", "leeds-mind", "lead", DAY, {**OFFER_DETAILS, "offer_id": second})
+    with pytest.raises(domain.NoOfferToAnswer):  # an old answer does not settle a new offer
+        referral.settle_offer(first, True, "mesmac", DAY)
+    [done] = referral.settle_offer(second, True, "mesmac", DAY)
     assert done.event_type == "ReferralTransferred" and referral.status == "transferred"
     assert not referral.is_open
 
