@@ -189,24 +189,33 @@ def psql(stack: Stack, sql: str, database: str = "postgres") -> str:
     return result.stdout.strip()
 
 
-def ensure_databases(stack: Stack) -> None:
-    owner_pw = secret(stack, "db_owner")
-    app_pw = secret(stack, "db_app")
-    admin_pw = secret(stack, "db_admin")
-    for role, pw, extra in (
-        ("peerlink_owner", owner_pw, ""),
-        ("peerlink_app", app_pw, ""),
-        ("peerlink_admin", admin_pw, " CREATEDB CREATEROLE"),
+def create_roles_and_databases(sql, passwords: dict[str, str]) -> None:
+    """Roles and databases of an alliance; `sql(statement)` runs as a superuser and returns
+    what the statement selected (falsy when nothing)."""
+    for role, extra in (
+        ("peerlink_owner", ""),
+        ("peerlink_app", ""),
+        ("peerlink_admin", " CREATEDB CREATEROLE"),
     ):
-        exists = psql(stack, f"SELECT 1 FROM pg_roles WHERE rolname = '{role}'")
-        verb = "ALTER" if exists else "CREATE"
-        psql(stack, f"{verb} ROLE {role} LOGIN PASSWORD '{pw}'{extra}")
-    psql(stack, "GRANT peerlink_owner, peerlink_app TO peerlink_admin")
+        verb = "ALTER" if sql(f"SELECT 1 FROM pg_roles WHERE rolname = '{role}'") else "CREATE"
+        sql(f"{verb} ROLE {role} LOGIN PASSWORD '{passwords[role]}'{extra}")
+    sql("GRANT peerlink_owner, peerlink_app TO peerlink_admin")
     for db in [*(database_name(p) for p in PARTNERS), HUB_DATABASE]:
-        if not psql(stack, f"SELECT 1 FROM pg_database WHERE datname = '{db}'"):
-            psql(stack, f"CREATE DATABASE {db} OWNER peerlink_owner")
-        psql(stack, f"REVOKE ALL ON DATABASE {db} FROM PUBLIC")
-        psql(stack, f"GRANT CONNECT ON DATABASE {db} TO peerlink_app")
+        if not sql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'"):
+            sql(f"CREATE DATABASE {db} OWNER peerlink_owner")
+        sql(f"REVOKE ALL ON DATABASE {db} FROM PUBLIC")
+        sql(f"GRANT CONNECT ON DATABASE {db} TO peerlink_app")
+
+
+def ensure_databases(stack: Stack) -> None:
+    create_roles_and_databases(
+        lambda statement: psql(stack, statement),
+        {
+            "peerlink_owner": secret(stack, "db_owner"),
+            "peerlink_app": secret(stack, "db_app"),
+            "peerlink_admin": secret(stack, "db_admin"),
+        },
+    )
 
 
 def dsn(stack: Stack, database: str, role: str = "peerlink_app") -> str:
