@@ -181,21 +181,21 @@ _COLUMNS = (
 
 # xid first (materialised CTE), position second (nextval in the projection): a transaction
 # therefore always holds its xid before it holds a position, which read_after relies on.
+# Prepared once per connection; a batch of any size travels as arrays.
 _APPEND = """
+PREPARE {name} (text, text, text, text, text, uuid, uuid, integer,
+                uuid[], text[], integer[], timestamptz[], jsonb[]) AS
 WITH tx AS MATERIALIZED (SELECT pg_current_xact_id() AS xid)
 INSERT INTO {schema}.events (
     position, xid, event_id, stream_type, stream_id, version, event_type, schema_version,
     partner_id, occurred_at, actor_id, actor_role, correlation_id, causation_id, payload)
-SELECT nextval('{schema}.event_position'), tx.xid, v.event_id::uuid, %(stream_type)s,
-       %(stream_id)s, v.version::integer, v.event_type, v.schema_version::integer,
-       %(partner_id)s, v.occurred_at::timestamptz, %(actor_id)s, %(actor_role)s,
-       %(correlation_id)s, %(causation_id)s, v.payload::jsonb
-FROM tx CROSS JOIN (VALUES {values}) AS v(
-    ord, event_id, version, event_type, schema_version, occurred_at, payload)
-WHERE %(expected)s <= 0 OR EXISTS (
+SELECT nextval('{schema}.event_position'), tx.xid, v.event_id, $1, $2, $8 + v.ord::integer,
+       v.event_type, v.schema_version, $3, v.occurred_at, $4, $5, $6, $7, v.payload
+FROM tx CROSS JOIN unnest($9, $10, $11, $12, $13)
+    WITH ORDINALITY AS v(event_id, event_type, schema_version, occurred_at, payload, ord)
+WHERE $8 <= 0 OR EXISTS (
     SELECT 1 FROM {schema}.events e
-    WHERE e.stream_type = %(stream_type)s AND e.stream_id = %(stream_id)s
-      AND e.version = %(expected)s)
+    WHERE e.stream_type = $1 AND e.stream_id = $2 AND e.version = $8)
 ORDER BY v.ord
 RETURNING position, recorded_at
 """
@@ -250,7 +250,7 @@ class PostgresEventStore:
     Followers read by position. Positions come from a sequence, so a transaction may take
     position 10, stay open, and commit after position 11 committed. `read_after` never hands
     out 11 before 10: a missing position stops the read until every transaction that could
-    still hold it has ended (see `_permanent_hole`). Writers never wait on each other unless
+    still hold it has ended (see `_next_xid`). Writers never wait on each other unless
     they write the same stream.
     """
 
@@ -271,8 +271,10 @@ class PostgresEventStore:
         # projector(cur, events): read models kept in the appending transaction itself
         self.projector = projector
         self.channel = f"peerlink_events_{schema}"
-        self._append_sql = _APPEND.replace("{schema}", schema)
-        self._holes: dict[int, int] = {}  # first missing position -> xmax when first seen
+        self._statement = f"peerlink_append_{schema}"
+        self._append_sql = _APPEND.replace("{schema}", schema).replace("{name}", self._statement)
+        self._prepared: set[tuple[int, int]] = set()
+        self._holes: dict[int, int] = {}  # first missing position -> its horizon xid
         self._last_notify = 0.0
         self._notify_lock = threading.Lock()
 
@@ -324,37 +326,36 @@ class PostgresEventStore:
     def _insert(self, cur, stream_type, stream_id, expected_version, events, validated, context):
         if expected_version == ANY_VERSION:
             expected_version = self._version(cur, stream_type, stream_id)
-        values = ",".join(
-            cur.mogrify(
-                "(%s,%s,%s,%s,%s,%s,%s)",
-                (
-                    offset,
-                    str(event.event_id),
-                    expected_version + offset + 1,
-                    event.event_type,
-                    schema_version,
-                    event.occurred_at,
-                    json.dumps(payload),
-                ),
-            ).decode()
-            for offset, (event, (payload, schema_version)) in enumerate(
-                zip(events, validated, strict=True)
-            )
-        )
+        self._prepare(cur)
         cur.execute(
-            self._append_sql.replace("{values}", values),
-            {
-                "stream_type": stream_type,
-                "stream_id": stream_id,
-                "partner_id": context.partner_id,
-                "actor_id": context.actor.user_id,
-                "actor_role": context.actor.role,
-                "correlation_id": context.correlation_id,
-                "causation_id": context.causation_id,
-                "expected": expected_version,
-            },
+            f"EXECUTE {self._statement} (%s, %s, %s, %s, %s, %s, %s, %s,"
+            " %s::uuid[], %s, %s, %s::timestamptz[], %s::jsonb[])",
+            (
+                stream_type,
+                stream_id,
+                context.partner_id,
+                context.actor.user_id,
+                context.actor.role,
+                context.correlation_id,
+                context.causation_id,
+                expected_version,
+                [str(event.event_id) for event in events],
+                [event.event_type for event in events],
+                [schema_version for _, schema_version in validated],
+                [event.occurred_at for event in events],
+                [json.dumps(payload) for payload, _ in validated],
+            ),
         )
         return cur.fetchall(), expected_version
+
+    def _prepare(self, cur) -> None:
+        key = (cur.connection.info.backend_pid, id(cur.connection))
+        if key in self._prepared:
+            return
+        cur.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", (self._statement,))
+        if cur.fetchone() is None:
+            cur.execute(self._append_sql)
+        self._prepared.add(key)
 
     def _after_conflict(self, conn, stream_type, stream_id, expected_version, events):
         """A unique violation is either a retry of an append that already happened
@@ -408,16 +409,42 @@ class PostgresEventStore:
     def read_after(self, position: int, limit: int = 500) -> Page:
         """Committed events after `position`, in position order, stopping before any position
         that an open transaction may still fill."""
+        for _ in range(2):
+            xmin, rows = self._snapshot_after(position, limit)
+            events: list[RecordedEvent] = []
+            expected, next_after = position + 1, position
+            horizon, blocked, new_hole = None, False, False
+            for row in rows:
+                if row[0] != expected:
+                    if expected not in self._holes:
+                        # every hole of this snapshot shares one horizon taken after it
+                        horizon = horizon or self._next_xid()
+                        self._holes[expected] = horizon
+                        new_hole = True
+                    if xmin < self._holes[expected]:
+                        blocked = True
+                    elif not blocked:
+                        del self._holes[expected]  # rolled back: it will never appear
+                if not blocked:
+                    events.append(upcast_recorded(self.registry, _row_to_event(row)))
+                    next_after = row[0]
+                expected = row[0] + 1
+            # holes seen for the first time are looked at again with a fresh snapshot, so
+            # rolled-back positions do not hold the reader up until its next call
+            if not new_hole:
+                break
+        if len(self._holes) > 10_000:
+            self._holes.clear()
+        return Page(events, next_after)
+
+    def _snapshot_after(self, position: int, limit: int) -> tuple[int, list]:
         with self.db.connection() as conn:
             conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
             try:
                 with conn.cursor() as cur:
                     # one snapshot for both statements (repeatable read)
-                    cur.execute(
-                        "SELECT pg_snapshot_xmin(pg_current_snapshot()),"
-                        " pg_snapshot_xmax(pg_current_snapshot())"
-                    )
-                    xmin, xmax = (int(str(v)) for v in cur.fetchone())
+                    cur.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())")
+                    xmin = int(str(cur.fetchone()[0]))
                     cur.execute(
                         f"SELECT {_COLUMNS} FROM {self.schema}.events WHERE position > %s"
                         " ORDER BY position LIMIT %s",
@@ -427,33 +454,20 @@ class PostgresEventStore:
                 conn.commit()
             finally:
                 conn.set_session(isolation_level="READ COMMITTED", readonly=False)
-        events: list[RecordedEvent] = []
-        expected = position + 1
-        next_after = position
-        for row in rows:
-            if row[0] != expected and not self._permanent_hole(expected, xmin, xmax):
-                break
-            event = upcast_recorded(self.registry, _row_to_event(row))
-            events.append(event)
-            expected = event.position + 1
-            next_after = event.position
-        return Page(events, next_after)
+        return xmin, rows
 
-    def _permanent_hole(self, first_missing: int, xmin: int, xmax: int) -> bool:
-        """Is the hole starting at `first_missing` left by a transaction that has ended?
+    def _next_xid(self) -> int:
+        """An xid newer than every xid already handed out: the horizon of a hole.
 
-        A transaction takes its xid before its position, and the position after the hole was
-        committed when this snapshot was taken, so whoever holds the hole had an xid below the
-        snapshot's xmax. Once a later snapshot's xmin reaches that xmax, every such transaction
-        has ended; a position still missing then was rolled back and will never appear.
+        Whoever holds a missing position took its xid before its position, so before this
+        reader saw the later, committed position, and so before this xid. Once a snapshot's
+        xmin reaches it, no transaction that could fill the hole is still running. (A
+        snapshot's own xmax is not enough: it is one past the newest *completed* xid, and a
+        running transaction can hold an xid above it without showing in the snapshot.)
         """
-        horizon = self._holes.setdefault(first_missing, xmax)
-        if xmin >= horizon:
-            self._holes.pop(first_missing, None)
-            return True
-        if len(self._holes) > 1000:
-            self._holes.clear()
-        return False
+        with self.db.transaction() as cur:
+            cur.execute("SELECT pg_current_xact_id()")
+            return int(str(cur.fetchone()[0]))
 
     def head_position(self) -> int:
         with self.db.transaction() as cur:

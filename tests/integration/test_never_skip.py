@@ -153,3 +153,25 @@ def test_a_follower_never_skips_under_any_interleaving(module_database, script):
     positions, after = follow(store, after)
     read.extend(positions)
     assert read == sorted(committed), "the follower skipped or reordered an event"
+
+
+def test_a_hole_held_by_the_newest_transaction_is_not_passed(module_database):
+    """The holder of the hole took its xid after the committed writer did, so the holder's xid
+    lies above every completed xid: a snapshot's xmax alone would not show it running."""
+    store = fresh_store(module_database)
+    early = psycopg2.connect(store.db.dsn)
+    early_cur = early.cursor()
+    early_cur.execute("SELECT pg_current_xact_id()")  # the older xid, position still to come
+    holder = OpenAppend(store, 1)  # the newer xid, but the lower position
+    event = happened(2)
+    rows, _ = store._insert(
+        early_cur, "thing", str(uuid.uuid4()), 0, [event], [registry.validate(event)], CONTEXT
+    )
+    early.commit()
+    early.close()
+    assert rows[0][0] > holder.position
+    for _ in range(3):
+        assert follow(store, 0) == ([], 0)
+    holder.commit()
+    positions, _ = follow(store, 0)
+    assert positions == [holder.position, rows[0][0]]
