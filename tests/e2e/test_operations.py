@@ -1,19 +1,52 @@
-"""Operations and access across the running test alliance: health, metrics, OpenAPI, tokens,
-the event feed, and one event travelling from a partner node to the hub's report."""
+"""Operations and access across the running test alliance, over HTTP: health, metrics, OpenAPI
+documents, tokens, the referrals API and its event feed, and one referral travelling from a
+partner node to the hub's report."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 
 import jwt
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.e2e
+
+TIMEOUT = 10
+ENVELOPE = {
+    "event_id",
+    "stream_type",
+    "stream_id",
+    "version",
+    "position",
+    "event_type",
+    "schema_version",
+    "partner_id",
+    "occurred_at",
+    "recorded_at",
+    "actor",
+    "correlation_id",
+    "causation_id",
+    "payload",
+}
+
+
+def today() -> date:
+    """The services' calendar: they refuse a received_on after today in UTC."""
+    return datetime.now(UTC).date()
+
+
+def get(url: str, headers: dict | None = None, **kw) -> requests.Response:
+    return requests.get(url, headers=headers, timeout=TIMEOUT, **kw)
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def every_url(endpoints) -> list[str]:
@@ -23,21 +56,38 @@ def every_url(endpoints) -> list[str]:
     return urls
 
 
-def test_every_service_is_healthy_and_says_what_it_checked(endpoints):
+def node_services(endpoints) -> list[tuple[str, str, str]]:
+    return [
+        (partner, service, url)
+        for partner, node in endpoints["partners"].items()
+        for service, url in node.items()
+        if service != "worker"
+    ]
+
+
+# -- health ------------------------------------------------------------------------------------
+
+
+def test_every_process_is_healthy_and_says_it_checked_database_and_broker(endpoints):
     urls = every_url(endpoints)
-    assert len(urls) == 14
+    assert len(urls) == 2 + 4 * len(endpoints["partners"])
     for url in urls:
-        response = requests.get(f"{url}/health", timeout=10)
-        assert response.status_code == 200, url
+        response = get(f"{url}/health")
+        assert response.status_code == 200, (url, response.text)
         body = response.json()
-        assert body["status"] == "ok"
-        assert body["checks"]["database"] == "ok" and body["checks"]["broker"] == "ok", url
+        assert body["status"] == "ok", url
+        assert body["checks"]["database"] == "ok", url
+        assert body["checks"]["broker"] == "ok", url
 
 
-def forged_tokens(jwt_secret):
+# -- tokens and metrics ------------------------------------------------------------------------
+
+
+def forged_tokens(jwt_secret: str) -> dict[str, str]:
+    """Tokens a service must refuse, each claiming to be an operator."""
     now = int(time.time())
     claims = {
-        "sub": "x",
+        "sub": "intruder",
         "role": "operator",
         "partner": "leeds-mind",
         "iss": "peerlink",
@@ -45,176 +95,454 @@ def forged_tokens(jwt_secret):
         "exp": now + 600,
     }
     return {
-        "garbage": "abc.def.ghi",
+        "garbage": "not.a.token",
         "other-secret": jwt.encode(claims, "another secret entirely, long enough", "HS256"),
         "alg-none": jwt.encode(claims, None, algorithm="none"),
-        "expired": jwt.encode({**claims, "exp": now - 5}, jwt_secret, "HS256"),
+        "expired": jwt.encode({**claims, "iat": now - 900, "exp": now - 300}, jwt_secret, "HS256"),
+        "unknown-role": jwt.encode({**claims, "role": "superuser"}, jwt_secret, "HS256"),
+        "other-issuer": jwt.encode({**claims, "iss": "elsewhere"}, jwt_secret, "HS256"),
     }
 
 
-def test_metrics_need_an_operator_token(endpoints, auth, jwt_secret):
+def test_metrics_refuse_a_missing_or_invalid_token_with_401(endpoints, jwt_secret):
+    forged = forged_tokens(jwt_secret)
     for url in every_url(endpoints):
-        assert requests.get(f"{url}/metrics", timeout=10).status_code == 401, url
-        for name, token in forged_tokens(jwt_secret).items():
-            response = requests.get(
-                f"{url}/metrics", timeout=10, headers={"Authorization": f"Bearer {token}"}
-            )
+        response = get(f"{url}/metrics")
+        assert response.status_code == 401, url
+        assert response.json()["error"] == "unauthenticated", url
+        for name, token in forged.items():
+            response = get(f"{url}/metrics", bearer(token))
             assert response.status_code == 401, (url, name)
-        forbidden = requests.get(f"{url}/metrics", headers=auth("peer_worker"), timeout=10)
+            assert "peerlink_" not in response.text, (url, name)
+
+
+def test_metrics_are_for_operators_not_peer_workers(endpoints, auth):
+    for url in every_url(endpoints):
+        forbidden = get(f"{url}/metrics", auth("peer_worker"))
         assert forbidden.status_code == 403, url
-        assert (
-            requests.get(f"{url}/metrics", headers=auth("operator"), timeout=10).status_code == 200
+        assert "peerlink_" not in forbidden.text, url
+        allowed = get(f"{url}/metrics", auth("operator"))
+        assert allowed.status_code == 200, url
+        assert allowed.headers["Content-Type"].startswith("text/plain"), url
+        assert "# TYPE peerlink_" in allowed.text, url
+
+
+def samples(url: str, auth) -> dict[str, float]:
+    """Every sample of a process's metrics summed over its labels, by sample name."""
+    response = get(f"{url}/metrics", auth("operator"))
+    assert response.status_code == 200, url
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    return totals
+
+
+def test_the_metrics_follow_a_referral_through_service_relay_and_hub_consumer(endpoints, auth):
+    node = endpoints["partners"]["leeds-mind"]
+    hub_worker = endpoints["hub"]["worker"]
+    service_before = samples(node["referrals"], auth)
+    relay_before = samples(node["worker"], auth)
+    hub_before = samples(hub_worker, auth)
+
+    post_referral(endpoints, auth, "leeds-mind")
+
+    service = samples(node["referrals"], auth)
+    assert service["peerlink_events_appended_total"] >= (
+        service_before.get("peerlink_events_appended_total", 0) + 1
+    )
+    assert service["peerlink_event_append_duration_seconds_count"] >= 1
+    assert "peerlink_event_append_duration_seconds_bucket" in service
+    assert service["peerlink_http_requests_total"] > service_before.get(
+        "peerlink_http_requests_total", 0
+    )
+    assert "peerlink_http_request_duration_seconds_bucket" in service
+
+    relay = wait_for(
+        lambda: (
+            (now := samples(node["worker"], auth)).get("peerlink_relay_published_total", 0)
+            > relay_before.get("peerlink_relay_published_total", 0)
+            and now
+        ),
+        message="the node relay to publish the referral",
+    )
+    assert {"peerlink_relay_lag_events", "peerlink_relay_lag_seconds"} <= set(relay)
+
+    hub = wait_for(
+        lambda: (
+            (now := samples(hub_worker, auth)).get("peerlink_consumer_applied_total", 0)
+            > hub_before.get("peerlink_consumer_applied_total", 0)
+            and now
+        ),
+        message="the hub consumer to apply the referral",
+    )
+    assert hub["peerlink_consumer_lag_seconds"] >= 0
+    assert all(
+        name.startswith(("peerlink_", "python_", "process_")) for name in (*service, *relay, *hub)
+    )
+
+
+# -- OpenAPI -----------------------------------------------------------------------------------
+
+
+def test_every_service_publishes_an_openapi_3_document_of_its_routes(endpoints):
+    services = [(s, url) for _, s, url in node_services(endpoints)]
+    services.append(("reporting", endpoints["hub"]["reporting"]))
+    own_paths = {
+        "referrals": {"/referrals", "/referrals/{referral_id}", "/events"},
+        "sessions": {"/events"},
+        "safeguarding": {"/events"},
+        "reporting": {"/reports/referrals"},
+    }
+    for service, url in services:
+        response = get(f"{url}/openapi.json")
+        assert response.status_code == 200, url
+        document = response.json()
+        assert document["openapi"].startswith("3."), url
+        assert document["components"]["securitySchemes"]["bearer"] == {
+            "type": "http",
+            "scheme": "bearer",
+        }, url
+        assert {"/health", "/metrics", "/openapi.json"} | own_paths[service] <= set(
+            document["paths"]
         ), url
+        assert "security" not in document["paths"]["/health"]["get"], url
+        assert document["paths"]["/metrics"]["get"]["security"] == [{"bearer": []}], url
 
 
-def post_referral(endpoints, auth, partner: str, source: str = "gp") -> dict:
+def test_the_referrals_document_matches_what_the_service_answers(endpoints):
+    url = endpoints["partners"]["leeds-mind"]["referrals"]
+    document = get(f"{url}/openapi.json").json()
+    post = document["paths"]["/referrals"]["post"]
+    assert post["security"] == [{"bearer": []}]
+    assert {"201", "401", "403", "422"} <= set(post["responses"])
+    assert "requestBody" in post
+    assert "get" in document["paths"]["/referrals/{referral_id}"]
+    feed = document["paths"]["/events"]["get"]
+    assert feed["security"] == [{"bearer": []}]
+    # every documented operation exists: without a token it is refused, never "not found"
+    for path, operations in document["paths"].items():
+        concrete = path.replace("{referral_id}", str(uuid.uuid4())).replace(
+            "{offer_id}", str(uuid.uuid4())
+        )
+        for method, operation in operations.items():
+            response = requests.request(method, url + concrete, timeout=TIMEOUT)
+            expected = 401 if operation.get("security") else 200
+            assert response.status_code == expected, (method, path, response.status_code)
+
+
+# -- the referrals API -------------------------------------------------------------------------
+
+
+def referral_body(source: str = "gp", **overrides) -> dict:
+    return {
+        "person_id": str(uuid.uuid4()),
+        "source": source,
+        "received_on": today().isoformat(),
+        "urgency": "soon",
+        **overrides,
+    }
+
+
+def post_referral(endpoints, auth, partner: str, source: str = "gp", user=None) -> dict:
     response = requests.post(
         f"{endpoints['partners'][partner]['referrals']}/referrals",
-        json={
-            "person_id": str(uuid.uuid4()),
-            "source": source,
-            "received_on": date.today().isoformat(),
-        },
-        headers=auth("team_lead", partner),
-        timeout=10,
+        json=referral_body(source),
+        headers=auth("team_lead", partner, user),
+        timeout=TIMEOUT,
     )
     assert response.status_code == 201, response.text
     return response.json()
 
 
-def metric_names(url: str, auth) -> set[str]:
-    text = requests.get(f"{url}/metrics", headers=auth("operator"), timeout=10).text
-    return {
-        line.split("{")[0].split(" ")[0]
-        for line in text.splitlines()
-        if line and not line.startswith("#")
-    }
-
-
-def test_the_metrics_name_what_each_process_does(endpoints, auth):
-    post_referral(endpoints, auth, "leeds-mind")
-    node = endpoints["partners"]["leeds-mind"]
-    service = metric_names(node["referrals"], auth)
-    assert {
-        "peerlink_events_appended_total",
-        "peerlink_event_append_duration_seconds_bucket",
-        "peerlink_http_requests_total",
-    } <= service
-    worker = metric_names(node["worker"], auth)
-    assert {"peerlink_relay_lag_events", "peerlink_relay_lag_seconds"} <= worker
-    hub = wait_for(
-        lambda: (
-            (names := metric_names(endpoints["hub"]["worker"], auth))
-            >= {"peerlink_consumer_applied_total", "peerlink_consumer_lag_seconds"}
-            and names
-        ),
-        message="hub consumer metrics",
+def read_feed(endpoints, auth, partner: str, after: int = 0, limit: int = 5000) -> dict:
+    response = get(
+        f"{endpoints['partners'][partner]['referrals']}/events",
+        auth("service", partner),
+        params={"after": after, "limit": limit},
     )
-    assert all(name.startswith(("peerlink_", "python_", "process_")) for name in hub)
+    assert response.status_code == 200, response.text
+    return response.json()
 
 
-def test_every_service_publishes_its_openapi_document(endpoints):
-    node = endpoints["partners"]["lslcs"]
-    for url in (
-        node["referrals"],
-        node["sessions"],
-        node["safeguarding"],
-        endpoints["hub"]["reporting"],
-    ):
-        document = requests.get(f"{url}/openapi.json", timeout=10).json()
-        assert document["openapi"].startswith("3.")
-        assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
-        assert "/health" in document["paths"]
-    referrals = requests.get(f"{node['referrals']}/openapi.json", timeout=10).json()
-    assert {
-        "/referrals",
-        "/referrals/{referral_id}",
-        "/referrals/{referral_id}/accept",
-        "/events",
-        "/offers",
-    } <= set(referrals["paths"])
-    post = referrals["paths"]["/referrals"]["post"]
-    assert "422" in post["responses"] and post["security"] == [{"bearer": []}]
+def feed_head(endpoints, auth, partner: str) -> int:
+    """The position of the last event in a partner's referrals feed."""
+    after = 0
+    while True:
+        page = read_feed(endpoints, auth, partner, after)
+        if not page["events"]:
+            return after
+        after = page["next_after"]
 
 
-def test_requests_without_a_valid_token_are_401(endpoints, jwt_secret):
-    url = f"{endpoints['partners']['mesmac']['referrals']}/referrals"
-    assert requests.get(url, timeout=10).status_code == 401
-    for token in forged_tokens(jwt_secret).values():
-        response = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
-        assert response.status_code == 401
-        assert response.json()["error"] == "unauthenticated"
+def stored_since(endpoints, auth, partner: str, head: int, user: str) -> list[dict]:
+    """Events appended after `head` by `user`: other traffic on the node does not count."""
+    events, after = [], head
+    while page := read_feed(endpoints, auth, partner, after)["events"]:
+        events += page
+        after = page[-1]["position"]
+    return [e for e in events if e["actor"]["user_id"] == user]
+
+
+def a_user() -> str:
+    return f"ops-{uuid.uuid4().hex[:10]}"
+
+
+def test_a_team_lead_records_a_referral_and_reads_it_back(endpoints, auth):
+    url = endpoints["partners"]["leeds-mind"]["referrals"]
+    user = a_user()
+    head = feed_head(endpoints, auth, "leeds-mind")
+    body = referral_body("crisis_service", urgency="urgent")
+
+    created = requests.post(
+        f"{url}/referrals", json=body, headers=auth("team_lead", user=user), timeout=TIMEOUT
+    )
+
+    assert created.status_code == 201, created.text
+    referral = created.json()
+    assert referral["status"] == "received" and referral["version"] == 1
+    for name in ("person_id", "source", "received_on", "urgency"):
+        assert referral[name] == body[name], name
+    read = get(f"{url}/referrals/{referral['referral_id']}", auth("team_lead"))
+    assert read.status_code == 200
+    assert read.headers["ETag"] == '"1"'
+    assert {k: v for k, v in read.json().items() if k in referral} == referral
+    [event] = stored_since(endpoints, auth, "leeds-mind", head, user)
+    assert event["event_type"] == "ReferralReceived"
+    assert event["stream_id"] == referral["referral_id"]
+    assert event["partner_id"] == "leeds-mind"
+    assert event["actor"] == {"user_id": user, "role": "team_lead"}
+    assert event["payload"]["person_id"] == body["person_id"]
+
+
+def test_a_created_referral_reads_back_exactly_as_it_was_returned(endpoints, auth):
+    url = endpoints["partners"]["leeds-mind"]["referrals"]
+    created = post_referral(endpoints, auth, "leeds-mind")
+    read = get(f"{url}/referrals/{created['referral_id']}", auth("team_lead")).json()
+    assert set(read) == set(created), set(read) ^ set(created)
+    assert read == created
+
+
+def without(name: str) -> dict:
+    body = referral_body()
+    del body[name]
+    return body
+
+
+BAD_INPUT = [
+    ("missing-person", without("person_id"), "person_id"),
+    ("missing-source", without("source"), "source"),
+    ("missing-received-on", without("received_on"), "received_on"),
+    ("person-not-a-uuid", referral_body(person_id=12345), "person_id"),
+    ("received-on-not-a-date", referral_body(received_on="last tuesday"), "received_on"),
+    ("received-on-a-list", referral_body(received_on=["2026-01-01"]), "received_on"),
+    ("urgency-a-number", referral_body(urgency=3), "urgency"),
+    ("unknown-source", referral_body(source="hospital"), "source"),
+    ("unknown-urgency", referral_body(urgency="whenever"), "urgency"),
+    ("unknown-field", referral_body(nhs_number="943 476 5919"), "nhs_number"),
+    ("received-in-the-future", referral_body(received_on="2999-01-01"), "received_on"),
+    ("not-json", b"person_id=1&source=gp", "body"),
+    ("a-json-list", b'[{"source": "gp"}]', "body"),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"), [case[1:] for case in BAD_INPUT], ids=[case[0] for case in BAD_INPUT]
+)
+def test_bad_referral_input_is_a_422_naming_the_field_and_stores_nothing(
+    endpoints, auth, body, field
+):
+    url = endpoints["partners"]["leeds-mind"]["referrals"]
+    user = a_user()
+    head = feed_head(endpoints, auth, "leeds-mind")
+    sent = {"data": body} if isinstance(body, bytes) else {"json": body}
+
+    response = requests.post(
+        f"{url}/referrals", headers=auth("team_lead", user=user), timeout=TIMEOUT, **sent
+    )
+
+    assert response.status_code == 422, response.text
+    answer = response.json()
+    assert answer["error"] == "invalid"
+    assert field in answer["fields"], answer
+    assert field in answer["message"]
+    assert stored_since(endpoints, auth, "leeds-mind", head, user) == []
+
+
+def test_another_partners_team_lead_finds_no_such_referral(endpoints, auth):
+    referral = post_referral(endpoints, auth, "leeds-mind")
+    path = f"/referrals/{referral['referral_id']}"
+    # on the owning partner's node, and on their own
+    for node in ("leeds-mind", "mesmac"):
+        response = get(endpoints["partners"][node]["referrals"] + path, auth("team_lead", "mesmac"))
+        assert response.status_code == 404, node
+        assert response.json()["error"] == "not_found"
+        assert referral["person_id"] not in response.text
+
+
+@pytest.mark.parametrize("role", ["alliance_analyst", "operator", "service"])
+def test_only_partner_staff_may_record_a_referral(endpoints, auth, role):
+    url = endpoints["partners"]["leeds-mind"]["referrals"]
+    user = a_user()
+    head = feed_head(endpoints, auth, "leeds-mind")
+
+    refused = requests.post(
+        f"{url}/referrals",
+        json=referral_body(),
+        headers=auth(role, "leeds-mind", user),
+        timeout=TIMEOUT,
+    )
+
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"] == "forbidden"
+    assert stored_since(endpoints, auth, "leeds-mind", head, user) == []
+
+
+def test_recording_a_referral_needs_a_valid_token(endpoints, auth, jwt_secret):
+    url = f"{endpoints['partners']['leeds-mind']['referrals']}/referrals"
+    head = feed_head(endpoints, auth, "leeds-mind")
+    assert requests.post(url, json=referral_body(), timeout=TIMEOUT).status_code == 401
+    for name, token in forged_tokens(jwt_secret).items():
+        response = requests.post(url, json=referral_body(), headers=bearer(token), timeout=TIMEOUT)
+        assert response.status_code == 401, name
+        assert response.json()["error"] == "unauthenticated", name
+    assert stored_since(endpoints, auth, "leeds-mind", head, "intruder") == []
+
+
+def test_a_node_refuses_a_referral_from_another_partners_staff(endpoints, auth):
+    """A mesmac token must not record a referral in leeds-mind's store: it would be stored
+    there as a mesmac record and counted in mesmac's figures at the hub."""
+    url = endpoints["partners"]["leeds-mind"]["referrals"]
+    user = a_user()
+    head = feed_head(endpoints, auth, "leeds-mind")
+
+    response = requests.post(
+        f"{url}/referrals",
+        json=referral_body(),
+        headers=auth("team_lead", "mesmac", user),
+        timeout=TIMEOUT,
+    )
+
+    stored = stored_since(endpoints, auth, "leeds-mind", head, user)
+    assert response.status_code in (403, 404), response.text
+    assert stored == [], [(e["event_type"], e["partner_id"]) for e in stored]
+
+
+# -- the event feed ----------------------------------------------------------------------------
 
 
 def test_the_event_feed_is_for_services_of_the_same_partner_or_the_hub(endpoints, auth):
-    referral = post_referral(endpoints, auth, "mesmac")
     url = f"{endpoints['partners']['mesmac']['referrals']}/events"
-    assert requests.get(url, timeout=10).status_code == 401
-    assert requests.get(url, headers=auth("team_lead", "mesmac"), timeout=10).status_code == 403
-    assert requests.get(url, headers=auth("service", "lslcs"), timeout=10).status_code == 403
-    assert (
-        requests.get(
-            url, params={"limit": 0}, headers=auth("service", "mesmac"), timeout=10
-        ).status_code
-        == 422
-    )
+    assert get(url).status_code == 401
+    for role, partner in [("team_lead", "mesmac"), ("operator", "mesmac"), ("service", "lslcs")]:
+        response = get(url, auth(role, partner))
+        assert response.status_code == 403, (role, partner)
+        assert "events" not in response.json()
     for partner in ("mesmac", "alliance"):
-        body = requests.get(
-            url, params={"limit": 5000}, headers=auth("service", partner), timeout=10
-        ).json()
-        positions = [e["position"] for e in body["events"]]
-        assert positions == sorted(positions) and body["next_after"] == positions[-1]
-        assert referral["referral_id"] in {e["stream_id"] for e in body["events"]}
-    event = body["events"][0]
-    assert set(event) == {
-        "event_id",
-        "stream_type",
-        "stream_id",
-        "version",
-        "position",
-        "event_type",
-        "schema_version",
-        "partner_id",
-        "occurred_at",
-        "recorded_at",
-        "actor",
-        "correlation_id",
-        "causation_id",
-        "payload",
-    }
-    page = requests.get(
-        url,
-        params={"after": positions[0], "limit": 1},
-        headers=auth("service", "mesmac"),
-        timeout=10,
-    ).json()
-    assert [e["position"] for e in page["events"]] == positions[1:2]
+        response = get(url, auth("service", partner))
+        assert response.status_code == 200, partner
+        assert response.json()["source"] == "mesmac/referrals"
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 5001}, "limit"),
+        ({"limit": -1}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"after": -1}, "after"),
+        ({"after": "start"}, "after"),
+    ],
+    ids=["limit-0", "limit-5001", "limit-negative", "limit-text", "after-negative", "after-text"],
+)
+def test_the_event_feed_refuses_a_page_out_of_range_with_422(endpoints, auth, params, field):
+    url = f"{endpoints['partners']['mesmac']['referrals']}/events"
+    response = get(url, auth("service", "mesmac"), params=params)
+    assert response.status_code == 422
+    assert field in response.json()["fields"]
+
+
+def test_the_event_feed_pages_in_position_order_with_the_whole_envelope(endpoints, auth):
+    referral = post_referral(endpoints, auth, "mesmac")
+    everything = []
+    after = 0
+    while page := read_feed(endpoints, auth, "mesmac", after)["events"]:
+        everything += page
+        after = page[-1]["position"]
+    positions = [e["position"] for e in everything]
+    assert positions == sorted(set(positions)) and positions[0] >= 1
+    mine = [e for e in everything if e["stream_id"] == referral["referral_id"]]
+    assert [e["event_type"] for e in mine] == ["ReferralReceived"]
+
+    for event in everything:
+        assert set(event) == ENVELOPE, event["position"]
+        uuid.UUID(event["event_id"])
+        uuid.UUID(event["correlation_id"])
+        assert event["causation_id"] is None or uuid.UUID(event["causation_id"])
+        assert event["partner_id"] == "mesmac"
+        assert event["version"] >= 1 and event["schema_version"] >= 1
+        assert datetime.fromisoformat(event["occurred_at"]).tzinfo is not None
+        assert datetime.fromisoformat(event["recorded_at"]).tzinfo is not None
+        assert set(event["actor"]) == {"user_id", "role"}
+        assert isinstance(event["payload"], dict)
+
+    # small pages give the same events, and an exhausted feed says where to continue
+    paged, after = [], 0
+    for _ in range(3):
+        page = read_feed(endpoints, auth, "mesmac", after, limit=2)
+        paged += page["events"]
+        after = page["next_after"]
+        assert after == paged[-1]["position"]
+    assert paged == everything[: len(paged)]
+    end = read_feed(endpoints, auth, "mesmac", everything[-1]["position"])
+    assert end["events"] == [] or end["events"][0]["position"] > everything[-1]["position"]
+
+
+# -- a partner node to the hub -----------------------------------------------------------------
 
 
 def report_count(endpoints, auth, partner: str, source: str) -> int:
-    rows = requests.get(
+    response = get(
         f"{endpoints['hub']['reporting']}/reports/referrals",
+        auth("alliance_analyst", "alliance"),
         params={"partner": partner},
-        headers=auth("alliance_analyst", "alliance"),
-        timeout=10,
-    ).json()["rows"]
-    month = date.today().replace(day=1).isoformat()
+    )
+    assert response.status_code == 200, response.text
+    rows = response.json()["rows"]
+    assert {r["partner_id"] for r in rows} <= {partner}
+    month = today().replace(day=1).isoformat()
     return sum(r["referrals"] for r in rows if r["source"] == source and r["month"] == month)
 
 
-def test_an_event_travels_from_a_partner_node_to_the_hub_report(endpoints, auth):
+def test_a_referral_on_a_partner_node_is_counted_once_in_the_hub_report(endpoints, auth):
     before = report_count(endpoints, auth, "lslcs", "crisis_service")
+
     post_referral(endpoints, auth, "lslcs", "crisis_service")
-    wait_for(
-        lambda: report_count(endpoints, auth, "lslcs", "crisis_service") == before + 1,
+
+    counted = wait_for(
+        lambda: (
+            report_count(endpoints, auth, "lslcs", "crisis_service") > before
+            and report_count(endpoints, auth, "lslcs", "crisis_service")
+        ),
         timeout=20,
         message="the referral counted at the hub",
     )
-    time.sleep(0.5)  # a duplicate application would show now
-    assert report_count(endpoints, auth, "lslcs", "crisis_service") == before + 1
-    forbidden = requests.get(
-        f"{endpoints['hub']['reporting']}/reports/referrals",
-        headers=auth("team_lead", "lslcs"),
-        timeout=10,
+    assert counted == before + 1
+    # once a later referral from the same feed is counted, the first still counts once
+    carers = report_count(endpoints, auth, "lslcs", "carer")
+    post_referral(endpoints, auth, "lslcs", "carer")
+    wait_for(
+        lambda: report_count(endpoints, auth, "lslcs", "carer") == carers + 1,
+        timeout=20,
+        message="a second referral counted at the hub",
     )
-    assert forbidden.status_code == 403
+    assert report_count(endpoints, auth, "lslcs", "crisis_service") == before + 1
+
+
+def test_the_hub_report_is_for_alliance_analysts(endpoints, auth):
+    url = f"{endpoints['hub']['reporting']}/reports/referrals"
+    assert get(url).status_code == 401
+    assert get(url, auth("team_lead", "lslcs")).status_code == 403
+    assert get(url, auth("operator", "alliance")).status_code == 403
+    assert get(url, auth("alliance_analyst", "alliance")).status_code == 200

@@ -1,11 +1,15 @@
-"""docker-compose.yml checked offline against the Compose specification and against the code."""
+"""docker-compose.yml and the Dockerfile checked offline: against the Compose specification (the
+schema vendored in check-jsonschema), and against the code, the port map and the local stack."""
+
+from __future__ import annotations
 
 import importlib
 import json
 import re
+from importlib import resources
 from pathlib import Path
+from urllib.parse import urlparse
 
-import check_jsonschema
 import jsonschema
 import pytest
 import yaml
@@ -15,13 +19,38 @@ from shared.config import hub_ports, node_ports
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = Path(check_jsonschema.__file__).parent / "builtin_schemas/vendor/compose-spec.json"
-ONE_SHOT = {"setup"}
+COMPOSE = ROOT / "docker-compose.yml"
+
+# Compose interpolation: $$ is a literal dollar; ${VAR}, ${VAR:-default}, ${VAR-default},
+# ${VAR:?message}, ${VAR?message}, ${VAR:+alt} and $VAR take a value from the environment.
+INTERPOLATION = re.compile(
+    r"\$\$|\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)[^}]*\}|\$(?P<bare>[A-Za-z_]\w*)"
+)
+
+# The compose service of each process of deploy/stack.py's process_table (partner 0 and the hub).
+PROCESSES = {
+    "referrals": "leeds-mind-referrals",
+    "sessions": "leeds-mind-sessions",
+    "safeguarding": "leeds-mind-safeguarding",
+    "node-worker": "leeds-mind-worker",
+    "reporting": "hub-reporting",
+    "hub-worker": "hub-worker",
+}
+SECRET_FILES = {
+    "PEERLINK_JWT_SECRET_FILE": "peerlink_jwt",
+    "PEERLINK_MASTER_KEY_FILE": "peerlink_master_key",
+}
 
 
 def interpolated(text: str) -> str:
-    """Compose's ${VAR}, ${VAR:-default} and ${VAR:?message} with a value, as compose would."""
-    return re.sub(r"\$\{([A-Z_]+)(?:(:?[-?])([^}]*))?\}", "dummy", text)
+    """The file as compose sees it once every variable has a (dummy) value."""
+
+    def value(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        return f"dummy-{(match.group('braced') or match.group('bare')).lower()}"
+
+    return INTERPOLATION.sub(value, text)
 
 
 def load(text: str) -> dict:
@@ -29,66 +58,151 @@ def load(text: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def compose() -> dict:
-    return load((ROOT / "docker-compose.yml").read_text())
+def text() -> str:
+    return COMPOSE.read_text()
+
+
+@pytest.fixture(scope="module")
+def compose(text) -> dict:
+    return load(text)
 
 
 @pytest.fixture(scope="module")
 def validator():
-    schema = json.loads(SCHEMA.read_text())
-    return jsonschema.validators.validator_for(schema)(schema)
+    vendored = resources.files("check_jsonschema.builtin_schemas.vendor")
+    schema = json.loads(vendored.joinpath("compose-spec.json").read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def schema_errors(validator, document: dict) -> list[str]:
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors]
+
+
+def is_one_shot(service: dict) -> bool:
+    return service.get("restart") == "no"
+
+
+# -- the specification -------------------------------------------------------------------------
 
 
 def test_the_compose_file_follows_the_compose_specification(compose, validator):
-    errors = sorted(validator.iter_errors(compose), key=lambda e: list(e.path))
-    assert errors == [], [f"{list(e.path)}: {e.message}" for e in errors]
+    errors = schema_errors(validator, compose)
+    assert errors == [], "\n".join(errors)
 
 
-@pytest.mark.parametrize(
-    "breakage",
-    [
-        ("    depends_on: *servers\n", "    depends_on: 7\n"),
-        ("  postgres:\n    image:", "  postgres:\n    imagex:"),
-        ("      interval: 5s\n", "      interval: [5]\n"),
-    ],
-    ids=["depends-on-type", "unknown-key", "healthcheck-type"],
-)
-def test_a_broken_compose_file_is_caught(validator, breakage):
-    text = (ROOT / "docker-compose.yml").read_text()
-    assert breakage[0] in text
-    broken = load(text.replace(breakage[0], breakage[1], 1))
-    assert list(validator.iter_errors(broken))
+def test_every_variable_gets_a_value_before_validation(text):
+    assert "${" not in interpolated(text)
+    assert "dummy-peerlink_db_app_password" in interpolated(text)
 
 
-def test_every_long_running_service_has_a_healthcheck_and_waits_for_its_servers(compose):
-    for name, service in compose["services"].items():
-        if name in ONE_SHOT:
+BREAKAGES = {
+    "depends-on-a-number": ("    depends_on: *servers\n", "    depends_on: 7\n"),
+    "unknown-service-key": ("  postgres:\n    image:", "  postgres:\n    imagex:"),
+    "healthcheck-interval-a-list": ("      interval: 5s\n", "      interval: [5]\n"),
+    "unknown-depends-on-condition": ("    condition: service_healthy\n", "    condition: ready\n"),
+    "ports-a-mapping": ('    ports: ["8101:8101"]\n', "    ports: {referrals: 8101}\n"),
+    "secret-without-a-source": (
+        "  peerlink_jwt:\n    file:",
+        "  peerlink_jwt:\n    filename:",
+    ),
+}
+
+
+@pytest.mark.parametrize("breakage", BREAKAGES.values(), ids=BREAKAGES.keys())
+def test_a_compose_file_that_breaks_the_specification_is_caught(text, validator, breakage):
+    original, broken = breakage
+    assert text.count(original) >= 1, f"the file no longer contains {original!r}"
+    document = load(text.replace(original, broken, 1))
+    assert schema_errors(validator, document) != []
+
+
+# -- health and start order --------------------------------------------------------------------
+
+
+def test_every_service_has_a_healthcheck(compose):
+    services = compose["services"]
+    for name, service in services.items():
+        check = service.get("healthcheck")
+        assert check, f"{name} has no healthcheck"
+        if check.get("disable"):
+            # only a one-shot step may go without one: what needs it waits for it to finish
+            assert is_one_shot(service), name
+            for other in services.values():
+                if name in other.get("depends_on", {}):
+                    assert other["depends_on"][name]["condition"] == (
+                        "service_completed_successfully"
+                    ), name
+        else:
+            assert check["test"][0] in ("CMD", "CMD-SHELL"), name
+    assert services["postgres"]["healthcheck"]["test"][1].startswith("pg_isready")
+    assert services["rabbitmq"]["healthcheck"]["test"][1:] == ["rabbitmq-diagnostics", "-q", "ping"]
+
+
+def test_every_service_starts_once_what_it_needs_is_healthy(compose):
+    services = compose["services"]
+    for name, service in services.items():
+        if name in ("postgres", "rabbitmq"):
             continue
-        assert "healthcheck" in service, name
-        if name not in ("postgres", "rabbitmq"):
-            assert service["depends_on"]["postgres"]["condition"] == "service_healthy", name
-            assert service["depends_on"]["setup"]["condition"] == (
+        needs = service["depends_on"]
+        assert {"postgres", "rabbitmq"} <= set(needs), name
+        for other, rule in needs.items():
+            expected = (
                 "service_completed_successfully"
-            ), name
+                if is_one_shot(services[other])
+                else "service_healthy"
+            )
+            assert rule["condition"] == expected, (name, other)
+    for name in PROCESSES:
+        assert "setup" in services[name]["depends_on"], name
 
 
-def test_commands_name_modules_and_classes_that_exist(compose):
+def test_the_broker_runs_federation_shovel_and_prometheus(compose):
+    rabbitmq = compose["services"]["rabbitmq"]
+    assert rabbitmq["image"] in ("rabbitmq:3.10", "rabbitmq:3.10-management")
+    mount = next(v for v in rabbitmq["volumes"] if v.endswith(":/etc/rabbitmq/enabled_plugins:ro"))
+    plugins = (ROOT / mount.split(":")[0]).read_text()
+    assert plugins.strip().startswith("[") and plugins.strip().endswith("].")
+    for plugin in ("rabbitmq_federation", "rabbitmq_shovel", "rabbitmq_prometheus"):
+        assert plugin in plugins
+    assert compose["services"]["postgres"]["image"] == "postgres:15"
+
+
+# -- the code ----------------------------------------------------------------------------------
+
+
+def test_commands_name_modules_that_exist_here(compose):
+    from deploy.stack import SERVICE_CLASSES
+
     for name, service in compose["services"].items():
         command = service.get("command")
-        if not command:
+        if command is None:
+            assert "image" in service and "build" not in service, name
             continue
+        assert service["build"] == "." and service["image"] == "peerlink:latest", name
         if command[0] == "nameko":
-            module, cls = command[-1].split(":")
+            assert command[1:3] == ["run", "--config"], name
+            assert (ROOT / command[3].removeprefix("/app/")).is_file(), name
+            module, cls = command[4].split(":")
             assert hasattr(importlib.import_module(module), cls), name
-            assert (ROOT / command[command.index("--config") + 1].removeprefix("/app/")).exists()
+            assert command[4] == SERVICE_CLASSES[name], name
         else:
             assert command[:2] == ["python", "-m"], name
-            importlib.import_module(command[2])
+            assert importlib.import_module(command[2]).main, name
+
+
+def test_workers_run_in_the_role_of_their_side(compose):
+    services = compose["services"]
+    assert services["node-worker"]["command"][-2:] == ["shared.worker", "node"]
+    assert services["node-worker"]["environment"]["PEERLINK_PARTNER"] == "leeds-mind"
+    assert services["hub-worker"]["command"][-2:] == ["shared.worker", "hub"]
+    assert services["hub-worker"]["environment"]["PEERLINK_PARTNER"] == "alliance"
 
 
 def test_ports_and_health_urls_match_the_port_map(compose):
-    node = node_ports(0)
-    hub = hub_ports()
+    node, hub = node_ports(0), hub_ports()
     expected = {
         "referrals": node["referrals"],
         "sessions": node["sessions"],
@@ -104,7 +218,74 @@ def test_ports_and_health_urls_match_the_port_map(compose):
         assert service["healthcheck"]["test"][-1] == f"http://127.0.0.1:{port}/health", name
 
 
-def test_secrets_are_never_written_into_the_file():
-    text = (ROOT / "docker-compose.yml").read_text()
-    for variable in re.findall(r"PASSWORD: (.+)", text):
-        assert variable.startswith("${") and ":?" in variable, variable
+def test_the_endpoints_file_names_the_compose_services(compose):
+    env = compose["services"]["hub-worker"]["environment"]
+    endpoints = json.loads(
+        (ROOT / env["PEERLINK_ENDPOINTS_FILE"].removeprefix("/app/")).read_text()
+    )
+    urls = {
+        "reporting": endpoints["hub"]["reporting"],
+        "hub-worker": endpoints["hub"]["worker"],
+        **{
+            ("node-worker" if name == "worker" else name): url
+            for name, url in endpoints["partners"]["leeds-mind"].items()
+        },
+    }
+    assert set(urls) == set(PROCESSES)
+    for name, url in urls.items():
+        parts = urlparse(url)
+        assert parts.hostname == name, url
+        assert compose["services"][name]["ports"] == [f"{parts.port}:{parts.port}"], url
+
+
+def test_each_process_gets_the_settings_the_local_stack_gives_it(compose, monkeypatch):
+    from deploy import stack
+
+    monkeypatch.setattr(stack, "secret", lambda *args, **kwargs: "dummy")
+    table = {spec["name"]: spec["env"] for spec in stack.process_table(stack.STACKS["test"])}
+    for name, process in PROCESSES.items():
+        service = compose["services"][name]
+        env = service["environment"]
+        local = {key: value for key, value in table[process].items() if key.startswith("PEERLINK_")}
+        del local["PEERLINK_STACK"]  # names a stack on one machine
+        if local["PEERLINK_PARTNER"] == "alliance":
+            del local["PEERLINK_MASTER_KEY_FILE"]  # the hub keeps no people vault
+        assert set(env) == set(local), (name, set(env) ^ set(local))
+        for key in ("PEERLINK_PARTNER", "PEERLINK_SERVICE"):
+            assert env[key] == local[key], (name, key)
+        assert urlparse(env["PEERLINK_DATABASE_URL"]).path == (
+            urlparse(local["PEERLINK_DATABASE_URL"]).path
+        ), name
+        assert urlparse(env["PEERLINK_AMQP_URL"]).path == urlparse(local["PEERLINK_AMQP_URL"]).path
+        for key, secret in SECRET_FILES.items():
+            if key in env:
+                assert env[key] == f"/run/secrets/{secret}", (name, key)
+                assert secret in service["secrets"], (name, secret)
+
+
+# -- secrets and the image ---------------------------------------------------------------------
+
+
+def test_no_secret_is_written_into_the_file(text, compose):
+    for password in re.findall(r"://[^:/\s@]+:([^@\s]+)@", text):
+        assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", password), password
+    for key, value in re.findall(r"^\s+([A-Z_]*PASS[A-Z_]*): (.+)$", text, re.MULTILINE):
+        assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", value), key
+    for name, secret in compose["secrets"].items():
+        assert secret["file"].startswith("dummy-peerlink_secrets_dir/"), name
+
+
+def test_the_image_installs_the_project_and_runs_as_a_non_root_user():
+    lines = [
+        line.strip()
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert lines[0] == "FROM python:3.11-slim"
+    assert any(re.search(r"pip install .*\s\.$", line) for line in lines)
+    assert any(line.startswith("COPY pyproject.toml") for line in lines)
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0")
+    assert lines.index(f"USER {users[-1]}") > max(
+        i for i, line in enumerate(lines) if line.startswith(("RUN", "COPY"))
+    )
