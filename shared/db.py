@@ -22,6 +22,7 @@ class Database:
         self.application_name = application_name
         self._idle: list = []
         self._lock = threading.Lock()
+        self.closed = False
         self._available = threading.BoundedSemaphore(maxconn)
 
     def _open(self):
@@ -29,6 +30,8 @@ class Database:
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[psycopg2.extensions.connection]:
+        if self.closed:
+            raise psycopg2.InterfaceError("the connection pool is closed")
         # waiting for a free connection is kinder to a burst of requests than failing
         self._available.acquire()
         try:
@@ -76,6 +79,7 @@ class Database:
             cur.execute("SELECT 1")
 
     def close(self) -> None:
+        self.closed = True
         with self._lock:
             idle, self._idle = self._idle, []
         for conn in idle:

@@ -143,6 +143,10 @@ class EventType:
     # upcasters[n] turns a payload written at schema_version n into schema_version n + 1
     upcasters: dict[int, Upcaster] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # one instance, reused: building a marshmallow schema costs more than using it
+        self.loader = self.schema(unknown=RAISE)
+
 
 class EventRegistry:
     """Event types by name. A store refuses what is not registered here."""
@@ -191,7 +195,7 @@ class EventRegistry:
     def validate(self, event: NewEvent) -> tuple[dict, int]:
         """The payload as it will be stored, and its schema_version; refuses what is invalid."""
         event_type = self.get(event.event_type)
-        schema = event_type.schema(unknown=RAISE)
+        schema = event_type.loader
         try:
             loaded = schema.load(event.payload)
         except ValidationError as error:

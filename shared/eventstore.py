@@ -8,6 +8,7 @@ tests and `PostgresEventStore`, whose events table is also the outbox the relay 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -62,6 +63,8 @@ class Page:
 
 
 ANY_VERSION = -1
+
+log = logging.getLogger(__name__)
 
 
 class InMemoryEventStore:
@@ -244,6 +247,46 @@ def _row_to_event(row) -> RecordedEvent:
     )
 
 
+class _Notifier:
+    """Wakes the relay after appends: at most one NOTIFY per interval per process, sent from a
+    thread of its own after the appends committed. A notifying commit is serialised by
+    PostgreSQL, so appends never notify themselves; the last append of a burst is always
+    followed by a notify."""
+
+    def __init__(self, db: Database, channel: str, interval_seconds: float):
+        self.db = db
+        self.channel = channel
+        self.interval_seconds = interval_seconds
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def poke(self) -> None:
+        self._wake.set()
+        if self._thread is None or not self._thread.is_alive():
+            with self._start_lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(
+                        target=self._run, name=f"notify-{self.channel}", daemon=True
+                    )
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            try:
+                with self.db.transaction() as cur:
+                    cur.execute("SELECT pg_notify(%s, '')", (self.channel,))
+            except psycopg2.Error:
+                if self.db.closed:
+                    return
+                log.warning(
+                    "could not notify %s; the relay's poll will find the events", self.channel
+                )
+            time.sleep(self.interval_seconds)
+
+
 class PostgresEventStore:
     """The events table of one service's schema.
 
@@ -275,8 +318,9 @@ class PostgresEventStore:
         self._append_sql = _APPEND.replace("{schema}", schema).replace("{name}", self._statement)
         self._prepared: set[tuple[int, int]] = set()
         self._holes: dict[int, int] = {}  # first missing position -> its horizon xid
-        self._last_notify = 0.0
-        self._notify_lock = threading.Lock()
+        self._notifier = _Notifier(db, self.channel, self.NOTIFY_INTERVAL_SECONDS)
+        self._appended = metrics.EVENTS_APPENDED.labels(self.service)
+        self._append_seconds = metrics.APPEND_SECONDS.labels(self.service)
 
     @staticmethod
     def ddl(schema: str) -> str:
@@ -313,14 +357,14 @@ class PostgresEventStore:
                     )
                     if self.projector is not None:
                         self.projector(cur, recorded)
-                    self._maybe_notify(cur)
                 conn.commit()
             except psycopg2.errors.UniqueViolation:
                 conn.rollback()
                 return self._after_conflict(conn, stream_type, stream_id, expected_version, events)
         elapsed = time.perf_counter() - started
-        metrics.EVENTS_APPENDED.labels(self.service).inc(len(events))
-        metrics.APPEND_SECONDS.labels(self.service).observe(elapsed)
+        self._appended.inc(len(events))
+        self._append_seconds.observe(elapsed)
+        self._notifier.poke()
         return recorded
 
     def _insert(self, cur, stream_type, stream_id, expected_version, events, validated, context):
@@ -383,16 +427,6 @@ class PostgresEventStore:
             (stream_type, stream_id),
         )
         return cur.fetchone()[0]
-
-    def _maybe_notify(self, cur) -> None:
-        # Notifying commits are serialised by PostgreSQL, so at most one append per interval
-        # wakes the relay; the relay's short poll catches the rest.
-        now = time.monotonic()
-        with self._notify_lock:
-            if now - self._last_notify < self.NOTIFY_INTERVAL_SECONDS:
-                return
-            self._last_notify = now
-        cur.execute("SELECT pg_notify(%s, '')", (self.channel,))
 
     # -- reading -------------------------------------------------------------------------
 

@@ -22,7 +22,13 @@ from werkzeug.wrappers import Response
 
 from shared import metrics
 from shared.aggregate import RuleBroken
-from shared.auth import Forbidden, Principal, Unauthenticated, principal_from_header
+from shared.auth import (
+    HUB_PARTNER,
+    Forbidden,
+    Principal,
+    Unauthenticated,
+    principal_from_header,
+)
 from shared.events import EventError, InvalidPayload
 from shared.eventstore import ConcurrencyError, DuplicateEventId
 
@@ -192,6 +198,7 @@ def _call(service, fn, spec: RouteSpec, request, request_id: str, params: dict):
             raise Forbidden(
                 f"a {principal.role} may not {spec.summary[0].lower()}{spec.summary[1:]}"
             )
+        _require_own_node(service, principal, has_record=bool(params))
     kwargs = dict(params)
     if spec.body is not None:
         kwargs["body"] = _load_body(request, spec.body)
@@ -199,6 +206,23 @@ def _call(service, fn, spec: RouteSpec, request, request_id: str, params: dict):
         kwargs["query"] = _load_query(request, spec.query)
     request.peerlink_request_id = request_id
     return fn(service, request, principal, **kwargs)
+
+
+def _require_own_node(service, principal: Principal, has_record: bool) -> None:
+    """A partner's node serves that partner's staff, the hub's services, and operators (whose
+    role reaches metrics only). Another partner's records do not exist for the caller (404);
+    anything else is 403."""
+    settings = getattr(service, "settings", None)
+    node_partner = getattr(settings, "partner_id", None)
+    if node_partner is None or principal.partner_id == node_partner:
+        return
+    if principal.role == "operator" or (
+        principal.partner_id == HUB_PARTNER and principal.role == "service"
+    ):
+        return
+    if has_record:
+        raise NotFound("no such record")
+    raise Forbidden(f"this node serves {node_partner}; a {principal.partner_id} token may not")
 
 
 def routes_of(service_cls) -> list[RouteSpec]:

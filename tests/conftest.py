@@ -77,10 +77,7 @@ def fresh_database(stack_state):
     conn = psycopg2.connect(admin)
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-        )
-        cur.execute(f"DROP DATABASE IF EXISTS {name}")
+        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     conn.close()
 
 

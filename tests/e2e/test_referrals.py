@@ -213,10 +213,11 @@ def test_a_body_that_is_not_a_json_object_is_a_422(endpoints, auth, raw):
 
 def test_lists_filter_and_page(api):
     lead = api(partner="lslcs")
+    worker = f"worker-list-{uuid.uuid4().hex[:6]}"
     mine = [new_referral(api, "lslcs", source="self")["referral_id"] for _ in range(3)]
     lead.post(f"/referrals/{mine[0]}/accept", {})
-    lead.post(f"/referrals/{mine[0]}/allocate", {"worker_id": "worker-list"})
-    by_worker = lead.get("/referrals", params={"worker_id": "worker-list"}).json()
+    lead.post(f"/referrals/{mine[0]}/allocate", {"worker_id": worker})
+    by_worker = lead.get("/referrals", params={"worker_id": worker}).json()
     assert [i["referral_id"] for i in by_worker["items"]] == [mine[0]]
     page = lead.get("/referrals", params={"source": "self", "limit": 2}).json()
     assert len(page["items"]) == 2 and page["total"] >= 3
@@ -230,7 +231,7 @@ def test_lists_filter_and_page(api):
     assert lead.get("/referrals", params={"status": "bogus"}).status_code == 422
     assert lead.get("/referrals", params={"limit": 0}).status_code == 422
     caseloads = lead.get("/caseloads").json()
-    assert {"worker_id": "worker-list", "caseload": 1, "is_over_cap": False} in caseloads["workers"]
+    assert {"worker_id": worker, "caseload": 1, "is_over_cap": False} in caseloads["workers"]
 
 
 def test_who_may_see_a_referral(api):
