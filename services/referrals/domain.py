@@ -408,6 +408,7 @@ class Referral(Aggregate):
             "first_contact_on": self.first_contact_on,
             "offered_to": self.offered_to,
             "outcome_reason": self.outcome_reason,
+            "transferred_from": None,
             **self.details,
             "received_on": self.received_on,
         }
