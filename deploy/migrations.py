@@ -47,6 +47,14 @@ def _incoming_offers() -> str:
     )
 
 
+def _sessions_referral_status() -> str:
+    from services.sessions.projections import DDL, SCHEMA
+
+    return DDL + (
+        f"GRANT SELECT, INSERT, UPDATE, TRUNCATE ON {SCHEMA}.referral_status TO {APP_ROLE};"
+    )
+
+
 def _hub() -> str:
     return (
         CONSUMER_DDL.format(schema=HUB_SCHEMA)
@@ -65,6 +73,7 @@ NODE_MIGRATIONS: list[tuple[str, str]] = [
 ]
 NODE_MIGRATIONS.append(("0002_referral_list", _referral_list()))
 NODE_MIGRATIONS.append(("0003_incoming_offers", _incoming_offers()))
+NODE_MIGRATIONS.append(("0004_sessions_referral_status", _sessions_referral_status()))
 HUB_MIGRATIONS: list[tuple[str, str]] = [("0001_reporting", _hub())]
 
 

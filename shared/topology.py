@@ -15,6 +15,7 @@ DEAD_LETTER_EXCHANGE = "peerlink.dead"
 INBOUND_EXCHANGE = "peerlink.inbound"
 HUB_QUEUE = "hub.reports"
 REFERRALS_INBOUND_QUEUE = "referrals.inbound"
+SESSIONS_REFERRALS_QUEUE = "sessions.referrals"
 INBOUND_ROUTING_KEYS = (
     "*.referrals.ReferralOffered",
     "*.referrals.OfferAccepted",
@@ -78,6 +79,8 @@ def node_topology(partner: str) -> Topology:
     topology.consumer_queue(
         REFERRALS_INBOUND_QUEUE, *INBOUND_ROUTING_KEYS, exchange=INBOUND_EXCHANGE
     )
+    # the sessions service follows this partner's referrals (a one-to-one needs an active one)
+    topology.consumer_queue(SESSIONS_REFERRALS_QUEUE, f"{partner}.referrals.#")
     return topology
 
 

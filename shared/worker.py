@@ -66,6 +66,7 @@ class Worker:
             REFERRALS_INBOUND_QUEUE,
             self.stop,
         )
+        self._start_referral_status(referrals)
         for service in NODE_SERVICES:
             store = PostgresEventStore(self.db, service, registry, service=service)
             relay = Relay(
@@ -73,6 +74,28 @@ class Worker:
             )
             self.relays.append(relay)
             self._thread(f"relay-{service}", relay.run, self.stop)
+
+    def _start_referral_status(self, referrals: PostgresEventStore) -> None:
+        """The sessions service's view of referral status, fed by this partner's referral
+        events; gaps are read straight from the referrals store of the same database."""
+        from services.sessions.projections import CONSUMER, SCHEMA, ReferralStatus
+        from shared.consumer import StoreFeed
+        from shared.topology import SESSIONS_REFERRALS_QUEUE
+
+        source = source_name(self.settings.partner_id, "referrals")
+        consumer = Consumer(
+            CONSUMER, self.db, SCHEMA, [ReferralStatus()], StoreFeed({source: referrals})
+        )
+        self.consumers.append(consumer)
+        self._thread(
+            "sessions-referrals",
+            run_queue,
+            consumer,
+            self.settings.amqp_url,
+            SESSIONS_REFERRALS_QUEUE,
+            self.stop,
+        )
+        self._thread("sessions-referrals-catch-up", run_catch_up, consumer, [source], self.stop)
 
     def start_hub(self) -> None:
         from services.reporting.projections import CONSUMER_NAME, PROJECTIONS, QUEUE, SCHEMA

@@ -314,3 +314,31 @@ def test_a_declined_offer_returns_the_referral_to_its_partner(api):
     )
     assert leeds.get(f"/referrals/{rid}").json()["status"] == "received"
     assert api(partner="mesmac").get(f"/offers/{offer['offer_id']}").status_code == 404
+
+
+def test_the_sessions_service_learns_each_referrals_status_from_its_events(api, stack_state):
+    import psycopg2
+
+    lead, worker = api(partner="lslcs"), api(partner="lslcs", role="peer_worker", user="w-react")
+    rid = new_referral(api, "lslcs")["referral_id"]
+    conn = psycopg2.connect(stack_state["owner_dsn"]["peerlink_lslcs"])
+    conn.autocommit = True
+
+    def status():
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT status, worker_id FROM sessions.referral_status WHERE referral_id = %s",
+                (rid,),
+            )
+            return cur.fetchone()
+
+    try:
+        assert wait_for(status, message="received")[0] == "received"
+        lead.post(f"/referrals/{rid}/accept")
+        lead.post(f"/referrals/{rid}/allocate", {"worker_id": "w-react"})
+        worker.post(f"/referrals/{rid}/first-contact")
+        wait_for(lambda: status() == ("active", "w-react"), message="active at sessions")
+        worker.post(f"/referrals/{rid}/discharge", {"reason": "goals_met"})
+        wait_for(lambda: status() == ("discharged", "w-react"), message="discharged")
+    finally:
+        conn.close()
