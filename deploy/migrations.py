@@ -10,6 +10,7 @@ import psycopg2
 
 from services.reporting.projections import SCHEMA as HUB_SCHEMA
 from services.reporting.projections import hub_ddl
+from shared import audit
 from shared.config import NODE_SERVICES
 from shared.consumer import CONSUMER_DDL
 from shared.eventstore import EVENTS_DDL
@@ -74,6 +75,7 @@ NODE_MIGRATIONS: list[tuple[str, str]] = [
 NODE_MIGRATIONS.append(("0002_referral_list", _referral_list()))
 NODE_MIGRATIONS.append(("0003_incoming_offers", _incoming_offers()))
 NODE_MIGRATIONS.append(("0004_sessions_referral_status", _sessions_referral_status()))
+NODE_MIGRATIONS.append(("0005_audit_trail", audit.DDL + audit.grants(APP_ROLE)))
 HUB_MIGRATIONS: list[tuple[str, str]] = [("0001_reporting", _hub())]
 
 

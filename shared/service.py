@@ -9,6 +9,7 @@ from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
 from shared import metrics
+from shared.audit import AuditLog
 from shared.auth import HUB_PARTNER, Forbidden
 from shared.config import Settings
 from shared.db import Database
@@ -46,6 +47,21 @@ class EventStore(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.store
+
+
+class Audit(DependencyProvider):
+    """The audit trail of the node, for recording reads (changes are recorded with events)."""
+
+    def setup(self):
+        settings = Settings.from_environment(self.container.service_name)
+        self.db = Database(settings.database_url, maxconn=4, application_name="audit")
+        self.log = AuditLog(self.db, self.container.service_name)
+
+    def stop(self):
+        self.db.close()
+
+    def get_dependency(self, worker_ctx):
+        return self.log
 
 
 class NodeSettings(DependencyProvider):

@@ -47,13 +47,13 @@ class Worker:
         self.consumers: list[Consumer] = []
 
     def start_node(self) -> None:
-        from services.referrals.projections import ReferralList
+        from services.referrals.projections import referrals_projector
         from services.referrals.transfers import TransferReactions
         from shared.topology import REFERRALS_INBOUND_QUEUE
 
         registry = node_registry()
         referrals = PostgresEventStore(
-            self.db, "referrals", registry, service="referrals", projector=ReferralList()
+            self.db, "referrals", registry, service="referrals", projector=referrals_projector()
         )
         reactor = Reactor(
             "referrals-inbound", TransferReactions(referrals, self.settings.partner_id)

@@ -149,3 +149,30 @@ class ReferralList:
 
     def reset(self, cur) -> None:
         cur.execute(f"TRUNCATE {SCHEMA}.referral_list, {SCHEMA}.incoming_offers")
+
+
+def person_of_referral(cur, event: RecordedEvent):
+    """The person a referral stream is about (the read model is updated first)."""
+    cur.execute(
+        f"SELECT person_id FROM {SCHEMA}.referral_list WHERE referral_id = %s",
+        (event.stream_id,),
+    )
+    row = cur.fetchone()
+    return row[0] if row else None
+
+
+def chain(*projectors):
+    """Several projectors in one appending transaction, in order."""
+
+    def project(cur, events):
+        for projector in projectors:
+            projector(cur, events)
+
+    return project
+
+
+def referrals_projector():
+    """The read model and the audit trail, kept in every appending transaction."""
+    from shared.audit import change_projector
+
+    return chain(ReferralList(), change_projector("referrals", person_of_referral))

@@ -276,6 +276,12 @@ class OfferOut(Schema):
     new_referral_id = fields.String(allow_none=True)
 
 
+class AuditQuery(Schema):
+    person_id = fields.UUID(required=True)
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
 class OfferListQuery(Schema):
     class Meta:
         unknown = EXCLUDE

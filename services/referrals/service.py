@@ -9,10 +9,11 @@ from datetime import UTC, date, datetime
 from psycogreen.eventlet import patch_psycopg
 
 from services.referrals.domain import IncomingOffer, Referral
-from services.referrals.projections import SCHEMA, ReferralList
+from services.referrals.projections import SCHEMA, referrals_projector
 from services.referrals.schemas import (
     REFERRAL_SOURCES,
     AllocateBody,
+    AuditQuery,
     CloseBody,
     DatedBody,
     DeclineBody,
@@ -31,7 +32,7 @@ from services.referrals.transfers import derived_id, with_id
 from shared.auth import Forbidden, Principal
 from shared.events import Actor, Context
 from shared.eventstore import ConcurrencyError
-from shared.service import EventStore, NodeSettings, Operations
+from shared.service import Audit, EventStore, NodeSettings, Operations
 from shared.web import BadRequest, NotFound, Secret, json_response, route
 
 patch_psycopg()
@@ -79,7 +80,8 @@ class ReferralsService(Operations):
     """Referrals: received, accepted or declined, allocated, active, on hold, discharged."""
 
     name = "referrals"
-    store = EventStore(SCHEMA, registry, projector=ReferralList())
+    store = EventStore(SCHEMA, registry, projector=referrals_projector())
+    audit = Audit()
     settings = NodeSettings()
     auth_secret = Secret()
 
@@ -95,6 +97,17 @@ class ReferralsService(Operations):
             if not (created_by_me and referral.worker_id is None):
                 raise Forbidden("this referral is not on your caseload")
         return referral
+
+    def _audit_read(self, request, principal, referral: Referral, fields) -> None:
+        self.audit.record(
+            principal,
+            "read",
+            Referral.stream_type,
+            referral.id,
+            person_id=referral.details.get("person_id"),
+            fields=fields,
+            request_id=request.peerlink_request_id,
+        )
 
     def _respond(self, referral: Referral, status: int = 200):
         return json_response(
@@ -204,6 +217,14 @@ class ReferralsService(Operations):
             )
             columns = [c.name for c in cur.description]
             items = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+        self.audit.record(
+            principal,
+            "search",
+            Referral.stream_type,
+            fields=sorted(query),
+            request_id=request.peerlink_request_id,
+            detail={"filters": {k: str(v) for k, v in query.items()}, "returned": len(items)},
+        )
         for item in items:
             item["is_first_contact_overdue"] = (
                 item["first_contact_on"] is None
@@ -220,7 +241,9 @@ class ReferralsService(Operations):
         summary="Read a referral",
     )
     def read(self, request, principal, referral_id):
-        return self._respond(self._load(principal, referral_id))
+        referral = self._load(principal, referral_id)
+        self._audit_read(request, principal, referral, sorted(ReferralOut().fields))
+        return self._respond(referral)
 
     @route(
         "GET",
@@ -229,7 +252,8 @@ class ReferralsService(Operations):
         summary="Read a referral's history as its events",
     )
     def history(self, request, principal, referral_id):
-        self._load(principal, referral_id)
+        referral = self._load(principal, referral_id)
+        self._audit_read(request, principal, referral, ["history"])
         events = self.store.read_stream(Referral.stream_type, referral_id)
         return {
             "referral_id": referral_id,
@@ -259,6 +283,24 @@ class ReferralsService(Operations):
             "workers": [
                 {"worker_id": w, "caseload": n, "is_over_cap": n >= CASELOAD_CAP} for w, n in rows
             ],
+        }
+
+    @route(
+        "GET",
+        "/audit",
+        roles=("partner_admin",),
+        query=AuditQuery,
+        summary="Read the audit trail of a person: who read or changed what, when, why",
+    )
+    def audit_trail(self, request, principal, query):
+        total, entries = self.audit.for_person(query["person_id"], query["limit"], query["offset"])
+        entries = [e for e in entries if e["partner_id"] == principal.partner_id]
+        return {
+            "person_id": query["person_id"],
+            "entries": entries,
+            "total": total,
+            "limit": query["limit"],
+            "offset": query["offset"],
         }
 
     # -- lifecycle ---------------------------------------------------------------------------

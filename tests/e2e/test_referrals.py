@@ -342,3 +342,28 @@ def test_the_sessions_service_learns_each_referrals_status_from_its_events(api, 
         wait_for(lambda: status() == ("discharged", "w-react"), message="discharged")
     finally:
         conn.close()
+
+
+def test_reads_and_changes_of_a_persons_referral_are_in_their_audit_trail(api):
+    referral = new_referral(api, "mesmac")
+    person, rid = referral["person_id"], referral["referral_id"]
+    lead = api(partner="mesmac", user="lead-audit")
+    lead.get(f"/referrals/{rid}", headers={"X-Request-Id": "req-audit-1"})
+    lead.post(f"/referrals/{rid}/accept")
+    admin = api(partner="mesmac", role="partner_admin")
+    trail = admin.get("/audit", params={"person_id": person}).json()
+    actions = [(e["action"], e["user_id"], e["record_id"]) for e in trail["entries"]]
+    assert ("read", "lead-audit", rid) in actions
+    assert ("change", "lead-audit", rid) in actions
+    read = next(e for e in trail["entries"] if e["action"] == "read")
+    assert read["request_id"] == "req-audit-1" and read["role"] == "team_lead"
+    assert "status" in read["fields"]
+    assert api(partner="mesmac").get("/audit", params={"person_id": person}).status_code == 403
+    missing = admin.get("/audit")
+    assert missing.status_code == 422 and "person_id" in missing.json()["fields"]
+    assert (
+        api(partner="lslcs", role="partner_admin")
+        .get("/audit", params={"person_id": person})
+        .json()["entries"]
+        == []
+    )
