@@ -1,0 +1,710 @@
+"""The people vault: each person's direct identifiers and sensitive free text, encrypted under a
+data key of their own, found by blind index, and made unreadable for good by erasing that key."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import hashlib
+import hmac
+import json
+import os
+import re
+import threading
+import unicodedata
+import uuid
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import psycopg2.extensions
+import psycopg2.extras
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+psycopg2.extras.register_uuid()
+
+IDENTIFIER_FIELDS = (
+    "full_name",
+    "preferred_name",
+    "pronouns",
+    "date_of_birth",
+    "nhs_number",
+    "address",
+    "postcode",
+    "phone",
+    "email",
+    "gp_practice",
+    "emergency_contact",
+    "communication_needs",
+    "interpreter_language",
+)
+
+MASTER_KEY_ENV = "PEERLINK_MASTER_KEY"
+MASTER_KEY_FILE_ENV = "PEERLINK_MASTER_KEY_FILE"
+MASTER_KEY_BYTES = 32
+
+# Changing a label derives other keys: every wrapped person key and every index digest made
+# under the old label would be lost. A new label means a migration that rewraps and reindexes.
+_KEY_WRAPPING_INFO = b"peerlink/vault/key-wrapping/v1"
+_BLIND_INDEX_INFO = b"peerlink/vault/blind-index/v1"
+
+NHS_NUMBER_INDEX = "nhs_number"
+NAME_AND_DOB_INDEX = "name_dob"
+
+_NONCE_BYTES = 12
+# Without padding the length of a ciphertext would tell anyone who reads the database how long
+# a name or a note is; padding to a block keeps short values indistinguishable.
+_PAD_TO_BYTES = 64
+
+# The erasure reason outlives the key, so it must not repeat what the erasure destroys.
+_NOT_IN_ERASURE_REASON = (
+    "full_name",
+    "preferred_name",
+    "nhs_number",
+    "date_of_birth",
+    "address",
+    "postcode",
+    "phone",
+    "email",
+    "emergency_contact",
+)
+_SHORTEST_CHECKED_VALUE = 4
+
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class Erased(enum.Enum):
+    ERASED = "erased"
+
+    def __repr__(self) -> str:
+        return "ERASED"
+
+
+# What the vault answers for a person whose key was erased: the record existed, and can never
+# be read again.
+ERASED = Erased.ERASED
+
+
+class VaultError(Exception):
+    pass
+
+
+class MasterKeyError(VaultError):
+    pass
+
+
+class PersonNotFound(VaultError, LookupError):
+    pass
+
+
+class PersonAlreadyRegistered(VaultError):
+    pass
+
+
+class PersonErased(VaultError):
+    pass
+
+
+class VaultIntegrityError(VaultError):
+    """A ciphertext or wrapped key failed authentication: altered, moved to another person or
+    version, or made under another master key."""
+
+
+# -- rules on the values themselves ----------------------------------------------------------
+
+
+def validate_nhs_number(value: str) -> str:
+    """The NHS number as 10 digits (spaces and hyphens dropped), if its check digit holds.
+    Modulus 11 as the NHS Data Dictionary gives it: weights 10 down to 2 on the first nine
+    digits, check digit 11 - (sum mod 11), where 11 means 0 and 10 means no valid number."""
+    digits = re.sub(r"[ \-]", "", value)
+    # [0-9] rather than \d: other scripts' digits are not NHS numbers
+    if not re.fullmatch(r"[0-9]{10}", digits):
+        raise ValueError("an NHS number must be 10 digits (spaces and hyphens allowed)")
+    total = sum(
+        int(digit) * weight for digit, weight in zip(digits[:9], range(10, 1, -1), strict=True)
+    )
+    check = 11 - total % 11
+    if check == 11:
+        check = 0
+    if check == 10:
+        raise ValueError("an NHS number whose check digit would be 10 is not valid (modulus 11)")
+    if check != int(digits[9]):
+        raise ValueError("the NHS number's check digit does not match (modulus 11)")
+    return digits
+
+
+def normalise_name(name: str) -> str:
+    """The form a name is compared in: casefolded, accents stripped, whitespace runs made one
+    space, so that "José  Smith" and "jose smith" are the same person to a search."""
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(stripped.split())
+
+
+def _iso_date(value: str | date) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
+    value = value.strip()
+    try:
+        if not _ISO_DATE.fullmatch(value):
+            raise ValueError
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ValueError("date_of_birth must be an ISO date (YYYY-MM-DD)") from None
+
+
+def validate_identifiers(values: Mapping[str, object]) -> dict[str, str | None]:
+    """Identifier fields checked and normalised: NHS number to 10 digits, date of birth to
+    YYYY-MM-DD, text stripped; None or blank means "no value". Refuses unknown fields."""
+    unknown = sorted(set(values) - set(IDENTIFIER_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown identifier field: {', '.join(unknown)}")
+    cleaned: dict[str, str | None] = {}
+    for field, value in values.items():
+        if field == "date_of_birth" and isinstance(value, date):
+            value = value.isoformat()
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{field} must be text")
+        value = value.strip() if value else None
+        if value and field == "nhs_number":
+            value = validate_nhs_number(value)
+        elif value and field == "date_of_birth":
+            value = _iso_date(value)
+        cleaned[field] = value or None
+    return cleaned
+
+
+# -- keys ------------------------------------------------------------------------------------
+
+
+def generate_master_key() -> str:
+    """A new random master key as urlsafe base64, for PEERLINK_MASTER_KEY or its file."""
+    return base64.urlsafe_b64encode(os.urandom(MASTER_KEY_BYTES)).decode("ascii")
+
+
+def _decode_master_key(text: str, source: str) -> bytes:
+    text = text.strip()
+    try:
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        # `from None`: the decoder's message could quote part of the key into a log
+        raise MasterKeyError(
+            f"{source} is not urlsafe base64; make a key with shared.vault.generate_master_key()"
+        ) from None
+    if len(raw) != MASTER_KEY_BYTES:
+        raise MasterKeyError(
+            f"{source} must decode to {MASTER_KEY_BYTES} bytes, it decodes to {len(raw)}"
+        )
+    return raw
+
+
+def _derive(master_key: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master_key)
+
+
+def _aad(purpose: bytes, person_id: uuid.UUID, detail: bytes = b"") -> bytes:
+    # Binding every ciphertext to its person (and version or text) means a row copied to
+    # another person, or an old version copied over a newer one, fails to open.
+    return b"peerlink/vault/" + purpose + b"/" + person_id.bytes + detail
+
+
+@dataclass(frozen=True)
+class Sealed:
+    nonce: bytes
+    ciphertext: bytes
+
+
+class PersonKey:
+    """One person's data key, bound to their person_id."""
+
+    __slots__ = ("person_id", "_secret", "_aead")
+
+    def __init__(self, person_id: uuid.UUID, secret: bytes):
+        self.person_id = person_id
+        self._secret = secret
+        self._aead = AESGCM(secret)
+
+    @classmethod
+    def generate(cls, person_id: uuid.UUID) -> PersonKey:
+        return cls(person_id, AESGCM.generate_key(bit_length=256))
+
+    def __repr__(self) -> str:
+        return f"PersonKey({self.person_id})"
+
+    def seal_identifiers(self, version: int, identifiers: Mapping[str, str]) -> Sealed:
+        return self._seal(self._identifiers_aad(version), dict(identifiers))
+
+    def open_identifiers(self, version: int, sealed: Sealed) -> dict[str, str]:
+        return self._open(self._identifiers_aad(version), sealed, f"identifiers v{version}")
+
+    def seal_text(self, text_id: uuid.UUID, text: str) -> Sealed:
+        return self._seal(_aad(b"text", self.person_id, text_id.bytes), text)
+
+    def open_text(self, text_id: uuid.UUID, sealed: Sealed) -> str:
+        return self._open(_aad(b"text", self.person_id, text_id.bytes), sealed, f"text {text_id}")
+
+    def _identifiers_aad(self, version: int) -> bytes:
+        return _aad(b"identifiers", self.person_id, version.to_bytes(4, "big"))
+
+    def _seal(self, aad: bytes, value: object) -> Sealed:
+        plain = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        data = plain.encode("utf-8")
+        # JSON ignores trailing whitespace, so spaces pad without a length field
+        data += b" " * (-len(data) % _PAD_TO_BYTES)
+        nonce = os.urandom(_NONCE_BYTES)
+        return Sealed(nonce, self._aead.encrypt(nonce, data, aad))
+
+    def _open(self, aad: bytes, sealed: Sealed, what: str):
+        try:
+            data = self._aead.decrypt(sealed.nonce, sealed.ciphertext, aad)
+        except InvalidTag:
+            raise VaultIntegrityError(
+                f"{what} of person {self.person_id} failed authentication"
+            ) from None
+        return json.loads(data)
+
+
+class MasterKeys:
+    """The node's master key, held only as the two keys derived from it (HKDF-SHA256): one
+    wraps person keys, the other makes blind-index digests."""
+
+    __slots__ = ("_wrapping", "_index_key")
+
+    def __init__(self, master_key: bytes):
+        if len(master_key) != MASTER_KEY_BYTES:
+            raise MasterKeyError(f"a master key is {MASTER_KEY_BYTES} bytes, not {len(master_key)}")
+        self._wrapping = AESGCM(_derive(master_key, _KEY_WRAPPING_INFO))
+        self._index_key = _derive(master_key, _BLIND_INDEX_INFO)
+
+    def __repr__(self) -> str:
+        return "MasterKeys(...)"
+
+    @classmethod
+    def from_text(cls, text: str, source: str = "the master key") -> MasterKeys:
+        return cls(_decode_master_key(text, source))
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> MasterKeys:
+        """From PEERLINK_MASTER_KEY (urlsafe base64 of 32 bytes) or the file that
+        PEERLINK_MASTER_KEY_FILE names; exactly one of them must be set."""
+        environ = os.environ if environ is None else environ
+        text, path = environ.get(MASTER_KEY_ENV), environ.get(MASTER_KEY_FILE_ENV)
+        if text and path:
+            raise MasterKeyError(f"set {MASTER_KEY_ENV} or {MASTER_KEY_FILE_ENV}, not both")
+        if text:
+            return cls.from_text(text, MASTER_KEY_ENV)
+        if path:
+            try:
+                content = Path(path).read_text(encoding="ascii")
+            except (OSError, UnicodeDecodeError) as error:
+                raise MasterKeyError(
+                    f"{MASTER_KEY_FILE_ENV} names {path}, which cannot be read: {error}"
+                ) from None
+            return cls.from_text(content, f"the master key file {path}")
+        raise MasterKeyError(
+            f"no master key: set {MASTER_KEY_ENV} (urlsafe base64 of {MASTER_KEY_BYTES} bytes) "
+            f"or {MASTER_KEY_FILE_ENV} (a file holding one)"
+        )
+
+    def wrap(self, key: PersonKey) -> bytes:
+        nonce = os.urandom(_NONCE_BYTES)
+        return nonce + self._wrapping.encrypt(
+            nonce, key._secret, _aad(b"person-key", key.person_id)
+        )
+
+    def unwrap(self, person_id: uuid.UUID, wrapped: bytes) -> PersonKey:
+        nonce, sealed = wrapped[:_NONCE_BYTES], wrapped[_NONCE_BYTES:]
+        try:
+            secret = self._wrapping.decrypt(nonce, sealed, _aad(b"person-key", person_id))
+        except InvalidTag:
+            raise VaultIntegrityError(
+                f"the key of person {person_id} does not open with this master key "
+                "(another node's key, or the row was altered or moved)"
+            ) from None
+        return PersonKey(person_id, secret)
+
+    def nhs_number_digest(self, nhs_number: str) -> bytes:
+        return self._digest(NHS_NUMBER_INDEX, validate_nhs_number(nhs_number))
+
+    def name_and_dob_digest(self, name: str, date_of_birth: str | date) -> bytes:
+        return self._digest(
+            NAME_AND_DOB_INDEX, f"{normalise_name(name)}|{_iso_date(date_of_birth)}"
+        )
+
+    def _digest(self, kind: str, normalised: str) -> bytes:
+        message = kind.encode("ascii") + b"\x00" + normalised.encode("utf-8")
+        return hmac.new(self._index_key, message, hashlib.sha256).digest()
+
+    def index_digests(self, identifiers: Mapping[str, str]) -> dict[str, bytes]:
+        digests = {}
+        if identifiers.get("nhs_number"):
+            digests[NHS_NUMBER_INDEX] = self.nhs_number_digest(identifiers["nhs_number"])
+        if identifiers.get("full_name") and identifiers.get("date_of_birth"):
+            digests[NAME_AND_DOB_INDEX] = self.name_and_dob_digest(
+                identifiers["full_name"], identifiers["date_of_birth"]
+            )
+        return digests
+
+
+class _KeyCache:
+    """Unwrapped person keys, least recently used dropped first. An entry is keyed by the
+    wrapped key as stored and every read fetches that column anyway, so an erasure committed
+    by any process is seen at once: the cache saves an unwrap, it never decides access."""
+
+    def __init__(self, capacity: int):
+        self._capacity = capacity
+        self._entries: OrderedDict[uuid.UUID, tuple[bytes, PersonKey]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, person_id: uuid.UUID, wrapped: bytes) -> PersonKey | None:
+        with self._lock:
+            entry = self._entries.get(person_id)
+            if entry is None or entry[0] != wrapped:
+                return None
+            self._entries.move_to_end(person_id)
+            return entry[1]
+
+    def put(self, person_id: uuid.UUID, wrapped: bytes, key: PersonKey) -> None:
+        if self._capacity <= 0:
+            return
+        with self._lock:
+            self._entries[person_id] = (wrapped, key)
+            self._entries.move_to_end(person_id)
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+
+    def forget(self, person_id: uuid.UUID) -> None:
+        with self._lock:
+            self._entries.pop(person_id, None)
+
+
+# -- storage ---------------------------------------------------------------------------------
+
+_DDL = """
+CREATE SCHEMA IF NOT EXISTS {s};
+CREATE TABLE IF NOT EXISTS {s}.person_keys (
+    person_id       uuid PRIMARY KEY,
+    -- NULL once erased: without it the person's ciphertext can never be opened again
+    wrapped_key     bytea,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    erased_at       timestamptz,
+    erasure_reason  text,
+    CONSTRAINT erasure_destroys_the_key CHECK (
+        (wrapped_key IS NULL) = (erased_at IS NOT NULL)
+        AND (erased_at IS NULL) = (erasure_reason IS NULL)
+    )
+);
+CREATE TABLE IF NOT EXISTS {s}.person_identifiers (
+    person_id       uuid NOT NULL REFERENCES {s}.person_keys,
+    version         integer NOT NULL CHECK (version > 0),
+    ciphertext      bytea NOT NULL,
+    nonce           bytea NOT NULL,
+    recorded_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (person_id, version)
+);
+CREATE TABLE IF NOT EXISTS {s}.blind_index (
+    person_id       uuid NOT NULL REFERENCES {s}.person_keys,
+    kind            text NOT NULL,
+    digest          bytea NOT NULL,
+    PRIMARY KEY (person_id, kind)
+);
+CREATE INDEX IF NOT EXISTS blind_index_lookup ON {s}.blind_index (kind, digest);
+CREATE TABLE IF NOT EXISTS {s}.sensitive_texts (
+    text_id         uuid PRIMARY KEY,
+    person_id       uuid NOT NULL REFERENCES {s}.person_keys,
+    ciphertext      bytea NOT NULL,
+    nonce           bytea NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
+def _checked_schema(schema: str) -> str:
+    if not _SCHEMA_NAME.fullmatch(schema):
+        raise ValueError(f"schema {schema!r} must be a lower-case SQL identifier")
+    return schema
+
+
+def vault_ddl(schema: str) -> str:
+    """CREATE ... IF NOT EXISTS for the vault's tables in `schema`; safe to run again."""
+    return _DDL.format(s=_checked_schema(schema))
+
+
+def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+
+
+def _sealed(nonce, ciphertext) -> Sealed:
+    return Sealed(bytes(nonce), bytes(ciphertext))
+
+
+def _squashed(text: str) -> str:
+    return re.sub(r"[\W_]+", "", normalise_name(text))
+
+
+def _refuse_identifying_reason(reason: str, identifiers: Mapping[str, str]) -> None:
+    squashed = _squashed(reason)
+    for field in _NOT_IN_ERASURE_REASON:
+        value = _squashed(identifiers.get(field) or "")
+        if len(value) >= _SHORTEST_CHECKED_VALUE and value in squashed:
+            raise ValueError(
+                f"the erasure reason repeats the person's {field}; it is kept after erasure, "
+                "so it must not identify them"
+            )
+
+
+Cursor = psycopg2.extensions.cursor
+
+
+class Vault:
+    """The people vault in one PostgreSQL schema. Every method takes an open cursor: the
+    caller owns the transaction, so vault writes commit or roll back with its own."""
+
+    def __init__(self, schema: str, keys: MasterKeys, cache_size: int = 4096):
+        self.schema = _checked_schema(schema)
+        self.keys = keys
+        self._cache = _KeyCache(cache_size)
+
+    # -- identifiers -------------------------------------------------------------------------
+
+    def register(
+        self, cur: Cursor, person_id: uuid.UUID | str, identifiers: Mapping[str, object]
+    ) -> None:
+        person_id = _as_uuid(person_id)
+        values = {f: v for f, v in validate_identifiers(identifiers).items() if v is not None}
+        key = PersonKey.generate(person_id)
+        wrapped = self.keys.wrap(key)
+        cur.execute(
+            f"INSERT INTO {self.schema}.person_keys (person_id, wrapped_key) VALUES (%s, %s) "
+            "ON CONFLICT (person_id) DO NOTHING",
+            (person_id, wrapped),
+        )
+        if cur.rowcount == 0:
+            # an erased person's id stays taken: reusing it would join new data to old history
+            raise PersonAlreadyRegistered(f"person {person_id} is already in the vault")
+        self._write_version(cur, key, 1, values)
+        self._cache.put(person_id, wrapped, key)
+
+    def update(
+        self, cur: Cursor, person_id: uuid.UUID | str, changes: Mapping[str, object]
+    ) -> dict[str, str]:
+        """Writes the merged identifiers as a new version (None or blank removes a field) and
+        returns them; writes nothing when nothing changes."""
+        person_id = _as_uuid(person_id)
+        cleaned = validate_identifiers(changes)
+        # FOR UPDATE: concurrent updates take versions one after another, and an erasure
+        # cannot slip in between reading the key and writing under it
+        key = self._key_for_writing(cur, person_id, "FOR UPDATE")
+        version, current = self._latest(cur, key)
+        merged = {f: v for f, v in {**current, **cleaned}.items() if v is not None}
+        if merged != current:
+            self._write_version(cur, key, version + 1, merged)
+        return merged
+
+    def read(self, cur: Cursor, person_id: uuid.UUID | str) -> dict[str, str] | Erased | None:
+        """The latest identifiers, ERASED once the key is gone, or None for an unknown person."""
+        person_id = _as_uuid(person_id)
+        cur.execute(
+            f"""SELECT k.wrapped_key, i.version, i.nonce, i.ciphertext
+                FROM {self.schema}.person_keys k
+                LEFT JOIN LATERAL (
+                    SELECT version, nonce, ciphertext FROM {self.schema}.person_identifiers
+                    WHERE person_id = k.person_id ORDER BY version DESC LIMIT 1
+                ) i ON true
+                WHERE k.person_id = %s""",
+            (person_id,),
+        )
+        row = cur.fetchone()
+        if row is None:
+            return None
+        wrapped, version, nonce, ciphertext = row
+        if wrapped is None:
+            return ERASED
+        if version is None:
+            return {}
+        key = self._person_key(person_id, bytes(wrapped))
+        return key.open_identifiers(version, _sealed(nonce, ciphertext))
+
+    def history(self, cur: Cursor, person_id: uuid.UUID | str) -> list[dict] | Erased:
+        """Every version, oldest first, as {"version", "recorded_at", "identifiers"}; ERASED once
+        the key is gone, [] for an unknown person."""
+        person_id = _as_uuid(person_id)
+        key = self._key(cur, person_id)
+        if key is None:
+            return []
+        if key is ERASED:
+            return ERASED
+        cur.execute(
+            f"SELECT version, recorded_at, nonce, ciphertext "
+            f"FROM {self.schema}.person_identifiers WHERE person_id = %s ORDER BY version",
+            (person_id,),
+        )
+        return [
+            {
+                "version": version,
+                "recorded_at": recorded_at,
+                "identifiers": key.open_identifiers(version, _sealed(nonce, ciphertext)),
+            }
+            for version, recorded_at, nonce, ciphertext in cur.fetchall()
+        ]
+
+    # -- search ------------------------------------------------------------------------------
+
+    def find_by_nhs_number(self, cur: Cursor, nhs_number: str) -> list[uuid.UUID]:
+        """People with this NHS number (any spacing); ValueError if it is not a valid one."""
+        return self._find(cur, NHS_NUMBER_INDEX, self.keys.nhs_number_digest(nhs_number))
+
+    def find_by_name_and_dob(
+        self, cur: Cursor, name: str, date_of_birth: str | date
+    ) -> list[uuid.UUID]:
+        """People with this full name (ignoring case, accents and spacing) and date of birth."""
+        digest = self.keys.name_and_dob_digest(name, date_of_birth)
+        return self._find(cur, NAME_AND_DOB_INDEX, digest)
+
+    def _find(self, cur: Cursor, kind: str, digest: bytes) -> list[uuid.UUID]:
+        cur.execute(
+            f"SELECT person_id FROM {self.schema}.blind_index WHERE kind = %s AND digest = %s "
+            "ORDER BY person_id",
+            (kind, digest),
+        )
+        return [row[0] for row in cur.fetchall()]
+
+    # -- sensitive free text -----------------------------------------------------------------
+
+    def seal_text(self, cur: Cursor, person_id: uuid.UUID | str, text: str) -> uuid.UUID:
+        """Stores text about a person (a session note, say) under their key; returns its id."""
+        if not isinstance(text, str):
+            raise ValueError("sealed text must be a str")
+        person_id = _as_uuid(person_id)
+        # FOR SHARE: notes are written side by side, but an erasure waits for this one
+        key = self._key_for_writing(cur, person_id, "FOR SHARE")
+        text_id = uuid.uuid4()
+        sealed = key.seal_text(text_id, text)
+        cur.execute(
+            f"INSERT INTO {self.schema}.sensitive_texts (text_id, person_id, ciphertext, nonce) "
+            "VALUES (%s, %s, %s, %s)",
+            (text_id, person_id, sealed.ciphertext, sealed.nonce),
+        )
+        return text_id
+
+    def open_text(self, cur: Cursor, text_id: uuid.UUID | str) -> str | Erased | None:
+        """The text, ERASED once its person's key is gone, or None for an unknown text_id."""
+        text_id = _as_uuid(text_id)
+        cur.execute(
+            f"SELECT t.person_id, k.wrapped_key, t.nonce, t.ciphertext "
+            f"FROM {self.schema}.sensitive_texts t "
+            f"JOIN {self.schema}.person_keys k USING (person_id) WHERE t.text_id = %s",
+            (text_id,),
+        )
+        row = cur.fetchone()
+        if row is None:
+            return None
+        person_id, wrapped, nonce, ciphertext = row
+        if wrapped is None:
+            return ERASED
+        key = self._person_key(person_id, bytes(wrapped))
+        return key.open_text(text_id, _sealed(nonce, ciphertext))
+
+    # -- erasure -----------------------------------------------------------------------------
+
+    def erase(self, cur: Cursor, person_id: uuid.UUID | str, reason: str) -> None:
+        """Destroys the person's key and their blind-index rows and records when and why.
+        Their ciphertext stays, unreadable for good (in backups too, once no backup holds the
+        key). Erasing an erased person changes nothing."""
+        person_id = _as_uuid(person_id)
+        reason = (reason or "").strip()
+        if not reason:
+            raise ValueError("an erasure needs a reason")
+        wrapped = self._wrapped_key(cur, person_id, "FOR UPDATE")
+        if wrapped is None:
+            raise PersonNotFound(f"person {person_id} is not in the vault")
+        if wrapped is ERASED:
+            return
+        try:
+            key = self._person_key(person_id, wrapped)
+            _refuse_identifying_reason(reason, self._latest(cur, key)[1])
+        except VaultIntegrityError:
+            # a record that no longer opens must still be erasable; its reason cannot be
+            # checked against identifiers nobody can read
+            pass
+        cur.execute(
+            f"UPDATE {self.schema}.person_keys "
+            "SET wrapped_key = NULL, erased_at = now(), erasure_reason = %s WHERE person_id = %s",
+            (reason, person_id),
+        )
+        cur.execute(f"DELETE FROM {self.schema}.blind_index WHERE person_id = %s", (person_id,))
+        self._cache.forget(person_id)
+
+    # -- inside ------------------------------------------------------------------------------
+
+    def _wrapped_key(
+        self, cur: Cursor, person_id: uuid.UUID, lock: str = ""
+    ) -> bytes | Erased | None:
+        cur.execute(
+            f"SELECT wrapped_key FROM {self.schema}.person_keys WHERE person_id = %s {lock}",
+            (person_id,),
+        )
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return ERASED if row[0] is None else bytes(row[0])
+
+    def _key(self, cur: Cursor, person_id: uuid.UUID, lock: str = "") -> PersonKey | Erased | None:
+        wrapped = self._wrapped_key(cur, person_id, lock)
+        if wrapped is None or wrapped is ERASED:
+            return wrapped
+        return self._person_key(person_id, wrapped)
+
+    def _key_for_writing(self, cur: Cursor, person_id: uuid.UUID, lock: str) -> PersonKey:
+        key = self._key(cur, person_id, lock)
+        if key is None:
+            raise PersonNotFound(f"person {person_id} is not in the vault")
+        if key is ERASED:
+            raise PersonErased(f"person {person_id} was erased")
+        return key
+
+    def _person_key(self, person_id: uuid.UUID, wrapped: bytes) -> PersonKey:
+        key = self._cache.get(person_id, wrapped)
+        if key is None:
+            key = self.keys.unwrap(person_id, wrapped)
+            self._cache.put(person_id, wrapped, key)
+        return key
+
+    def _latest(self, cur: Cursor, key: PersonKey) -> tuple[int, dict[str, str]]:
+        cur.execute(
+            f"SELECT version, nonce, ciphertext FROM {self.schema}.person_identifiers "
+            "WHERE person_id = %s ORDER BY version DESC LIMIT 1",
+            (key.person_id,),
+        )
+        row = cur.fetchone()
+        if row is None:
+            return 0, {}
+        version, nonce, ciphertext = row
+        return version, key.open_identifiers(version, _sealed(nonce, ciphertext))
+
+    def _write_version(
+        self, cur: Cursor, key: PersonKey, version: int, identifiers: dict[str, str]
+    ) -> None:
+        sealed = key.seal_identifiers(version, identifiers)
+        cur.execute(
+            f"INSERT INTO {self.schema}.person_identifiers (person_id, version, ciphertext, nonce) "
+            "VALUES (%s, %s, %s, %s)",
+            (key.person_id, version, sealed.ciphertext, sealed.nonce),
+        )
+        # the index follows the latest identifiers only: an old NHS number finds no one
+        cur.execute(f"DELETE FROM {self.schema}.blind_index WHERE person_id = %s", (key.person_id,))
+        digests = self.keys.index_digests(identifiers)
+        if digests:
+            psycopg2.extras.execute_values(
+                cur,
+                f"INSERT INTO {self.schema}.blind_index (person_id, kind, digest) VALUES %s",
+                [(key.person_id, kind, digest) for kind, digest in digests.items()],
+            )
