@@ -8,6 +8,7 @@ group's) and the current time are passed in by the service.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -315,10 +316,14 @@ def _links(
     }
 
 
+def _unique(codes: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(codes))
+
+
 def _workers(worker_ids: Sequence[str] | None) -> list[str]:
-    workers = list(dict.fromkeys(worker_ids or ()))
+    workers = _unique(worker_ids or ())
     if not workers:
-        raise SessionNeedsAWorker("say which worker or workers ran the session")
+        raise SessionNeedsAWorker("a session needs at least one worker")
     return workers
 
 
@@ -331,10 +336,6 @@ def _length(minutes: int) -> int:
             f" a typing error"
         )
     return minutes
-
-
-def _unique(codes: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys(codes))
 
 
 class Session(Aggregate):
@@ -427,7 +428,7 @@ class Session(Aggregate):
         _length(duration_minutes)
         ends_at = actual_start_at + timedelta(minutes=duration_minutes)
         if ends_at > now + max_future:
-            ahead = int((ends_at - now).total_seconds() // 60)
+            ahead = math.ceil((ends_at - now).total_seconds() / 60)
             allowed = int(max_future.total_seconds() // 60)
             raise SessionCannotBeRecordedInTheFuture(
                 f"a session is recorded once it has happened; this one would end {ahead} minutes"
@@ -794,7 +795,7 @@ class Group(Aggregate):
     ) -> list[NewEvent]:
         if self.status is not None:
             raise GroupMustBeNew("this group already exists")
-        facilitators = list(dict.fromkeys(facilitator_ids))
+        facilitators = _unique(facilitator_ids)
         if not facilitators:
             raise GroupNeedsAFacilitator("a group needs at least one facilitator")
         self._capacity_allowed(capacity)

@@ -19,6 +19,7 @@ registry = EventRegistry()
 
 MEDIUM_CODES = tuple(sorted(set(domain.MODES.values())))
 MAX_WORKERS = 20
+MAX_CONTACTS = 20
 
 
 def _code(choices, **kwargs) -> fields.String:
@@ -273,7 +274,7 @@ class CareContact(Schema):
 
 def _contacts(schema) -> fields.List:
     return fields.List(
-        fields.Nested(schema), load_default=list, validate=validate.Length(max=MAX_WORKERS)
+        fields.Nested(schema), load_default=list, validate=validate.Length(max=MAX_CONTACTS)
     )
 
 
@@ -570,12 +571,10 @@ class DraftPlanBody(PlanContentOfKind):
     on = _optional(fields.Date)
 
 
-class RevisePlanBody(PlanContentOfKind):
+class RevisePlanBody(PlanContentOfKind, DatedBody):
     """The plan's full new content; `kind` must be the plan's own."""
 
     reason = _code(domain.REVISION_REASONS, required=True)
-    expected_version = _optional(fields.Integer, validate=validate.Range(min=1))
-    on = _optional(fields.Date)
 
 
 class ReviewPlanBody(DatedBody):
@@ -606,11 +605,10 @@ class CorrectSignpostingOutcomeBody(RecordSignpostingOutcomeBody):
     reason = _code(domain.CORRECTION_REASONS, required=True)
 
 
-class RecordMeasureBody(MeasureAnswers):
+class RecordMeasureBody(MeasureAnswers, VersionedBody):
     """The person is the stream (`/people/<person_id>/measures`); answers map item codes to the
     answer given, and are refused naming the item when one is missing, extra or out of range."""
 
     timepoint = _code(measures.TIMEPOINTS, required=True)
     taken_on = fields.Date(required=True)
     referral_id = _optional(_stream)
-    expected_version = _optional(fields.Integer, validate=validate.Range(min=1))

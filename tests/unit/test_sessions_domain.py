@@ -353,6 +353,14 @@ def test_a_session_recorded_as_held_may_end_up_to_max_future_after_now():
         lambda: record_new(session("new").now, actual_start_at=end_allowed - timedelta(minutes=59)),
     )
     assert "16 minutes from now, more than the 15 minutes allowed" in rule.message
+    rule = refused(
+        domain.SessionCannotBeRecordedInTheFuture,
+        lambda: record_new(
+            session("new").now,
+            actual_start_at=end_allowed - timedelta(minutes=60) + timedelta(seconds=1),
+        ),
+    )
+    assert "16 minutes from now" in rule.message
 
 
 def test_max_future_is_set_by_the_caller():
