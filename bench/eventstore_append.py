@@ -3,10 +3,14 @@ writers, each beside a raw psycopg2 baseline measured in the same run (a single-
 INSERT INTO raw (payload jsonb) and a COMMIT per event, 1 and 16 connections); and, while the
 16 writers append, a follower reading with store.read_after that must never skip a position.
 
-    .venv/bin/python bench/eventstore_append.py [--seconds 10] [--mode processes|threads|both]
+    .venv/bin/python bench/eventstore_append.py [--seconds 10] [--mode threads|processes|both]
 
 Each writer appends consecutive versions of a stream of its own (expected_version = the
 version it last wrote), so writers never conflict and every append checks its expected version.
+Writers are threads of this process by default, sharing one store over one pool of 18
+connections, as a service process does; --mode processes forks one process (own store, own
+connection) per writer instead. The 16-writer store run is measured twice: alone (for the ratio
+against the baseline, which has no reader either) and with the follower, a process of its own.
 """
 
 from __future__ import annotations
@@ -252,10 +256,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument(
         "--mode",
-        choices=("processes", "threads", "both"),
-        default="processes",
-        help="writers as forked processes (default) or as threads of one process sharing "
-        "one store and pool",
+        choices=("threads", "processes", "both"),
+        default="threads",
+        help="writers as threads of one process sharing one store and pool (default), or as "
+        "forked processes each with its own store",
     )
     args = parser.parse_args()
     with scratch_database(admin_dsn(args)) as dsn:
@@ -268,7 +272,7 @@ def main() -> None:
             f"scratch database {dsn.rsplit('/', 1)[1]}; payload {PAYLOAD_BYTES} bytes of JSON;"
             " one event per append / per COMMIT"
         )
-        modes = ("processes", "threads") if args.mode == "both" else (args.mode,)
+        modes = ("threads", "processes") if args.mode == "both" else (args.mode,)
         for mode in modes:
             measure(dsn, mode, args.seconds, args.profile)
 

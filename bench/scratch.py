@@ -130,12 +130,15 @@ def scratch_database(dsn: str):
         conn.close()
 
 
+def rabbit_node(args) -> str:
+    return args.rabbit_node or stack_state()["rabbit_node"]
+
+
 @contextlib.contextmanager
 def scratch_vhost(args):
     """A vhost of its own for user peerlink; yields its AMQP URL; deleted at the end."""
-    state = None if (args.amqp and args.rabbit_node) else stack_state()
-    base = args.amqp or state["amqp"]["hub"]
-    node = args.rabbit_node or state["rabbit_node"]
+    base = args.amqp or stack_state()["amqp"]["hub"]
+    node = rabbit_node(args)
 
     def rabbitmqctl(*command: str) -> None:
         subprocess.run(
@@ -191,8 +194,9 @@ class Observer:
     from pg_stat_activity (running, waiting on an event, or waiting for the client). The
     sampler is a process of its own so that it sees the backends whatever the GIL is doing."""
 
-    def __init__(self, dsn: str, interval: float = 0.02):
+    def __init__(self, dsn: str, others: dict[str, int] | None = None, interval: float = 0.02):
         self.dsn = dsn
+        self.others = {name: pid for name, pid in (others or {}).items() if pid}
         self.interval = interval
 
     def __enter__(self) -> Observer:
@@ -205,6 +209,7 @@ class Observer:
         self._started = time.perf_counter()
         self._cpu = time.process_time()
         self._children = _children_cpu()
+        self._others = {name: _ticks(pid) for name, pid in self.others.items()}
         return self
 
     def _sample_until_stopped(self, ready) -> None:
@@ -220,6 +225,8 @@ class Observer:
                     "SELECT pid, state, wait_event_type, wait_event FROM pg_stat_activity"
                     " WHERE datname = current_database() AND pid <> pg_backend_pid()"
                     " AND backend_type = 'client backend'"
+                    # a pooled connection nobody used for a while is not waiting for anyone
+                    " AND (state <> 'idle' OR state_change > now() - interval '0.5 s')"
                 )
                 rows = cur.fetchall()
             for pid, state, wait_type, wait in rows:
@@ -245,10 +252,14 @@ class Observer:
         self.client_cpu = (time.process_time() - self._cpu) + (_children_cpu() - self._children)
         busy, total = _machine_ticks()
         self.machine_busy = (busy - self._machine[0]) / max(total - self._machine[1], 1)
+        hz = os.sysconf("SC_CLK_TCK")
+        self.other_cpu = {
+            name: (_ticks(pid) - self._others[name]) / hz for name, pid in self.others.items()
+        }
         self._stop.set()
         self.states, ticks = self._result.get()
         self._sampler.join()
-        self.server_cpu = ticks / os.sysconf("SC_CLK_TCK")
+        self.server_cpu = ticks / hz
 
     def summary(self, events: int) -> str:
         """One line: CPU per event on each side and the commonest backend states."""
@@ -257,11 +268,30 @@ class Observer:
         common = ", ".join(
             f"{state} {count / samples:.0%}" for state, count in self.states.most_common(4)
         )
+        others = "".join(
+            f", {name} {cpu / events * 1e6:.0f} us" for name, cpu in self.other_cpu.items()
+        )
         return (
             f"CPU per event: client {self.client_cpu / events * 1e6:.0f} us, "
-            f"postgres {self.server_cpu / events * 1e6:.0f} us; machine busy "
+            f"postgres {self.server_cpu / events * 1e6:.0f} us{others}; machine busy "
             f"{self.machine_busy:.0%} of {os.cpu_count()} cores; backends: {common}"
         )
+
+
+def rabbitmq_pid(node: str) -> int | None:
+    """The pid of the Erlang VM running RabbitMQ node `node` on this machine, if readable."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"RABBITMQ_NODENAME={node}".encode() in environ:
+            with contextlib.suppress(OSError):
+                if b"beam" in (entry / "cmdline").read_bytes():
+                    return int(entry.name)
+    return None
 
 
 def _children_cpu() -> float:
