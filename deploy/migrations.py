@@ -56,6 +56,15 @@ def _sessions_referral_status() -> str:
     )
 
 
+def _vault() -> str:
+    from shared.vault import vault_ddl
+
+    return vault_ddl("vault") + (
+        f"GRANT USAGE ON SCHEMA vault TO {APP_ROLE};"
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA vault TO {APP_ROLE};"
+    )
+
+
 def _hub() -> str:
     return (
         CONSUMER_DDL.format(schema=HUB_SCHEMA)
@@ -76,6 +85,7 @@ NODE_MIGRATIONS.append(("0002_referral_list", _referral_list()))
 NODE_MIGRATIONS.append(("0003_incoming_offers", _incoming_offers()))
 NODE_MIGRATIONS.append(("0004_sessions_referral_status", _sessions_referral_status()))
 NODE_MIGRATIONS.append(("0005_audit_trail", audit.DDL + audit.grants(APP_ROLE)))
+NODE_MIGRATIONS.append(("0006_people_vault", _vault()))
 HUB_MIGRATIONS: list[tuple[str, str]] = [("0001_reporting", _hub())]
 
 

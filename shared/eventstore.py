@@ -335,7 +335,10 @@ class PostgresEventStore:
         expected_version: int,
         events: Sequence[NewEvent],
         context: Context,
+        within: Callable | None = None,
     ) -> list[RecordedEvent]:
+        """`within(cur)` writes what must commit with these events, or not at all (the people
+        vault's rows with a person's registration, say)."""
         if not events:
             return []
         validated = [self.registry.validate(event) for event in events]
@@ -355,6 +358,8 @@ class PostgresEventStore:
                     recorded = _recorded(
                         stream_type, stream_id, base_version, events, validated, rows, context
                     )
+                    if within is not None:
+                        within(cur)
                     if self.projector is not None:
                         self.projector(cur, recorded)
                 conn.commit()

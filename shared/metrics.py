@@ -54,6 +54,11 @@ DEAD_LETTERS = Counter(
     "Events that failed repeatedly and were dead-lettered",
     ["consumer"],
 )
+BREAK_GLASS = Counter(
+    "peerlink_break_glass_total",
+    "Records opened outside the normal scope by a safeguarding lead giving a reason",
+    ["service"],
+)
 HTTP_REQUESTS = Counter(
     "peerlink_http_requests_total", "HTTP requests answered", ["service", "route", "status"]
 )

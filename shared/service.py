@@ -64,6 +64,18 @@ class Audit(DependencyProvider):
         return self.log
 
 
+class PeopleVault(DependencyProvider):
+    """The node's people vault (identifiers encrypted per person) under its master key."""
+
+    def setup(self):
+        from shared.vault import MasterKeys, Vault
+
+        self.vault = Vault("vault", MasterKeys.from_environment())
+
+    def get_dependency(self, worker_ctx):
+        return self.vault
+
+
 class NodeSettings(DependencyProvider):
     def setup(self):
         self.settings = Settings.from_environment(self.container.service_name)

@@ -29,12 +29,26 @@ from shared.auth import (
     Unauthenticated,
     principal_from_header,
 )
-from shared.events import EventError, InvalidPayload
+from shared.events import Actor, Context, EventError, InvalidPayload
 from shared.eventstore import ConcurrencyError, DuplicateEventId
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024
+
+
+def context_of(principal: Principal, request) -> Context:
+    """Who acts, for the events of this request; X-Correlation-Id ties a chain of requests."""
+    correlation = request.headers.get("X-Correlation-Id")
+    try:
+        correlation_id = uuid.UUID(correlation) if correlation else uuid.uuid4()
+    except ValueError:
+        raise BadRequest("X-Correlation-Id", "must be a UUID") from None
+    return Context(
+        partner_id=principal.partner_id,
+        actor=Actor(principal.user_id, principal.role),
+        correlation_id=correlation_id,
+    )
 
 
 class NotFound(Exception):

@@ -14,10 +14,12 @@ from services.referrals.domain import (
     OFFER_DECLINE_REASONS,
     OPEN_STATES,
 )
+from services.referrals.people import register_events as register_people_events
 from shared.config import PARTNERS
 from shared.events import EventRegistry
 
 registry = EventRegistry()
+register_people_events(registry)
 
 # Readable referral sources for workers, each mapped to the NHS Mental Health Services Data Set
 # referral source group so reports compare with NHS returns (DOMAIN.md).

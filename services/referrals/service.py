@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from psycogreen.eventlet import patch_psycopg
 
 from services.referrals.domain import IncomingOffer, Referral
+from services.referrals.people import PeopleApi
 from services.referrals.projections import SCHEMA, referrals_projector
 from services.referrals.schemas import (
     REFERRAL_SOURCES,
@@ -30,10 +31,9 @@ from services.referrals.schemas import (
 )
 from services.referrals.transfers import derived_id, with_id
 from shared.auth import Forbidden, Principal
-from shared.events import Actor, Context
 from shared.eventstore import ConcurrencyError
-from shared.service import Audit, EventStore, NodeSettings, Operations
-from shared.web import BadRequest, NotFound, Secret, json_response, route
+from shared.service import Audit, EventStore, NodeSettings, Operations, PeopleVault
+from shared.web import BadRequest, NotFound, Secret, context_of, json_response, route
 
 patch_psycopg()
 
@@ -46,19 +46,6 @@ DECIDERS = ("team_lead", "partner_admin")
 CASEWORK = ("peer_worker", "team_lead", "partner_admin")
 # what a partner learns of a referral offered to it: coded fields, never identifiers
 OFFERED_FIELDS = ("source", "urgency", "needs", "risk_level", "is_carer_referral")
-
-
-def context_of(principal: Principal, request) -> Context:
-    correlation = request.headers.get("X-Correlation-Id")
-    try:
-        correlation_id = uuid.UUID(correlation) if correlation else uuid.uuid4()
-    except ValueError:
-        raise BadRequest("X-Correlation-Id", "must be a UUID") from None
-    return Context(
-        partner_id=principal.partner_id,
-        actor=Actor(principal.user_id, principal.role),
-        correlation_id=correlation_id,
-    )
 
 
 def expected_version(request, body: dict) -> int | None:
@@ -76,12 +63,13 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
-class ReferralsService(Operations):
+class ReferralsService(PeopleApi, Operations):
     """Referrals: received, accepted or declined, allocated, active, on hold, discharged."""
 
     name = "referrals"
     store = EventStore(SCHEMA, registry, projector=referrals_projector())
     audit = Audit()
+    vault = PeopleVault()
     settings = NodeSettings()
     auth_secret = Secret()
 

@@ -4,6 +4,7 @@ partner node to the hub's report."""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from datetime import UTC, date, datetime
@@ -222,9 +223,7 @@ def test_the_referrals_document_matches_what_the_service_answers(endpoints):
     assert feed["security"] == [{"bearer": []}]
     # every documented operation exists: without a token it is refused, never "not found"
     for path, operations in document["paths"].items():
-        concrete = path.replace("{referral_id}", str(uuid.uuid4())).replace(
-            "{offer_id}", str(uuid.uuid4())
-        )
+        concrete = re.sub(r"\{[a-z_]+\}", lambda _: str(uuid.uuid4()), path)
         for method, operation in operations.items():
             response = requests.request(method, url + concrete, timeout=TIMEOUT)
             expected = 401 if operation.get("security") else 200
