@@ -56,6 +56,15 @@ def _sessions_referral_status() -> str:
     )
 
 
+def _sessions_read_model() -> str:
+    from services.sessions.projections import READ_MODEL_DDL, READ_MODEL_TABLES, SCHEMA
+
+    tables = ", ".join(f"{SCHEMA}.{table}" for table in READ_MODEL_TABLES)
+    return READ_MODEL_DDL + (
+        f"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON {tables} TO {APP_ROLE};"
+    )
+
+
 def _vault() -> str:
     from shared.vault import vault_ddl
 
@@ -86,6 +95,7 @@ NODE_MIGRATIONS.append(("0003_incoming_offers", _incoming_offers()))
 NODE_MIGRATIONS.append(("0004_sessions_referral_status", _sessions_referral_status()))
 NODE_MIGRATIONS.append(("0005_audit_trail", audit.DDL + audit.grants(APP_ROLE)))
 NODE_MIGRATIONS.append(("0006_people_vault", _vault()))
+NODE_MIGRATIONS.append(("0007_sessions_read_model", _sessions_read_model()))
 HUB_MIGRATIONS: list[tuple[str, str]] = [("0001_reporting", _hub())]
 
 

@@ -577,16 +577,43 @@ class Vault:
         )
         return [row[0] for row in cur.fetchall()]
 
+    def standing(self, cur: Cursor, person_id: uuid.UUID | str) -> str | None:
+        """ "registered", "erased", or None for someone this node has never registered; nothing
+        is decrypted."""
+        wrapped = self._wrapped_key(cur, _as_uuid(person_id))
+        if wrapped is None:
+            return None
+        return "erased" if wrapped is ERASED else "registered"
+
+    def text_owners(self, cur: Cursor, text_ids) -> dict[uuid.UUID, uuid.UUID]:
+        """text_id -> the person each known sealed text is about; unknown ids are left out."""
+        ids = [_as_uuid(t) for t in text_ids]
+        if not ids:
+            return {}
+        cur.execute(
+            f"SELECT text_id, person_id FROM {self.schema}.sensitive_texts"
+            " WHERE text_id = ANY(%s::uuid[])",
+            ([str(i) for i in ids],),
+        )
+        return {row[0]: row[1] for row in cur.fetchall()}
+
     # -- sensitive free text -----------------------------------------------------------------
 
-    def seal_text(self, cur: Cursor, person_id: uuid.UUID | str, text: str) -> uuid.UUID:
-        """Stores text about a person (a session note, say) under their key; returns its id."""
+    def seal_text(
+        self,
+        cur: Cursor,
+        person_id: uuid.UUID | str,
+        text: str,
+        text_id: uuid.UUID | None = None,
+    ) -> uuid.UUID:
+        """Stores text about a person (a session note, say) under their key; returns its id
+        (`text_id` when the caller chose it, so an event naming it can commit alongside)."""
         if not isinstance(text, str):
             raise ValueError("sealed text must be a str")
         person_id = _as_uuid(person_id)
         # FOR SHARE: notes are written side by side, but an erasure waits for this one
         key = self._key_for_writing(cur, person_id, "FOR SHARE")
-        text_id = uuid.uuid4()
+        text_id = text_id or uuid.uuid4()
         sealed = key.seal_text(text_id, text)
         cur.execute(
             f"INSERT INTO {self.schema}.sensitive_texts (text_id, person_id, ciphertext, nonce) "

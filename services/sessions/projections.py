@@ -1,9 +1,16 @@
-"""What the sessions service knows of other services: each referral's status, learnt from the
-referrals service's events (a one-to-one needs an active referral)."""
+"""The sessions service's read models, kept in the appending transaction so lists, diaries,
+registers and timelines never lag the events; and what it knows of other services: each
+referral's status, learnt from the referrals service's events (a one-to-one needs an active
+referral)."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
+from psycopg2.extras import Json
+
 from services.referrals.projections import STATUS_AFTER
+from services.sessions import domain
 from shared.events import RecordedEvent
 
 SCHEMA = "sessions"
@@ -18,6 +25,112 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.referral_status (
     version      integer NOT NULL
 );
 """
+
+READ_MODEL_DDL = f"""
+CREATE INDEX IF NOT EXISTS referral_status_person ON {SCHEMA}.referral_status (person_id);
+CREATE TABLE IF NOT EXISTS {SCHEMA}.session_list (
+    session_id          text PRIMARY KEY,
+    kind                text NOT NULL,
+    status              text NOT NULL,
+    mode                text NOT NULL,
+    medium_code         text NOT NULL,
+    location            text NOT NULL,
+    worker_ids          text[] NOT NULL,
+    referral_id         text,
+    person_id           uuid,
+    group_id            text,
+    -- when it started, or is planned to
+    starts_at           timestamptz NOT NULL,
+    duration_minutes    integer NOT NULL,
+    anonymous_attendees integer,
+    cancelled_by        text,
+    version             integer NOT NULL,
+    updated_at          timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS session_list_starts ON {SCHEMA}.session_list (starts_at);
+CREATE INDEX IF NOT EXISTS session_list_workers ON {SCHEMA}.session_list USING gin (worker_ids);
+CREATE INDEX IF NOT EXISTS session_list_group ON {SCHEMA}.session_list (group_id, starts_at);
+CREATE INDEX IF NOT EXISTS session_list_person ON {SCHEMA}.session_list (person_id);
+CREATE TABLE IF NOT EXISTS {SCHEMA}.attendance (
+    session_id       text NOT NULL,
+    person_id        uuid NOT NULL,
+    status           text NOT NULL,
+    attendance_code  text NOT NULL,
+    is_corrected     boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (session_id, person_id)
+);
+CREATE INDEX IF NOT EXISTS attendance_person ON {SCHEMA}.attendance (person_id);
+CREATE TABLE IF NOT EXISTS {SCHEMA}.group_list (
+    group_id          text PRIMARY KEY,
+    name              text NOT NULL,
+    kind              text NOT NULL,
+    status            text NOT NULL,
+    capacity          integer NOT NULL,
+    members           integer NOT NULL DEFAULT 0,
+    waiting           integer NOT NULL DEFAULT 0,
+    facilitator_ids   text[] NOT NULL,
+    sessions_planned  integer,
+    created_on        date NOT NULL,
+    version           integer NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {SCHEMA}.group_people (
+    group_id   text NOT NULL,
+    person_id  uuid NOT NULL,
+    place      text NOT NULL CHECK (place IN ('member', 'waiting')),
+    since      date NOT NULL,
+    PRIMARY KEY (group_id, person_id)
+);
+CREATE INDEX IF NOT EXISTS group_people_person ON {SCHEMA}.group_people (person_id);
+CREATE TABLE IF NOT EXISTS {SCHEMA}.plan_list (
+    plan_id               text PRIMARY KEY,
+    person_id             uuid NOT NULL,
+    kind                  text NOT NULL,
+    status                text NOT NULL,
+    revision              integer NOT NULL,
+    referral_id           text,
+    drafted_on            date NOT NULL,
+    last_reviewed_on      date,
+    review_interval_days  integer NOT NULL,
+    review_due_on         date,
+    version               integer NOT NULL
+);
+CREATE INDEX IF NOT EXISTS plan_list_person ON {SCHEMA}.plan_list (person_id);
+CREATE INDEX IF NOT EXISTS plan_list_due ON {SCHEMA}.plan_list (review_due_on)
+    WHERE status = 'open';
+CREATE TABLE IF NOT EXISTS {SCHEMA}.signposting_list (
+    signposting_id  text PRIMARY KEY,
+    person_id       uuid NOT NULL,
+    destination     text NOT NULL,
+    outcome         text NOT NULL,
+    signposted_on   date NOT NULL,
+    referral_id     text,
+    session_id      text,
+    version         integer NOT NULL
+);
+CREATE INDEX IF NOT EXISTS signposting_list_person ON {SCHEMA}.signposting_list (person_id);
+-- one row per event about a person: what their timeline shows, coded, never free text
+CREATE TABLE IF NOT EXISTS {SCHEMA}.timeline (
+    position     bigint NOT NULL,
+    person_id    uuid NOT NULL,
+    happened_at  timestamptz NOT NULL,
+    stream_type  text NOT NULL,
+    stream_id    text NOT NULL,
+    event_type   text NOT NULL,
+    detail       jsonb NOT NULL,
+    PRIMARY KEY (person_id, position)
+);
+CREATE INDEX IF NOT EXISTS timeline_when ON {SCHEMA}.timeline (person_id, happened_at);
+"""
+
+READ_MODEL_TABLES = (
+    "session_list",
+    "attendance",
+    "group_list",
+    "group_people",
+    "plan_list",
+    "signposting_list",
+    "timeline",
+)
 
 
 class ReferralStatus:
@@ -53,3 +166,336 @@ def referral_status(cur, referral_id: str) -> dict | None:
     )
     row = cur.fetchone()
     return None if row is None else {"person_id": row[0], "status": row[1], "worker_id": row[2]}
+
+
+def _day(value: str) -> datetime:
+    return datetime.combine(date.fromisoformat(value), datetime.min.time()).astimezone()
+
+
+class SessionsReadModel:
+    """Sessions, attendance, groups, plans, signposting and each person's timeline."""
+
+    name = "sessions_read_model"
+
+    def __call__(self, cur, events: list[RecordedEvent]) -> None:
+        for event in events:
+            self.apply(cur, event)
+
+    def apply(self, cur, event: RecordedEvent) -> None:
+        handler = getattr(self, f"_{event.stream_type}", None)
+        if handler is not None:
+            handler(cur, event, event.payload)
+
+    def reset(self, cur) -> None:
+        cur.execute("TRUNCATE " + ", ".join(f"{SCHEMA}.{t}" for t in READ_MODEL_TABLES))
+
+    # -- sessions ------------------------------------------------------------------------------
+
+    def _session(self, cur, event: RecordedEvent, p: dict) -> None:
+        kind = event.event_type
+        if kind in ("SessionBooked", "SessionRecorded"):
+            held = kind == "SessionRecorded"
+            starts_at = p["actual_start_at"] if held else p["planned_start_at"]
+            minutes = p["duration_minutes"] if held else p["planned_duration_minutes"]
+            cur.execute(
+                f"INSERT INTO {SCHEMA}.session_list (session_id, kind, status, mode, medium_code,"
+                " location, worker_ids, referral_id, person_id, group_id, starts_at,"
+                " duration_minutes, version) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                " %s, %s) ON CONFLICT (session_id) DO UPDATE SET status = excluded.status,"
+                " mode = excluded.mode, medium_code = excluded.medium_code,"
+                " location = excluded.location, worker_ids = excluded.worker_ids,"
+                " starts_at = excluded.starts_at, duration_minutes = excluded.duration_minutes,"
+                " version = excluded.version, updated_at = now()",
+                (
+                    event.stream_id,
+                    p["kind"],
+                    domain.HELD if held else domain.BOOKED,
+                    p["mode"],
+                    p["medium_code"],
+                    p["location"],
+                    list(p["worker_ids"]),
+                    p["referral_id"],
+                    p["person_id"],
+                    p["group_id"],
+                    starts_at,
+                    minutes,
+                    event.version,
+                ),
+            )
+            if p["person_id"]:
+                self._timeline(cur, event, p["person_id"], starts_at, _session_detail(p))
+            return
+        sets, params = ["version = %s", "updated_at = now()"], [event.version]
+        if kind == "SessionCancelled":
+            sets += ["status = %s", "cancelled_by = %s"]
+            params += [domain.CANCELLED, p["cancelled_by"]]
+        elif kind in ("AnonymousAttendeesCounted", "AnonymousAttendeesCorrected"):
+            sets.append("anonymous_attendees = %s")
+            params.append(p["count"])
+        cur.execute(
+            f"UPDATE {SCHEMA}.session_list SET {', '.join(sets)} WHERE session_id = %s"
+            " RETURNING starts_at, kind, person_id, group_id",
+            (*params, event.stream_id),
+        )
+        session = cur.fetchone()
+        if kind in ("AttendanceRecorded", "AttendanceCorrected"):
+            cur.execute(
+                f"INSERT INTO {SCHEMA}.attendance (session_id, person_id, status, attendance_code,"
+                " is_corrected) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (session_id, person_id)"
+                " DO UPDATE SET status = excluded.status,"
+                " attendance_code = excluded.attendance_code, is_corrected = true",
+                (
+                    event.stream_id,
+                    p["person_id"],
+                    p["status"],
+                    p["attendance_code"],
+                    kind == "AttendanceCorrected",
+                ),
+            )
+            detail = {"status": p["status"], "attendance_code": p["attendance_code"]}
+            if session:
+                detail |= {"session_kind": session[1], "group_id": session[3]}
+            if kind == "AttendanceCorrected":
+                detail |= {"previous_status": p["previous_status"], "reason": p["reason"]}
+            self._timeline(cur, event, p["person_id"], session[0] if session else None, detail)
+        elif kind == "SessionCancelled" and session and session[2]:
+            detail = {"cancelled_by": p["cancelled_by"], "reason": p["reason"]}
+            self._timeline(cur, event, session[2], session[0], detail)
+        elif kind == "SessionNotesWritten" and session and session[2]:
+            detail = {"themes": p["themes"], "actions": p["actions"]}
+            self._timeline(cur, event, session[2], session[0], detail)
+
+    # -- groups --------------------------------------------------------------------------------
+
+    def _group(self, cur, event: RecordedEvent, p: dict) -> None:
+        kind, group = event.event_type, event.stream_id
+        if kind == "GroupCreated":
+            cur.execute(
+                f"INSERT INTO {SCHEMA}.group_list (group_id, name, kind, status, capacity,"
+                " facilitator_ids, sessions_planned, created_on, version)"
+                " VALUES (%s, %s, %s, 'open', %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (
+                    group,
+                    p["name"],
+                    p["kind"],
+                    p["capacity"],
+                    list(p["facilitator_ids"]),
+                    p["sessions_planned"],
+                    p["created_on"],
+                    event.version,
+                ),
+            )
+            return
+        if kind in ("GroupMemberJoined", "GroupWaitingListJoined"):
+            place = "member" if kind == "GroupMemberJoined" else "waiting"
+            cur.execute(
+                f"INSERT INTO {SCHEMA}.group_people (group_id, person_id, place, since)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (group_id, person_id) DO UPDATE"
+                " SET place = excluded.place, since = excluded.since",
+                (group, p["person_id"], place, p["joined_on"]),
+            )
+            on = p["joined_on"]
+        elif kind in ("GroupMemberLeft", "GroupWaitingListLeft"):
+            cur.execute(
+                f"DELETE FROM {SCHEMA}.group_people WHERE group_id = %s AND person_id = %s",
+                (group, p["person_id"]),
+            )
+            on = p["left_on"]
+        elif kind == "GroupMemberPromoted":
+            cur.execute(
+                f"UPDATE {SCHEMA}.group_people SET place = 'member', since = %s"
+                " WHERE group_id = %s AND person_id = %s",
+                (p["promoted_on"], group, p["person_id"]),
+            )
+            on = p["promoted_on"]
+        elif kind == "GroupCapacityChanged":
+            cur.execute(
+                f"UPDATE {SCHEMA}.group_list SET capacity = %s WHERE group_id = %s",
+                (p["capacity"], group),
+            )
+        elif kind == "GroupFacilitatorAdded":
+            cur.execute(
+                f"UPDATE {SCHEMA}.group_list SET facilitator_ids ="
+                " array_append(facilitator_ids, %s) WHERE group_id = %s",
+                (p["worker_id"], group),
+            )
+        elif kind == "GroupFacilitatorRemoved":
+            cur.execute(
+                f"UPDATE {SCHEMA}.group_list SET facilitator_ids ="
+                " array_remove(facilitator_ids, %s) WHERE group_id = %s",
+                (p["worker_id"], group),
+            )
+        elif kind == "GroupClosed":
+            cur.execute(
+                f"UPDATE {SCHEMA}.group_list SET status = 'closed' WHERE group_id = %s", (group,)
+            )
+        cur.execute(
+            f"UPDATE {SCHEMA}.group_list g SET version = %s,"
+            f" members = (SELECT count(*) FROM {SCHEMA}.group_people"
+            "            WHERE group_id = g.group_id AND place = 'member'),"
+            f" waiting = (SELECT count(*) FROM {SCHEMA}.group_people"
+            "            WHERE group_id = g.group_id AND place = 'waiting')"
+            " WHERE group_id = %s RETURNING name",
+            (event.version, group),
+        )
+        if "person_id" in p:
+            detail = {"group_id": group, "reason": p.get("reason")}
+            self._timeline(cur, event, p["person_id"], _day(on), detail)
+
+    # -- plans ---------------------------------------------------------------------------------
+
+    def _plan(self, cur, event: RecordedEvent, p: dict) -> None:
+        kind, plan = event.event_type, event.stream_id
+        if kind == "PlanDrafted":
+            drafted = date.fromisoformat(p["drafted_on"])
+            cur.execute(
+                f"INSERT INTO {SCHEMA}.plan_list (plan_id, person_id, kind, status, revision,"
+                " referral_id, drafted_on, review_interval_days, review_due_on, version)"
+                " VALUES (%s, %s, %s, 'open', 1, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (
+                    plan,
+                    p["person_id"],
+                    p["kind"],
+                    p["referral_id"],
+                    drafted,
+                    p["review_interval_days"],
+                    domain.review_due_on(drafted, p["review_interval_days"]),
+                    event.version,
+                ),
+            )
+            on, detail = p["drafted_on"], {"plan_kind": p["kind"], "revision": 1}
+        elif kind == "PlanRevised":
+            cur.execute(
+                f"UPDATE {SCHEMA}.plan_list SET revision = %s WHERE plan_id = %s",
+                (p["revision"], plan),
+            )
+            on = p["revised_on"]
+            detail = {
+                "plan_kind": p["kind"],
+                "revision": p["revision"],
+                "changed_sections": p["changed_sections"],
+                "reason": p["reason"],
+            }
+        elif kind == "PlanReviewed":
+            cur.execute(
+                f"UPDATE {SCHEMA}.plan_list SET last_reviewed_on = %s, review_due_on = %s"
+                " WHERE plan_id = %s",
+                (p["reviewed_on"], p["next_review_due_on"], plan),
+            )
+            on, detail = p["reviewed_on"], {"outcome": p["outcome"]}
+        elif kind == "PlanReviewIntervalChanged":
+            cur.execute(
+                f"UPDATE {SCHEMA}.plan_list SET review_interval_days = %s,"
+                " review_due_on = coalesce(last_reviewed_on, drafted_on) + %s WHERE plan_id = %s",
+                (p["review_interval_days"], p["review_interval_days"], plan),
+            )
+            on, detail = p["changed_on"], {"review_interval_days": p["review_interval_days"]}
+        else:  # PlanClosed
+            cur.execute(
+                f"UPDATE {SCHEMA}.plan_list SET status = 'closed', review_due_on = NULL"
+                " WHERE plan_id = %s",
+                (plan,),
+            )
+            on, detail = p["closed_on"], {"reason": p["reason"]}
+        cur.execute(
+            f"UPDATE {SCHEMA}.plan_list SET version = %s WHERE plan_id = %s"
+            " RETURNING person_id, kind",
+            (event.version, plan),
+        )
+        row = cur.fetchone()
+        if row:
+            self._timeline(cur, event, row[0], _day(on), {"plan_kind": row[1], **detail})
+
+    # -- signposting and measures ----------------------------------------------------------------
+
+    def _signposting(self, cur, event: RecordedEvent, p: dict) -> None:
+        if event.event_type == "SignpostingRecorded":
+            cur.execute(
+                f"INSERT INTO {SCHEMA}.signposting_list (signposting_id, person_id, destination,"
+                " outcome, signposted_on, referral_id, session_id, version)"
+                " VALUES (%s, %s, %s, 'unknown', %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (
+                    event.stream_id,
+                    p["person_id"],
+                    p["destination"],
+                    p["signposted_on"],
+                    p["referral_id"],
+                    p["session_id"],
+                    event.version,
+                ),
+            )
+            on = p["signposted_on"]
+            detail = {"destination": p["destination"], "session_id": p["session_id"]}
+        else:
+            on = p.get("recorded_on") or p.get("corrected_on")
+            detail = {"outcome": p["outcome"]}
+        cur.execute(
+            f"UPDATE {SCHEMA}.signposting_list SET version = %s,"
+            " outcome = coalesce(%s, outcome) WHERE signposting_id = %s"
+            " RETURNING person_id, destination",
+            (event.version, p.get("outcome"), event.stream_id),
+        )
+        row = cur.fetchone()
+        if row:
+            self._timeline(cur, event, row[0], _day(on), {"destination": row[1], **detail})
+
+    def _person_measures(self, cur, event: RecordedEvent, p: dict) -> None:
+        detail = {
+            "measure": p["measure"],
+            "timepoint": p["timepoint"],
+            "raw_score": p["raw_score"],
+            "metric_score": p["metric_score"],
+        }
+        self._timeline(cur, event, p["person_id"], _day(p["taken_on"]), detail)
+
+    # -- timeline ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _timeline(cur, event: RecordedEvent, person_id, happened_at, detail: dict) -> None:
+        cur.execute(
+            f"INSERT INTO {SCHEMA}.timeline (position, person_id, happened_at, stream_type,"
+            " stream_id, event_type, detail) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING",
+            (
+                event.position,
+                person_id,
+                happened_at or event.recorded_at,
+                event.stream_type,
+                event.stream_id,
+                event.event_type,
+                Json(detail),
+            ),
+        )
+
+
+def _session_detail(p: dict) -> dict:
+    return {
+        "session_kind": p["kind"],
+        "mode": p["mode"],
+        "referral_id": p["referral_id"],
+        "duration_minutes": p.get("duration_minutes") or p.get("planned_duration_minutes"),
+    }
+
+
+def person_of_stream(cur, event: RecordedEvent):
+    """The person a session, plan or signposting stream is about, for the audit trail."""
+    table = {
+        "session": ("session_list", "session_id"),
+        "plan": ("plan_list", "plan_id"),
+        "signposting": ("signposting_list", "signposting_id"),
+    }.get(event.stream_type)
+    if table is None:
+        return None
+    cur.execute(
+        f"SELECT person_id FROM {SCHEMA}.{table[0]} WHERE {table[1]} = %s", (event.stream_id,)
+    )
+    row = cur.fetchone()
+    return row[0] if row else None
+
+
+def sessions_projector():
+    """The read models and the audit trail, kept in every appending transaction."""
+    from services.referrals.projections import chain
+    from shared.audit import change_projector
+
+    return chain(SessionsReadModel(), change_projector("sessions", person_of_stream))

@@ -612,3 +612,125 @@ class RecordMeasureBody(MeasureAnswers, VersionedBody):
     timepoint = _code(measures.TIMEPOINTS, required=True)
     taken_on = fields.Date(required=True)
     referral_id = _optional(_stream)
+
+
+# -- HTTP: bodies that carry free text, lists and queries ----------------------------------------
+
+MAX_TEXT = 20_000
+
+
+def _text(**kwargs) -> fields.String:
+    return fields.String(validate=validate.Length(min=1, max=MAX_TEXT), **kwargs)
+
+
+class AttendanceItem(Schema):
+    person_id = fields.UUID(required=True)
+    status = _code(domain.ATTENDANCE, required=True)
+
+
+def _attendance_list() -> fields.List:
+    return fields.List(
+        fields.Nested(AttendanceItem), load_default=list, validate=validate.Length(max=500)
+    )
+
+
+class HeldSessionBody(RecordSessionBody):
+    """A session that took place without being booked first, with who came in the same
+    request: the session and its attendance are recorded together or not at all."""
+
+    attendance = _attendance_list()
+    anonymous_attendees = _optional(_count)
+
+    @validates_schema
+    def _people_once(self, data, **kwargs):
+        people = [item["person_id"] for item in data.get("attendance", [])]
+        if len(people) != len(set(people)):
+            raise ValidationError("lists a person more than once", "attendance")
+
+
+class RecordBookedWithAttendanceBody(RecordBookedSessionBody):
+    attendance = _attendance_list()
+    anonymous_attendees = _optional(_count)
+
+    @validates_schema
+    def _people_once(self, data, **kwargs):
+        people = [item["person_id"] for item in data.get("attendance", [])]
+        if len(people) != len(set(people)):
+            raise ValidationError("lists a person more than once", "attendance")
+
+
+class SessionNotesBody(WriteSessionNotesBody):
+    """Coded notes, and the worker's own words, sealed under the person they are about: the
+    session's person, or for a group or drop-in `about_person_id`, someone who attended."""
+
+    text = _optional(_text)
+    about_person_id = _optional(fields.UUID)
+
+
+class SealTextBody(Schema):
+    """Free text about one person (a plan's goal, a crisis contact), sealed in the vault; the
+    reply's text_id is what plans carry."""
+
+    person_id = fields.UUID(required=True)
+    text = _text(required=True)
+
+
+class _Window(Schema):
+    """`from` and `to` are dates, both included."""
+
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    from_ = fields.Date(data_key="from", load_default=None)
+    to = fields.Date(load_default=None)
+
+    @validates_schema
+    def _ordered(self, data, **kwargs):
+        if data.get("from_") and data.get("to") and data["to"] < data["from_"]:
+            raise ValidationError("must not be before from", "to")
+
+
+class SessionListQuery(_Window):
+    worker_id = _user()
+    person_id = fields.UUID()
+    group_id = _stream()
+    referral_id = _stream()
+    kind = _code(domain.SESSION_KINDS)
+    status = _code((domain.BOOKED, domain.HELD, domain.CANCELLED))
+
+
+class DiaryQuery(_Window):
+    worker_id = _user()
+
+
+class GroupListQuery(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    status = _code((domain.OPEN, domain.CLOSED))
+    kind = _code(domain.GROUP_KINDS)
+    facilitator_id = _user()
+
+
+class RegisterQuery(Schema):
+    from_ = fields.Date(data_key="from", load_default=None)
+    to = fields.Date(load_default=None)
+
+
+class PlanListQuery(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    person_id = fields.UUID()
+    kind = _code(domain.PLAN_KINDS)
+    status = _code((domain.OPEN, domain.CLOSED))
+    review_overdue = fields.Boolean()
+
+
+class SignpostingListQuery(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    person_id = fields.UUID()
+    destination = _code(domain.SIGNPOSTING_DESTINATIONS)
+    outcome = _code(domain.SIGNPOSTING_OUTCOMES)
+
+
+class TimelineQuery(_Window):
+    pass
