@@ -145,6 +145,10 @@ def load_demo(state_file: Path, referrals_per_partner: int = 36, seed: int = 202
             )
             _walk(client, referral, JOURNEYS[index % len(JOURNEYS)], rng)
         print(f"[peerlink] demo data for {partner}: {referrals_per_partner} referrals")
+    from deploy.demo_sessions import load_sessions_demo
+
+    for index, partner in enumerate(PARTNERS):
+        load_sessions_demo(state, secret, partner, seed + index)
     _demo_transfer(state, secret)
 
 

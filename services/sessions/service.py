@@ -198,6 +198,7 @@ class SessionsService(Operations):
             links["person_id"] = referral and str(referral["person_id"])
             if (
                 referral
+                and referral["status"] in domain.SUPPORTABLE_REFERRAL_STATES
                 and principal.role == "peer_worker"
                 and referral["worker_id"] != principal.user_id
             ):
