@@ -489,18 +489,35 @@ class PeopleApi:
                 cur.execute(
                     f"SELECT stream_type, stream_id, version, event_type, occurred_at,"
                     f" recorded_at, actor_id, actor_role, payload FROM {schema}.events"
-                    f" WHERE payload->>'person_id' = %s OR stream_id IN ("
-                    f"   SELECT stream_id FROM {schema}.events"
-                    f"   WHERE payload->>'person_id' = %s)"
+                    # their own events, and the events of streams they appear in that name
+                    # nobody (a group session's start, not another member's attendance)
+                    f" WHERE payload->>'person_id' = %s OR (payload->>'person_id' IS NULL"
+                    f"   AND (stream_type, stream_id) IN ("
+                    f"     SELECT stream_type, stream_id FROM {schema}.events"
+                    f"     WHERE payload->>'person_id' = %s))"
                     f" ORDER BY position",
                     (person_id, person_id),
                 )
                 columns = [c.name for c in cur.description]
                 records[schema] = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+            texts = self._texts_of(cur, person_id)
         total, trail = self.audit.for_person(person_id, 10_000, 0)
         return {
             "person": self._person_out(person, identifiers),
             "exported_at": datetime.now(UTC),
             "records": records,
+            "texts": texts,
             "audit": trail,
         }
+
+    def _texts_of(self, cur, person_id: str) -> dict[str, str]:
+        """Every sealed text about the person (session notes, plan goals), opened."""
+        cur.execute(
+            "SELECT text_id FROM vault.sensitive_texts WHERE person_id = %s ORDER BY text_id",
+            (person_id,),
+        )
+        texts = {}
+        for (text_id,) in cur.fetchall():
+            text = self.vault.open_text(cur, text_id)
+            texts[str(text_id)] = "erased" if text is people_vault.ERASED else text
+        return texts

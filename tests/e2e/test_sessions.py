@@ -806,3 +806,41 @@ def test_plans_are_versioned_reviewed_and_overdue_reviews_listed(api):
         },
     )
     assert same.status_code == 409 and same.json()["rule"] == "RevisionMustChangeThePlan"
+
+
+def test_subject_access_export_holds_the_persons_sessions_and_notes_and_nobody_elses(api):
+    lead = api()
+    me, other = register_person(api), register_person(api)
+    session = ok(
+        lead.post(
+            "/sessions/held",
+            {
+                "kind": "drop_in",
+                "mode": "face_to_face_base",
+                "location": "peer_support_base",
+                "worker_ids": ["pw-export"],
+                "actual_start_at": (NOW - timedelta(hours=4)).isoformat(),
+                "duration_minutes": 60,
+                "attendance": [
+                    {"person_id": me, "status": "attended"},
+                    {"person_id": other, "status": "attended"},
+                ],
+            },
+        ),
+        201,
+    )
+    ok(
+        lead.post(
+            f"/sessions/{session['session_id']}/notes",
+            {"themes": ["housing"], "text": "Asked about the housing list", "about_person_id": me},
+        )
+    )
+    export = ok(api("referrals", "partner_admin").get(f"/people/{me}/export"))
+    events = export["records"]["sessions"]
+    assert {e["event_type"] for e in events} >= {
+        "SessionRecorded",
+        "AttendanceRecorded",
+        "SessionNotesWritten",
+    }
+    assert other not in str(export)
+    assert "Asked about the housing list" in export["texts"].values()
