@@ -96,7 +96,20 @@ NODE_MIGRATIONS.append(("0004_sessions_referral_status", _sessions_referral_stat
 NODE_MIGRATIONS.append(("0005_audit_trail", audit.DDL + audit.grants(APP_ROLE)))
 NODE_MIGRATIONS.append(("0006_people_vault", _vault()))
 NODE_MIGRATIONS.append(("0007_sessions_read_model", _sessions_read_model()))
+def _hub_facts() -> str:
+    from services.reporting.facts import FACTS_DDL
+
+    # the hub's projections are replayed from the partners' feeds when the workers start, so
+    # the new facts table holds every event already delivered too
+    return FACTS_DDL + (
+        f"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON {HUB_SCHEMA}.facts TO {APP_ROLE};"
+        f"DELETE FROM {HUB_SCHEMA}.consumer_checkpoints WHERE consumer = 'hub-reports';"
+        f"TRUNCATE {HUB_SCHEMA}.referrals_by_month;"
+    )
+
+
 HUB_MIGRATIONS: list[tuple[str, str]] = [("0001_reporting", _hub())]
+HUB_MIGRATIONS.append(("0002_hub_facts", _hub_facts()))
 
 
 def apply(dsn: str, migrations: list[tuple[str, str]]) -> list[str]:

@@ -36,10 +36,17 @@ class ReferralsByMonth:
         cur.execute(f"TRUNCATE {SCHEMA}.referrals_by_month")
 
 
-PROJECTIONS = (ReferralsByMonth(),)
+def _projections():
+    from services.reporting.facts import HubFacts
+
+    return (ReferralsByMonth(), HubFacts())
+
+
+PROJECTIONS = _projections()
 CONSUMER_NAME = "hub-reports"
 QUEUE = "hub.reports"
 
 
 def hub_ddl() -> str:
-    return "\n".join(projection.ddl for projection in PROJECTIONS)
+    """The first migration's tables (later ones add theirs in deploy/migrations.py)."""
+    return ReferralsByMonth.ddl

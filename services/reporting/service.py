@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from datetime import UTC, datetime
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 from nameko.extensions import DependencyProvider
 from psycogreen.eventlet import patch_psycopg
 from werkzeug.wrappers import Response
 
-from services.reporting.projections import SCHEMA
+from services.reporting import reports
+from services.reporting.projections import CONSUMER_NAME, SCHEMA
+from services.reporting.suppression import Policy
 from shared import metrics
-from shared.config import Settings
+from shared.config import PARTNERS, Settings
 from shared.db import Database
 from shared.service import check_health
-from shared.web import Secret, openapi_document, route
+from shared.web import NotFound, Secret, openapi_document, route
 
 patch_psycopg()
 
@@ -35,6 +39,31 @@ class PeriodQuery(Schema):
     end = fields.Date(load_default=None)
 
 
+ANALYSTS = ("alliance_analyst",)
+
+
+class ReportQuery(Schema):
+    partner = fields.List(fields.String(validate=validate.OneOf(PARTNERS)), load_default=list)
+    from_ = fields.Date(data_key="from", load_default=None)
+    to = fields.Date(load_default=None)
+    as_at = fields.AwareDateTime(load_default=None)
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
+
+    @validates_schema
+    def _ordered(self, data, **kwargs):
+        if data.get("from_") and data.get("to") and data["to"] < data["from_"]:
+            raise ValidationError("must not be before from", "to")
+
+
+def freshness(cur) -> dict:
+    cur.execute(
+        f"SELECT source, position, applied_at FROM {SCHEMA}.consumer_checkpoints"
+        " WHERE consumer = %s ORDER BY source",
+        (CONSUMER_NAME,),
+    )
+    return {source: {"position": p, "applied_at": at} for source, p, at in cur.fetchall()}
+
+
 class ReferralsRow(Schema):
     partner_id = fields.String()
     source = fields.String()
@@ -52,6 +81,7 @@ class ReportingService:
     name = "reporting"
     db = HubDatabase()
     auth_secret = Secret()
+    policy = Policy.from_environment()
 
     @route("GET", "/health", public=True, summary="Check the database and the broker")
     def health(self, request, principal):
@@ -68,12 +98,12 @@ class ReportingService:
 
     @route(
         "GET",
-        "/reports/referrals",
-        roles=("alliance_analyst",),
+        "/internal/referral-counts",
+        roles=("service",),
         response=ReferralsReport,
-        summary="Read referrals received by partner, source and month",
+        summary="Read the live, unsuppressed referral counter (hub services only, never published)",
     )
-    def referrals(self, request, principal):
+    def referral_counts(self, request, principal):
         args = request.args
         query = PeriodQuery().load(
             {
@@ -103,3 +133,57 @@ class ReportingService:
                 for r in cur.fetchall()
             ]
         return ReferralsReport().dump({"rows": rows})
+
+    @route("GET", "/reports", roles=ANALYSTS, summary="List the reports")
+    def list_reports(self, request, principal):
+        return {
+            "reports": [
+                {"name": name, "summary": (fn.__doc__ or "").strip().split("\n")[0] or name}
+                for name, fn in reports.REPORTS.items()
+            ],
+            "query": "partner (repeatable), from, to, as_at, format=json|csv",
+        }
+
+    @route(
+        "GET",
+        "/reports/<string:name>",
+        roles=ANALYSTS,
+        summary="Read a report for a period and partners, as at a moment, suppressed",
+    )
+    def report(self, request, principal, name):
+        if name not in reports.REPORTS:
+            raise NotFound(f"no report named {name}; GET /reports lists them")
+        args = request.args
+        query = ReportQuery(unknown=RAISE).load(
+            {
+                **{k: v for k, v in args.items() if k != "partner"},
+                **({"partner": args.getlist("partner")} if "partner" in args else {}),
+            }
+        )
+        scope = reports.Scope(
+            partners=tuple(query["partner"]),
+            start=query.get("from_"),
+            end=query.get("to"),
+            as_at=query.get("as_at") or datetime.now(UTC),
+        )
+        with self.db.transaction() as cur:
+            body = reports.run(cur, name, scope, self.policy)
+            body["sources"] = freshness(cur)
+        if query["format"] == "csv":
+            return Response(
+                reports.as_csv(body),
+                status=200,
+                content_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+            )
+        return body
+
+    @route(
+        "GET",
+        "/reports/freshness",
+        roles=(*ANALYSTS, "operator"),
+        summary="How far the hub has read each partner source, and when it last applied one",
+    )
+    def freshness(self, request, principal):
+        with self.db.transaction() as cur:
+            return {"sources": freshness(cur)}

@@ -191,9 +191,9 @@ def test_every_service_publishes_an_openapi_3_document_of_its_routes(endpoints):
     services.append(("reporting", endpoints["hub"]["reporting"]))
     own_paths = {
         "referrals": {"/referrals", "/referrals/{referral_id}", "/events"},
-        "sessions": {"/events"},
+        "sessions": {"/events", "/sessions", "/groups/{group_id}/register"},
         "safeguarding": {"/events"},
-        "reporting": {"/reports/referrals"},
+        "reporting": {"/reports", "/reports/{name}", "/reports/freshness"},
     }
     for service, url in services:
         response = get(f"{url}/openapi.json")
@@ -503,8 +503,8 @@ def test_the_event_feed_pages_in_position_order_with_the_whole_envelope(endpoint
 
 def report_count(endpoints, auth, partner: str, source: str) -> int:
     response = get(
-        f"{endpoints['hub']['reporting']}/reports/referrals",
-        auth("alliance_analyst", "alliance"),
+        f"{endpoints['hub']['reporting']}/internal/referral-counts",
+        auth("service", "alliance"),
         params={"partner": partner},
     )
     assert response.status_code == 200, response.text

@@ -223,9 +223,9 @@ def test_erasure_leaves_nothing_readable_and_reports_still_count(
 
     def hub_count():
         rows = requests.get(
-            f"{endpoints['hub']['reporting']}/reports/referrals",
+            f"{endpoints['hub']['reporting']}/internal/referral-counts",
             params={"partner": "leeds-mind"},
-            headers=auth("alliance_analyst", "alliance"),
+            headers=auth("service", "alliance"),
             timeout=10,
         ).json()
         return sum(r["referrals"] for r in rows["rows"] if r["source"] == "carer")
