@@ -96,6 +96,8 @@ NODE_MIGRATIONS.append(("0004_sessions_referral_status", _sessions_referral_stat
 NODE_MIGRATIONS.append(("0005_audit_trail", audit.DDL + audit.grants(APP_ROLE)))
 NODE_MIGRATIONS.append(("0006_people_vault", _vault()))
 NODE_MIGRATIONS.append(("0007_sessions_read_model", _sessions_read_model()))
+
+
 def _hub_facts() -> str:
     from services.reporting.facts import FACTS_DDL
 
