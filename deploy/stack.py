@@ -539,6 +539,21 @@ def restart_services(stack: Stack) -> None:
         wait_healthy(spec["health"])
 
 
+def rebuild_hub(stack: Stack) -> None:
+    """Stop the hub worker, rebuild every hub projection from the partners' feeds, start it."""
+    spec = next(p for p in process_table(stack) if p["name"] == "hub-worker")
+    stop_process(stack, spec["name"])
+    try:
+        subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "python"), "-m", "services.reporting.rebuild"],
+            env={**os.environ, **spec["env"]},
+            check=True,
+        )
+    finally:
+        start_process(stack, spec)
+        wait_healthy(spec["health"])
+
+
 def up(stack: Stack, demo: bool) -> None:
     stack.run.mkdir(parents=True, exist_ok=True)
     secret(stack, "jwt")
@@ -608,7 +623,8 @@ def down(stack: Stack) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="deploy/stack.py")
     parser.add_argument(
-        "command", choices=["up", "down", "restart", "servers", "status", "summary"]
+        "command",
+        choices=["up", "down", "restart", "servers", "status", "summary", "rebuild-hub"],
     )
     parser.add_argument("--stack", choices=sorted(STACKS), default="dev")
     parser.add_argument("--no-demo", action="store_true")
@@ -631,6 +647,8 @@ def main(argv=None) -> None:
         print_summary(stack)
     elif args.command == "summary":
         print_summary(stack)
+    elif args.command == "rebuild-hub":
+        rebuild_hub(stack)
     else:
         for spec in process_table(stack):
             pidfile = stack.run / "pids" / f"{spec['name']}.pid"
