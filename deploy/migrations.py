@@ -112,6 +112,13 @@ def _hub_facts() -> str:
 
 HUB_MIGRATIONS: list[tuple[str, str]] = [("0001_reporting", _hub())]
 HUB_MIGRATIONS.append(("0002_hub_facts", _hub_facts()))
+HUB_MIGRATIONS.append(
+    (
+        "0003_facts_applied_at",
+        f"ALTER TABLE {HUB_SCHEMA}.facts ADD COLUMN IF NOT EXISTS applied_at timestamptz"
+        " NOT NULL DEFAULT clock_timestamp();",
+    )
+)
 
 
 def apply(dsn: str, migrations: list[tuple[str, str]]) -> list[str]:

@@ -32,6 +32,22 @@ class ReferralsByMonth:
             (event.partner_id, event.payload["source"], event.payload["received_on"]),
         )
 
+    def apply_batch(self, cur, events: list[RecordedEvent]) -> None:
+        """One upsert per partner, source and month of the batch."""
+        counts: dict[tuple, int] = {}
+        for event in events:
+            if event.event_type == "ReferralReceived":
+                p = event.payload
+                key = (event.partner_id, p["source"], str(p["received_on"])[:7] + "-01")
+                counts[key] = counts.get(key, 0) + 1
+        for (partner, source, month), n in sorted(counts.items()):
+            cur.execute(
+                f"INSERT INTO {SCHEMA}.referrals_by_month (partner_id, source, month, referrals)"
+                " VALUES (%s, %s, %s::date, %s) ON CONFLICT (partner_id, source, month)"
+                " DO UPDATE SET referrals = referrals_by_month.referrals + excluded.referrals",
+                (partner, source, month, n),
+            )
+
     def reset(self, cur) -> None:
         cur.execute(f"TRUNCATE {SCHEMA}.referrals_by_month")
 
