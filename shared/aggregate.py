@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from shared.events import NewEvent, RecordedEvent
@@ -16,6 +17,7 @@ class RuleBroken(Exception):
         self.message = message
 
 
+@functools.cache
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 

@@ -122,7 +122,7 @@ class RecordedEvent:
 
     def envelope(self) -> dict:
         """The envelope as JSON-ready primitives."""
-        return EnvelopeSchema().dump({**self.__dict__, "actor": self.actor.as_dict()})
+        return _ENVELOPE.dump({**self.__dict__, "actor": self.actor.as_dict()})
 
     @classmethod
     def from_envelope(cls, data: dict) -> RecordedEvent:
@@ -133,6 +133,8 @@ class RecordedEvent:
 
 
 Upcaster = Callable[[dict], dict]
+# marshmallow schemas hold no state between dumps: one instance serves every envelope
+_ENVELOPE = EnvelopeSchema()
 
 
 @dataclass

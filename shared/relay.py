@@ -185,12 +185,16 @@ class Relay:
 
     def _record_lag(self, checkpoint: int) -> None:
         with self.store.db.transaction() as cur:
+            # positions are dense but for rolled-back ones, so the head less the checkpoint
+            # is the backlog (at most a few too many); the oldest is the next one by position
             cur.execute(
-                f"SELECT count(*), min(recorded_at) FROM {self.store.schema}.events"
-                " WHERE position > %s",
+                f"SELECT (SELECT coalesce(max(position), 0) FROM {self.store.schema}.events),"
+                f" (SELECT recorded_at FROM {self.store.schema}.events WHERE position > %s"
+                "  ORDER BY position LIMIT 1)",
                 (checkpoint,),
             )
-            behind, oldest = cur.fetchone()
+            head, oldest = cur.fetchone()
+            behind = max(head - checkpoint, 0)
         metrics.RELAY_LAG_EVENTS.labels(self.source).set(behind)
         age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
         metrics.RELAY_LAG_SECONDS.labels(self.source).set(max(age, 0.0))
