@@ -98,6 +98,23 @@ NODE_MIGRATIONS.append(("0006_people_vault", _vault()))
 NODE_MIGRATIONS.append(("0007_sessions_read_model", _sessions_read_model()))
 
 
+def _safeguarding_read_model() -> str:
+    from services.safeguarding import notifications, projections
+
+    schema = projections.SCHEMA
+    tables = ", ".join(f"{schema}.{t}" for t in (*projections.TABLES, *notifications.TABLES))
+    sequences = ", ".join(f"{schema}.{s}" for s in notifications.SEQUENCES)
+    return (
+        projections.DDL
+        + notifications.DDL
+        + f"GRANT SELECT, INSERT, UPDATE, TRUNCATE ON {tables} TO {APP_ROLE};"
+        + f"GRANT USAGE ON {sequences} TO {APP_ROLE};"
+    )
+
+
+NODE_MIGRATIONS.append(("0008_safeguarding_read_model", _safeguarding_read_model()))
+
+
 def _hub_facts() -> str:
     from services.reporting.facts import FACTS_DDL
 

@@ -353,8 +353,19 @@ def endpoints(stack: Stack) -> dict:
     }
 
 
+def mail_sink(stack: Stack) -> dict:
+    """The stack's SMTP sink (dev and test only): where safeguarding e-mail is delivered."""
+    return {
+        "host": "127.0.0.1",
+        "port": 8025 + stack.port_base,
+        "health_port": 8026 + stack.port_base,
+        "mailbox": str(stack.run / "mail" / "mailbox.jsonl"),
+    }
+
+
 def process_table(stack: Stack) -> list[dict]:
     """Every process of the alliance with its command and environment."""
+    sink = mail_sink(stack)
     common = {
         "PEERLINK_JWT_SECRET_FILE": str(stack.run / "secrets" / "jwt"),
         "PEERLINK_MASTER_KEY_FILE": str(stack.run / "secrets" / "master.key"),
@@ -365,7 +376,25 @@ def process_table(stack: Stack) -> list[dict]:
     }
     python = str(ROOT / ".venv" / "bin" / "python")
     nameko = str(ROOT / ".venv" / "bin" / "nameko")
-    table = []
+    mail = {"PEERLINK_SMTP_HOST": sink["host"], "PEERLINK_SMTP_PORT": str(sink["port"])}
+    table = [
+        {
+            "name": "mailsink",
+            "cmd": [
+                python,
+                "-m",
+                "deploy.mailsink",
+                "--smtp",
+                f"{sink['host']}:{sink['port']}",
+                "--http",
+                f"{sink['host']}:{sink['health_port']}",
+                "--mailbox",
+                sink["mailbox"],
+            ],
+            "env": common,
+            "health": f"http://{sink['host']}:{sink['health_port']}/health",
+        }
+    ]
     for index, partner in enumerate(PARTNERS):
         ports = node_ports(index, stack.port_base)
         env = {
@@ -389,6 +418,7 @@ def process_table(stack: Stack) -> list[dict]:
                         **env,
                         "PEERLINK_SERVICE": service,
                         "PEERLINK_HTTP_ADDRESS": f"127.0.0.1:{ports[service]}",
+                        **(mail if service == "safeguarding" else {}),
                     },
                     "health": f"http://127.0.0.1:{ports[service]}/health",
                 }
@@ -520,6 +550,7 @@ def write_state(stack: Stack) -> None:
         "pg_port": stack.pg_port,
         "jwt_secret_file": str(stack.run / "secrets" / "jwt"),
         "master_key_file": str(stack.run / "secrets" / "master.key"),
+        "smtp": mail_sink(stack),
         "endpoints": eps,
     }
     path = stack.run / "stack.json"

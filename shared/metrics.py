@@ -66,6 +66,24 @@ HTTP_SECONDS = Histogram(
     "peerlink_http_request_duration_seconds", "HTTP request duration", ["service", "route"]
 )
 
+NOTIFICATIONS = Counter(
+    "peerlink_notifications_total",
+    "Notification attempts by outcome (sent, failed, given_up, not_needed)",
+    ["service", "kind", "outcome"],
+)
+NOTIFICATION_DELAY_SECONDS = Histogram(
+    "peerlink_notification_delay_seconds",
+    "Time from the event calling for a notification (a deadline passing) to the SMTP server"
+    " accepting it",
+    ["service", "kind"],
+    buckets=(0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0),
+)
+ESCALATIONS = Counter(
+    "peerlink_escalations_total",
+    "Deadlines missed (step 0) and escalations recorded by the deadline timer",
+    ["service", "deadline"],
+)
+
 
 def exposition() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST

@@ -401,17 +401,23 @@ def due_escalations(concern: ConcernClock, now: datetime, config: Timescales) ->
         if now <= due_at:
             continue
         recorded = concern.escalation_steps.get(deadline, -1)
-        policy = config.policy(concern.severity)
-        step_at = due_at
-        for step, rung in enumerate(config.ladder):
-            if step:
-                after = deadline_after(due_at, policy.escalate_after[step - 1], config)
-                step_at = max(step_at, after)  # a later rung is never told before an earlier
-                if now < step_at:
-                    break
+        times = escalation_times(due_at, concern.severity, config)
+        for step, (rung, step_at) in enumerate(zip(config.ladder, times, strict=True)):
+            if step and now < step_at:
+                break
             if step > recorded:
                 due.append(Escalation(deadline, step, rung, concern.severity, due_at, step_at))
     return due
+
+
+def escalation_times(due_at: datetime, severity: str, config: Timescales) -> list[datetime]:
+    """When each rung of the ladder is told about a deadline missed at `due_at`: the first at
+    once, each later one after its `escalate_after`, never before the rung below it."""
+    policy = config.policy(severity)
+    times = [_utc(due_at, "due_at")]
+    for allowed in policy.escalate_after:
+        times.append(max(times[-1], deadline_after(due_at, allowed, config)))
+    return times
 
 
 # -- words ----------------------------------------------------------------------------------------

@@ -26,9 +26,11 @@ from services.safeguarding.domain import (
     NO_FURTHER_ACTION_REASONS,
     NOTIFICATION_CHANNELS,
     SIGNALS,
+    STATES,
     WITHOUT_CONSENT_REASONS,
 )
 from shared.events import EventRegistry
+from shared.web import PageQuery
 
 registry = EventRegistry()
 
@@ -336,6 +338,15 @@ class CloseConcernBody(CommandBody):
     outcome = _code(CLOSING_OUTCOMES, required=True)
     desired_outcomes_met = _code(DESIRED_OUTCOMES_MET, load_default=None)
     notes = _text()
+
+
+class ConcernListQuery(PageQuery):
+    """The lead's inbox: open concerns by deadline unless a status is asked for."""
+
+    status = fields.String(load_default="open", validate=validate.OneOf(("open", "any", *STATES)))
+    severity = _code(SEVERITIES)
+    overdue = fields.Boolean()
+    raised_by = fields.String(validate=validate.Length(min=1, max=200))
 
 
 # -- responses --------------------------------------------------------------------------------

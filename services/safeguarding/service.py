@@ -1,20 +1,589 @@
-"""The safeguarding service of a partner node."""
+"""The safeguarding service of a partner node: concerns over HTTP, the deadline timer that
+escalates them, and the sender of their e-mail. Rules live in domain.py and deadlines.py.
+
+Who sees what: any worker raises a concern; safeguarding leads (and team leads, who deputise
+for them) see every concern of their partner and acknowledge, decide, act and close; anyone
+else sees only the concerns they raised. Free text is sealed in the people vault under the
+person at risk, or, while they are not yet known, under a vault key of the concern's own (so
+it can be erased like a person's)."""
 
 from __future__ import annotations
 
+import logging
+import os
+import uuid
+from datetime import UTC, datetime
+
+from nameko.timer import timer
 from psycogreen.eventlet import patch_psycopg
 
-from services.safeguarding.schemas import registry
-from shared.service import EventStore, NodeSettings, Operations
-from shared.web import Secret
+from services.safeguarding.configuration import MailSettings, timescales_from_environment
+from services.safeguarding.deadlines import deadlines_for, due_escalations, open_deadlines
+from services.safeguarding.domain import OPEN_STATES, Concern, ConcernDetails
+from services.safeguarding.notifications import Notification, NotificationOutbox, send_due
+from services.safeguarding.projections import SCHEMA, safeguarding_projector
+from services.safeguarding.schemas import (
+    AcknowledgeConcernBody,
+    AddActionBody,
+    AddNoteBody,
+    CloseConcernBody,
+    CompleteActionBody,
+    ConcernListQuery,
+    ConcernOut,
+    DecideConcernBody,
+    IdentifyPersonBody,
+    RaiseConcernBody,
+    registry,
+)
+from shared import metrics
+from shared.auth import Forbidden, Principal
+from shared.events import SYSTEM, Context
+from shared.eventstore import ConcurrencyError, DuplicateEventId
+from shared.service import Audit, EventStore, NodeSettings, Operations, PeopleVault
+from shared.vault import ERASED
+from shared.web import BadRequest, NotFound, Secret, context_of, json_response, route
 
 patch_psycopg()
 
+log = logging.getLogger(__name__)
+
+WORKERS = ("peer_worker", "team_lead", "safeguarding_lead", "partner_admin")
+LEADS = ("safeguarding_lead", "team_lead")
+TIMESCALES = timescales_from_environment()
+MAIL = MailSettings.from_environment()
+# How often the timer looks for deadlines passed and the sender for e-mail due.
+TICK_SECONDS = float(os.environ.get("PEERLINK_SAFEGUARDING_TICK_SECONDS", "1"))
+SEND_SECONDS = float(os.environ.get("PEERLINK_SAFEGUARDING_SEND_SECONDS", "0.5"))
+# Free text a worker writes, by request field -> the ConcernDetails field naming its sealed id.
+FORM_TEXTS = {
+    "what_happened": "what_happened_text_id",
+    "actions_taken_notes": "actions_taken_text_id",
+    "views": "views_text_id",
+    "person_description": "description_text_id",
+}
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def expected_version(request, body: dict) -> int | None:
+    """The version the client saw: an If-Match header ("3" or W/"3") or `expected_version`."""
+    header = request.headers.get("If-Match")
+    if header:
+        value = header.strip().removeprefix("W/").strip('"')
+        if not value.isdigit():
+            raise BadRequest("If-Match", 'must be the concern\'s version, e.g. "3"')
+        return int(value)
+    return body.get("expected_version")
+
+
+def subject_of(concern_id: str) -> uuid.UUID:
+    """The vault key a concern's text is sealed under while its person is not known."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"peerlink:concern/{concern_id}/subject")
+
+
+def _is_lead(principal: Principal) -> bool:
+    return principal.role in LEADS
+
 
 class SafeguardingService(Operations):
-    """Safeguarding: its event store, event feed and operations endpoints."""
+    """Safeguarding concerns: raised by any worker, acknowledged and decided by a lead within
+    the partner's timescales, escalated up the ladder by e-mail when a deadline passes, with
+    actions, notes and a closing outcome."""
 
     name = "safeguarding"
-    store = EventStore("safeguarding", registry)
+    store = EventStore(
+        SCHEMA, registry, projector=safeguarding_projector(TIMESCALES, NotificationOutbox(MAIL))
+    )
+    audit = Audit()
+    vault = PeopleVault()
     settings = NodeSettings()
     auth_secret = Secret()
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _fold(self, concern_id: str, partner_id: str) -> Concern | None:
+        events = self.store.read_stream(Concern.stream_type, concern_id)
+        if not events or events[0].partner_id != partner_id:
+            return None
+        return Concern.fold(concern_id, events)
+
+    def _load(self, principal: Principal, concern_id: str) -> Concern:
+        concern = self._fold(concern_id, principal.partner_id)
+        if concern is None:
+            raise NotFound("no such concern")
+        if not _is_lead(principal) and concern.raised_by != principal.user_id:
+            raise Forbidden("only safeguarding leads see concerns raised by others")
+        return concern
+
+    def _view(self, concern: Concern) -> dict:
+        body = ConcernOut().dump({**concern.as_dict(), **deadlines_for(concern, TIMESCALES)})
+        due = [at for _, at in open_deadlines(concern, TIMESCALES)]
+        body["is_overdue"] = bool(due) and due[0] < now()
+        return body
+
+    def _respond(self, concern: Concern, status: int = 200, extra: dict | None = None):
+        return json_response(
+            status,
+            {**self._view(concern), **(extra or {})},
+            headers={"ETag": f'"{concern.version}"'},
+        )
+
+    def _audit_read(self, request, principal, concern: Concern, fields) -> None:
+        self.audit.record(
+            principal,
+            "read",
+            Concern.stream_type,
+            concern.id,
+            person_id=concern.person_id,
+            fields=fields,
+            request_id=request.peerlink_request_id,
+        )
+
+    def _command(self, request, principal, concern_id, body, decide, texts=None, lead=True):
+        """Load, check the version, decide, and append with the body's free text sealed in the
+        same transaction. `texts`: body field -> the text id the decision names."""
+        concern = self._load(principal, concern_id)
+        if lead and not _is_lead(principal):
+            raise Forbidden("a safeguarding lead does this")
+        expected = expected_version(request, body)
+        if expected is not None and expected != concern.version:
+            raise ConcurrencyError(concern_id, expected, concern.version)
+        text_ids = {name: uuid.uuid4() for name in texts or () if body.get(name) is not None}
+        version = concern.version
+        events = decide(concern, text_ids)
+        subject = concern.person_id or subject_of(concern.id)
+
+        def seal(cur):
+            for name, text_id in text_ids.items():
+                self.vault.seal_text(cur, subject, body[name], text_id)
+
+        recorded = self.store.append(
+            Concern.stream_type,
+            concern.id,
+            version,
+            events,
+            context_of(principal, request),
+            within=seal,
+        )
+        concern.version = recorded[-1].version
+        return self._respond(concern)
+
+    def _open_texts(self, cur, payload: dict) -> dict:
+        opened = {}
+        for name, value in payload.items():
+            if value and name.endswith("text_id"):
+                text = self.vault.open_text(cur, value)
+                opened[name.removesuffix("_id")] = "erased" if text is ERASED else text
+        return opened
+
+    # -- raising -----------------------------------------------------------------------------
+
+    @route(
+        "POST",
+        "/concerns",
+        roles=WORKERS,
+        body=RaiseConcernBody,
+        response=ConcernOut,
+        status=201,
+        summary="Raise a safeguarding concern",
+    )
+    def raise_concern(self, request, principal, body):
+        if body.get("happened_on") and body["happened_on"] > now().date():
+            raise BadRequest("happened_on", "cannot be in the future")
+        concern = Concern(str(uuid.uuid4()))
+        person_id = body.get("person_id")
+        text_ids = {name: uuid.uuid4() for name in FORM_TEXTS if body.get(name) is not None}
+        details = ConcernDetails(
+            person_id=person_id,
+            age_group=body["age_group"],
+            categories=body["categories"],
+            severity=body["severity"],
+            immediate_risk=body["immediate_risk"],
+            happened_on=body.get("happened_on"),
+            is_ongoing=body.get("is_ongoing"),
+            children_at_risk=body.get("children_at_risk"),
+            alleged_relationship=body.get("alleged_relationship"),
+            actions_taken=body["actions_taken"],
+            informed=body["informed"],
+            consent_given=body["consent_given"],
+            without_consent_reason=body.get("without_consent_reason"),
+            **{FORM_TEXTS[name]: text_id for name, text_id in text_ids.items()},
+        )
+        events = concern.raise_concern(details, principal.user_id, now())
+        subject = person_id or subject_of(concern.id)
+
+        def seal(cur):
+            if person_id is None:
+                self.vault.register(cur, subject, {})
+            else:
+                standing = self.vault.standing(cur, person_id)
+                if standing is None:
+                    raise BadRequest(
+                        "person_id",
+                        "no such person on this node; register them, or give person_description",
+                    )
+                if standing == "erased":
+                    raise BadRequest("person_id", "this person's record was erased")
+            for name, text_id in text_ids.items():
+                self.vault.seal_text(cur, subject, body[name], text_id)
+
+        recorded = self.store.append(
+            Concern.stream_type, concern.id, 0, events, context_of(principal, request), seal
+        )
+        concern.version = recorded[-1].version
+        return self._respond(concern, 201)
+
+    @route(
+        "POST",
+        "/concerns/<string:concern_id>/person",
+        roles=WORKERS,
+        body=IdentifyPersonBody,
+        response=ConcernOut,
+        summary="Record who the person at risk is, once they are known",
+    )
+    def identify_person(self, request, principal, concern_id, body):
+        def decide(concern, _):
+            with self.store.db.transaction() as cur:
+                if self.vault.standing(cur, body["person_id"]) != "registered":
+                    raise BadRequest("person_id", "no such person on this node; register them")
+            return concern.identify_person(body["person_id"], principal.user_id, now())
+
+        return self._command(request, principal, concern_id, body, decide, lead=False)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    @route(
+        "GET",
+        "/concerns",
+        roles=WORKERS,
+        query=ConcernListQuery,
+        summary="List concerns, open ones by deadline first (the lead's inbox)",
+    )
+    def list_concerns(self, request, principal, query):
+        items, total = self._inbox(principal, query)
+        self.audit.record(
+            principal,
+            "search",
+            Concern.stream_type,
+            fields=sorted(query),
+            request_id=request.peerlink_request_id,
+            detail={"filters": {k: str(v) for k, v in query.items()}, "returned": len(items)},
+        )
+        return {"items": items, "total": total, "limit": query["limit"], "offset": query["offset"]}
+
+    def _inbox(self, principal: Principal, query: dict) -> tuple[list[dict], int]:
+        clauses, params = ["partner_id = %s"], [principal.partner_id]
+        if not _is_lead(principal):
+            clauses.append("raised_by = %s")
+            params.append(principal.user_id)
+        if query["status"] == "open":
+            clauses.append("status = ANY(%s)")
+            params.append(list(OPEN_STATES))
+        elif query["status"] != "any":
+            clauses.append("status = %s")
+            params.append(query["status"])
+        for name in ("severity", "raised_by"):
+            if name in query:
+                clauses.append(f"{name} = %s")
+                params.append(query[name])
+        if "overdue" in query:
+            clauses.append("(due_at IS NOT NULL AND due_at < now()) = %s")
+            params.append(query["overdue"])
+        where = " AND ".join(clauses)
+        with self.store.db.transaction() as cur:
+            cur.execute(f"SELECT count(*) FROM {SCHEMA}.concern_list WHERE {where}", params)
+            total = cur.fetchone()[0]
+            cur.execute(
+                f"SELECT concern_id, status, age_group, categories, severity, immediate_risk,"
+                f" raised_by, raised_at, acknowledged_at, decision, decided_at, closed_at,"
+                f" outcome, open_deadline, due_at, escalation_step, escalated_to,"
+                f" deadlines_missed, open_actions, version,"
+                f" (due_at IS NOT NULL AND due_at < now()) AS is_overdue"
+                f" FROM {SCHEMA}.concern_list WHERE {where}"
+                f" ORDER BY due_at NULLS LAST, raised_at, concern_id LIMIT %s OFFSET %s",
+                (*params, query["limit"], query["offset"]),
+            )
+            columns = [c.name for c in cur.description]
+            items = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+        return items, total
+
+    @route(
+        "GET",
+        "/concerns/<string:concern_id>",
+        roles=WORKERS,
+        summary="Read a concern with its full timeline, sealed words opened",
+    )
+    def read_concern(self, request, principal, concern_id):
+        concern = self._load(principal, concern_id)
+        events = self.store.read_stream(Concern.stream_type, concern_id)
+        self._audit_read(request, principal, concern, ["concern", "timeline", "text"])
+        with self.store.db.transaction() as cur:
+            texts = self._open_texts(cur, concern.details)
+            timeline = [
+                {
+                    "version": e.version,
+                    "event_type": e.event_type,
+                    "occurred_at": e.occurred_at,
+                    "recorded_at": e.recorded_at,
+                    "by": e.actor.user_id,
+                    "role": e.actor.role,
+                    "details": {k: v for k, v in e.payload.items() if not k.endswith("text_id")},
+                    "texts": self._open_texts(cur, e.payload),
+                }
+                for e in events
+            ]
+        return self._respond(concern, extra={"texts": texts, "timeline": timeline})
+
+    @route(
+        "GET",
+        "/concerns/<string:concern_id>/history",
+        roles=WORKERS,
+        summary="Read a concern's history as its events",
+    )
+    def history(self, request, principal, concern_id):
+        concern = self._load(principal, concern_id)
+        self._audit_read(request, principal, concern, ["history"])
+        events = self.store.read_stream(Concern.stream_type, concern_id)
+        return {
+            "concern_id": concern_id,
+            "events": [
+                {k: v for k, v in e.envelope().items() if k not in ("partner_id", "stream_type")}
+                for e in events
+            ],
+        }
+
+    # -- a lead's part -----------------------------------------------------------------------
+
+    @route(
+        "POST",
+        "/concerns/<string:concern_id>/acknowledge",
+        roles=LEADS,
+        body=AcknowledgeConcernBody,
+        response=ConcernOut,
+        summary="Acknowledge a concern, regrading its severity if need be",
+    )
+    def acknowledge(self, request, principal, concern_id, body):
+        return self._command(
+            request,
+            principal,
+            concern_id,
+            body,
+            lambda c, _: c.acknowledge(principal.user_id, now(), body.get("severity")),
+        )
+
+    @route(
+        "POST",
+        "/concerns/<string:concern_id>/decide",
+        roles=LEADS,
+        body=DecideConcernBody,
+        response=ConcernOut,
+        summary="Decide what happens: no further action, an action plan or a referral",
+    )
+    def decide(self, request, principal, concern_id, body):
+        return self._command(
+            request,
+            principal,
+            concern_id,
+            body,
+            lambda c, texts: c.record_decision(
+                body["decision"],
+                principal.user_id,
+                now(),
+                reason=body.get("reason"),
+                rationale_text_id=texts.get("rationale"),
+                agency_reference=body.get("agency_reference"),
+            ),
+            texts=("rationale",),
+        )
+
+    @route(
+        "POST",
+        "/concerns/<string:concern_id>/actions",
+        roles=LEADS,
+        body=AddActionBody,
+        response=ConcernOut,
+        status=201,
+        summary="Add an action with an owner and a due date",
+    )
+    def add_action(self, request, principal, concern_id, body):
+        if body["due_on"] < now().date():
+            raise BadRequest("due_on", "cannot be in the past")
+        action_id = uuid.uuid4()
+        response = self._command(
+            request,
+            principal,
+            concern_id,
+            body,
+            lambda c, texts: c.add_action(
+                action_id,
+                body["kind"],
+                body["owner_id"],
+                body["due_on"],
+                principal.user_id,
+                now(),
+                details_text_id=texts.get("details"),
+            ),
+            texts=("details",),
+        )
+        response.status_code = 201
+        response.headers["Location"] = f"/concerns/{concern_id}/actions/{action_id}"
+        return response
+
+    @route(
+        "POST",
+        "/concerns/<string:concern_id>/actions/<string:action_id>/complete",
+        roles=WORKERS,
+        body=CompleteActionBody,
+        response=ConcernOut,
+        summary="Complete an action (a lead, or the action's owner)",
+    )
+    def complete_action(self, request, principal, concern_id, action_id, body):
+        def decide(concern, texts):
+            action = concern.actions.get(action_id)
+            if action is None:
+                raise NotFound("no such action on this concern")
+            if not _is_lead(principal) and action.owner_id != principal.user_id:
+                raise Forbidden("an action is completed by a lead or by its owner")
+            return concern.complete_action(
+                action_id, principal.user_id, now(), body["outcome"], texts.get("notes")
+            )
+
+        return self._command(
+            request, principal, concern_id, body, decide, texts=("notes",), lead=False
+        )
+
+    @route(
+        "POST",
+        "/concerns/<string:concern_id>/notes",
+        roles=WORKERS,
+        body=AddNoteBody,
+        response=ConcernOut,
+        status=201,
+        summary="Add a note; it never changes what was recorded before",
+    )
+    def add_note(self, request, principal, concern_id, body):
+        response = self._command(
+            request,
+            principal,
+            concern_id,
+            body,
+            lambda c, texts: c.add_note(texts["text"], principal.user_id, now()),
+            texts=("text",),
+            lead=False,
+        )
+        response.status_code = 201
+        return response
+
+    @route(
+        "POST",
+        "/concerns/<string:concern_id>/close",
+        roles=LEADS,
+        body=CloseConcernBody,
+        response=ConcernOut,
+        summary="Close a decided concern with its outcome",
+    )
+    def close(self, request, principal, concern_id, body):
+        return self._command(
+            request,
+            principal,
+            concern_id,
+            body,
+            lambda c, texts: c.close(
+                body["outcome"],
+                principal.user_id,
+                now(),
+                desired_outcomes_met=body.get("desired_outcomes_met"),
+                outcome_text_id=texts.get("notes"),
+            ),
+            texts=("notes",),
+        )
+
+    # -- deadlines and e-mail ----------------------------------------------------------------
+
+    @timer(interval=TICK_SECONDS)
+    def escalate_due(self):
+        """Deadlines passed, found in the read model (so after any restart too), recorded as
+        the domain decides. A concurrent or repeated run adds nothing twice: the events have
+        ids derived from the step and are appended at the version read."""
+        self.escalate_due_now(now())
+
+    def escalate_due_now(self, at: datetime) -> int:
+        with self.store.db.transaction() as cur:
+            cur.execute(
+                f"SELECT concern_id FROM {SCHEMA}.concern_list WHERE partner_id = %s"
+                f" AND check_at <= %s AND status = ANY(%s) ORDER BY check_at LIMIT 500",
+                (self.settings.partner_id, at, list(OPEN_STATES)),
+            )
+            due = [row[0] for row in cur.fetchall()]
+        recorded = 0
+        for concern_id in due:
+            try:
+                recorded += self._escalate(concern_id, at)
+            except (ConcurrencyError, DuplicateEventId):
+                log.debug("concern %s: another run recorded its escalation", concern_id)
+            except Exception:  # noqa: BLE001 - one concern never stops the others
+                log.exception("concern %s: escalation failed; retried next tick", concern_id)
+        return recorded
+
+    def _escalate(self, concern_id: str, at: datetime) -> int:
+        concern = self._fold(concern_id, self.settings.partner_id)
+        if concern is None:
+            return 0
+        version = concern.version
+        events = concern.record_escalations(due_escalations(concern, at, TIMESCALES))
+        if not events:
+            return 0
+        self.store.append(
+            Concern.stream_type,
+            concern_id,
+            version,
+            events,
+            Context(partner_id=self.settings.partner_id, actor=SYSTEM),
+        )
+        for event in events:
+            metrics.ESCALATIONS.labels(self.name, event.payload["deadline"]).inc()
+        return len(events)
+
+    @timer(interval=SEND_SECONDS)
+    def send_notifications(self):
+        """E-mail due from the outbox; each escalation told is then recorded on its concern."""
+        sent = send_due(self.store.db, MAIL, self.settings.partner_id, self._is_still_needed)
+        for notification in sent:
+            if notification.kind == "escalation":
+                try:
+                    self._record_notified(notification)
+                except Exception:  # noqa: BLE001 - the e-mail went; the record is a courtesy
+                    log.exception("concern %s: notification not recorded", notification.concern_id)
+
+    def _is_still_needed(self, notification: Notification) -> bool:
+        """An escalation whose deadline has been met since needs nobody told."""
+        if notification.kind != "escalation":
+            return True
+        concern = self._fold(notification.concern_id, self.settings.partner_id)
+        if concern is None:
+            return False
+        pending = {(e.deadline, e.step) for e in concern.pending_notifications()}
+        return (notification.deadline, notification.step) in pending
+
+    def _record_notified(self, notification: Notification) -> None:
+        for _ in range(3):
+            concern = self._fold(notification.concern_id, self.settings.partner_id)
+            version = concern.version
+            events = concern.record_notification(
+                notification.deadline, notification.step, "email", now()
+            )
+            if not events:
+                return
+            try:
+                self.store.append(
+                    Concern.stream_type,
+                    concern.id,
+                    version,
+                    events,
+                    Context(partner_id=self.settings.partner_id, actor=SYSTEM),
+                )
+                return
+            except ConcurrencyError:
+                continue

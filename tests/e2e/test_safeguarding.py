@@ -1,0 +1,319 @@
+"""The safeguarding API of the running alliance, end to end over HTTP: every command, bad input
+on every endpoint, stale versions, who sees what, and the immediate-risk e-mail."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, timedelta
+
+import pytest
+import requests
+
+from deploy.mailsink import read_mailbox
+from deploy.stack import STACKS, mail_sink
+from tests.conftest import STACK, wait_for
+
+pytestmark = pytest.mark.e2e
+
+TODAY = date.today()
+LEAD = "safeguarding_lead"
+
+
+@pytest.fixture(scope="module")
+def api(endpoints, auth):
+    def make(role=LEAD, user=None, partner="leeds-mind", service="safeguarding"):
+        session = requests.Session()
+        session.headers.update(auth(role, partner, user))
+        base = endpoints["partners"][partner][service]
+
+        class Api:
+            def get(self, path, **kw):
+                return session.get(base + path, timeout=10, **kw)
+
+            def post(self, path, body=None, **kw):
+                return session.post(
+                    base + path, json=body if body is not None else {}, timeout=10, **kw
+                )
+
+        return Api()
+
+    return make
+
+
+def form(**over) -> dict:
+    return {
+        "age_group": "adult",
+        "categories": ["financial_material", "psychological_emotional"],
+        "severity": "standard",
+        "immediate_risk": False,
+        "what_happened": "Said a relative keeps their bank card and shouts when asked for it.",
+        "actions_taken": ["none"],
+        "consent_given": True,
+        "person_description": "Woman in her seventies who comes to the Thursday group.",
+        **over,
+    }
+
+
+def raise_concern(api, role="peer_worker", user=None, **over) -> dict:
+    response = api(role, user).post("/concerns", form(**over))
+    assert response.status_code == 201, response.text
+    assert response.headers["ETag"] == '"1"'
+    return response.json()
+
+
+def version_of(api, concern_id: str) -> int:
+    response = api().get(f"/concerns/{concern_id}")
+    assert response.status_code == 200, response.text
+    return response.json()["version"]
+
+
+@pytest.fixture
+def person(api) -> str:
+    response = api("team_lead", service="referrals").post(
+        "/people", {"full_name": "Safe Guarded", "date_of_birth": "1960-02-03"}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["person_id"]
+
+
+def test_a_concern_from_raising_to_closing(api):
+    worker_id = f"worker-{uuid.uuid4().hex[:6]}"
+    worker, lead = api("peer_worker", worker_id), api()
+    concern = raise_concern(api, user=worker_id)
+    cid = concern["concern_id"]
+    assert concern["status"] == "raised" and concern["person_id"] is None
+    assert concern["acknowledge_by"] and concern["raised_by"] == worker_id
+    steps = [
+        ("acknowledge", {"severity": "high"}, "acknowledged"),
+        ("decide", {"decision": "internal_action_plan", "rationale": "Talk it through"}, "decided"),
+    ]
+    for version, (command, body, status) in enumerate(steps, start=1):
+        response = lead.post(f"/concerns/{cid}/{command}", body, headers={"If-Match": str(version)})
+        assert response.status_code == 200, (command, response.text)
+        assert response.json()["status"] == status
+    due = (TODAY + timedelta(days=3)).isoformat()
+    added = lead.post(
+        f"/concerns/{cid}/actions",
+        {"kind": "welfare_check", "owner_id": worker_id, "due_on": due, "details": "Call her"},
+    )
+    assert added.status_code == 201, added.text
+    action_id = added.headers["Location"].rsplit("/", 1)[1]
+    assert added.json()["actions"][0]["owner_id"] == worker_id
+    done = worker.post(f"/concerns/{cid}/actions/{action_id}/complete", {"notes": "She is safe"})
+    assert done.status_code == 200, done.text
+    note = worker.post(f"/concerns/{cid}/notes", {"text": "Her daughter now helps instead"})
+    assert note.status_code == 201, note.text
+    closed = lead.post(
+        f"/concerns/{cid}/close", {"outcome": "risk_reduced", "desired_outcomes_met": "fully"}
+    )
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["status"] == "closed" and closed.headers["ETag"] == '"7"'
+
+    read = lead.get(f"/concerns/{cid}").json()
+    assert read["severity"] == "high" and read["decision"] == "internal_action_plan"
+    assert [step["event_type"] for step in read["timeline"]] == [
+        "ConcernRaised",
+        "ConcernAcknowledged",
+        "ConcernDecided",
+        "ConcernActionAdded",
+        "ConcernActionCompleted",
+        "ConcernNoteAdded",
+        "ConcernClosed",
+    ]
+    assert read["texts"]["what_happened_text"].startswith("Said a relative")
+    assert read["timeline"][5]["texts"] == {"text": "Her daughter now helps instead"}
+    assert read["timeline"][2]["by"] == "test-safeguarding_lead"
+
+    history = lead.get(f"/concerns/{cid}/history").json()["events"]
+    assert [e["version"] for e in history] == list(range(1, 8))
+    words = json.dumps(history)
+    for text in ("bank card", "Thursday group", "Talk it through", "She is safe", "daughter"):
+        assert text not in words  # free text lives in the vault, never in an event
+
+
+def test_a_concern_about_a_known_person_names_them_by_id_only(api, person):
+    concern = raise_concern(api, person_id=person, person_description=None)
+    assert concern["person_id"] == person
+    read = api().get(f"/concerns/{concern['concern_id']}").json()
+    assert "description_text" not in read["texts"]
+
+
+def test_a_person_identified_later_is_recorded_once(api, person):
+    concern = raise_concern(api, role="team_lead")
+    cid = concern["concern_id"]
+    first = api().post(f"/concerns/{cid}/person", {"person_id": person})
+    assert first.status_code == 200, first.text
+    assert first.json()["person_id"] == person
+    again = api().post(f"/concerns/{cid}/person", {"person_id": person})
+    assert again.status_code == 409 and again.json()["rule"] == "PersonIsIdentifiedOnce"
+
+
+def test_an_unknown_person_is_refused_naming_the_field(api):
+    response = api("peer_worker").post(
+        "/concerns", form(person_id=str(uuid.uuid4()), person_description=None)
+    )
+    assert response.status_code == 422, response.text
+    assert "person_id" in response.json()["fields"]
+
+
+def test_the_inbox_lists_open_concerns_by_deadline(api):
+    raiser = f"worker-{uuid.uuid4().hex[:6]}"
+    standard = raise_concern(api, user=raiser)
+    immediate = raise_concern(
+        api, user=raiser, severity="immediate", immediate_risk=True, actions_taken=["made_safe"]
+    )
+    closed_one = raise_concern(api, user=raiser, severity="high")
+    lead = api()
+    cid = closed_one["concern_id"]
+    lead.post(f"/concerns/{cid}/acknowledge")
+    lead.post(
+        f"/concerns/{cid}/decide", {"decision": "no_further_action", "reason": "duplicate_concern"}
+    )
+    assert lead.post(f"/concerns/{cid}/close", {"outcome": "no_further_action"}).status_code == 200
+
+    page = lead.get("/concerns", params={"raised_by": raiser}).json()
+    assert [i["concern_id"] for i in page["items"]] == [
+        immediate["concern_id"],
+        standard["concern_id"],
+    ]
+    assert page["total"] == 2 and page["items"][0]["open_deadline"] == "acknowledge"
+    everything = lead.get("/concerns", params={"raised_by": raiser, "status": "any"}).json()
+    assert everything["total"] == 3
+    paged = lead.get("/concerns", params={"raised_by": raiser, "limit": 1, "offset": 1}).json()
+    assert [i["concern_id"] for i in paged["items"]] == [standard["concern_id"]]
+    high = lead.get("/concerns", params={"raised_by": raiser, "severity": "immediate"}).json()
+    assert high["total"] == 1
+    overdue = lead.get("/concerns", params={"raised_by": raiser, "overdue": "true"}).json()
+    assert overdue["total"] == 0
+
+
+def test_a_worker_sees_only_the_concerns_they_raised(api):
+    mine, theirs = f"worker-{uuid.uuid4().hex[:6]}", f"worker-{uuid.uuid4().hex[:6]}"
+    concern = raise_concern(api, user=mine)
+    cid = concern["concern_id"]
+    assert api("peer_worker", mine).get(f"/concerns/{cid}").status_code == 200
+    assert api("peer_worker", theirs).get(f"/concerns/{cid}").status_code == 403
+    assert api("partner_admin").get(f"/concerns/{cid}").status_code == 403
+    assert (
+        api("peer_worker", theirs).post(f"/concerns/{cid}/notes", {"text": "x"}).status_code == 403
+    )
+    listed = api("peer_worker", theirs).get("/concerns", params={"status": "any"}).json()
+    assert cid not in [i["concern_id"] for i in listed["items"]]
+    assert [i["concern_id"] for i in api("peer_worker", mine).get("/concerns").json()["items"]] == [
+        cid
+    ]
+    assert version_of(api, cid) == 1
+
+
+def test_another_partner_sees_no_concern(api):
+    cid = raise_concern(api)["concern_id"]
+    assert api(partner="mesmac").get(f"/concerns/{cid}").status_code == 404
+
+
+def test_a_stale_version_is_refused_and_changes_nothing(api):
+    cid = raise_concern(api)["concern_id"]
+    lead = api()
+    stale = lead.post(f"/concerns/{cid}/acknowledge", {"expected_version": 2})
+    assert stale.status_code == 409 and stale.json()["actual_version"] == 1
+    stale = lead.post(f"/concerns/{cid}/acknowledge", headers={"If-Match": '"3"'})
+    assert stale.status_code == 409
+    assert version_of(api, cid) == 1
+    assert lead.post(f"/concerns/{cid}/acknowledge", headers={"If-Match": '"1"'}).status_code == 200
+    again = lead.post(f"/concerns/{cid}/decide", {"decision": "police"}, headers={"If-Match": "1"})
+    assert again.status_code == 409
+    assert version_of(api, cid) == 2
+
+
+def test_steps_out_of_order_break_a_named_rule(api):
+    cid = raise_concern(api)["concern_id"]
+    response = api().post(f"/concerns/{cid}/decide", {"decision": "police"})
+    assert response.status_code == 409
+    assert response.json()["rule"] == "DecisionNeedsAcknowledgement"
+    closing = api().post(f"/concerns/{cid}/close", {"outcome": "risk_removed"})
+    assert closing.json()["rule"] == "ClosingNeedsADecision"
+    assert version_of(api, cid) == 1
+
+
+BAD_INPUT = [
+    ("raise", {"categories": []}, "categories"),
+    ("raise", {"categories": ["neglect"]}, "categories"),
+    ("raise", {"severity": "urgent"}, "severity"),
+    ("raise", {"immediate_risk": True}, "severity"),
+    ("raise", {"what_happened": ""}, "what_happened"),
+    ("raise", {"actions_taken": ["none", "made_safe"]}, "actions_taken"),
+    ("raise", {"consent_given": False}, "without_consent_reason"),
+    ("raise", {"person_description": None}, "person_id"),
+    ("raise", {"happened_on": (TODAY + timedelta(days=2)).isoformat()}, "happened_on"),
+    ("raise", {"colour": "red"}, "colour"),
+    ("person", {"person_id": "not-a-uuid"}, "person_id"),
+    ("acknowledge", {"severity": "whenever"}, "severity"),
+    ("acknowledge", {"expected_version": 0}, "expected_version"),
+    ("decide", {}, "decision"),
+    ("decide", {"decision": "no_further_action"}, "reason"),
+    ("decide", {"decision": "police", "reason": "duplicate_concern"}, "reason"),
+    ("actions", {"kind": "welfare_check", "owner_id": "w", "due_on": "2020-01-01"}, "due_on"),
+    ("actions", {"kind": "tea", "owner_id": "w", "due_on": "2099-01-01"}, "kind"),
+    ("actions", {"kind": "welfare_check", "due_on": "2099-01-01"}, "owner_id"),
+    ("complete", {"outcome": "maybe"}, "outcome"),
+    ("notes", {}, "text"),
+    ("notes", {"text": "x" * 10001}, "text"),
+    ("close", {"outcome": "fine"}, "outcome"),
+    ("close", {"outcome": "risk_removed", "desired_outcomes_met": "yes"}, "desired_outcomes_met"),
+    ("list", {"severity": "urgent"}, "severity"),
+    ("list", {"limit": "0"}, "limit"),
+    ("list", {"sort": "name"}, "sort"),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "change", "field"), BAD_INPUT)
+def test_bad_input_is_refused_naming_the_field_and_changes_nothing(api, endpoint, change, field):
+    lead = api()
+    cid = raise_concern(api)["concern_id"]
+    paths = {
+        "person": f"/concerns/{cid}/person",
+        "acknowledge": f"/concerns/{cid}/acknowledge",
+        "decide": f"/concerns/{cid}/decide",
+        "actions": f"/concerns/{cid}/actions",
+        "complete": f"/concerns/{cid}/actions/{uuid.uuid4()}/complete",
+        "notes": f"/concerns/{cid}/notes",
+        "close": f"/concerns/{cid}/close",
+    }
+    if endpoint == "raise":
+        body = {k: v for k, v in {**form(), **change}.items() if v is not None}
+        before = lead.get("/concerns", params={"status": "any", "limit": 1}).json()["total"]
+        response = lead.post("/concerns", body)
+    elif endpoint == "list":
+        response = lead.get("/concerns", params=change)
+    else:
+        response = lead.post(paths[endpoint], change)
+    assert response.status_code == 422, response.text
+    assert field in response.json()["fields"], response.text
+    assert version_of(api, cid) == 1
+    if endpoint == "raise":
+        after = lead.get("/concerns", params={"status": "any", "limit": 1}).json()["total"]
+        assert after == before
+
+
+def test_an_immediate_risk_concern_emails_the_duty_lead_at_once_naming_nobody(api):
+    description = f"Man by the canal bridge {uuid.uuid4().hex[:8]}"
+    concern = raise_concern(
+        api,
+        severity="immediate",
+        immediate_risk=True,
+        actions_taken=["emergency_services_called"],
+        informed=["police", "ambulance_service"],
+        person_description=description,
+    )
+    cid = concern["concern_id"]
+    mailbox = mail_sink(STACKS[STACK])["mailbox"]
+
+    def delivered():
+        return [m for m in read_mailbox(mailbox) if cid in m["body"]]
+
+    [message] = wait_for(delivered, timeout=15, message="the immediate-risk e-mail")
+    assert message["kind"] == "immediate_risk"
+    assert message["rcpt_tos"] == ["duty-lead@leeds-mind.peerlink.test"]
+    assert f"/inbox/concerns/{cid}" in message["body"]
+    for text in (description, "bank card", "canal"):
+        assert text not in message["body"] + message["subject"]
