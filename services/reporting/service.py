@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 from nameko.extensions import DependencyProvider
 from psycogreen.eventlet import patch_psycopg
 from werkzeug.wrappers import Response
 
-from services.reporting import reports
+from services.reporting import dashboard, reports
 from services.reporting.projections import CONSUMER_NAME, SCHEMA
 from services.reporting.suppression import Policy
 from shared import metrics
@@ -53,6 +53,23 @@ class ReportQuery(Schema):
     def _ordered(self, data, **kwargs):
         if data.get("from_") and data.get("to") and data["to"] < data["from_"]:
             raise ValidationError("must not be before from", "to")
+
+
+class DashboardQuery(Schema):
+    partner = fields.List(fields.String(validate=validate.OneOf(PARTNERS)), load_default=list)
+    months = fields.Integer(load_default=6, validate=validate.Range(min=1, max=24))
+    as_at = fields.AwareDateTime(load_default=None)
+
+
+def _with_partners(request, schema: type[Schema]) -> dict:
+    """A query whose `partner` may be given more than once."""
+    args = request.args
+    return schema(unknown=RAISE).load(
+        {
+            **{k: v for k, v in args.items() if k != "partner"},
+            **({"partner": args.getlist("partner")} if "partner" in args else {}),
+        }
+    )
 
 
 def freshness(cur) -> dict:
@@ -153,13 +170,7 @@ class ReportingService:
     def report(self, request, principal, name):
         if name not in reports.REPORTS:
             raise NotFound(f"no report named {name}; GET /reports lists them")
-        args = request.args
-        query = ReportQuery(unknown=RAISE).load(
-            {
-                **{k: v for k, v in args.items() if k != "partner"},
-                **({"partner": args.getlist("partner")} if "partner" in args else {}),
-            }
-        )
+        query = _with_partners(request, ReportQuery)
         scope = reports.Scope(
             partners=tuple(query["partner"]),
             start=query.get("from_"),
@@ -177,6 +188,36 @@ class ReportingService:
                 headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
             )
         return body
+
+    @route(
+        "GET",
+        "/dashboard",
+        roles=ANALYSTS,
+        summary="The alliance dashboard: main figures per partner and month, as a web page",
+    )
+    def dashboard(self, request, principal):
+        query = _with_partners(request, DashboardQuery)
+        as_at = query.get("as_at") or datetime.now(UTC)
+        end = as_at.date()
+        start = (end.replace(day=1) - timedelta(days=31 * (query["months"] - 1))).replace(day=1)
+        partners = list(query["partner"]) or list(PARTNERS)
+        scope = reports.Scope(tuple(query["partner"]), start, end, as_at)
+        with self.db.transaction() as cur:
+            bodies = {
+                name: reports.run(cur, name, scope, self.policy)
+                for name in ("referrals", "sessions", "attendance", "wellbeing")
+            }
+            bodies["contacts"] = reports.run(
+                cur, "contacts", reports.Scope(scope.partners, None, None, as_at), self.policy
+            )
+        page = dashboard.render(
+            partners=partners,
+            months=dashboard.months_between(start, end),
+            as_at=as_at.isoformat(timespec="seconds"),
+            suppression={"up_to": self.policy.up_to},
+            **bodies,
+        )
+        return Response(page, status=200, content_type="text/html; charset=utf-8")
 
     @route(
         "GET",
