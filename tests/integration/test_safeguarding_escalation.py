@@ -1,0 +1,306 @@
+"""Safeguarding deadlines and e-mail against real PostgreSQL, a real SMTP server (aiosmtpd) and
+the real service process: a deadline that passes while the service is stopped escalates on
+restart, each rung e-mailed once and each event recorded once, even with two processes racing;
+an SMTP server that is down is retried with backoff, every attempt recorded.
+
+The shared RabbitMQ of the test stack is never stopped (other tests use it): the service is
+started again with its broker address pointing at a closed port, which shows that escalation
+does not wait for the broker to come back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import psycopg2
+import pytest
+import requests
+from aiosmtpd.controller import Controller
+
+from deploy.mailsink import Mailbox, read_mailbox
+from deploy.migrations import migrate_node
+from shared.auth import issue_token
+from tests.conftest import ROOT, wait_for
+
+pytestmark = pytest.mark.integration
+
+# A high-severity concern must be acknowledged within 2 s here; the deputy is told 1 s after the
+# deadline and the head of service 2 s after it.
+TIMESCALES = {
+    "high": {"acknowledge": {"seconds": 2}, "escalate_after": [{"seconds": 1}, {"seconds": 2}]}
+}
+FORM = {
+    "age_group": "adult",
+    "categories": ["neglect_acts_of_omission"],
+    "severity": "high",
+    "immediate_risk": False,
+    "what_happened": "Has not been seen at home for a week; post piling up.",
+    "actions_taken": ["gp_informed"],
+    "consent_given": False,
+    "without_consent_reason": "could_not_be_asked",
+    "person_description": "Man from the allotment group",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def node_database(fresh_database):
+    migrate_node(fresh_database)
+    return fresh_database
+
+
+class MailServer:
+    """A real SMTP server (aiosmtpd) on a port of its own, stopped and started like a real one."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.port = free_port()
+        self.controller = None
+
+    def start(self) -> None:
+        self.controller = Controller(Mailbox(self.path), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def mailbox(tmp_path):
+    server = MailServer(tmp_path / "mailbox.jsonl")
+    server.start()
+    yield server
+    server.stop()
+
+
+class ServiceProcess:
+    """The safeguarding service as `nameko run` starts it in the stack."""
+
+    def __init__(self, stack_state, dsn: str, smtp_port: int, log: Path, **env):
+        self.port = free_port()
+        self.log = log
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "PEERLINK_PARTNER": "leeds-mind",
+            "PEERLINK_SERVICE": "safeguarding",
+            "PEERLINK_DATABASE_URL": dsn,
+            "PEERLINK_AMQP_URL": stack_state["amqp"]["leeds-mind"],
+            "PEERLINK_HTTP_ADDRESS": f"127.0.0.1:{self.port}",
+            "PEERLINK_JWT_SECRET_FILE": stack_state["jwt_secret_file"],
+            "PEERLINK_MASTER_KEY_FILE": stack_state["master_key_file"],
+            "PEERLINK_SMTP_PORT": str(smtp_port),
+            "PEERLINK_SAFEGUARDING_TIMESCALES": json.dumps(TIMESCALES),
+            "PEERLINK_SAFEGUARDING_TICK_SECONDS": "0.2",
+            "PEERLINK_SAFEGUARDING_SEND_SECONDS": "0.2",
+            **env,
+        }
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, **env) -> ServiceProcess:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [
+                    str(ROOT / ".venv" / "bin" / "nameko"),
+                    "run",
+                    "--config",
+                    str(ROOT / "deploy" / "nameko.yml"),
+                    "services.safeguarding.service:SafeguardingService",
+                ],
+                cwd=ROOT,
+                env={**self.env, **env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_for(self._answers, timeout=60, message=f"the service on {self.port}")
+        return self
+
+    def _answers(self) -> bool:
+        assert self.process.poll() is None, self.log.read_text()[-3000:]
+        try:  # 503 while the broker is unreachable still means the service is up
+            return requests.get(self.url + "/health", timeout=2).status_code in (200, 503)
+        except requests.ConnectionError:
+            return False
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+@pytest.fixture
+def services(stack_state, node_database, mailbox, tmp_path):
+    started = []
+
+    def make(**env) -> ServiceProcess:
+        service = ServiceProcess(
+            stack_state, node_database, mailbox.port, tmp_path / f"svc{len(started)}.log", **env
+        )
+        started.append(service)
+        return service
+
+    yield make
+    for service in started:
+        service.stop()
+
+
+def headers(stack_state) -> dict:
+    secret = Path(stack_state["jwt_secret_file"]).read_text().strip()
+    return {
+        "Authorization": "Bearer " + issue_token(secret, "worker-it", "peer_worker", "leeds-mind")
+    }
+
+
+def rows(dsn: str, sql: str, *params) -> list[tuple]:
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def test_a_deadline_passing_while_the_service_is_stopped_escalates_once_on_restart(
+    stack_state, node_database, mailbox, services
+):
+    path = mailbox.path
+    first = services().start()
+    response = requests.post(
+        first.url + "/concerns", json=FORM, headers=headers(stack_state), timeout=10
+    )
+    assert response.status_code == 201, response.text
+    concern_id = response.json()["concern_id"]
+    first.stop()
+
+    last_rung_due = time.time() + 5  # acknowledge deadline 2 s, head of service 2 s after it
+    wait_for(lambda: time.time() > last_rung_due, timeout=10, message="every rung falling due")
+    assert read_mailbox(path) == []  # nobody was running to notice
+
+    # two processes at once, neither with a broker: they race for the same escalations
+    restarted_at = time.time()
+    dead_broker = f"amqp://peerlink:peerlink@127.0.0.1:{free_port()}/leeds-mind"
+    racing = [services(PEERLINK_AMQP_URL=dead_broker).start() for _ in range(2)]
+
+    messages = wait_for(
+        lambda: (found := read_mailbox(path)) and len(found) >= 3 and found,
+        timeout=30,
+        message="three escalation e-mails",
+    )
+    accepted_after = max(m["received_at"] for m in messages) - restarted_at
+    print(f"escalation e-mails accepted {accepted_after:.1f} s after the restart began")
+    assert sorted(m["rcpt_tos"][0] for m in messages) == [
+        "deputy-lead@leeds-mind.peerlink.test",
+        "duty-lead@leeds-mind.peerlink.test",
+        "head-of-service@leeds-mind.peerlink.test",
+    ]
+    for message in messages:
+        assert f"/inbox/concerns/{concern_id}" in message["body"]
+        assert "allotment" not in message["body"] and "post piling" not in message["body"]
+
+    def recorded() -> Counter:
+        return Counter(
+            dict(
+                rows(
+                    node_database,
+                    "SELECT event_type, count(*) FROM safeguarding.events"
+                    " WHERE stream_id = %s GROUP BY event_type",
+                    concern_id,
+                )
+            )
+        )
+
+    wait_for(lambda: recorded()["EscalationNotified"] == 3, message="three notifications recorded")
+    for service in racing:
+        service.stop()
+    services(PEERLINK_AMQP_URL=dead_broker).start()
+    # nothing more may happen: watch a window of many ticks of both timers
+    window_ends = time.time() + 2
+    wait_for(lambda: time.time() > window_ends, timeout=5)
+
+    assert len(read_mailbox(path)) == 3
+    assert recorded() == Counter(
+        {"ConcernRaised": 1, "DeadlineMissed": 1, "ConcernEscalated": 2, "EscalationNotified": 3}
+    )
+    assert rows(
+        node_database,
+        "SELECT status, count(*) FROM safeguarding.notification_outbox GROUP BY status",
+    ) == [("sent", 3)]
+    listed = rows(
+        node_database,
+        "SELECT escalation_step, escalated_to, check_at, deadlines_missed"
+        " FROM safeguarding.concern_list WHERE concern_id = %s",
+        concern_id,
+    )
+    assert listed == [(2, "head_of_service", None, 1)]
+
+
+def test_an_smtp_server_that_is_down_is_retried_with_backoff_and_every_attempt_recorded(
+    stack_state, node_database, mailbox, services
+):
+    path = mailbox.path
+    mailbox.stop()  # the organisation's mail server is down
+    service = services(PEERLINK_SMTP_FIRST_RETRY_SECONDS="0.3").start()
+    response = requests.post(
+        service.url + "/concerns",
+        json={**FORM, "severity": "immediate", "immediate_risk": True},
+        headers=headers(stack_state),
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+
+    def failures() -> int:
+        return rows(
+            node_database,
+            "SELECT count(*) FROM safeguarding.notification_attempts WHERE outcome = 'failed'",
+        )[0][0]
+
+    wait_for(lambda: failures() >= 3, timeout=20, message="three failed attempts")
+    [(next_attempt, attempts, error)] = rows(
+        node_database,
+        "SELECT next_attempt_at - now(), attempts, last_error"
+        " FROM safeguarding.notification_outbox",
+    )
+    assert attempts >= 3 and "Connection" in error
+    assert next_attempt.total_seconds() <= 0.3 * 2 ** (attempts - 1)
+    mailbox.start()  # the mail server is back, on the same port
+    [message] = wait_for(lambda: read_mailbox(path), timeout=20, message="the e-mail delivered")
+    assert message["kind"] == "immediate_risk"
+    outcomes = [
+        outcome
+        for (outcome,) in rows(
+            node_database, "SELECT outcome FROM safeguarding.notification_attempts ORDER BY id"
+        )
+    ]
+    assert outcomes[-1] == "sent" and set(outcomes[:-1]) == {"failed"}
+    gaps = rows(
+        node_database,
+        "SELECT extract(epoch FROM at - lag(at) OVER (ORDER BY id))"
+        " FROM safeguarding.notification_attempts ORDER BY id",
+    )[1:]
+    # each wait at least the backoff before it (0.3 s, 0.6 s, 1.2 s ...), within a tick
+    for index, (gap,) in enumerate(gaps[:3]):
+        assert float(gap) >= 0.3 * 2**index - 0.05, gaps
