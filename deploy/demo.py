@@ -150,6 +150,9 @@ def load_demo(state_file: Path, referrals_per_partner: int = 36, seed: int = 202
     for index, partner in enumerate(PARTNERS):
         load_sessions_demo(state, secret, partner, seed + index)
     _demo_transfer(state, secret)
+    from deploy.demo_safeguarding import load_safeguarding_demo
+
+    load_safeguarding_demo(state, secret)
 
 
 def _demo_transfer(state: dict, secret: str) -> None:
