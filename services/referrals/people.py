@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
+from services.referrals.retention import PersonRetentionDuePayload
 from shared import vault as people_vault
 from shared.auth import Forbidden, Principal
 from shared.events import NewEvent
@@ -163,6 +164,7 @@ def register_events(registry) -> None:
     registry.register("PersonRegistered", PersonRegistered)
     registry.register("PersonDetailsChanged", PersonDetailsChanged)
     registry.register("PersonErased", PersonErased)
+    registry.register("PersonRetentionDue", PersonRetentionDuePayload)
 
 
 class Person:

@@ -11,6 +11,7 @@ from psycogreen.eventlet import patch_psycopg
 from services.referrals.domain import IncomingOffer, Referral
 from services.referrals.people import PeopleApi
 from services.referrals.projections import SCHEMA, referrals_projector
+from services.referrals.retention import RetentionApi
 from services.referrals.schemas import (
     REFERRAL_SOURCES,
     AllocateBody,
@@ -63,7 +64,7 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
-class ReferralsService(PeopleApi, Operations):
+class ReferralsService(PeopleApi, RetentionApi, Operations):
     """Referrals: received, accepted or declined, allocated, active, on hold, discharged."""
 
     name = "referrals"

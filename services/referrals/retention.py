@@ -1,0 +1,183 @@
+"""Retention: people whose last contact is older than the partner's retention period are
+flagged for review (an event on the person's stream), and listed for partner admins, who decide
+on erasure. Nothing is deleted by the job itself.
+
+The NHS Records Management Code of Practice keeps mental health records 20 years after the last
+contact (DOMAIN.md, "Data protection"); a partner sets its own period with
+PEERLINK_RETENTION_YEARS. A person's last contact is the latest of: their registration, a
+referral received or first contact made for them, and a session at which they were seen.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from datetime import UTC, date, datetime
+
+from marshmallow import Schema, fields, validate
+from nameko.timer import timer
+
+from shared.events import Actor, Context, NewEvent
+from shared.eventstore import ConcurrencyError
+from shared.web import BadRequest, PageQuery, route
+
+log = logging.getLogger(__name__)
+
+RETENTION_YEARS = int(os.environ.get("PEERLINK_RETENTION_YEARS", "20"))
+JOB_ACTOR = Actor("retention-job", "service")
+
+LAST_CONTACTS = """
+WITH people AS (
+    SELECT person_id, created_at::date AS registered_on
+    FROM vault.person_keys WHERE wrapped_key IS NOT NULL),
+referrals AS (
+    SELECT person_id, max(greatest(received_on, first_contact_on)) AS last_on
+    FROM referrals.referral_list GROUP BY 1),
+sessions AS (
+    SELECT a.person_id, max(s.starts_at)::date AS last_on
+    FROM sessions.attendance a JOIN sessions.session_list s USING (session_id)
+    WHERE a.status IN ('attended', 'late_seen') GROUP BY 1),
+flags AS (
+    SELECT DISTINCT ON (stream_id) stream_id::uuid AS person_id,
+           (payload->>'last_contact_on')::date AS flagged_last_contact, recorded_at AS flagged_at
+    FROM referrals.events WHERE event_type = 'PersonRetentionDue'
+    ORDER BY stream_id, version DESC)
+SELECT p.person_id, greatest(p.registered_on, r.last_on, s.last_on) AS last_contact_on,
+       f.flagged_last_contact, f.flagged_at
+FROM people p
+LEFT JOIN referrals r USING (person_id)
+LEFT JOIN sessions s USING (person_id)
+LEFT JOIN flags f USING (person_id)
+WHERE greatest(p.registered_on, r.last_on, s.last_on) < %(cutoff)s
+ORDER BY 2, 1
+"""
+
+
+def retention_cutoff(as_of: date, years: int = RETENTION_YEARS) -> date:
+    """The day before which a last contact is past retention on `as_of` (29 February falls
+    back to 28 February in a year without it)."""
+    try:
+        return as_of.replace(year=as_of.year - years)
+    except ValueError:
+        return as_of.replace(year=as_of.year - years, day=28)
+
+
+class RetentionReviewBody(Schema):
+    # a review may look ahead (who will be due by then) but never back
+    as_of = fields.Date(load_default=None)
+
+
+class RetentionApi:
+    """Mixed into the referrals service; expects `store`, `settings`, `audit`."""
+
+    def _due(self, as_of: date, limit: int | None = None, offset: int = 0) -> list[dict]:
+        with self.store.db.transaction() as cur:
+            cur.execute(LAST_CONTACTS, {"cutoff": retention_cutoff(as_of)})
+            rows = cur.fetchall()
+        items = [
+            {
+                "person_id": str(person),
+                "last_contact_on": last,
+                "flagged_at": flagged_at if flagged == last else None,
+            }
+            for person, last, flagged, flagged_at in rows
+        ]
+        return items[offset : offset + limit] if limit is not None else items
+
+    def _flag(self, as_of: date, context: Context) -> int:
+        """Append PersonRetentionDue for each person due and not yet flagged for this last
+        contact; a run repeated, or racing another, adds nothing twice."""
+        flagged = 0
+        for item in self._due(as_of):
+            if item["flagged_at"] is not None:
+                continue
+            events = self.store.read_stream("person", item["person_id"])
+            if not events or any(e.event_type == "PersonErased" for e in events):
+                continue
+            event = NewEvent(
+                "PersonRetentionDue",
+                {
+                    "person_id": item["person_id"],
+                    "last_contact_on": item["last_contact_on"].isoformat(),
+                    "retention_years": RETENTION_YEARS,
+                    "review_as_of": as_of.isoformat(),
+                },
+            )
+            try:
+                self.store.append("person", item["person_id"], events[-1].version, [event], context)
+                flagged += 1
+            except ConcurrencyError:
+                continue
+        return flagged
+
+    @timer(interval=3600)
+    def retention_job(self):
+        """Hourly: flag people past the retention period as of today."""
+        context = Context(
+            partner_id=self.settings.partner_id, actor=JOB_ACTOR, correlation_id=uuid.uuid4()
+        )
+        try:
+            flagged = self._flag(datetime.now(UTC).date(), context)
+            if flagged:
+                log.info("retention review flagged %s people", flagged)
+        except Exception:  # noqa: BLE001 - the next run tries again
+            log.exception("retention review failed")
+
+    @route(
+        "POST",
+        "/people/retention-review",
+        roles=("partner_admin",),
+        body=RetentionReviewBody,
+        summary="Run the retention review now (or as of a later date) and list who is due",
+    )
+    def retention_review(self, request, principal, body):
+        today = datetime.now(UTC).date()
+        as_of = body.get("as_of") or today
+        if as_of < today:
+            raise BadRequest("as_of", "cannot be in the past: the review flags who is due now")
+        from shared.web import context_of
+
+        flagged = self._flag(as_of, context_of(principal, request))
+        due = self._due(as_of)
+        return {
+            "as_of": as_of,
+            "retention_years": RETENTION_YEARS,
+            "flagged": flagged,
+            "due": due,
+            "total": len(due),
+        }
+
+    @route(
+        "GET",
+        "/people/retention-due",
+        roles=("partner_admin",),
+        query=PageQuery,
+        summary="People past the retention period, with their last contact, for review",
+    )
+    def retention_due(self, request, principal, query):
+        today = datetime.now(UTC).date()
+        items = self._due(today, query["limit"], query["offset"])
+        self.audit.record(
+            principal,
+            "search",
+            "person",
+            fields=["retention"],
+            request_id=request.peerlink_request_id,
+            detail={"returned": len(items)},
+        )
+        return {
+            "as_of": today,
+            "retention_years": RETENTION_YEARS,
+            "items": items,
+            "total": len(self._due(today)),
+            "limit": query["limit"],
+            "offset": query["offset"],
+        }
+
+
+class PersonRetentionDuePayload(Schema):
+    person_id = fields.UUID(required=True)
+    last_contact_on = fields.Date(required=True)
+    retention_years = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
+    review_as_of = fields.Date(required=True)
