@@ -8,7 +8,7 @@ import logging
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
-from shared import metrics
+from shared import metrics, policy
 from shared.audit import AuditLog
 from shared.auth import HUB_PARTNER, Forbidden
 from shared.config import Settings
@@ -111,7 +111,7 @@ class Operations:
     def health(self, request, principal):
         return check_health(self.store.db, self.settings.amqp_url)
 
-    @route("GET", "/metrics", roles=("operator", "service"), summary="Read Prometheus metrics")
+    @route("GET", "/metrics", roles=policy.MAY_READ_METRICS, summary="Read Prometheus metrics")
     def metrics(self, request, principal):
         body, content_type = metrics.exposition()
         return Response(body, status=200, content_type=content_type)
@@ -123,7 +123,7 @@ class Operations:
     @route(
         "GET",
         "/events",
-        roles=("service",),
+        roles=policy.MAY_READ_EVENT_FEED,
         query=EventFeedQuery,
         summary="Read this service's events after a position (the event feed)",
     )

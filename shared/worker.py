@@ -15,7 +15,7 @@ import signal
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from shared import metrics
+from shared import metrics, policy
 from shared.auth import HUB_PARTNER, issue_token, principal_from_header
 from shared.auth import secret_from_environment as jwt_secret
 from shared.config import NODE_SERVICES, Settings, feed_urls, source_name
@@ -164,7 +164,7 @@ def serve_http(worker: Worker, address: str) -> ThreadingHTTPServer:
                         "application/json",
                     )
                     return
-                if principal.role not in ("operator", "service"):
+                if principal.role not in policy.MAY_READ_METRICS:
                     self._send(403, b'{"error": "forbidden"}', "application/json")
                     return
                 body, content_type = metrics.exposition()

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
 from services.referrals.retention import PersonRetentionDuePayload
+from shared import policy
 from shared import vault as people_vault
 from shared.auth import Forbidden, Principal
 from shared.events import NewEvent
@@ -29,8 +30,8 @@ AGE_BANDS = (
     (65, 200, "65_plus"),
 )
 
-PEOPLE_READERS = ("peer_worker", "team_lead", "partner_admin", "safeguarding_lead")
-PEOPLE_WRITERS = ("peer_worker", "team_lead", "partner_admin")
+PEOPLE_READERS = policy.MAY_READ_PEOPLE
+PEOPLE_WRITERS = policy.MAY_CHANGE_PEOPLE
 BREAK_GLASS_HEADER = "X-Break-Glass-Reason"
 
 
@@ -360,7 +361,7 @@ class PeopleApi:
     @route(
         "GET",
         "/people/<uuid:person_id>/history",
-        roles=("team_lead", "partner_admin"),
+        roles=policy.MAY_READ_PERSON_HISTORY,
         summary="Every version of a person's identifiers (audited)",
     )
     def person_history(self, request, principal, person_id):
@@ -386,7 +387,7 @@ class PeopleApi:
     @route(
         "POST",
         "/people/search",
-        roles=("team_lead", "partner_admin", "peer_worker"),
+        roles=policy.MAY_SEARCH_PEOPLE,
         body=SearchQuery,
         summary="Find people by NHS number, or by full name and date of birth",
     )
@@ -425,7 +426,7 @@ class PeopleApi:
     @route(
         "POST",
         "/people/<uuid:person_id>/erasure",
-        roles=("partner_admin",),
+        roles=policy.MAY_ERASE_PEOPLE,
         body=ErasePersonBody,
         response=PersonOut,
         summary="Erase a person: their key is destroyed, their anonymous history stays",
@@ -469,7 +470,7 @@ class PeopleApi:
     @route(
         "GET",
         "/people/<uuid:person_id>/export",
-        roles=("partner_admin",),
+        roles=policy.MAY_EXPORT_PEOPLE,
         summary="Subject access: everything this node holds about a person, as one document",
     )
     def export_person(self, request, principal, person_id):

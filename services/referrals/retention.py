@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 from marshmallow import Schema, fields, validate
 from nameko.timer import timer
 
+from shared import policy
 from shared.events import Actor, Context, NewEvent
 from shared.eventstore import ConcurrencyError
 from shared.web import BadRequest, PageQuery, route
@@ -127,7 +128,7 @@ class RetentionApi:
     @route(
         "POST",
         "/people/retention-review",
-        roles=("partner_admin",),
+        roles=policy.MAY_REVIEW_RETENTION,
         body=RetentionReviewBody,
         summary="Run the retention review now (or as of a later date) and list who is due",
     )
@@ -151,7 +152,7 @@ class RetentionApi:
     @route(
         "GET",
         "/people/retention-due",
-        roles=("partner_admin",),
+        roles=policy.MAY_REVIEW_RETENTION,
         query=PageQuery,
         summary="People past the retention period, with their last contact, for review",
     )

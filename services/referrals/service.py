@@ -31,6 +31,7 @@ from services.referrals.schemas import (
     registry,
 )
 from services.referrals.transfers import derived_id, with_id
+from shared import policy
 from shared.auth import Forbidden, Principal
 from shared.eventstore import ConcurrencyError
 from shared.service import Audit, EventStore, NodeSettings, Operations, PeopleVault
@@ -41,10 +42,10 @@ patch_psycopg()
 # Policy numbers a partner sets; defaults from common practice (DOMAIN.md), overridable.
 CASELOAD_CAP = int(os.environ.get("PEERLINK_CASELOAD_CAP", "25"))
 
-READERS = ("peer_worker", "team_lead", "partner_admin", "safeguarding_lead")
-INTAKE = ("peer_worker", "team_lead", "partner_admin")
-DECIDERS = ("team_lead", "partner_admin")
-CASEWORK = ("peer_worker", "team_lead", "partner_admin")
+READERS = policy.MAY_READ_REFERRALS
+INTAKE = policy.MAY_RECORD_REFERRALS
+DECIDERS = policy.MAY_DECIDE_REFERRALS
+CASEWORK = policy.MAY_WORK_REFERRALS
 # what a partner learns of a referral offered to it: coded fields, never identifiers
 OFFERED_FIELDS = ("source", "urgency", "needs", "risk_level", "is_carer_referral")
 
@@ -255,7 +256,7 @@ class ReferralsService(PeopleApi, RetentionApi, Operations):
     @route(
         "GET",
         "/caseloads",
-        roles=("team_lead", "partner_admin"),
+        roles=policy.MAY_READ_CASELOADS,
         summary="Caseload size per worker, with the caseload cap",
     )
     def caseloads(self, request, principal):
@@ -277,7 +278,7 @@ class ReferralsService(PeopleApi, RetentionApi, Operations):
     @route(
         "GET",
         "/audit",
-        roles=("partner_admin",),
+        roles=policy.MAY_READ_AUDIT,
         query=AuditQuery,
         summary="Read the audit trail of a person: who read or changed what, when, why",
     )

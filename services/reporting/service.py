@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from services.reporting import dashboard, reports
 from services.reporting.projections import CONSUMER_NAME, SCHEMA
 from services.reporting.suppression import Policy
-from shared import metrics
+from shared import metrics, policy
 from shared.config import PARTNERS, Settings
 from shared.db import Database
 from shared.service import check_health
@@ -39,7 +39,7 @@ class PeriodQuery(Schema):
     end = fields.Date(load_default=None)
 
 
-ANALYSTS = ("alliance_analyst",)
+ANALYSTS = policy.MAY_READ_REPORTS
 
 
 class ReportQuery(Schema):
@@ -98,13 +98,13 @@ class ReportingService:
     name = "reporting"
     db = HubDatabase()
     auth_secret = Secret()
-    policy = Policy.from_environment()
+    suppression = Policy.from_environment()
 
     @route("GET", "/health", public=True, summary="Check the database and the broker")
     def health(self, request, principal):
         return check_health(self.db, Settings.from_environment("reporting").amqp_url)
 
-    @route("GET", "/metrics", roles=("operator", "service"), summary="Read Prometheus metrics")
+    @route("GET", "/metrics", roles=policy.MAY_READ_METRICS, summary="Read Prometheus metrics")
     def metrics(self, request, principal):
         body, content_type = metrics.exposition()
         return Response(body, status=200, content_type=content_type)
@@ -116,7 +116,7 @@ class ReportingService:
     @route(
         "GET",
         "/internal/referral-counts",
-        roles=("service",),
+        roles=policy.MAY_READ_INTERNAL_COUNTS,
         response=ReferralsReport,
         summary="Read the live, unsuppressed referral counter (hub services only, never published)",
     )
@@ -178,7 +178,7 @@ class ReportingService:
             as_at=query.get("as_at") or datetime.now(UTC),
         )
         with self.db.transaction() as cur:
-            body = reports.run(cur, name, scope, self.policy)
+            body = reports.run(cur, name, scope, self.suppression)
             body["sources"] = freshness(cur)
         if query["format"] == "csv":
             return Response(
@@ -204,17 +204,17 @@ class ReportingService:
         scope = reports.Scope(tuple(query["partner"]), start, end, as_at)
         with self.db.transaction() as cur:
             bodies = {
-                name: reports.run(cur, name, scope, self.policy)
+                name: reports.run(cur, name, scope, self.suppression)
                 for name in ("referrals", "sessions", "attendance", "wellbeing")
             }
             bodies["contacts"] = reports.run(
-                cur, "contacts", reports.Scope(scope.partners, None, None, as_at), self.policy
+                cur, "contacts", reports.Scope(scope.partners, None, None, as_at), self.suppression
             )
         page = dashboard.render(
             partners=partners,
             months=dashboard.months_between(start, end),
             as_at=as_at.isoformat(timespec="seconds"),
-            suppression={"up_to": self.policy.up_to},
+            suppression={"up_to": self.suppression.up_to},
             **bodies,
         )
         return Response(page, status=200, content_type="text/html; charset=utf-8")
@@ -222,7 +222,7 @@ class ReportingService:
     @route(
         "GET",
         "/reports/freshness",
-        roles=(*ANALYSTS, "operator"),
+        roles=policy.MAY_READ_REPORT_FRESHNESS,
         summary="How far the hub has read each partner source, and when it last applied one",
     )
     def freshness(self, request, principal):

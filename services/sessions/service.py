@@ -49,6 +49,7 @@ from services.sessions.schemas import (
     TimelineQuery,
     registry,
 )
+from shared import policy
 from shared.auth import Forbidden
 from shared.eventstore import ConcurrencyError
 from shared.service import Audit, EventStore, NodeSettings, Operations, PeopleVault
@@ -57,8 +58,8 @@ from shared.web import BadRequest, NotFound, Secret, context_of, json_response, 
 
 patch_psycopg()
 
-READERS = ("peer_worker", "team_lead", "partner_admin")
-WRITERS = ("peer_worker", "team_lead", "partner_admin")
+READERS = policy.MAY_READ_SESSIONS
+WRITERS = policy.MAY_RECORD_SESSIONS
 # How far past now a session recorded as held may end; a partner may allow more.
 MAX_FUTURE = timedelta(minutes=int(os.environ.get("PEERLINK_SESSION_MAX_FUTURE_MINUTES", "15")))
 DIARY_DAYS = 7

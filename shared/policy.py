@@ -1,0 +1,48 @@
+"""Who may do what: every role rule of Peerlink in one place, each named after what it allows.
+
+Routes name one of these (`@route(..., roles=policy.MAY_...)`); `tests/e2e/test_access_matrix.py`
+tries every role against every route of every service. Record-level rules, which need the
+record (a peer worker sees the people on their own caseload), live beside the service that holds
+the records (`services/sessions/access.py`, `PeopleApi._may_see`, `ReferralsService._load`)
+and build on these. A token's partner must be the node's (another partner's record is 404).
+"""
+
+from __future__ import annotations
+
+PEER_WORKER = "peer_worker"
+TEAM_LEAD = "team_lead"
+PARTNER_ADMIN = "partner_admin"
+SAFEGUARDING_LEAD = "safeguarding_lead"
+ALLIANCE_ANALYST = "alliance_analyst"
+OPERATOR = "operator"
+SERVICE = "service"
+
+# -- referrals ---------------------------------------------------------------------------------
+MAY_RECORD_REFERRALS = (PEER_WORKER, TEAM_LEAD, PARTNER_ADMIN)
+MAY_READ_REFERRALS = (PEER_WORKER, TEAM_LEAD, PARTNER_ADMIN, SAFEGUARDING_LEAD)
+MAY_DECIDE_REFERRALS = (TEAM_LEAD, PARTNER_ADMIN)  # accept, decline, allocate, offer, close
+MAY_WORK_REFERRALS = (PEER_WORKER, TEAM_LEAD, PARTNER_ADMIN)  # first contact, hold, discharge
+MAY_READ_CASELOADS = (TEAM_LEAD, PARTNER_ADMIN)
+
+# -- people ------------------------------------------------------------------------------------
+MAY_READ_PEOPLE = (PEER_WORKER, TEAM_LEAD, PARTNER_ADMIN, SAFEGUARDING_LEAD)
+MAY_CHANGE_PEOPLE = (PEER_WORKER, TEAM_LEAD, PARTNER_ADMIN)
+MAY_SEARCH_PEOPLE = (PEER_WORKER, TEAM_LEAD, PARTNER_ADMIN)
+MAY_READ_PERSON_HISTORY = (TEAM_LEAD, PARTNER_ADMIN)
+MAY_ERASE_PEOPLE = (PARTNER_ADMIN,)
+MAY_EXPORT_PEOPLE = (PARTNER_ADMIN,)
+MAY_REVIEW_RETENTION = (PARTNER_ADMIN,)
+MAY_READ_AUDIT = (PARTNER_ADMIN,)
+
+# -- sessions, groups, plans, signposting, measures ------------------------------------------------
+MAY_READ_SESSIONS = (PEER_WORKER, TEAM_LEAD, PARTNER_ADMIN)
+MAY_RECORD_SESSIONS = (PEER_WORKER, TEAM_LEAD, PARTNER_ADMIN)
+
+# -- the hub -----------------------------------------------------------------------------------
+MAY_READ_REPORTS = (ALLIANCE_ANALYST,)
+MAY_READ_REPORT_FRESHNESS = (ALLIANCE_ANALYST, OPERATOR)
+MAY_READ_INTERNAL_COUNTS = (SERVICE,)
+
+# -- operations --------------------------------------------------------------------------------
+MAY_READ_METRICS = (OPERATOR, SERVICE)
+MAY_READ_EVENT_FEED = (SERVICE,)
