@@ -10,6 +10,7 @@ shows one message.
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import time
 from collections.abc import Callable
@@ -143,19 +144,42 @@ class NotificationOutbox:
         return kind, deadline, step, rung, recipient, subject, body, message_id
 
 
-def deliver(settings: MailSettings, notification: Notification) -> None:
-    """One message over SMTP; raises on any refusal or network failure."""
-    message = EmailMessage()
-    message["From"] = settings.sender
-    message["To"] = notification.recipient
-    message["Subject"] = notification.subject
-    message["Message-ID"] = notification.message_id
-    message["X-Peerlink-Kind"] = notification.kind
-    message.set_content(notification.body)
-    with smtplib.SMTP(
-        settings.smtp_host, settings.smtp_port, timeout=settings.timeout_seconds
-    ) as s:
-        s.send_message(message)
+class SmtpSession:
+    """One SMTP session for a batch of messages (a connection per message costs more than the
+    sending), opened on first use and opened again after a failure."""
+
+    def __init__(self, settings: MailSettings):
+        self.settings = settings
+        self.smtp: smtplib.SMTP | None = None
+
+    def send(self, notification: Notification) -> None:
+        """One message; raises on any refusal or network failure."""
+        message = EmailMessage()
+        message["From"] = self.settings.sender
+        message["To"] = notification.recipient
+        message["Subject"] = notification.subject
+        message["Message-ID"] = notification.message_id
+        message["X-Peerlink-Kind"] = notification.kind
+        message.set_content(notification.body)
+        try:
+            if self.smtp is None:
+                self.smtp = smtplib.SMTP(
+                    self.settings.smtp_host,
+                    self.settings.smtp_port,
+                    # a fixed name spares a reverse DNS lookup of this host per session
+                    local_hostname="peerlink",
+                    timeout=self.settings.timeout_seconds,
+                )
+            self.smtp.send_message(message)
+        except (smtplib.SMTPException, OSError):
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self.smtp.quit()
+            self.smtp = None
 
 
 def send_due(
@@ -163,19 +187,27 @@ def send_due(
     settings: MailSettings,
     partner_id: str,
     is_still_needed: Callable[[Notification], bool] = lambda n: True,
-    limit: int = 50,
-    deliver: Callable[[MailSettings, Notification], None] = deliver,
+    batch: int = 20,
 ) -> list[Notification]:
-    """Send the notifications due now; returns those the SMTP server accepted. Rows are locked
-    (SKIP LOCKED) while they are sent, so two senders never send one row at once."""
-    sent = []
+    """Send every notification due now, a batch per transaction (so a crash repeats at most one
+    batch); returns those the SMTP server accepted. Rows are locked (SKIP LOCKED) while they are
+    sent, so two senders never send one row at once."""
+    sent: list[Notification] = []
+    with contextlib.closing(SmtpSession(settings)) as session:
+        while _send_batch(db, settings, partner_id, is_still_needed, batch, session, sent):
+            pass
+    return sent
+
+
+def _send_batch(db, settings, partner_id, is_still_needed, batch, session, sent) -> bool:
+    """One batch; True when it was full, so more may be due."""
     with db.transaction() as cur:
         cur.execute(
             f"SELECT id, kind, concern_id, deadline, step, recipient, subject, body, message_id,"
             f" attempts, due_at FROM {SCHEMA}.notification_outbox"
             f" WHERE partner_id = %s AND status = 'pending' AND next_attempt_at <= now()"
             f" ORDER BY next_attempt_at, id LIMIT %s FOR UPDATE SKIP LOCKED",
-            (partner_id, limit),
+            (partner_id, batch),
         )
         due = [Notification(*row) for row in cur.fetchall()]
         for notification in due:
@@ -184,7 +216,7 @@ def send_due(
                 continue
             started = time.perf_counter()
             try:
-                deliver(settings, notification)
+                session.send(notification)
             except (smtplib.SMTPException, OSError) as error:
                 seconds = time.perf_counter() - started
                 attempts = notification.attempts + 1
@@ -201,7 +233,7 @@ def send_due(
                 continue
             _record(cur, notification, "sent", "sent", None, time.perf_counter() - started)
             sent.append(notification)
-    return sent
+    return len(due) == batch
 
 
 def _record(cur, notification: Notification, outcome: str, status: str, error, seconds) -> None:
