@@ -16,10 +16,13 @@ from datetime import UTC, datetime
 
 from nameko.timer import timer
 from psycogreen.eventlet import patch_psycopg
+from werkzeug.utils import redirect
+from werkzeug.wrappers import Response
 
 from services.safeguarding.configuration import MailSettings, timescales_from_environment
 from services.safeguarding.deadlines import deadlines_for, due_escalations, open_deadlines
 from services.safeguarding.domain import OPEN_STATES, Concern, ConcernDetails
+from services.safeguarding.inbox import concern_page, inbox_page
 from services.safeguarding.notifications import Notification, NotificationOutbox, send_due
 from services.safeguarding.projections import SCHEMA, safeguarding_projector
 from services.safeguarding.schemas import (
@@ -37,7 +40,7 @@ from services.safeguarding.schemas import (
 )
 from shared import metrics
 from shared.auth import Forbidden, Principal
-from shared.events import SYSTEM, Context
+from shared.events import SYSTEM, Context, RecordedEvent
 from shared.eventstore import ConcurrencyError, DuplicateEventId
 from shared.service import Audit, EventStore, NodeSettings, Operations, PeopleVault
 from shared.vault import ERASED
@@ -103,19 +106,25 @@ class SafeguardingService(Operations):
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _fold(self, concern_id: str, partner_id: str) -> Concern | None:
+    def _events(self, concern_id: str, partner_id: str) -> list[RecordedEvent]:
         events = self.store.read_stream(Concern.stream_type, concern_id)
-        if not events or events[0].partner_id != partner_id:
-            return None
-        return Concern.fold(concern_id, events)
+        return events if events and events[0].partner_id == partner_id else []
 
-    def _load(self, principal: Principal, concern_id: str) -> Concern:
-        concern = self._fold(concern_id, principal.partner_id)
-        if concern is None:
+    def _fold(self, concern_id: str, partner_id: str) -> Concern | None:
+        events = self._events(concern_id, partner_id)
+        return Concern.fold(concern_id, events) if events else None
+
+    def _load_with_events(self, principal: Principal, concern_id: str):
+        events = self._events(concern_id, principal.partner_id)
+        if not events:
             raise NotFound("no such concern")
+        concern = Concern.fold(concern_id, events)
         if not _is_lead(principal) and concern.raised_by != principal.user_id:
             raise Forbidden("only safeguarding leads see concerns raised by others")
-        return concern
+        return concern, events
+
+    def _load(self, principal: Principal, concern_id: str) -> Concern:
+        return self._load_with_events(principal, concern_id)[0]
 
     def _view(self, concern: Concern) -> dict:
         body = ConcernOut().dump({**concern.as_dict(), **deadlines_for(concern, TIMESCALES)})
@@ -147,12 +156,14 @@ class SafeguardingService(Operations):
         concern = self._load(principal, concern_id)
         if lead and not _is_lead(principal):
             raise Forbidden("a safeguarding lead does this")
+        if callable(body):  # a form, read once the concern is known to exist
+            body = body()
         expected = expected_version(request, body)
         if expected is not None and expected != concern.version:
             raise ConcurrencyError(concern_id, expected, concern.version)
         text_ids = {name: uuid.uuid4() for name in texts or () if body.get(name) is not None}
         version = concern.version
-        events = decide(concern, text_ids)
+        events = decide(concern, text_ids, body)
         subject = concern.person_id or subject_of(concern.id)
 
         def seal(cur):
@@ -244,7 +255,7 @@ class SafeguardingService(Operations):
         summary="Record who the person at risk is, once they are known",
     )
     def identify_person(self, request, principal, concern_id, body):
-        def decide(concern, _):
+        def decide(concern, _, body):
             with self.store.db.transaction() as cur:
                 if self.vault.standing(cur, body["person_id"]) != "registered":
                     raise BadRequest("person_id", "no such person on this node; register them")
@@ -316,9 +327,13 @@ class SafeguardingService(Operations):
         summary="Read a concern with its full timeline, sealed words opened",
     )
     def read_concern(self, request, principal, concern_id):
-        concern = self._load(principal, concern_id)
-        events = self.store.read_stream(Concern.stream_type, concern_id)
+        concern, events = self._load_with_events(principal, concern_id)
         self._audit_read(request, principal, concern, ["concern", "timeline", "text"])
+        texts, timeline = self._timeline(concern, events)
+        return self._respond(concern, extra={"texts": texts, "timeline": timeline})
+
+    def _timeline(self, concern: Concern, events: list[RecordedEvent]) -> tuple[dict, list]:
+        """The words recorded when it was raised, and every step with its own words opened."""
         with self.store.db.transaction() as cur:
             texts = self._open_texts(cur, concern.details)
             timeline = [
@@ -334,7 +349,7 @@ class SafeguardingService(Operations):
                 }
                 for e in events
             ]
-        return self._respond(concern, extra={"texts": texts, "timeline": timeline})
+        return texts, timeline
 
     @route(
         "GET",
@@ -343,9 +358,8 @@ class SafeguardingService(Operations):
         summary="Read a concern's history as its events",
     )
     def history(self, request, principal, concern_id):
-        concern = self._load(principal, concern_id)
+        concern, events = self._load_with_events(principal, concern_id)
         self._audit_read(request, principal, concern, ["history"])
-        events = self.store.read_stream(Concern.stream_type, concern_id)
         return {
             "concern_id": concern_id,
             "events": [
@@ -365,12 +379,15 @@ class SafeguardingService(Operations):
         summary="Acknowledge a concern, regrading its severity if need be",
     )
     def acknowledge(self, request, principal, concern_id, body):
+        return self._acknowledge(request, principal, concern_id, body)
+
+    def _acknowledge(self, request, principal, concern_id, body):
         return self._command(
             request,
             principal,
             concern_id,
             body,
-            lambda c, _: c.acknowledge(principal.user_id, now(), body.get("severity")),
+            lambda c, _, body: c.acknowledge(principal.user_id, now(), body.get("severity")),
         )
 
     @route(
@@ -382,12 +399,15 @@ class SafeguardingService(Operations):
         summary="Decide what happens: no further action, an action plan or a referral",
     )
     def decide(self, request, principal, concern_id, body):
+        return self._decide(request, principal, concern_id, body)
+
+    def _decide(self, request, principal, concern_id, body):
         return self._command(
             request,
             principal,
             concern_id,
             body,
-            lambda c, texts: c.record_decision(
+            lambda c, texts, body: c.record_decision(
                 body["decision"],
                 principal.user_id,
                 now(),
@@ -416,7 +436,7 @@ class SafeguardingService(Operations):
             principal,
             concern_id,
             body,
-            lambda c, texts: c.add_action(
+            lambda c, texts, body: c.add_action(
                 action_id,
                 body["kind"],
                 body["owner_id"],
@@ -440,7 +460,7 @@ class SafeguardingService(Operations):
         summary="Complete an action (a lead, or the action's owner)",
     )
     def complete_action(self, request, principal, concern_id, action_id, body):
-        def decide(concern, texts):
+        def decide(concern, texts, body):
             action = concern.actions.get(action_id)
             if action is None:
                 raise NotFound("no such action on this concern")
@@ -469,7 +489,7 @@ class SafeguardingService(Operations):
             principal,
             concern_id,
             body,
-            lambda c, texts: c.add_note(texts["text"], principal.user_id, now()),
+            lambda c, texts, body: c.add_note(texts["text"], principal.user_id, now()),
             texts=("text",),
             lead=False,
         )
@@ -490,7 +510,7 @@ class SafeguardingService(Operations):
             principal,
             concern_id,
             body,
-            lambda c, texts: c.close(
+            lambda c, texts, body: c.close(
                 body["outcome"],
                 principal.user_id,
                 now(),
@@ -499,6 +519,61 @@ class SafeguardingService(Operations):
             ),
             texts=("notes",),
         )
+
+    # -- the lead's inbox as pages -----------------------------------------------------------
+
+    @route(
+        "GET",
+        "/inbox",
+        roles=LEADS,
+        summary="The lead's inbox page: open concerns by deadline, overdue ones marked",
+    )
+    def inbox(self, request, principal):
+        query = {"status": "open", "limit": 500, "offset": 0}
+        items, total = self._inbox(principal, query)
+        self.audit.record(
+            principal,
+            "search",
+            Concern.stream_type,
+            fields=["inbox"],
+            request_id=request.peerlink_request_id,
+            detail={"returned": len(items)},
+        )
+        return _html(inbox_page(items, total))
+
+    @route(
+        "GET",
+        "/inbox/concerns/<string:concern_id>",
+        roles=LEADS,
+        summary="A concern's page: its details, timeline and the lead's forms",
+    )
+    def inbox_concern(self, request, principal, concern_id):
+        concern, events = self._load_with_events(principal, concern_id)
+        self._audit_read(request, principal, concern, ["concern", "timeline", "text"])
+        texts, timeline = self._timeline(concern, events)
+        return _html(concern_page(self._view(concern), texts, timeline))
+
+    @route(
+        "POST",
+        "/inbox/concerns/<string:concern_id>/acknowledge",
+        roles=LEADS,
+        summary="Acknowledge a concern from its page (a form post)",
+    )
+    def inbox_acknowledge(self, request, principal, concern_id):
+        form = _form_reader(request, AcknowledgeConcernBody)
+        self._acknowledge(request, principal, concern_id, form)
+        return redirect(f"/inbox/concerns/{concern_id}", code=303)
+
+    @route(
+        "POST",
+        "/inbox/concerns/<string:concern_id>/decide",
+        roles=LEADS,
+        summary="Record a decision from a concern's page (a form post)",
+    )
+    def inbox_decide(self, request, principal, concern_id):
+        form = _form_reader(request, DecideConcernBody)
+        self._decide(request, principal, concern_id, form)
+        return redirect(f"/inbox/concerns/{concern_id}", code=303)
 
     # -- deadlines and e-mail ----------------------------------------------------------------
 
@@ -587,3 +662,20 @@ class SafeguardingService(Operations):
                 return
             except ConcurrencyError:
                 continue
+
+
+def _html(page: str) -> Response:
+    return Response(page, status=200, content_type="text/html; charset=utf-8")
+
+
+def _form_reader(request, schema):
+    """A form post read (once the concern is known to exist) as its JSON body would be; a post
+    from another site is refused, since the sign-in proxy adds the lead's token to any request."""
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        raise Forbidden("a form is posted from the inbox's own pages")
+
+    def read() -> dict:
+        fields = {k: v for k, v in request.form.to_dict().items() if v.strip()}
+        return schema().load(fields)
+
+    return read

@@ -1,0 +1,161 @@
+"""The safeguarding service as a process of a test's own, on a fresh node database, with a real
+SMTP server (aiosmtpd) in the test process: for tests that need short timescales, restarts or a
+mail server that goes down, none of which the shared stack can give them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import psycopg2
+import pytest
+import requests
+from aiosmtpd.controller import Controller
+
+from deploy.mailsink import Mailbox
+from deploy.migrations import migrate_node
+from shared.auth import issue_token
+from tests.conftest import ROOT, wait_for
+
+# A high-severity concern must be acknowledged within 2 s here; the deputy is told 1 s after the
+# deadline and the head of service 2 s after it.
+TIMESCALES = {
+    "high": {"acknowledge": {"seconds": 2}, "escalate_after": [{"seconds": 1}, {"seconds": 2}]}
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def node_database(fresh_database):
+    migrate_node(fresh_database)
+    return fresh_database
+
+
+class MailServer:
+    """A real SMTP server (aiosmtpd) on a port of its own, stopped and started like a real one."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.port = free_port()
+        self.controller = None
+
+    def start(self) -> None:
+        self.controller = Controller(Mailbox(self.path), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def mailbox(tmp_path):
+    server = MailServer(tmp_path / "mailbox.jsonl")
+    server.start()
+    yield server
+    server.stop()
+
+
+class ServiceProcess:
+    """The safeguarding service as `nameko run` starts it in the stack."""
+
+    def __init__(self, stack_state, dsn: str, smtp_port: int, log: Path, **env):
+        self.port = free_port()
+        self.log = log
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "PEERLINK_PARTNER": "leeds-mind",
+            "PEERLINK_SERVICE": "safeguarding",
+            "PEERLINK_DATABASE_URL": dsn,
+            "PEERLINK_AMQP_URL": stack_state["amqp"]["leeds-mind"],
+            "PEERLINK_HTTP_ADDRESS": f"127.0.0.1:{self.port}",
+            "PEERLINK_JWT_SECRET_FILE": stack_state["jwt_secret_file"],
+            "PEERLINK_MASTER_KEY_FILE": stack_state["master_key_file"],
+            "PEERLINK_SMTP_PORT": str(smtp_port),
+            "PEERLINK_SAFEGUARDING_TIMESCALES": json.dumps(TIMESCALES),
+            "PEERLINK_SAFEGUARDING_TICK_SECONDS": "0.2",
+            "PEERLINK_SAFEGUARDING_SEND_SECONDS": "0.2",
+            **env,
+        }
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, **env) -> ServiceProcess:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [
+                    str(ROOT / ".venv" / "bin" / "nameko"),
+                    "run",
+                    "--config",
+                    str(ROOT / "deploy" / "nameko.yml"),
+                    "services.safeguarding.service:SafeguardingService",
+                ],
+                cwd=ROOT,
+                env={**self.env, **env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_for(self._answers, timeout=60, message=f"the service on {self.port}")
+        return self
+
+    def _answers(self) -> bool:
+        assert self.process.poll() is None, self.log.read_text()[-3000:]
+        try:  # 503 while the broker is unreachable still means the service is up
+            return requests.get(self.url + "/health", timeout=2).status_code in (200, 503)
+        except requests.ConnectionError:
+            return False
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+@pytest.fixture
+def services(stack_state, node_database, mailbox, tmp_path):
+    started = []
+
+    def make(**env) -> ServiceProcess:
+        service = ServiceProcess(
+            stack_state, node_database, mailbox.port, tmp_path / f"svc{len(started)}.log", **env
+        )
+        started.append(service)
+        return service
+
+    yield make
+    for service in started:
+        service.stop()
+
+
+def headers(stack_state, role: str = "peer_worker", user: str = "worker-it") -> dict:
+    secret = Path(stack_state["jwt_secret_file"]).read_text().strip()
+    return {"Authorization": "Bearer " + issue_token(secret, user, role, "leeds-mind")}
+
+
+def rows(dsn: str, sql: str, *params) -> list[tuple]:
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+    finally:
+        conn.close()
