@@ -72,7 +72,8 @@ def timescales_from(text: str | None) -> Timescales:
 
 
 def timescales_from_environment(environ: Mapping[str, str] | None = None) -> Timescales:
-    return timescales_from((environ or os.environ).get(TIMESCALES_VARIABLE))
+    env = os.environ if environ is None else environ
+    return timescales_from(env.get(TIMESCALES_VARIABLE))
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class MailSettings:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> MailSettings:
-        env = environ or os.environ
+        env = os.environ if environ is None else environ
         partner = env.get("PEERLINK_PARTNER", "leeds-mind")
         recipients = {
             rung: f"{rung.replace('_', '-')}@{partner}.peerlink.test"
