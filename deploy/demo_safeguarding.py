@@ -6,31 +6,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import requests
-
+from deploy.demo_sessions import Client
 from shared.auth import issue_token
 from shared.config import PARTNERS
 
 WORKERS = ["sam", "priya", "jo", "kwame"]
-
-
-class Client:
-    def __init__(self, base: str, token: str):
-        self.base = base
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {token}"
-
-    def get(self, path: str, **params) -> dict:
-        response = self.session.get(f"{self.base}{path}", params=params, timeout=15)
-        if response.status_code >= 400:
-            raise RuntimeError(f"GET {path}: {response.status_code} {response.text}")
-        return response.json()
-
-    def post(self, path: str, body: dict) -> dict:
-        response = self.session.post(f"{self.base}{path}", json=body, timeout=15)
-        if response.status_code >= 400:
-            raise RuntimeError(f"POST {path}: {response.status_code} {response.text}")
-        return response.json()
 
 
 # (what the worker records, how far the lead takes it)
