@@ -15,6 +15,7 @@ from shared.config import Settings
 from shared.db import Database
 from shared.events import EventRegistry
 from shared.eventstore import PostgresEventStore
+from shared.hub_schema import kept_fields
 from shared.relay import amqp_connection
 from shared.web import EventFeedQuery, json_response, openapi_document, route
 
@@ -131,8 +132,14 @@ class Operations:
         if principal.partner_id not in (self.settings.partner_id, HUB_PARTNER):
             raise Forbidden("a service of another partner may not read this feed")
         page = self.store.read_after(query["after"], query["limit"])
+        envelopes = [event.envelope() for event in page.events]
+        if principal.partner_id == HUB_PARTNER:
+            # the hub gets every position (so it can tell a gap), but only the fields the
+            # hub-side schema names; an event type it does not know arrives with none
+            for event, envelope in zip(page.events, envelopes, strict=True):
+                envelope["payload"] = kept_fields(event) or {}
         return {
             "source": f"{self.settings.partner_id}/{self.name}",
-            "events": [event.envelope() for event in page.events],
+            "events": envelopes,
             "next_after": page.next_after,
         }

@@ -1,11 +1,9 @@
-"""What the hub keeps of each partner event: the hub-side schema of coded, non-identifying
-fields, by event type, and the facts table built from it.
+"""What the hub keeps of each partner event: the fields the hub-side schema names
+(shared/hub_schema.py), as one row per event, the facts table.
 
-Partner events carry no identifiers (names, dates of birth, NHS numbers and free text live in
-each node's vault), but the hub keeps less still: only the fields named here. A field not named
-is dropped on arrival, so a field a partner adds later reaches no report until it is named
-here on purpose. Every report is computed from these facts, which is also what lets a report be
-worked out "as at" a past moment: only facts recorded by then are counted.
+A field not named there is dropped on arrival. Every report is computed from these facts, which
+is also what lets a report be worked out "as at" a past moment: only facts recorded by then are
+counted.
 """
 
 from __future__ import annotations
@@ -14,93 +12,9 @@ import io
 import json
 
 from shared.events import RecordedEvent
+from shared.hub_schema import kept_fields
 
 SCHEMA = "reporting"
-
-# event type -> payload fields the hub keeps (coded values, dates, pseudonymous ids)
-HUB_FIELDS: dict[str, tuple[str, ...]] = {
-    # people: coded, non-identifying fields only
-    "PersonRegistered": ("age_band", "gender", "ethnicity", "postcode_district"),
-    "PersonDetailsChanged": ("age_band", "gender", "ethnicity", "postcode_district"),
-    "PersonErased": (),
-    # referrals
-    "ReferralReceived": (
-        "person_id",
-        "source",
-        "source_group",
-        "received_on",
-        "urgency",
-        "needs",
-        "risk_level",
-        "is_carer_referral",
-        "transferred_from",
-    ),
-    "ReferralAccepted": ("accepted_on",),
-    "ReferralDeclined": ("declined_on", "reason"),
-    "ReferralAllocated": ("worker_id", "allocated_on"),
-    "ReferralReallocated": ("worker_id", "previous_worker_id", "allocated_on"),
-    "FirstContactMade": ("contacted_on",),
-    "ReferralPutOnHold": ("on", "reason"),
-    "ReferralResumed": ("on",),
-    "ReferralDischarged": ("discharged_on", "reason"),
-    "ReferralClosedWithoutContact": ("closed_on", "reason"),
-    "ReferralOffered": ("to_partner", "offered_on"),
-    "ReferralOfferDeclined": ("to_partner", "declined_on"),
-    "ReferralTransferred": ("to_partner", "transferred_on"),
-    # sessions
-    "SessionBooked": ("kind", "mode", "medium_code", "location", "group_id", "person_id"),
-    "SessionRecorded": (
-        "kind",
-        "mode",
-        "medium_code",
-        "location",
-        "group_id",
-        "referral_id",
-        "person_id",
-        "actual_start_at",
-        "duration_minutes",
-    ),
-    "SessionCancelled": ("cancelled_by", "attendance_code", "reason"),
-    "AttendanceRecorded": ("person_id", "status", "attendance_code"),
-    "AttendanceCorrected": ("person_id", "status", "attendance_code", "previous_status"),
-    "AnonymousAttendeesCounted": ("count",),
-    "AnonymousAttendeesCorrected": ("count", "previous_count"),
-    "GroupCreated": ("kind", "capacity", "sessions_planned", "created_on"),
-    "PlanDrafted": ("person_id", "kind", "drafted_on", "review_interval_days"),
-    "PlanReviewed": ("outcome", "reviewed_on"),
-    "PlanClosed": ("reason", "closed_on"),
-    "SignpostingRecorded": ("person_id", "destination", "signposted_on"),
-    "SignpostingOutcomeRecorded": ("outcome", "recorded_on"),
-    "SignpostingOutcomeCorrected": ("outcome", "previous_outcome", "corrected_on"),
-    "MeasureRecorded": (
-        "person_id",
-        "measure",
-        "timepoint",
-        "taken_on",
-        "raw_score",
-        "metric_score",
-        "referral_id",
-    ),
-    # safeguarding
-    "ConcernSuggested": ("signal", "suggested_at"),
-    "ConcernRaised": (
-        "age_group",
-        "categories",
-        "severity",
-        "immediate_risk",
-        "raised_at",
-        "was_suggested",
-        "signal",
-    ),
-    "ConcernSuggestionDismissed": ("reason", "dismissed_at"),
-    "ConcernAcknowledged": ("acknowledged_at", "severity", "previous_severity"),
-    "ConcernDecided": ("decision", "reason", "decided_at", "previous_decision"),
-    "ConcernActionAdded": ("kind", "due_on", "added_at"),
-    "ConcernActionCompleted": ("outcome", "completed_at"),
-    "ConcernClosed": ("outcome", "desired_outcomes_met", "closed_at"),
-    "DeadlineMissed": ("deadline", "severity", "due_at", "rung"),
-    "ConcernEscalated": ("deadline", "severity", "due_at", "rung", "step", "escalated_at"),
-}
 
 FACTS_DDL = f"""
 CREATE TABLE IF NOT EXISTS {SCHEMA}.facts (
@@ -137,23 +51,6 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 def _copy_text(value: str) -> str:
     """A value in COPY's text format."""
     return value.translate(_COPY_ESCAPES)
-
-
-def kept_fields(event: RecordedEvent) -> dict | None:
-    """The fields the hub keeps of an event; None for an event type the hub does not keep."""
-    names = HUB_FIELDS.get(event.event_type)
-    if names is None:
-        return None
-    payload = event.payload
-    return {name: _plain(payload.get(name)) for name in names if name in payload}
-
-
-def _plain(value):
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value) if not hasattr(value, "isoformat") else value.isoformat()
 
 
 class HubFacts:

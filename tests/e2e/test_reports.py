@@ -416,3 +416,35 @@ def test_reports_are_filtered_by_partner_and_period_exported_as_csv_and_refuse_b
         assert field in response.json()["fields"], response.text
     assert hub.get("/reports/horoscope").status_code == 404
     assert [r["name"] for r in ok(hub.get("/reports"))["reports"]][:2] == ["referrals", "waits"]
+
+
+def test_a_partner_feed_read_by_the_hub_hands_over_only_the_named_fields(endpoints, auth, node):
+    from shared.hub_schema import HUB_FIELDS
+
+    lead = node("lslcs", "referrals")
+    person = ok(
+        lead.post("/people", {"full_name": "Feed Filter Test", "date_of_birth": "1988-08-08"}),
+        201,
+    )["person_id"]
+    ok(
+        lead.post(
+            "/referrals",
+            {
+                "person_id": person,
+                "source": "self",
+                "received_on": TODAY.isoformat(),
+                "referrer_organisation": "Chapeltown Community Centre",
+                "consent": {"to_share": True, "to_contact": True, "recorded_on": TODAY.isoformat()},
+            },
+        ),
+        201,
+    )
+    url = f"{endpoints['partners']['lslcs']['referrals']}/events"
+    own = requests.get(url, params={"limit": 5000}, headers=auth("service", "lslcs"), timeout=15)
+    hub = requests.get(url, params={"limit": 5000}, headers=auth("service", "alliance"), timeout=15)
+    own_events, hub_events = own.json()["events"], hub.json()["events"]
+    assert [e["position"] for e in hub_events] == [e["position"] for e in own_events]
+    for event in hub_events:
+        assert set(event["payload"]) <= set(HUB_FIELDS.get(event["event_type"], ())), event
+    assert "Chapeltown" in own.text and "Chapeltown" not in hub.text
+    assert '"consent"' in own.text and '"consent"' not in hub.text
