@@ -368,6 +368,30 @@ class SafeguardingService(Operations):
             ],
         }
 
+    @route(
+        "GET",
+        "/concerns/<string:concern_id>/notifications",
+        roles=LEADS,
+        summary="The e-mail a concern has caused: each message and every attempt to send it",
+    )
+    def notifications(self, request, principal, concern_id):
+        concern = self._load(principal, concern_id)
+        self._audit_read(request, principal, concern, ["notifications"])
+        with self.store.db.transaction() as cur:
+            cur.execute(
+                f"SELECT o.id, o.kind, o.deadline, o.step, o.rung, o.recipient, o.status,"
+                f" o.attempts, o.created_at, o.sent_at, o.next_attempt_at, o.last_error,"
+                f" coalesce(json_agg(json_build_object('at', a.at, 'outcome', a.outcome,"
+                f" 'error', a.error) ORDER BY a.id) FILTER (WHERE a.id IS NOT NULL), '[]')"
+                f" AS tries FROM {SCHEMA}.notification_outbox o"
+                f" LEFT JOIN {SCHEMA}.notification_attempts a ON a.outbox_id = o.id"
+                f" WHERE o.concern_id = %s AND o.partner_id = %s GROUP BY o.id ORDER BY o.id",
+                (concern_id, principal.partner_id),
+            )
+            columns = [c.name for c in cur.description]
+            items = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+        return {"concern_id": concern_id, "items": items}
+
     # -- a lead's part -----------------------------------------------------------------------
 
     @route(

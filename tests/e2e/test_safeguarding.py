@@ -317,3 +317,12 @@ def test_an_immediate_risk_concern_emails_the_duty_lead_at_once_naming_nobody(ap
     assert f"/inbox/concerns/{cid}" in message["body"]
     for text in (description, "bank card", "canal"):
         assert text not in message["body"] + message["subject"]
+
+    def recorded():
+        items = api().get(f"/concerns/{cid}/notifications").json()["items"]
+        return items if items and items[0]["status"] == "sent" else None
+
+    [sent] = wait_for(recorded, timeout=10, message="the send recorded")
+    assert sent["kind"] == "immediate_risk" and sent["rung"] == "duty_lead"
+    assert [t["outcome"] for t in sent["tries"]] == ["sent"]
+    assert api("peer_worker").get(f"/concerns/{cid}/notifications").status_code == 403
