@@ -403,6 +403,15 @@ def process_table(stack: Stack) -> list[dict]:
             "PEERLINK_DATABASE_URL": dsn(stack, database_name(partner)),
             "PEERLINK_AMQP_URL": amqp_url(stack, partner),
         }
+        # the SMTP sink, and the lead's inbox that every safeguarding e-mail links to
+        safeguarding_env = {
+            **mail,
+            "PEERLINK_SAFEGUARDING_INBOX_URL": f"http://127.0.0.1:{ports['safeguarding']}",
+            "PEERLINK_SAFEGUARDING_RECIPIENTS": ",".join(
+                f"{rung}={rung.replace('_', '-')}@{partner}.peerlink.test"
+                for rung in ("duty_lead", "deputy_lead", "head_of_service")
+            ),
+        }
         for service in NODE_SERVICES:
             table.append(
                 {
@@ -418,7 +427,7 @@ def process_table(stack: Stack) -> list[dict]:
                         **env,
                         "PEERLINK_SERVICE": service,
                         "PEERLINK_HTTP_ADDRESS": f"127.0.0.1:{ports[service]}",
-                        **(mail if service == "safeguarding" else {}),
+                        **(safeguarding_env if service == "safeguarding" else {}),
                     },
                     "health": f"http://127.0.0.1:{ports[service]}/health",
                 }

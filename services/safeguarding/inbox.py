@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from html import escape
+from zoneinfo import ZoneInfo
 
 from services.safeguarding.deadlines import SEVERITIES
 from services.safeguarding.domain import DECISIONS, NO_FURTHER_ACTION_REASONS
@@ -68,12 +69,13 @@ def _words(code) -> str:
     return escape(str(code).replace("_", " "))
 
 
-def _when(at) -> str:
+def _when(at, zone: ZoneInfo) -> str:
+    """On the partner's clock (GMT or BST in England), as the lead reads it."""
     if at is None:
         return ""
     if isinstance(at, str):
         at = datetime.fromisoformat(at)
-    return escape(at.strftime("%d %b %Y %H:%M UTC"))
+    return escape(at.astimezone(zone).strftime("%d %b %Y %H:%M %Z"))
 
 
 def _page(title: str, body: str) -> str:
@@ -84,14 +86,14 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def inbox_page(items: list[dict], total: int) -> str:
+def inbox_page(items: list[dict], total: int, zone: ZoneInfo) -> str:
     rows = []
     for item in items:
         overdue = item["is_overdue"]
         cid, severity = escape(item["concern_id"]), escape(item["severity"] or "")
         rows.append(
             f'<tr class="{"overdue" if overdue else "on-time"}" data-concern="{cid}">'
-            f'<td class="due">{_when(item["due_at"])}{" (overdue)" if overdue else ""}</td>'
+            f'<td class="due">{_when(item["due_at"], zone)}{" (overdue)" if overdue else ""}</td>'
             f"<td>{_words(item['open_deadline'] or '')}</td>"
             f'<td><span class="tag {severity}">{_words(item["severity"])}</span></td>'
             f"<td>{_words(item['categories'])}</td>"
@@ -113,16 +115,16 @@ def inbox_page(items: list[dict], total: int) -> str:
     )
 
 
-def concern_page(view: dict, texts: dict, timeline: list[dict]) -> str:
+def concern_page(view: dict, texts: dict, timeline: list[dict], zone: ZoneInfo) -> str:
     cid = escape(view["concern_id"])
     facts = [
         ("Status", _words(view["status"])),
         ("Severity", _words(view["severity"])),
         ("About", _words(view["age_group"])),
         ("Categories", _words(view["categories"])),
-        ("Raised", f"{_when(view['raised_at'])} by {escape(view['raised_by'] or '')}"),
-        ("Acknowledge by", _when(view.get("acknowledge_by"))),
-        ("Decide by", _when(view.get("decide_by"))),
+        ("Raised", f"{_when(view['raised_at'], zone)} by {escape(view['raised_by'] or '')}"),
+        ("Acknowledge by", _when(view.get("acknowledge_by"), zone)),
+        ("Decide by", _when(view.get("decide_by"), zone)),
         ("Decision", _words(view["decision"] or "none yet")),
     ]
     entries = []
@@ -139,7 +141,7 @@ def concern_page(view: dict, texts: dict, timeline: list[dict]) -> str:
         )
         entries.append(
             f"<li><strong>{escape(_EVENT_WORDS.get(step['event_type'], step['event_type']))}"
-            f'</strong> <span class="when">{_when(step["occurred_at"])} by '
+            f'</strong> <span class="when">{_when(step["occurred_at"], zone)} by '
             f"{escape(step['by'])}</span><div>{details}</div>{words}</li>"
         )
     version = int(view["version"])

@@ -563,7 +563,7 @@ class SafeguardingService(Operations):
             request_id=request.peerlink_request_id,
             detail={"returned": len(items)},
         )
-        return _html(inbox_page(items, total))
+        return _html(inbox_page(items, total, TIMESCALES.zone))
 
     @route(
         "GET",
@@ -575,7 +575,7 @@ class SafeguardingService(Operations):
         concern, events = self._load_with_events(principal, concern_id)
         self._audit_read(request, principal, concern, ["concern", "timeline", "text"])
         texts, timeline = self._timeline(concern, events)
-        return _html(concern_page(self._view(concern), texts, timeline))
+        return _html(concern_page(self._view(concern), texts, timeline, TIMESCALES.zone))
 
     @route(
         "POST",
