@@ -39,11 +39,12 @@ from services.safeguarding.schemas import (
     registry,
 )
 from shared import metrics
+from shared.aggregate import RuleBroken
 from shared.auth import Forbidden, Principal
 from shared.events import SYSTEM, Context, RecordedEvent
 from shared.eventstore import ConcurrencyError, DuplicateEventId
 from shared.service import Audit, EventStore, NodeSettings, Operations, PeopleVault
-from shared.vault import ERASED
+from shared.vault import ERASED, PersonErased
 from shared.web import BadRequest, NotFound, Secret, context_of, json_response, route
 
 patch_psycopg()
@@ -168,7 +169,13 @@ class SafeguardingService(Operations):
 
         def seal(cur):
             for name, text_id in text_ids.items():
-                self.vault.seal_text(cur, subject, body[name], text_id)
+                try:
+                    self.vault.seal_text(cur, subject, body[name], text_id)
+                except PersonErased:
+                    raise RuleBroken(
+                        "NothingIsWrittenAboutAnErasedPerson",
+                        "the person this concern is about was erased; record it without words",
+                    ) from None
 
         recorded = self.store.append(
             Concern.stream_type,

@@ -139,6 +139,22 @@ def test_a_concern_about_a_known_person_names_them_by_id_only(api, person):
     assert "description_text" not in read["texts"]
 
 
+def test_a_concern_about_an_erased_person_keeps_its_record_and_takes_no_new_words(api, person):
+    concern = raise_concern(api, person_id=person, person_description=None)
+    cid = concern["concern_id"]
+    erased = api("partner_admin", service="referrals").post(
+        f"/people/{person}/erasure", {"reason_code": "person_request", "reason": "asked to"}
+    )
+    assert erased.status_code == 200, erased.text
+    read = api().get(f"/concerns/{cid}").json()
+    assert read["texts"]["what_happened_text"] == "erased"
+    refused = api().post(f"/concerns/{cid}/notes", {"text": "Called again"})
+    assert refused.status_code == 409
+    assert refused.json()["rule"] == "NothingIsWrittenAboutAnErasedPerson"
+    assert api().post(f"/concerns/{cid}/acknowledge").status_code == 200  # no words: allowed
+    assert version_of(api, cid) == 2
+
+
 def test_a_person_identified_later_is_recorded_once(api, person):
     concern = raise_concern(api, role="team_lead")
     cid = concern["concern_id"]
