@@ -136,6 +136,15 @@ HUB_MIGRATIONS.append(
         " NOT NULL DEFAULT clock_timestamp();",
     )
 )
+HUB_MIGRATIONS.append(
+    (
+        # a replay copies each page of facts through a temporary staging table
+        "0004_hub_temporary_tables",
+        "DO $$ BEGIN EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO "
+        + APP_ROLE
+        + "', current_database()); END $$;",
+    )
+)
 
 
 def apply(dsn: str, migrations: list[tuple[str, str]]) -> list[str]:

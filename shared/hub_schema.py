@@ -38,7 +38,25 @@ HUB_FIELDS: dict[str, tuple[str, ...]] = {
     "ReferralResumed": ("on",),
     "ReferralDischarged": ("discharged_on", "reason"),
     "ReferralClosedWithoutContact": ("closed_on", "reason"),
-    "ReferralOffered": ("to_partner", "offered_on"),
+    # an offer carries its coded details to the partner it is offered to, and to the hub
+    "ReferralOffered": (
+        "to_partner",
+        "offer_id",
+        "offered_on",
+        "source",
+        "urgency",
+        "needs",
+        "risk_level",
+        "is_carer_referral",
+    ),
+    "OfferAccepted": (
+        "offer_id",
+        "from_partner",
+        "referral_id",
+        "new_referral_id",
+        "accepted_on",
+    ),
+    "OfferDeclined": ("offer_id", "from_partner", "referral_id", "declined_on", "reason"),
     "ReferralOfferDeclined": ("to_partner", "declined_on"),
     "ReferralTransferred": ("to_partner", "transferred_on"),
     # sessions
@@ -112,3 +130,8 @@ def _plain(value):
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value) if not hasattr(value, "isoformat") else value.isoformat()
+
+
+def hub_payload(event: RecordedEvent) -> dict:
+    """What of an event's payload may leave its node: the named fields, or none."""
+    return kept_fields(event) or {}

@@ -48,8 +48,15 @@ def routing_key(event: RecordedEvent, service: str) -> str:
     return f"{event.partner_id}.{service}.{event.event_type}"
 
 
-def wire_message(event: RecordedEvent, source: str, previous_position: int) -> dict:
-    return {**event.envelope(), "source": source, "previous_position": previous_position}
+def wire_message(
+    event: RecordedEvent, source: str, previous_position: int, payload_filter=None
+) -> dict:
+    """The envelope as published; `payload_filter(event)` picks what of the payload leaves
+    the node (the nodes' relays use the hub-side schema: only named, coded fields)."""
+    envelope = event.envelope()
+    if payload_filter is not None:
+        envelope["payload"] = payload_filter(event)
+    return {**envelope, "source": source, "previous_position": previous_position}
 
 
 class Publisher:
@@ -132,8 +139,10 @@ class Relay:
         batch_size: int = 500,
         poll_seconds: float = 0.1,
         name: str = "relay",
+        payload_filter=None,
     ):
         self.store = store
+        self.payload_filter = payload_filter
         self.source = source
         self.service = source.split("/", 1)[1]
         self.batch_size = batch_size
@@ -173,7 +182,10 @@ class Relay:
             previous = checkpoint
             for event in page.events:
                 messages.append(
-                    (routing_key(event, self.service), wire_message(event, self.source, previous))
+                    (
+                        routing_key(event, self.service),
+                        wire_message(event, self.source, previous, self.payload_filter),
+                    )
                 )
                 previous = event.position
             self.publisher.publish(messages)

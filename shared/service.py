@@ -15,7 +15,7 @@ from shared.config import Settings
 from shared.db import Database
 from shared.events import EventRegistry
 from shared.eventstore import PostgresEventStore
-from shared.hub_schema import kept_fields
+from shared.hub_schema import hub_payload
 from shared.relay import amqp_connection
 from shared.web import EventFeedQuery, json_response, openapi_document, route
 
@@ -137,7 +137,7 @@ class Operations:
             # the hub gets every position (so it can tell a gap), but only the fields the
             # hub-side schema names; an event type it does not know arrives with none
             for event, envelope in zip(page.events, envelopes, strict=True):
-                envelope["payload"] = kept_fields(event) or {}
+                envelope["payload"] = hub_payload(event)
         return {
             "source": f"{self.settings.partner_id}/{self.name}",
             "events": envelopes,

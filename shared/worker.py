@@ -23,6 +23,7 @@ from shared.consumer import Consumer, HttpFeed, Reactor, run_catch_up, run_queue
 from shared.db import Database
 from shared.events import EventRegistry
 from shared.eventstore import PostgresEventStore
+from shared.hub_schema import hub_payload
 from shared.relay import Relay, amqp_connection
 
 log = logging.getLogger("peerlink.worker")
@@ -69,8 +70,13 @@ class Worker:
         self._start_referral_status(referrals)
         for service in NODE_SERVICES:
             store = PostgresEventStore(self.db, service, registry, service=service)
+            # only the fields the hub-side schema names leave the node, to the hub or to
+            # another partner (an offer's coded details)
             relay = Relay(
-                store, self.settings.amqp_url, source_name(self.settings.partner_id, service)
+                store,
+                self.settings.amqp_url,
+                source_name(self.settings.partner_id, service),
+                payload_filter=hub_payload,
             )
             self.relays.append(relay)
             self._thread(f"relay-{service}", relay.run, self.stop)

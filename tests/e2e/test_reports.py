@@ -5,8 +5,10 @@ partner's link to the hub going down while it keeps recording changes nothing in
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
+import time
 import uuid
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
@@ -448,3 +450,56 @@ def test_a_partner_feed_read_by_the_hub_hands_over_only_the_named_fields(endpoin
         assert set(event["payload"]) <= set(HUB_FIELDS.get(event["event_type"], ())), event
     assert "Chapeltown" in own.text and "Chapeltown" not in hub.text
     assert '"consent"' in own.text and '"consent"' not in hub.text
+
+
+def test_what_crosses_to_the_hub_over_rabbitmq_is_only_the_named_fields(
+    endpoints, auth, node, stack_state
+):
+    """A queue of the test's own in the hub's vhost, bound to the federated exchange, sees what
+    the federation link carries from lslcs."""
+    import kombu
+
+    from shared.hub_schema import HUB_FIELDS
+    from shared.topology import EVENTS_EXCHANGE
+
+    queue_name = f"test.crossing.{uuid.uuid4().hex[:8]}"
+    with kombu.Connection(stack_state["amqp"]["hub"]) as conn:
+        exchange = kombu.Exchange(EVENTS_EXCHANGE, type="topic", passive=True)
+        queue = kombu.Queue(queue_name, exchange, routing_key="lslcs.referrals.#", auto_delete=True)
+        seen: list[dict] = []
+        with conn.Consumer(queue, callbacks=[lambda body, message: seen.append(body)]) as _:
+            time.sleep(1.0)  # the federation link asks its upstream for the new binding
+            lead = node("lslcs", "referrals")
+            person = ok(
+                lead.post("/people", {"full_name": "Crossing Test", "date_of_birth": "1979-09-09"}),
+                201,
+            )["person_id"]
+            rid = ok(
+                lead.post(
+                    "/referrals",
+                    {
+                        "person_id": person,
+                        "source": "gp",
+                        "received_on": TODAY.isoformat(),
+                        "referrer_organisation": "Harehills Surgery",
+                        "consent": {
+                            "to_share": True,
+                            "to_contact": True,
+                            "recorded_on": TODAY.isoformat(),
+                        },
+                    },
+                ),
+                201,
+            )["referral_id"]
+
+            def arrived():
+                with contextlib.suppress(TimeoutError):
+                    conn.drain_events(timeout=0.5)
+                return any(m.get("stream_id") == rid for m in seen)
+
+            wait_for(arrived, timeout=20, message="the referral to cross to the hub's vhost")
+    received = next(m for m in seen if m["stream_id"] == rid)
+    assert received["event_type"] == "ReferralReceived"
+    assert set(received["payload"]) <= set(HUB_FIELDS["ReferralReceived"])
+    assert received["payload"]["source"] == "gp"
+    assert "Harehills" not in json.dumps(seen) and "consent" not in received["payload"]

@@ -131,3 +131,22 @@ def test_the_envelope_schema_refuses_unknown_and_missing_fields():
     with pytest.raises(ValidationError) as error:
         EnvelopeSchema().load(data)
     assert set(error.value.messages) == {"surprise", "partner_id"}
+
+
+def test_a_malformed_envelope_from_the_wire_is_refused_naming_the_field():
+    from marshmallow import ValidationError
+
+    for field, value in [
+        ("version", 0),
+        ("occurred_at", "2026-11-23T10:00:00"),
+        ("event_id", "not-a-uuid"),
+        ("payload", []),
+        ("stream_id", ""),
+    ]:
+        data = {**recorded().envelope(), field: value}
+        try:
+            RecordedEvent.from_envelope(data)
+        except ValidationError as error:
+            assert field in error.messages, (field, error.messages)
+        else:
+            raise AssertionError(f"{field}={value!r} was accepted")
