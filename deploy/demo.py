@@ -57,11 +57,24 @@ class Client:
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {token}"
 
-    def post(self, path: str, body: dict) -> dict:
-        response = self.session.post(f"{self.base}{path}", json=body, timeout=10)
+    def get(self, path: str, **params) -> dict:
+        response = self.session.get(f"{self.base}{path}", params=params, timeout=15)
         if response.status_code >= 400:
-            raise RuntimeError(f"POST {path}: {response.status_code} {response.text}")
+            raise RuntimeError(f"GET {path}: {response.status_code} {response.text}")
         return response.json()
+
+    def post(self, path: str, body: dict, retry_for: float = 0) -> dict:
+        """`retry_for` seconds of retrying a 409: what a referral's new status needs to reach
+        the sessions service."""
+        deadline = time.monotonic() + retry_for
+        while True:
+            response = self.session.post(f"{self.base}{path}", json=body, timeout=15)
+            if response.status_code == 409 and time.monotonic() < deadline:
+                time.sleep(0.2)
+                continue
+            if response.status_code >= 400:
+                raise RuntimeError(f"POST {path}: {response.status_code} {response.text}")
+            return response.json()
 
 
 def _walk(client: Client, referral: dict, journey: str, rng: random.Random) -> None:

@@ -5,12 +5,10 @@ a weekly peer group, a drop-in with anonymous visitors, plans, SWEMWBS and signp
 from __future__ import annotations
 
 import random
-import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-import requests
-
+from deploy.demo import Client
 from services.sessions.measures import SWEMWBS_ITEMS
 from shared.auth import issue_token
 
@@ -29,32 +27,6 @@ THEMES = [
     "coping_strategies",
 ]
 DESTINATIONS = ["housing", "benefits_and_money", "community_groups", "employment_and_education"]
-
-
-class Client:
-    def __init__(self, base: str, token: str):
-        self.base = base
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {token}"
-
-    def get(self, path: str, **params) -> dict:
-        response = self.session.get(f"{self.base}{path}", params=params, timeout=15)
-        if response.status_code >= 400:
-            raise RuntimeError(f"GET {path}: {response.status_code} {response.text}")
-        return response.json()
-
-    def post(self, path: str, body: dict, retry_for: float = 0) -> dict:
-        """`retry_for` seconds of retrying a 409: what a referral's new status needs to reach
-        the sessions service."""
-        deadline = time.monotonic() + retry_for
-        while True:
-            response = self.session.post(f"{self.base}{path}", json=body, timeout=15)
-            if response.status_code == 409 and time.monotonic() < deadline:
-                time.sleep(0.2)
-                continue
-            if response.status_code >= 400:
-                raise RuntimeError(f"POST {path}: {response.status_code} {response.text}")
-            return response.json()
 
 
 def swemwbs(rng: random.Random, around: int) -> dict:

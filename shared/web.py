@@ -62,6 +62,17 @@ class BadRequest(Exception):
         self.rule = rule
 
 
+def expected_version(request, body: dict) -> int | None:
+    """The version the client saw: an If-Match header ("3" or W/"3") or `expected_version`."""
+    header = request.headers.get("If-Match")
+    if header:
+        value = header.strip().removeprefix("W/").strip('"')
+        if not value.isdigit():
+            raise BadRequest("If-Match", 'must be the record\'s version, e.g. "3"')
+        return int(value)
+    return body.get("expected_version")
+
+
 def json_default(value):
     if isinstance(value, datetime | date):
         return value.isoformat()

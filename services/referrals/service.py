@@ -35,7 +35,15 @@ from shared import policy
 from shared.auth import Forbidden, Principal
 from shared.eventstore import ConcurrencyError
 from shared.service import Audit, EventStore, NodeSettings, Operations, PeopleVault
-from shared.web import BadRequest, NotFound, Secret, context_of, json_response, route
+from shared.web import (
+    BadRequest,
+    NotFound,
+    Secret,
+    context_of,
+    expected_version,
+    json_response,
+    route,
+)
 
 patch_psycopg()
 
@@ -48,17 +56,6 @@ DECIDERS = policy.MAY_DECIDE_REFERRALS
 CASEWORK = policy.MAY_WORK_REFERRALS
 # what a partner learns of a referral offered to it: coded fields, never identifiers
 OFFERED_FIELDS = ("source", "urgency", "needs", "risk_level", "is_carer_referral")
-
-
-def expected_version(request, body: dict) -> int | None:
-    """The version the client saw: an If-Match header ("3" or W/"3") or `expected_version`."""
-    header = request.headers.get("If-Match")
-    if header:
-        value = header.strip().removeprefix("W/").strip('"')
-        if not value.isdigit():
-            raise BadRequest("If-Match", 'must be the referral\'s version, e.g. "3"')
-        return int(value)
-    return body.get("expected_version")
 
 
 def today() -> date:

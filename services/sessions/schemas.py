@@ -634,9 +634,9 @@ def _attendance_list() -> fields.List:
     )
 
 
-class HeldSessionBody(RecordSessionBody):
-    """A session that took place without being booked first, with who came in the same
-    request: the session and its attendance are recorded together or not at all."""
+class WhoCame(Schema):
+    """Who attended, recorded with the session in the same request: the session and its
+    attendance are recorded together or not at all."""
 
     attendance = _attendance_list()
     anonymous_attendees = _optional(_count)
@@ -648,15 +648,12 @@ class HeldSessionBody(RecordSessionBody):
             raise ValidationError("lists a person more than once", "attendance")
 
 
-class RecordBookedWithAttendanceBody(RecordBookedSessionBody):
-    attendance = _attendance_list()
-    anonymous_attendees = _optional(_count)
+class HeldSessionBody(RecordSessionBody, WhoCame):
+    """A session that took place without being booked first, with who came."""
 
-    @validates_schema
-    def _people_once(self, data, **kwargs):
-        people = [item["person_id"] for item in data.get("attendance", [])]
-        if len(people) != len(set(people)):
-            raise ValidationError("lists a person more than once", "attendance")
+
+class RecordBookedWithAttendanceBody(RecordBookedSessionBody, WhoCame):
+    """A booked session held, with who came."""
 
 
 class SessionNotesBody(WriteSessionNotesBody):

@@ -54,7 +54,15 @@ from shared.auth import Forbidden
 from shared.eventstore import ConcurrencyError
 from shared.service import Audit, EventStore, NodeSettings, Operations, PeopleVault
 from shared.vault import ERASED
-from shared.web import BadRequest, NotFound, Secret, context_of, json_response, route
+from shared.web import (
+    BadRequest,
+    NotFound,
+    Secret,
+    context_of,
+    expected_version,
+    json_response,
+    route,
+)
 
 patch_psycopg()
 
@@ -71,17 +79,6 @@ def now() -> datetime:
 
 def today() -> date:
     return now().date()
-
-
-def expected_version(request, body: dict) -> int | None:
-    """The version the client saw: an If-Match header ("3" or W/"3") or `expected_version`."""
-    header = request.headers.get("If-Match")
-    if header:
-        value = header.strip().removeprefix("W/").strip('"')
-        if not value.isdigit():
-            raise BadRequest("If-Match", 'must be the record\'s version, e.g. "3"')
-        return int(value)
-    return body.get("expected_version")
 
 
 def _start_of(day: date) -> datetime:
