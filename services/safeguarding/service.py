@@ -38,7 +38,7 @@ from services.safeguarding.schemas import (
     RaiseConcernBody,
     registry,
 )
-from shared import metrics
+from shared import metrics, policy
 from shared.aggregate import RuleBroken
 from shared.auth import Forbidden, Principal
 from shared.events import SYSTEM, Context, RecordedEvent
@@ -51,8 +51,15 @@ patch_psycopg()
 
 log = logging.getLogger(__name__)
 
-WORKERS = ("peer_worker", "team_lead", "safeguarding_lead", "partner_admin")
-LEADS = ("safeguarding_lead", "team_lead")
+# Role rules in the style of shared/policy.py, where they belong once that module takes them.
+MAY_RAISE_CONCERNS = (
+    policy.PEER_WORKER,
+    policy.TEAM_LEAD,
+    policy.SAFEGUARDING_LEAD,
+    policy.PARTNER_ADMIN,
+)
+# acknowledge, decide, act, close, and see every concern of the partner; team leads deputise
+MAY_LEAD_SAFEGUARDING = (policy.SAFEGUARDING_LEAD, policy.TEAM_LEAD)
 TIMESCALES = timescales_from_environment()
 MAIL = MailSettings.from_environment()
 # How often the timer looks for deadlines passed and the sender for e-mail due.
@@ -88,7 +95,7 @@ def subject_of(concern_id: str) -> uuid.UUID:
 
 
 def _is_lead(principal: Principal) -> bool:
-    return principal.role in LEADS
+    return principal.role in MAY_LEAD_SAFEGUARDING
 
 
 class SafeguardingService(Operations):
@@ -151,18 +158,21 @@ class SafeguardingService(Operations):
             request_id=request.peerlink_request_id,
         )
 
-    def _command(self, request, principal, concern_id, body, decide, texts=None, lead=True):
+    def _command(self, request, principal, concern_id, body, decide, texts=()):
         """Load, check the version, decide, and append with the body's free text sealed in the
-        same transaction. `texts`: body field -> the text id the decision names."""
-        concern = self._load(principal, concern_id)
-        if lead and not _is_lead(principal):
-            raise Forbidden("a safeguarding lead does this")
+        same transaction. `texts`: the body's fields of free text; `decide(concern, text_ids,
+        body)` gets the id each is sealed under."""
+        concern, history = self._load_with_events(principal, concern_id)
         if callable(body):  # a form, read once the concern is known to exist
             body = body()
         expected = expected_version(request, body)
         if expected is not None and expected != concern.version:
-            raise ConcurrencyError(concern_id, expected, concern.version)
-        text_ids = {name: uuid.uuid4() for name in texts or () if body.get(name) is not None}
+            # what the timer records (deadlines missed, escalations, e-mail sent) changes
+            # nothing a lead acts on, so it never makes their page stale; a person's step does
+            later = history[expected:] if expected < concern.version else [None]
+            if any(e is None or e.actor != SYSTEM for e in later):
+                raise ConcurrencyError(concern_id, expected, concern.version)
+        text_ids = {name: uuid.uuid4() for name in texts if body.get(name) is not None}
         version = concern.version
         events = decide(concern, text_ids, body)
         subject = concern.person_id or subject_of(concern.id)
@@ -201,7 +211,7 @@ class SafeguardingService(Operations):
     @route(
         "POST",
         "/concerns",
-        roles=WORKERS,
+        roles=MAY_RAISE_CONCERNS,
         body=RaiseConcernBody,
         response=ConcernOut,
         status=201,
@@ -256,7 +266,7 @@ class SafeguardingService(Operations):
     @route(
         "POST",
         "/concerns/<string:concern_id>/person",
-        roles=WORKERS,
+        roles=MAY_RAISE_CONCERNS,
         body=IdentifyPersonBody,
         response=ConcernOut,
         summary="Record who the person at risk is, once they are known",
@@ -268,14 +278,14 @@ class SafeguardingService(Operations):
                     raise BadRequest("person_id", "no such person on this node; register them")
             return concern.identify_person(body["person_id"], principal.user_id, now())
 
-        return self._command(request, principal, concern_id, body, decide, lead=False)
+        return self._command(request, principal, concern_id, body, decide)
 
     # -- reading -----------------------------------------------------------------------------
 
     @route(
         "GET",
         "/concerns",
-        roles=WORKERS,
+        roles=MAY_RAISE_CONCERNS,
         query=ConcernListQuery,
         summary="List concerns, open ones by deadline first (the lead's inbox)",
     )
@@ -330,7 +340,7 @@ class SafeguardingService(Operations):
     @route(
         "GET",
         "/concerns/<string:concern_id>",
-        roles=WORKERS,
+        roles=MAY_RAISE_CONCERNS,
         summary="Read a concern with its full timeline, sealed words opened",
     )
     def read_concern(self, request, principal, concern_id):
@@ -361,7 +371,7 @@ class SafeguardingService(Operations):
     @route(
         "GET",
         "/concerns/<string:concern_id>/history",
-        roles=WORKERS,
+        roles=MAY_RAISE_CONCERNS,
         summary="Read a concern's history as its events",
     )
     def history(self, request, principal, concern_id):
@@ -378,7 +388,7 @@ class SafeguardingService(Operations):
     @route(
         "GET",
         "/concerns/<string:concern_id>/notifications",
-        roles=LEADS,
+        roles=MAY_LEAD_SAFEGUARDING,
         summary="The e-mail a concern has caused: each message and every attempt to send it",
     )
     def notifications(self, request, principal, concern_id):
@@ -404,7 +414,7 @@ class SafeguardingService(Operations):
     @route(
         "POST",
         "/concerns/<string:concern_id>/acknowledge",
-        roles=LEADS,
+        roles=MAY_LEAD_SAFEGUARDING,
         body=AcknowledgeConcernBody,
         response=ConcernOut,
         summary="Acknowledge a concern, regrading its severity if need be",
@@ -424,7 +434,7 @@ class SafeguardingService(Operations):
     @route(
         "POST",
         "/concerns/<string:concern_id>/decide",
-        roles=LEADS,
+        roles=MAY_LEAD_SAFEGUARDING,
         body=DecideConcernBody,
         response=ConcernOut,
         summary="Decide what happens: no further action, an action plan or a referral",
@@ -452,7 +462,7 @@ class SafeguardingService(Operations):
     @route(
         "POST",
         "/concerns/<string:concern_id>/actions",
-        roles=LEADS,
+        roles=MAY_LEAD_SAFEGUARDING,
         body=AddActionBody,
         response=ConcernOut,
         status=201,
@@ -485,7 +495,7 @@ class SafeguardingService(Operations):
     @route(
         "POST",
         "/concerns/<string:concern_id>/actions/<string:action_id>/complete",
-        roles=WORKERS,
+        roles=MAY_RAISE_CONCERNS,
         body=CompleteActionBody,
         response=ConcernOut,
         summary="Complete an action (a lead, or the action's owner)",
@@ -501,14 +511,12 @@ class SafeguardingService(Operations):
                 action_id, principal.user_id, now(), body["outcome"], texts.get("notes")
             )
 
-        return self._command(
-            request, principal, concern_id, body, decide, texts=("notes",), lead=False
-        )
+        return self._command(request, principal, concern_id, body, decide, texts=("notes",))
 
     @route(
         "POST",
         "/concerns/<string:concern_id>/notes",
-        roles=WORKERS,
+        roles=MAY_RAISE_CONCERNS,
         body=AddNoteBody,
         response=ConcernOut,
         status=201,
@@ -522,7 +530,6 @@ class SafeguardingService(Operations):
             body,
             lambda c, texts, body: c.add_note(texts["text"], principal.user_id, now()),
             texts=("text",),
-            lead=False,
         )
         response.status_code = 201
         return response
@@ -530,7 +537,7 @@ class SafeguardingService(Operations):
     @route(
         "POST",
         "/concerns/<string:concern_id>/close",
-        roles=LEADS,
+        roles=MAY_LEAD_SAFEGUARDING,
         body=CloseConcernBody,
         response=ConcernOut,
         summary="Close a decided concern with its outcome",
@@ -556,7 +563,7 @@ class SafeguardingService(Operations):
     @route(
         "GET",
         "/inbox",
-        roles=LEADS,
+        roles=MAY_LEAD_SAFEGUARDING,
         summary="The lead's inbox page: open concerns by deadline, overdue ones marked",
     )
     def inbox(self, request, principal):
@@ -575,7 +582,7 @@ class SafeguardingService(Operations):
     @route(
         "GET",
         "/inbox/concerns/<string:concern_id>",
-        roles=LEADS,
+        roles=MAY_LEAD_SAFEGUARDING,
         summary="A concern's page: its details, timeline and the lead's forms",
     )
     def inbox_concern(self, request, principal, concern_id):
@@ -587,7 +594,7 @@ class SafeguardingService(Operations):
     @route(
         "POST",
         "/inbox/concerns/<string:concern_id>/acknowledge",
-        roles=LEADS,
+        roles=MAY_LEAD_SAFEGUARDING,
         summary="Acknowledge a concern from its page (a form post)",
     )
     def inbox_acknowledge(self, request, principal, concern_id):
@@ -598,7 +605,7 @@ class SafeguardingService(Operations):
     @route(
         "POST",
         "/inbox/concerns/<string:concern_id>/decide",
-        roles=LEADS,
+        roles=MAY_LEAD_SAFEGUARDING,
         summary="Record a decision from a concern's page (a form post)",
     )
     def inbox_decide(self, request, principal, concern_id):

@@ -159,3 +159,32 @@ def test_an_smtp_server_that_is_down_is_retried_with_backoff_and_every_attempt_r
     # each wait at least the backoff before it (0.3 s, 0.6 s, 1.2 s ...), within a tick
     for index, (gap,) in enumerate(gaps[:3]):
         assert float(gap) >= 0.3 * 2**index - 0.05, gaps
+
+
+def test_what_the_timer_records_never_makes_a_leads_version_stale(
+    stack_state, node_database, mailbox, services
+):
+    service = services().start()
+    worker, lead = headers(stack_state), headers(stack_state, "safeguarding_lead", "lead-it")
+    raised = requests.post(service.url + "/concerns", json=FORM, headers=worker, timeout=10)
+    concern_id = raised.json()["concern_id"]
+
+    def escalated():
+        concern = requests.get(f"{service.url}/concerns/{concern_id}", headers=lead, timeout=10)
+        return concern.json()["version"] >= 3 and concern.json()
+
+    seen = wait_for(escalated, timeout=20, message="the deadline missed and its e-mail recorded")
+    acknowledged = requests.post(
+        f"{service.url}/concerns/{concern_id}/acknowledge",
+        headers={**lead, "If-Match": '"1"'},  # the version the lead saw before the timer's
+        timeout=10,
+    )
+    assert acknowledged.status_code == 200, acknowledged.text
+    assert acknowledged.json()["version"] > seen["version"]
+    stale = requests.post(
+        f"{service.url}/concerns/{concern_id}/decide",
+        json={"decision": "police"},
+        headers={**lead, "If-Match": f'"{seen["version"]}"'},  # before the acknowledgement
+        timeout=10,
+    )
+    assert stale.status_code == 409, stale.text
