@@ -1,0 +1,286 @@
+"""deploy/monitoring checked offline: the scrape config, rules and alert tests through promtool,
+and every PromQL expression of the rules and the Grafana dashboard against the metrics that
+shared/metrics.py defines."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from prometheus_client.metrics import MetricWrapperBase
+
+from shared import metrics
+from shared.config import PARTNERS, hub_ports, node_ports
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+MONITORING = ROOT / "deploy" / "monitoring"
+DASHBOARD = MONITORING / "grafana" / "dashboards" / "peerlink.json"
+PROMETHEUS_ONLY = {"up"}  # written by Prometheus for each scrape, not by a service
+
+# the series a collector of each type exports (prometheus-client adds _total to a counter)
+SUFFIXES = {
+    "counter": ("_total",),
+    "gauge": ("",),
+    "histogram": ("_bucket", "_sum", "_count"),
+    "summary": ("", "_sum", "_count"),
+}
+# PromQL words that look like names; function calls are told apart by their parenthesis
+KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool"}
+KEYWORDS |= {"and", "or", "unless", "atan2", "inf", "nan", "Inf", "NaN"}
+STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+NAME = re.compile(r"(?<![\w:.$])([A-Za-z_:][\w:]*)(\s*\()?")
+
+
+def defined_series() -> set[str]:
+    """Every series name shared/metrics.py makes a process export."""
+    names = set()
+    for collector in vars(metrics).values():
+        if isinstance(collector, MetricWrapperBase):
+            for family in collector.describe():
+                names |= {family.name + suffix for suffix in SUFFIXES[family.type]}
+    return names
+
+
+def metric_names(expression: str) -> set[str]:
+    """The metric names a PromQL expression (or Grafana's label_values(...)) selects."""
+    text = STRING.sub('""', expression)
+    text = re.sub(r"\{[^}]*\}", " ", text)  # label matchers
+    text = re.sub(r"\[[^\]]*\]", " ", text)  # ranges and subqueries
+    text = GROUPING.sub(" ", text)
+    text = re.sub(r"\$\{?\w+\}?", " ", text)  # Grafana variables
+    text = re.sub(r"label_values\s*\((.*),\s*\w+\s*\)", r"\1", text)
+    return {
+        match.group(1)
+        for match in NAME.finditer(text)
+        if match.group(2) is None and match.group(1) not in KEYWORDS
+    }
+
+
+def rule_expressions() -> list[str]:
+    rules = yaml.safe_load((MONITORING / "alerts.yml").read_text())
+    return [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
+
+
+def recorded_names() -> set[str]:
+    rules = yaml.safe_load((MONITORING / "alerts.yml").read_text())
+    return {
+        rule["record"] for group in rules["groups"] for rule in group["rules"] if "record" in rule
+    }
+
+
+def dashboard_expressions(path: Path = DASHBOARD) -> list[str]:
+    """Every panel query and every variable query of a provisioned dashboard."""
+    dashboard = json.loads(path.read_text())
+    expressions = [
+        target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])
+    ]
+    for variable in dashboard.get("templating", {}).get("list", []):
+        if variable.get("type") == "query":
+            query = variable["query"]
+            expressions.append(query["query"] if isinstance(query, dict) else query)
+    return expressions
+
+
+def promtool(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    binary = shutil.which("promtool")
+    if binary is None:
+        pytest.fail("promtool is missing: deploy/bootstrap installs it (Debian's prometheus)")
+    return subprocess.run([binary, *args], capture_output=True, text=True, cwd=cwd, timeout=60)
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((MONITORING / name).read_text())
+
+
+# -- promtool ----------------------------------------------------------------------------------
+
+
+def test_promtool_accepts_the_scrape_config_with_its_token_file_where_it_says(tmp_path):
+    # the config names the token file relative to itself: lay out the same tree elsewhere
+    here = tmp_path / "deploy" / "monitoring"
+    here.mkdir(parents=True)
+    for name in ("prometheus.yml", "alerts.yml"):
+        shutil.copy(MONITORING / name, here / name)
+    token = tmp_path / "run" / "dev" / "secrets" / "prometheus.token"
+    token.parent.mkdir(parents=True)
+    token.write_text("a-token\n")
+    result = promtool("check", "config", str(here / "prometheus.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    token.unlink()
+    result = promtool("check", "config", str(here / "prometheus.yml"))
+    assert result.returncode != 0 and "prometheus.token" in result.stdout + result.stderr
+
+
+def test_promtool_accepts_the_rules():
+    result = promtool("check", "rules", str(MONITORING / "alerts.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_alert_unit_tests_pass():
+    result = promtool("test", "rules", "alerts_test.yml", cwd=MONITORING)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_alert_unit_tests_fail_when_an_alert_is_broken(tmp_path):
+    rules = (MONITORING / "alerts.yml").read_text()
+    broken = rules.replace("peerlink_relay_lag_seconds) > 60", "peerlink_relay_lag_seconds) > 600")
+    assert broken != rules
+    (tmp_path / "alerts.yml").write_text(broken)
+    shutil.copy(MONITORING / "alerts_test.yml", tmp_path / "alerts_test.yml")
+    result = promtool("test", "rules", "alerts_test.yml", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "PeerlinkRelayLagging" in result.stdout + result.stderr
+
+
+def test_every_dashboard_query_is_valid_promql(tmp_path):
+    # promtool parses rule expressions: give it each query, with Grafana's variables filled in
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [
+                    {"record": f"dashboard:query_{index}", "expr": expression}
+                    for index, expression in enumerate(
+                        grafana_filled(expr) for expr in dashboard_expressions()
+                    )
+                ],
+            }
+        ]
+    }
+    (tmp_path / "dashboard.yml").write_text(yaml.safe_dump(rules))
+    result = promtool("check", "rules", str(tmp_path / "dashboard.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(rules["groups"][0]["rules"]) >= 15
+
+
+def grafana_filled(expression: str) -> str:
+    expression = expression.replace("$__rate_interval", "1m").replace("$__range", "1h")
+    # a variable's label_values(selector, label) is Grafana's; its selector is PromQL
+    expression = re.sub(r"^label_values\((.*),\s*\w+\)$", r"\1", expression)
+    return re.sub(r"\$\{?\w+\}?", ".*", expression)
+
+
+# -- metric names ------------------------------------------------------------------------------
+
+
+def test_every_rule_and_dashboard_query_names_only_metrics_peerlink_defines():
+    known = defined_series() | recorded_names() | PROMETHEUS_ONLY
+    expressions = rule_expressions() + dashboard_expressions()
+    unknown = {
+        (name, expression)
+        for expression in expressions
+        for name in metric_names(expression)
+        if name not in known
+    }
+    assert unknown == set()
+    named = set().union(*(metric_names(expression) for expression in expressions))
+    assert {"peerlink_relay_lag_seconds", "peerlink_dead_letters_total", "up"} <= named
+
+
+@pytest.mark.parametrize(
+    ("expression", "names"),
+    [
+        ('sum by (service) (rate(peerlink_events_appended_total{partner=~"$p"}[5m]))', None),
+        (
+            "histogram_quantile(0.99, sum by (le) (rate(x_seconds_bucket[1m])))",
+            {"x_seconds_bucket"},
+        ),
+        ('max by (source) (a) > 60 and on (source) b{route="/x{y}"} offset 5m', {"a", "b"}),
+        ("label_values(up, partner)", {"up"}),
+        ("1e3 * rate(c_total[$__rate_interval]) > bool 2", {"c_total"}),
+    ],
+)
+def test_metric_names_are_read_from_expressions(expression, names):
+    expected = {"peerlink_events_appended_total"} if names is None else names
+    assert metric_names(expression) == expected
+
+
+def test_a_name_peerlink_does_not_export_is_caught():
+    known = defined_series()
+    assert "peerlink_events_appended_total" in known
+    assert "peerlink_event_append_duration_seconds_bucket" in known
+    assert "peerlink_relay_lag_seconds" in known
+    # a counter is exported with _total, a histogram only as its series
+    assert "peerlink_events_appended" not in known
+    assert "peerlink_event_append_duration_seconds" not in known
+    assert "peerlink_relay_lag_seconds_total" not in known
+
+
+# -- what the files cover ----------------------------------------------------------------------
+
+
+def test_the_scrape_config_reaches_every_process_of_the_port_map_with_named_labels():
+    config = load("prometheus.yml")
+    assert config["rule_files"] == ["alerts.yml"]
+    scraped = {}
+    for job in config["scrape_configs"]:
+        assert job["authorization"]["credentials_file"].endswith("prometheus.token"), job
+        assert "credentials" not in job["authorization"], "a token is never written here"
+        for group in job["static_configs"]:
+            (target,) = group["targets"]
+            labels = group["labels"]
+            assert "service" not in labels, "it would rename the services' own service label"
+            process = labels["instance"].removeprefix(labels["partner"] + "/")
+            scraped[target] = (job["job_name"], labels["partner"], process)
+    expected = {}
+    for index, partner in enumerate(PARTNERS):
+        for process, port in node_ports(index).items():
+            job = "node-worker" if process == "worker" else process
+            expected[f"127.0.0.1:{port}"] = (job, partner, process)
+    for process, port in hub_ports().items():
+        job = "hub-worker" if process == "worker" else process
+        expected[f"127.0.0.1:{port}"] = (job, "alliance", process)
+    assert scraped == expected
+
+
+def test_every_alert_has_a_test_that_fires_it_and_one_that_does_not():
+    alerts = {
+        rule.get("alert") for group in load("alerts.yml")["groups"] for rule in group["rules"]
+    } - {None}
+    fired, quiet = set(), set()
+    for case in load("alerts_test.yml")["tests"]:
+        for check in case.get("alert_rule_test", []):
+            (fired if check["exp_alerts"] else quiet).add(check["alertname"])
+    assert alerts == fired == quiet
+    assert {
+        "PeerlinkRelayLagging",
+        "PeerlinkConsumerLagging",
+        "PeerlinkDeadLetters",
+        "PeerlinkSafeguardingDeadlineMissed",
+        "PeerlinkProcessDown",
+        "PeerlinkNodeUnreachable",
+    } <= alerts
+
+
+def test_the_dashboard_shows_what_operators_watch():
+    dashboard = json.loads(DASHBOARD.read_text())
+    named = set().union(*(metric_names(expression) for expression in dashboard_expressions()))
+    assert {
+        "peerlink_events_appended_total",
+        "peerlink_event_append_duration_seconds_bucket",
+        "peerlink_relay_lag_seconds",
+        "peerlink_relay_lag_events",
+        "peerlink_consumer_lag_events",
+        "peerlink_consumer_lag_seconds",
+        "peerlink_dead_letters_total",
+        "peerlink_http_requests_total",
+        "peerlink_http_request_duration_seconds_bucket",
+        "peerlink_break_glass_total",
+    } <= named
+    datasource = load("grafana/provisioning/datasources/peerlink.yml")["datasources"][0]
+    for panel in dashboard["panels"]:
+        assert panel["datasource"]["uid"] == datasource["uid"], panel["title"]
+        assert panel["targets"], panel["title"]
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    provider = load("grafana/provisioning/dashboards/peerlink.yml")["providers"][0]
+    assert provider["type"] == "file"
