@@ -135,8 +135,16 @@ class ConcernList:
         if event.event_type == "ConcernSuggested":
             cur.execute(
                 f"INSERT INTO {SCHEMA}.concern_list (concern_id, partner_id, person_id, status,"
-                " version) VALUES (%s, %s, %s, 'suggested', %s) ON CONFLICT DO NOTHING",
-                (event.stream_id, event.partner_id, p["person_id"], event.version),
+                " raised_by, version) VALUES (%s, %s, %s, 'suggested', %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                # until a worker confirms it, the one who flagged it sees it in their list
+                (
+                    event.stream_id,
+                    event.partner_id,
+                    p["person_id"],
+                    event.actor.user_id,
+                    event.version,
+                ),
             )
             return
         if event.event_type == "ConcernRaised":

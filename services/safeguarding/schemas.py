@@ -283,6 +283,17 @@ class RaiseConcernBody(ConcernFormBody):
             raise SchemaError(message, "person_id" if not has_person else "person_description")
 
 
+class SuggestConcernBody(CommandBody):
+    """A possible concern flagged from a signal (a session note, an attendance pattern)."""
+
+    person_id = fields.UUID(required=True)
+    signal = _code(SIGNALS, required=True)
+    # the events that show the signal (e.g. the did-not-attends): the same ones flag one concern
+    source_event_ids = fields.List(
+        fields.UUID(), load_default=list, validate=validate.Length(max=50)
+    )
+
+
 class ConfirmSuggestionBody(ConcernFormBody):
     pass
 

@@ -33,9 +33,12 @@ from services.safeguarding.schemas import (
     CompleteActionBody,
     ConcernListQuery,
     ConcernOut,
+    ConfirmSuggestionBody,
     DecideConcernBody,
+    DismissSuggestionBody,
     IdentifyPersonBody,
     RaiseConcernBody,
+    SuggestConcernBody,
     registry,
 )
 from shared import metrics, policy
@@ -127,7 +130,8 @@ class SafeguardingService(Operations):
         if not events:
             raise NotFound("no such concern")
         concern = Concern.fold(concern_id, events)
-        if not _is_lead(principal) and concern.raised_by != principal.user_id:
+        mine = principal.user_id in (concern.raised_by, events[0].actor.user_id)
+        if not _is_lead(principal) and not mine:
             raise Forbidden("only safeguarding leads see concerns raised by others")
         return concern, events
 
@@ -218,27 +222,10 @@ class SafeguardingService(Operations):
         summary="Raise a safeguarding concern",
     )
     def raise_concern(self, request, principal, body):
-        if body.get("happened_on") and body["happened_on"] > now().date():
-            raise BadRequest("happened_on", "cannot be in the future")
         concern = Concern(str(uuid.uuid4()))
         person_id = body.get("person_id")
         text_ids = {name: uuid.uuid4() for name in FORM_TEXTS if body.get(name) is not None}
-        details = ConcernDetails(
-            person_id=person_id,
-            age_group=body["age_group"],
-            categories=body["categories"],
-            severity=body["severity"],
-            immediate_risk=body["immediate_risk"],
-            happened_on=body.get("happened_on"),
-            is_ongoing=body.get("is_ongoing"),
-            children_at_risk=body.get("children_at_risk"),
-            alleged_relationship=body.get("alleged_relationship"),
-            actions_taken=body["actions_taken"],
-            informed=body["informed"],
-            consent_given=body["consent_given"],
-            without_consent_reason=body.get("without_consent_reason"),
-            **{FORM_TEXTS[name]: text_id for name, text_id in text_ids.items()},
-        )
+        details = self._form_details(body, text_ids, person_id)
         events = concern.raise_concern(details, principal.user_id, now())
         subject = person_id or subject_of(concern.id)
 
@@ -262,6 +249,111 @@ class SafeguardingService(Operations):
         )
         concern.version = recorded[-1].version
         return self._respond(concern, 201)
+
+    def _form_details(self, body: dict, text_ids: dict, person_id=None) -> ConcernDetails:
+        if body.get("happened_on") and body["happened_on"] > now().date():
+            raise BadRequest("happened_on", "cannot be in the future")
+        return ConcernDetails(
+            person_id=person_id,
+            age_group=body["age_group"],
+            categories=body["categories"],
+            severity=body["severity"],
+            immediate_risk=body["immediate_risk"],
+            happened_on=body.get("happened_on"),
+            is_ongoing=body.get("is_ongoing"),
+            children_at_risk=body.get("children_at_risk"),
+            alleged_relationship=body.get("alleged_relationship"),
+            actions_taken=body["actions_taken"],
+            informed=body["informed"],
+            consent_given=body["consent_given"],
+            without_consent_reason=body.get("without_consent_reason"),
+            **{FORM_TEXTS[name]: text_id for name, text_id in text_ids.items()},
+        )
+
+    # -- suggested concerns ------------------------------------------------------------------
+
+    @route(
+        "POST",
+        "/concerns/suggestions",
+        roles=MAY_RAISE_CONCERNS,
+        body=SuggestConcernBody,
+        response=ConcernOut,
+        status=201,
+        summary="Flag a possible concern from a signal, for a worker to confirm or dismiss",
+    )
+    def suggest(self, request, principal, body):
+        sources = sorted(str(i) for i in body["source_event_ids"])
+        # the same signal from the same events flags one concern, however often it is sent
+        concern_id = (
+            str(
+                uuid.uuid5(
+                    uuid.NAMESPACE_URL,
+                    f"peerlink:suggestion/{body['person_id']}/{body['signal']}/{','.join(sources)}",
+                )
+            )
+            if sources
+            else str(uuid.uuid4())
+        )
+        events = self._events(concern_id, principal.partner_id)
+        concern = Concern.fold(concern_id, events)
+        decided = concern.suggest(body["person_id"], body["signal"], now(), sources)
+        if not decided:
+            return self._respond(concern)
+
+        def known(cur):
+            if self.vault.standing(cur, body["person_id"]) != "registered":
+                raise BadRequest("person_id", "no such person on this node; register them")
+
+        recorded = self.store.append(
+            Concern.stream_type,
+            concern_id,
+            concern.version,
+            decided,
+            context_of(principal, request),
+            within=known,
+        )
+        concern.version = recorded[-1].version
+        return self._respond(concern, 201)
+
+    @route(
+        "POST",
+        "/concerns/<string:concern_id>/confirm",
+        roles=MAY_RAISE_CONCERNS,
+        body=ConfirmSuggestionBody,
+        response=ConcernOut,
+        summary="Confirm a suggested concern with what the worker records: it is raised",
+    )
+    def confirm(self, request, principal, concern_id, body):
+        return self._command(
+            request,
+            principal,
+            concern_id,
+            body,
+            lambda c, texts, body: c.confirm_suggestion(
+                self._form_details(body, texts), principal.user_id, now()
+            ),
+            texts=tuple(name for name in FORM_TEXTS if name != "person_description"),
+        )
+
+    @route(
+        "POST",
+        "/concerns/<string:concern_id>/dismiss",
+        roles=MAY_RAISE_CONCERNS,
+        body=DismissSuggestionBody,
+        response=ConcernOut,
+        summary="Dismiss a suggested concern with a coded reason",
+    )
+    def dismiss(self, request, principal, concern_id, body):
+        return self._command(
+            request,
+            principal,
+            concern_id,
+            body,
+            lambda c, texts, body: c.dismiss_suggestion(
+                body["reason"], principal.user_id, now(), texts.get("notes")
+            ),
+            texts=("notes",),
+        )
 
     @route(
         "POST",

@@ -279,6 +279,10 @@ BAD_INPUT = [
     ("list", {"severity": "urgent"}, "severity"),
     ("list", {"limit": "0"}, "limit"),
     ("list", {"sort": "name"}, "sort"),
+    ("suggest", {"signal": "hunch"}, "signal"),
+    ("suggest", {"signal": "other"}, "person_id"),
+    ("confirm", {}, "age_group"),
+    ("dismiss", {"reason": "bored"}, "reason"),
 ]
 
 
@@ -294,6 +298,9 @@ def test_bad_input_is_refused_naming_the_field_and_changes_nothing(api, endpoint
         "complete": f"/concerns/{cid}/actions/{uuid.uuid4()}/complete",
         "notes": f"/concerns/{cid}/notes",
         "close": f"/concerns/{cid}/close",
+        "suggest": "/concerns/suggestions",
+        "confirm": f"/concerns/{cid}/confirm",
+        "dismiss": f"/concerns/{cid}/dismiss",
     }
     if endpoint == "raise":
         body = {k: v for k, v in {**form(), **change}.items() if v is not None}
@@ -342,3 +349,56 @@ def test_an_immediate_risk_concern_emails_the_duty_lead_at_once_naming_nobody(ap
     assert sent["kind"] == "immediate_risk" and sent["rung"] == "duty_lead"
     assert [t["outcome"] for t in sent["tries"]] == ["sent"]
     assert api("peer_worker").get(f"/concerns/{cid}/notifications").status_code == 403
+
+
+def test_a_suggested_concern_is_confirmed_by_a_worker_and_then_raised(api, person):
+    worker_id = f"worker-{uuid.uuid4().hex[:6]}"
+    worker = api("peer_worker", worker_id)
+    sources = [str(uuid.uuid4()) for _ in range(3)]
+    flag = {"person_id": person, "signal": "repeated_did_not_attend", "source_event_ids": sources}
+    suggested = worker.post("/concerns/suggestions", flag)
+    assert suggested.status_code == 201, suggested.text
+    cid = suggested.json()["concern_id"]
+    assert suggested.json()["status"] == "suggested" and suggested.json()["acknowledge_by"] is None
+    again = worker.post("/concerns/suggestions", {**flag, "source_event_ids": sources[::-1]})
+    assert again.status_code == 200 and again.json()["concern_id"] == cid  # flagged once
+    assert cid in [
+        i["concern_id"] for i in worker.get("/concerns", params={"status": "any"}).json()["items"]
+    ]
+    assert api().post(f"/concerns/{cid}/acknowledge").json()["rule"] == (
+        "AcknowledgementNeedsARaisedConcern"
+    )
+
+    form_body = {k: v for k, v in form().items() if k != "person_description"}
+    confirmed = worker.post(f"/concerns/{cid}/confirm", form_body, headers={"If-Match": "1"})
+    assert confirmed.status_code == 200, confirmed.text
+    body = confirmed.json()
+    assert body["status"] == "raised" and body["person_id"] == person
+    assert body["signal"] == "repeated_did_not_attend" and body["acknowledge_by"]
+    read = api().get(f"/concerns/{cid}").json()
+    assert read["texts"]["what_happened_text"].startswith("Said a relative")
+    assert [s["event_type"] for s in read["timeline"]] == ["ConcernSuggested", "ConcernRaised"]
+
+
+def test_a_suggested_concern_can_be_dismissed_with_a_reason(api, person):
+    flag = {"person_id": person, "signal": "disengaged_after_crisis"}
+    cid = api("peer_worker").post("/concerns/suggestions", flag).json()["concern_id"]
+    bad = api("peer_worker").post(f"/concerns/{cid}/dismiss", {"reason": "bored"})
+    assert bad.status_code == 422 and "reason" in bad.json()["fields"]
+    dismissed = api("peer_worker").post(
+        f"/concerns/{cid}/dismiss",
+        {"reason": "person_contacted_and_safe", "notes": "Rang her; she is away visiting family"},
+    )
+    assert dismissed.status_code == 200, dismissed.text
+    assert dismissed.json()["status"] == "dismissed"
+    assert api().get("/concerns", params={"status": "dismissed"}).json()["total"] >= 1
+    form_body = {k: v for k, v in form().items() if k != "person_description"}
+    again = api("peer_worker").post(f"/concerns/{cid}/confirm", form_body)
+    assert again.status_code == 409
+    assert again.json()["rule"] == "OnlySuggestionsCanBeConfirmedOrDismissed"
+
+
+def test_a_suggestion_for_an_unknown_person_is_refused_naming_the_field(api):
+    flag = {"person_id": str(uuid.uuid4()), "signal": "risk_level_raised"}
+    response = api("peer_worker").post("/concerns/suggestions", flag)
+    assert response.status_code == 422 and "person_id" in response.json()["fields"]
