@@ -16,6 +16,7 @@ INBOUND_EXCHANGE = "peerlink.inbound"
 HUB_QUEUE = "hub.reports"
 REFERRALS_INBOUND_QUEUE = "referrals.inbound"
 SESSIONS_REFERRALS_QUEUE = "sessions.referrals"
+SAFEGUARDING_SIGNALS_QUEUE = "safeguarding.signals"
 INBOUND_ROUTING_KEYS = (
     "*.referrals.ReferralOffered",
     "*.referrals.OfferAccepted",
@@ -81,6 +82,8 @@ def node_topology(partner: str) -> Topology:
     )
     # the sessions service follows this partner's referrals (a one-to-one needs an active one)
     topology.consumer_queue(SESSIONS_REFERRALS_QUEUE, f"{partner}.referrals.#")
+    # safeguarding watches this partner's sessions for signals (repeated did-not-attends)
+    topology.consumer_queue(SAFEGUARDING_SIGNALS_QUEUE, f"{partner}.sessions.#")
     return topology
 
 

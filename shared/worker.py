@@ -37,6 +37,18 @@ def node_registry() -> EventRegistry:
     return referrals.merged(sessions, safeguarding)
 
 
+def _safeguarding():
+    """The safeguarding store's projector, as its service has it: what the worker appends there
+    (a suggested concern) reaches the lead's inbox and the notification outbox at once."""
+    from services.safeguarding.configuration import MailSettings, timescales_from_environment
+    from services.safeguarding.notifications import NotificationOutbox
+    from services.safeguarding.projections import safeguarding_projector
+
+    return safeguarding_projector(
+        timescales_from_environment(), NotificationOutbox(MailSettings.from_environment())
+    )
+
+
 class Worker:
     def __init__(self, role: str, settings: Settings):
         self.role = role
@@ -68,6 +80,7 @@ class Worker:
             self.stop,
         )
         self._start_referral_status(referrals)
+        self._start_safeguarding_signals(registry)
         for service in NODE_SERVICES:
             store = PostgresEventStore(self.db, service, registry, service=service)
             # only the fields the hub-side schema names leave the node, to the hub or to
@@ -80,6 +93,36 @@ class Worker:
             )
             self.relays.append(relay)
             self._thread(f"relay-{service}", relay.run, self.stop)
+
+    def _start_safeguarding_signals(self, registry: EventRegistry) -> None:
+        """Signals in this partner's sessions that suggest a safeguarding concern; gaps are read
+        straight from the sessions store of the same database."""
+        from services.safeguarding.signals import CONSUMER, RepeatedDidNotAttend
+        from shared.consumer import StoreFeed
+        from shared.topology import SAFEGUARDING_SIGNALS_QUEUE
+
+        sessions = PostgresEventStore(self.db, "sessions", registry, service="sessions")
+        safeguarding = PostgresEventStore(
+            self.db, "safeguarding", registry, service="safeguarding", projector=_safeguarding()
+        )
+        source = source_name(self.settings.partner_id, "sessions")
+        consumer = Consumer(
+            CONSUMER,
+            self.db,
+            "safeguarding",
+            [RepeatedDidNotAttend(safeguarding, self.settings.partner_id)],
+            StoreFeed({source: sessions}),
+        )
+        self.consumers.append(consumer)
+        self._thread(
+            "safeguarding-signals",
+            run_queue,
+            consumer,
+            self.settings.amqp_url,
+            SAFEGUARDING_SIGNALS_QUEUE,
+            self.stop,
+        )
+        self._thread("safeguarding-signals-catch-up", run_catch_up, consumer, [source], self.stop)
 
     def _start_referral_status(self, referrals: PostgresEventStore) -> None:
         """The sessions service's view of referral status, fed by this partner's referral

@@ -3,6 +3,7 @@ a person's timeline, corrections that keep what was recorded, refusals that chan
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -844,3 +845,76 @@ def test_subject_access_export_holds_the_persons_sessions_and_notes_and_nobody_e
     }
     assert other not in str(export)
     assert "Asked about the housing list" in export["texts"].values()
+
+
+def test_three_did_not_attends_with_a_crisis_plan_suggest_a_safeguarding_concern_once(api):
+    worker = f"pw-sig-{uuid.uuid4().hex[:6]}"
+    person = register_person(api)
+    rid = active_referral(api, person, worker)
+    pw = api(role="peer_worker", user=worker)
+    first = held_one_to_one(rid, worker, NOW - timedelta(days=30))
+    first["attendance"] = [{"person_id": person, "status": "attended"}]
+    when_sessions_sees(api, worker, first)
+    ok(
+        pw.post(
+            "/plans",
+            {
+                "person_id": person,
+                "kind": "crisis_safety",
+                "content": {
+                    "services": [{"type": "crisis_line"}],
+                    "warning_signs": ["sleep_changes"],
+                },
+            },
+        ),
+        201,
+    )
+    for days in (21, 14, 7, 3):  # four in a row: the run of three is suggested once
+        body = held_one_to_one(rid, worker, NOW - timedelta(days=days))
+        body["attendance"] = [{"person_id": person, "status": "did_not_attend"}]
+        ok(pw.post("/sessions/held", body), 201)
+    lead = api("safeguarding", "safeguarding_lead")
+    found = {}
+
+    def about_person(status):
+        return [
+            c
+            for c in ok(lead.get("/concerns", status=status, limit=500))["items"]
+            if ok(lead.get(f"/concerns/{c['concern_id']}/history"))["events"][0]["payload"].get(
+                "person_id"
+            )
+            == person
+        ]
+
+    def suggested():
+        found["items"] = about_person("suggested")
+        return bool(found["items"])
+
+    wait_for(suggested, timeout=20, message="a suggested concern")
+    time.sleep(1.0)  # any second suggestion would have arrived by now
+    suggested()
+    assert len(found["items"]) == 1, found
+    history = ok(lead.get(f"/concerns/{found['items'][0]['concern_id']}/history"))["events"]
+    assert history[0]["event_type"] == "ConcernSuggested"
+    assert history[0]["payload"]["signal"] == "repeated_did_not_attend"
+
+
+def test_did_not_attends_without_a_crisis_plan_suggest_nothing(api):
+    worker = f"pw-nosig-{uuid.uuid4().hex[:6]}"
+    person = register_person(api)
+    rid = active_referral(api, person, worker)
+    pw = api(role="peer_worker", user=worker)
+    first = held_one_to_one(rid, worker, NOW - timedelta(days=30))
+    first["attendance"] = [{"person_id": person, "status": "did_not_attend"}]
+    when_sessions_sees(api, worker, first)
+    for days in (14, 7):
+        body = held_one_to_one(rid, worker, NOW - timedelta(days=days))
+        body["attendance"] = [{"person_id": person, "status": "did_not_attend"}]
+        ok(pw.post("/sessions/held", body), 201)
+    time.sleep(2.0)
+    lead = api("safeguarding", "safeguarding_lead")
+    listed = ok(lead.get("/concerns", status="any", limit=500))["items"]
+    firsts = [
+        ok(lead.get(f"/concerns/{c['concern_id']}/history"))["events"][0]["payload"] for c in listed
+    ]
+    assert not [p for p in firsts if p.get("person_id") == person]
