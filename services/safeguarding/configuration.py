@@ -87,9 +87,11 @@ class MailSettings:
     recipients: Mapping[str, str]
     inbox_url: str
     timeout_seconds: float = 10.0
-    # retries: 2, 4, 8 ... seconds after each failure, at most 5 minutes apart, then given up
-    # after this many attempts (each recorded) and counted by a metric for an operator
-    max_attempts: int = 12
+    # retries: 2, 4, 8 ... seconds after each failure, then every 5 minutes. A concern's e-mail
+    # is never given up by default (0): an outage of the mail relay delays it, and
+    # peerlink_notifications_total{outcome="failed"} tells an operator; a partner that would
+    # rather stop after n attempts sets PEERLINK_SMTP_MAX_ATTEMPTS.
+    max_attempts: int = 0
     first_retry_seconds: float = 2.0
     longest_retry_seconds: float = 300.0
 
@@ -118,6 +120,6 @@ class MailSettings:
             sender=env.get("PEERLINK_SMTP_FROM", f"safeguarding@{partner}.peerlink.test"),
             recipients=recipients,
             inbox_url=env.get("PEERLINK_SAFEGUARDING_INBOX_URL", f"http://{address}").rstrip("/"),
-            max_attempts=int(env.get("PEERLINK_SMTP_MAX_ATTEMPTS", "12")),
+            max_attempts=int(env.get("PEERLINK_SMTP_MAX_ATTEMPTS", "0")),
             first_retry_seconds=float(env.get("PEERLINK_SMTP_FIRST_RETRY_SECONDS", "2")),
         )

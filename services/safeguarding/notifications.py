@@ -221,7 +221,7 @@ def _send_batch(db, settings, partner_id, is_still_needed, batch, session, sent)
                 seconds = time.perf_counter() - started
                 attempts = notification.attempts + 1
                 reason = f"{type(error).__name__}: {error}"[:500]
-                if attempts >= settings.max_attempts:
+                if settings.max_attempts and attempts >= settings.max_attempts:
                     _record(cur, notification, "given_up", "given_up", reason, seconds)
                 else:
                     _record(cur, notification, "failed", "pending", reason, seconds)

@@ -188,3 +188,30 @@ def test_what_the_timer_records_never_makes_a_leads_version_stale(
         timeout=10,
     )
     assert stale.status_code == 409, stale.text
+
+
+def test_a_partner_may_stop_after_some_attempts_and_the_last_is_recorded_as_given_up(
+    stack_state, node_database, mailbox, services
+):
+    mailbox.stop()
+    service = services(
+        PEERLINK_SMTP_FIRST_RETRY_SECONDS="0.2", PEERLINK_SMTP_MAX_ATTEMPTS="2"
+    ).start()
+    response = requests.post(
+        service.url + "/concerns",
+        json={**FORM, "severity": "immediate", "immediate_risk": True},
+        headers=headers(stack_state),
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+
+    def given_up():
+        return rows(node_database, "SELECT status FROM safeguarding.notification_outbox") == [
+            ("given_up",)
+        ]
+
+    wait_for(given_up, timeout=15, message="the e-mail given up")
+    outcomes = rows(
+        node_database, "SELECT outcome FROM safeguarding.notification_attempts ORDER BY id"
+    )
+    assert outcomes == [("failed",), ("given_up",)]
