@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from deploy.demo_sessions import Client
+from deploy.demo import Client
 from shared.auth import issue_token
 from shared.config import PARTNERS
 

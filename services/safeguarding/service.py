@@ -49,7 +49,15 @@ from shared.events import SYSTEM, Context, RecordedEvent
 from shared.eventstore import ConcurrencyError, DuplicateEventId
 from shared.service import Audit, EventStore, NodeSettings, Operations, PeopleVault
 from shared.vault import ERASED, PersonErased
-from shared.web import BadRequest, NotFound, Secret, context_of, json_response, route
+from shared.web import (
+    BadRequest,
+    NotFound,
+    Secret,
+    context_of,
+    expected_version,
+    json_response,
+    route,
+)
 
 patch_psycopg()
 
@@ -82,17 +90,6 @@ FORM_TEXTS = {
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def expected_version(request, body: dict) -> int | None:
-    """The version the client saw: an If-Match header ("3" or W/"3") or `expected_version`."""
-    header = request.headers.get("If-Match")
-    if header:
-        value = header.strip().removeprefix("W/").strip('"')
-        if not value.isdigit():
-            raise BadRequest("If-Match", 'must be the concern\'s version, e.g. "3"')
-        return int(value)
-    return body.get("expected_version")
 
 
 def subject_of(concern_id: str) -> uuid.UUID:
