@@ -117,8 +117,9 @@ def test_an_smtp_server_that_is_down_is_retried_with_backoff_and_every_attempt_r
     stack_state, node_database, mailbox, services
 ):
     path = mailbox.path
-    mailbox.stop()  # the organisation's mail server is down
+    # started while the mail server holds its port, so the service cannot be given it
     service = services(PEERLINK_SMTP_FIRST_RETRY_SECONDS="0.3").start()
+    mailbox.stop()  # the organisation's mail server is down
     response = requests.post(
         service.url + "/concerns",
         json={**FORM, "severity": "immediate", "immediate_risk": True},
@@ -193,10 +194,10 @@ def test_what_the_timer_records_never_makes_a_leads_version_stale(
 def test_a_partner_may_stop_after_some_attempts_and_the_last_is_recorded_as_given_up(
     stack_state, node_database, mailbox, services
 ):
-    mailbox.stop()
     service = services(
         PEERLINK_SMTP_FIRST_RETRY_SECONDS="0.2", PEERLINK_SMTP_MAX_ATTEMPTS="2"
     ).start()
+    mailbox.stop()
     response = requests.post(
         service.url + "/concerns",
         json={**FORM, "severity": "immediate", "immediate_risk": True},
@@ -215,3 +216,37 @@ def test_a_partner_may_stop_after_some_attempts_and_the_last_is_recorded_as_give
         node_database, "SELECT outcome FROM safeguarding.notification_attempts ORDER BY id"
     )
     assert outcomes == [("failed",), ("given_up",)]
+
+
+def test_an_escalation_not_yet_sent_when_the_lead_acts_is_not_sent(
+    stack_state, node_database, mailbox, services
+):
+    service = services(PEERLINK_SMTP_FIRST_RETRY_SECONDS="0.3").start()
+    mailbox.stop()  # the escalations wait in the outbox
+    raised = requests.post(
+        service.url + "/concerns", json=FORM, headers=headers(stack_state), timeout=10
+    )
+    concern_id = raised.json()["concern_id"]
+
+    def all_rungs_waiting():
+        return rows(
+            node_database,
+            "SELECT count(*) FROM safeguarding.notification_outbox WHERE status = 'pending'",
+        ) == [(3,)]
+
+    wait_for(all_rungs_waiting, timeout=20, message="three escalations waiting to be sent")
+    lead = headers(stack_state, "safeguarding_lead", "lead-it")
+    acknowledged = requests.post(
+        f"{service.url}/concerns/{concern_id}/acknowledge", headers=lead, timeout=10
+    )
+    assert acknowledged.status_code == 200, acknowledged.text
+    mailbox.start()
+
+    def settled():
+        return rows(
+            node_database,
+            "SELECT status, count(*) FROM safeguarding.notification_outbox GROUP BY status",
+        ) == [("not_needed", 3)]
+
+    wait_for(settled, timeout=20, message="the escalations found not needed")
+    assert read_mailbox(mailbox.path) == []
