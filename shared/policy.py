@@ -38,6 +38,12 @@ MAY_READ_AUDIT = (PARTNER_ADMIN,)
 MAY_READ_SESSIONS = (PEER_WORKER, TEAM_LEAD, PARTNER_ADMIN)
 MAY_RECORD_SESSIONS = (PEER_WORKER, TEAM_LEAD, PARTNER_ADMIN)
 
+# -- safeguarding ------------------------------------------------------------------------------
+# any worker raises a concern (or flags a suggested one) and follows those they raised
+MAY_RAISE_CONCERNS = (PEER_WORKER, TEAM_LEAD, SAFEGUARDING_LEAD, PARTNER_ADMIN)
+# acknowledge, decide, act, close, and see every concern of the partner; team leads deputise
+MAY_LEAD_SAFEGUARDING = (SAFEGUARDING_LEAD, TEAM_LEAD)
+
 # -- the hub -----------------------------------------------------------------------------------
 MAY_READ_REPORTS = (ALLIANCE_ANALYST,)
 MAY_READ_REPORT_FRESHNESS = (ALLIANCE_ANALYST, OPERATOR)

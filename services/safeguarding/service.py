@@ -63,15 +63,8 @@ patch_psycopg()
 
 log = logging.getLogger(__name__)
 
-# Role rules in the style of shared/policy.py, where they belong once that module takes them.
-MAY_RAISE_CONCERNS = (
-    policy.PEER_WORKER,
-    policy.TEAM_LEAD,
-    policy.SAFEGUARDING_LEAD,
-    policy.PARTNER_ADMIN,
-)
-# acknowledge, decide, act, close, and see every concern of the partner; team leads deputise
-MAY_LEAD_SAFEGUARDING = (policy.SAFEGUARDING_LEAD, policy.TEAM_LEAD)
+MAY_RAISE_CONCERNS = policy.MAY_RAISE_CONCERNS
+MAY_LEAD_SAFEGUARDING = policy.MAY_LEAD_SAFEGUARDING
 TIMESCALES = timescales_from_environment()
 MAIL = MailSettings.from_environment()
 # How often the timer looks for deadlines passed and the sender for e-mail due.
