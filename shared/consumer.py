@@ -246,6 +246,11 @@ class Consumer:
             if last is not None:
                 self._apply_many(cur, run)
                 self._set_checkpoint(cur, source, checkpoint)
+            # what the broker has announced of this source and is not applied yet
+            announced = max(event.position for event in events)
+            metrics.CONSUMER_LAG_EVENTS.labels(self.name, source).set(
+                max(announced - checkpoint, 0)
+            )
         if last is not None:
             self._applied(last, sum(1 for o in settled.values() if o == Outcome.APPLIED))
         return settled
@@ -329,6 +334,7 @@ class Consumer:
                 self._apply_many(cur, fresh)
                 if next_after > checkpoint:
                     self._set_checkpoint(cur, source, next_after)
+                metrics.CONSUMER_LAG_EVENTS.labels(self.name, source).set(0)
             if fresh:
                 self._applied(fresh[-1], len(fresh))
             return
