@@ -124,6 +124,7 @@ def load_demo(state_file: Path, referrals_per_partner: int = 36, seed: int = 202
     secret = Path(state["jwt_secret_file"]).read_text().strip()
     rng = random.Random(seed)
     today = date.today()
+    loaded: list[str] = []
     for partner in PARTNERS:
         base = state["endpoints"]["partners"][partner]["referrals"]
         feed = requests.get(
@@ -135,6 +136,7 @@ def load_demo(state_file: Path, referrals_per_partner: int = 36, seed: int = 202
         if feed.ok and feed.json()["events"]:
             print(f"[peerlink] demo data for {partner} already loaded")
             continue
+        loaded.append(partner)
         client = Client(base, issue_token(secret, f"demo-lead-{partner}", "team_lead", partner))
         for index in range(referrals_per_partner):
             received = today - timedelta(days=rng.randint(0, 180))
@@ -162,7 +164,8 @@ def load_demo(state_file: Path, referrals_per_partner: int = 36, seed: int = 202
 
     for index, partner in enumerate(PARTNERS):
         load_sessions_demo(state, secret, partner, seed + index)
-    _demo_transfer(state, secret)
+    if {"leeds-mind", "mesmac"} <= set(loaded):
+        _demo_transfer(state, secret)
     from deploy.demo_safeguarding import load_safeguarding_demo
 
     load_safeguarding_demo(state, secret)
