@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from psycopg2.extras import Json
 
 from shared.auth import Principal
-from shared.db import Database
+from shared.db import Database, rows
 from shared.events import RecordedEvent
 
 SCHEMA = "audit"
@@ -112,8 +112,7 @@ class AuditLog:
                 f" LIMIT %s OFFSET %s",
                 (str(person_id), limit, offset),
             )
-            columns = [c.name for c in cur.description]
-            return total, [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+            return total, rows(cur)
 
 
 def change_projector(service: str, person_of=None):

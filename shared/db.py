@@ -85,3 +85,23 @@ class Database:
         for conn in idle:
             with contextlib.suppress(psycopg2.Error):
                 conn.close()
+
+
+def rows(cur) -> list[dict]:
+    """The rest of a cursor's result, each row as a dict by column name."""
+    columns = [c.name for c in cur.description]
+    return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+
+
+def select_page(
+    cur, select: str, where: list[str], params: list, order: str, limit: int, offset: int
+) -> tuple[int, list[dict]]:
+    """How many rows `select` (a SELECT without WHERE) finds under `where`, and one page of
+    them in `order`."""
+    clause = " AND ".join(where) or "true"
+    cur.execute(f"SELECT count(*) FROM ({select} WHERE {clause}) counted", params)
+    total = cur.fetchone()[0]
+    cur.execute(
+        f"{select} WHERE {clause} ORDER BY {order} LIMIT %s OFFSET %s", (*params, limit, offset)
+    )
+    return total, rows(cur)

@@ -139,6 +139,20 @@ class RecordedEvent:
         return cls(**loaded)
 
 
+# the namespace of ids derived from other events' ids
+DERIVED_IDS = uuid.UUID("0b5c5f0e-6d2b-4b8e-9d0a-7f4e2c1a9b33")
+
+
+def derived_id(cause: uuid.UUID | str, purpose: str) -> uuid.UUID:
+    """The id of an event caused by another: the same cause always gives the same id, so a
+    redelivered cause appends nothing twice."""
+    return uuid.uuid5(DERIVED_IDS, f"{cause}/{purpose}")
+
+
+def with_id(events: list[NewEvent], event_id: uuid.UUID) -> list[NewEvent]:
+    return [NewEvent(e.event_type, e.payload, e.occurred_at, event_id) for e in events]
+
+
 Upcaster = Callable[[dict], dict]
 # marshmallow schemas hold no state between dumps: one instance serves every envelope
 _ENVELOPE = EnvelopeSchema()

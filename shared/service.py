@@ -85,6 +85,15 @@ class NodeSettings(DependencyProvider):
         return self.settings
 
 
+def history_of(events) -> list[dict]:
+    """A stream's events as its history for a reader: envelopes without the partner and
+    stream type the reader already knows."""
+    return [
+        {k: v for k, v in event.envelope().items() if k not in ("partner_id", "stream_type")}
+        for event in events
+    ]
+
+
 def check_health(db: Database, amqp_url: str) -> Response:
     checks = {}
     try:

@@ -13,6 +13,7 @@ from services.referrals.retention import PersonRetentionDuePayload
 from shared import policy
 from shared import vault as people_vault
 from shared.auth import Forbidden, Principal
+from shared.db import rows
 from shared.events import NewEvent
 from shared.web import BadRequest, NotFound, context_of, route
 
@@ -501,8 +502,7 @@ class PeopleApi:
                     f" ORDER BY position",
                     (person_id, person_id),
                 )
-                columns = [c.name for c in cur.description]
-                records[schema] = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+                records[schema] = rows(cur)
             texts = self._texts_of(cur, person_id)
         total, trail = self.audit.for_person(person_id, 10_000, 0)
         return {

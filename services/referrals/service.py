@@ -30,11 +30,19 @@ from services.referrals.schemas import (
     ReferralOut,
     registry,
 )
-from services.referrals.transfers import derived_id, with_id
 from shared import policy
 from shared.auth import Forbidden, Principal
+from shared.db import select_page
+from shared.events import derived_id, with_id
 from shared.eventstore import ConcurrencyError
-from shared.service import Audit, EventStore, NodeSettings, Operations, PeopleVault
+from shared.service import (
+    Audit,
+    EventStore,
+    NodeSettings,
+    Operations,
+    PeopleVault,
+    history_of,
+)
 from shared.web import (
     BadRequest,
     NotFound,
@@ -191,19 +199,18 @@ class ReferralsService(PeopleApi, RetentionApi, Operations):
             )
             clauses.append(overdue if query["overdue"] else f"NOT ({overdue})")
             params.append(today())
-        where = " AND ".join(clauses)
         with self.store.db.transaction() as cur:
-            cur.execute(f"SELECT count(*) FROM {SCHEMA}.referral_list WHERE {where}", params)
-            total = cur.fetchone()[0]
-            cur.execute(
+            total, items = select_page(
+                cur,
                 f"SELECT referral_id, person_id, status, source, urgency, worker_id, received_on,"
                 f" first_contact_due_on, first_contact_on, is_carer_referral, version"
-                f" FROM {SCHEMA}.referral_list WHERE {where}"
-                f" ORDER BY received_on, referral_id LIMIT %s OFFSET %s",
-                (*params, query["limit"], query["offset"]),
+                f" FROM {SCHEMA}.referral_list",
+                clauses,
+                params,
+                "received_on, referral_id",
+                query["limit"],
+                query["offset"],
             )
-            columns = [c.name for c in cur.description]
-            items = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
         self.audit.record(
             principal,
             "search",
@@ -244,10 +251,7 @@ class ReferralsService(PeopleApi, RetentionApi, Operations):
         events = self.store.read_stream(Referral.stream_type, referral_id)
         return {
             "referral_id": referral_id,
-            "events": [
-                {k: v for k, v in e.envelope().items() if k not in ("partner_id", "stream_type")}
-                for e in events
-            ],
+            "events": history_of(events),
         }
 
     @route(

@@ -4,25 +4,12 @@ partner's answer to ours. Run by the node worker on the `referrals.inbound` queu
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import date
 
 from services.referrals.domain import IncomingOffer, NoOfferToAnswer, Referral
-from shared.events import SYSTEM, Context, NewEvent, RecordedEvent
+from shared.events import SYSTEM, Context, RecordedEvent, derived_id, with_id
 
 log = logging.getLogger(__name__)
-
-NAMESPACE = uuid.UUID("0b5c5f0e-6d2b-4b8e-9d0a-7f4e2c1a9b33")
-
-
-def derived_id(cause: uuid.UUID | str, purpose: str) -> uuid.UUID:
-    """The id of an event caused by another: the same cause always gives the same id, so a
-    redelivered cause appends nothing twice."""
-    return uuid.uuid5(NAMESPACE, f"{cause}/{purpose}")
-
-
-def with_id(events: list[NewEvent], event_id: uuid.UUID) -> list[NewEvent]:
-    return [NewEvent(e.event_type, e.payload, e.occurred_at, event_id) for e in events]
 
 
 class TransferReactions:

@@ -45,9 +45,17 @@ from services.safeguarding.schemas import (
 from shared import metrics, policy
 from shared.aggregate import RuleBroken
 from shared.auth import Forbidden, Principal
+from shared.db import rows, select_page
 from shared.events import SYSTEM, Context, RecordedEvent
 from shared.eventstore import ConcurrencyError, DuplicateEventId
-from shared.service import Audit, EventStore, NodeSettings, Operations, PeopleVault
+from shared.service import (
+    Audit,
+    EventStore,
+    NodeSettings,
+    Operations,
+    PeopleVault,
+    history_of,
+)
 from shared.vault import ERASED, PersonErased
 from shared.web import (
     BadRequest,
@@ -404,22 +412,21 @@ class SafeguardingService(Operations):
         if "overdue" in query:
             clauses.append("(due_at IS NOT NULL AND due_at < now()) = %s")
             params.append(query["overdue"])
-        where = " AND ".join(clauses)
         with self.store.db.transaction() as cur:
-            cur.execute(f"SELECT count(*) FROM {SCHEMA}.concern_list WHERE {where}", params)
-            total = cur.fetchone()[0]
-            cur.execute(
+            total, items = select_page(
+                cur,
                 f"SELECT concern_id, status, age_group, categories, severity, immediate_risk,"
                 f" raised_by, raised_at, acknowledged_at, decision, decided_at, closed_at,"
                 f" outcome, open_deadline, due_at, escalation_step, escalated_to,"
                 f" deadlines_missed, open_actions, version,"
                 f" (due_at IS NOT NULL AND due_at < now()) AS is_overdue"
-                f" FROM {SCHEMA}.concern_list WHERE {where}"
-                f" ORDER BY due_at NULLS LAST, raised_at, concern_id LIMIT %s OFFSET %s",
-                (*params, query["limit"], query["offset"]),
+                f" FROM {SCHEMA}.concern_list",
+                clauses,
+                params,
+                "due_at NULLS LAST, raised_at, concern_id",
+                query["limit"],
+                query["offset"],
             )
-            columns = [c.name for c in cur.description]
-            items = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
         return items, total
 
     @route(
@@ -464,10 +471,7 @@ class SafeguardingService(Operations):
         self._audit_read(request, principal, concern, ["history"])
         return {
             "concern_id": concern_id,
-            "events": [
-                {k: v for k, v in e.envelope().items() if k not in ("partner_id", "stream_type")}
-                for e in events
-            ],
+            "events": history_of(events),
         }
 
     @route(
@@ -490,8 +494,7 @@ class SafeguardingService(Operations):
                 f" WHERE o.concern_id = %s AND o.partner_id = %s GROUP BY o.id ORDER BY o.id",
                 (concern_id, principal.partner_id),
             )
-            columns = [c.name for c in cur.description]
-            items = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+            items = rows(cur)
         return {"concern_id": concern_id, "items": items}
 
     # -- a lead's part -----------------------------------------------------------------------

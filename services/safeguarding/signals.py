@@ -15,7 +15,7 @@ import logging
 import uuid
 
 from services.safeguarding.domain import Concern
-from shared.events import NewEvent, RecordedEvent
+from shared.events import SYSTEM, Context, RecordedEvent, derived_id, with_id
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,6 @@ SELECT EXISTS (
 """
 
 
-def derived_id(cause: uuid.UUID | str, purpose: str) -> uuid.UUID:
-    return uuid.uuid5(uuid.UUID(str(cause)), purpose)
-
-
 class RepeatedDidNotAttend:
     """A handler for the node worker's safeguarding-signals consumer."""
 
@@ -78,18 +74,11 @@ class RepeatedDidNotAttend:
         self.suggest(person, event)
 
     def suggest(self, person: str, cause: RecordedEvent) -> None:
-        from shared.events import SYSTEM, Context
-
         concern = Concern(str(derived_id(cause.event_id, "concern")))
         events = concern.suggest(
             uuid.UUID(person), REPEATED_DID_NOT_ATTEND, cause.recorded_at, [cause.event_id]
         )
-        events = [
-            NewEvent(
-                e.event_type, e.payload, e.occurred_at, derived_id(cause.event_id, "suggested")
-            )
-            for e in events
-        ]
+        events = with_id(events, derived_id(cause.event_id, "suggested"))
         context = Context(self.partner_id, SYSTEM, cause.correlation_id, cause.event_id)
         # the same event id again is an idempotent append: a redelivery adds nothing
         self.store.append(Concern.stream_type, concern.id, 0, events, context)
