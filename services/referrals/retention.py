@@ -72,11 +72,11 @@ class RetentionReviewBody(Schema):
 class RetentionApi:
     """Mixed into the referrals service; expects `store`, `settings`, `audit`."""
 
-    def _due(self, as_of: date, limit: int | None = None, offset: int = 0) -> list[dict]:
+    def _due(self, as_of: date) -> list[dict]:
         with self.store.db.transaction() as cur:
             cur.execute(LAST_CONTACTS, {"cutoff": retention_cutoff(as_of)})
             rows = cur.fetchall()
-        items = [
+        return [
             {
                 "person_id": str(person),
                 "last_contact_on": last,
@@ -84,7 +84,6 @@ class RetentionApi:
             }
             for person, last, flagged, flagged_at in rows
         ]
-        return items[offset : offset + limit] if limit is not None else items
 
     def _flag(self, as_of: date, context: Context) -> int:
         """Append PersonRetentionDue for each person due and not yet flagged for this last
@@ -158,7 +157,8 @@ class RetentionApi:
     )
     def retention_due(self, request, principal, query):
         today = datetime.now(UTC).date()
-        items = self._due(today, query["limit"], query["offset"])
+        due = self._due(today)
+        items = due[query["offset"] : query["offset"] + query["limit"]]
         self.audit.record(
             principal,
             "search",
@@ -171,7 +171,7 @@ class RetentionApi:
             "as_of": today,
             "retention_years": RETENTION_YEARS,
             "items": items,
-            "total": len(self._due(today)),
+            "total": len(due),
             "limit": query["limit"],
             "offset": query["offset"],
         }

@@ -53,6 +53,28 @@ def _copy_text(value: str) -> str:
     return value.translate(_COPY_ESCAPES)
 
 
+def _row(event: RecordedEvent) -> tuple | None:
+    """An event's facts row in the order of _STAGED; None for a type the hub does not keep."""
+    fields = kept_fields(event)
+    if fields is None:
+        return None
+    return (
+        event.partner_id,
+        event.stream_type,
+        event.stream_id,
+        event.version,
+        event.position,
+        event.event_type,
+        event.occurred_at,
+        event.recorded_at,
+        json.dumps(fields, separators=(",", ":")),
+    )
+
+
+def _text(value) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
 class HubFacts:
     """Every kept event as one row of named fields; the ground every report stands on."""
 
@@ -64,32 +86,23 @@ class HubFacts:
 
     def apply_batch(self, cur, events: list[RecordedEvent]) -> None:
         """COPY into a temporary table, then one INSERT ... ON CONFLICT DO NOTHING: a replay's
-        pages land at COPY speed and a redelivered event changes nothing."""
-        if len(events) < COPY_FROM:
-            self._insert(cur, events)
-            return
-        buffer = io.StringIO()
-        rows = 0
-        for event in events:
-            fields = kept_fields(event)
-            if fields is None:
-                continue
-            values = (
-                event.partner_id,
-                event.stream_type,
-                event.stream_id,
-                str(event.version),
-                str(event.position),
-                event.event_type,
-                event.occurred_at.isoformat(),
-                event.recorded_at.isoformat(),
-                json.dumps(fields, separators=(",", ":")),
-            )
-            buffer.write("\t".join(_copy_text(v) for v in values))
-            buffer.write("\n")
-            rows += 1
+        pages land at COPY speed and a redelivered event changes nothing. A small batch (the
+        broker's path) is one INSERT."""
+        rows = [row for row in map(_row, events) if row is not None]
         if not rows:
             return
+        if len(rows) < COPY_FROM:
+            values = ", ".join(
+                cur.mogrify("(%s, %s, %s, %s, %s, %s, %s, %s, %s)", row).decode() for row in rows
+            )
+            cur.execute(
+                f"INSERT INTO {SCHEMA}.facts ({_STAGED}) VALUES {values} ON CONFLICT DO NOTHING"
+            )
+            return
+        buffer = io.StringIO()
+        for row in rows:
+            buffer.write("\t".join(_copy_text(_text(value)) for value in row))
+            buffer.write("\n")
         cur.execute(_STAGING)
         buffer.seek(0)
         cur.copy_expert(f"COPY facts_staging ({_STAGED}) FROM STDIN", buffer)
@@ -97,34 +110,6 @@ class HubFacts:
             f"INSERT INTO {SCHEMA}.facts ({_STAGED}) SELECT {_STAGED} FROM facts_staging"
             " ON CONFLICT DO NOTHING; TRUNCATE facts_staging"
         )
-
-    @staticmethod
-    def _insert(cur, events: list[RecordedEvent]) -> None:
-        rows = []
-        for event in events:
-            fields = kept_fields(event)
-            if fields is not None:
-                rows.append(
-                    cur.mogrify(
-                        "(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                        (
-                            event.partner_id,
-                            event.stream_type,
-                            event.stream_id,
-                            event.version,
-                            event.position,
-                            event.event_type,
-                            event.occurred_at,
-                            event.recorded_at,
-                            json.dumps(fields, separators=(",", ":")),
-                        ),
-                    ).decode()
-                )
-        if rows:
-            cur.execute(
-                f"INSERT INTO {SCHEMA}.facts ({_STAGED}) VALUES {', '.join(rows)}"
-                " ON CONFLICT DO NOTHING"
-            )
 
     def reset(self, cur) -> None:
         cur.execute(f"TRUNCATE {SCHEMA}.facts")

@@ -51,8 +51,16 @@ from services.sessions.schemas import (
 )
 from shared import policy
 from shared.auth import Forbidden
+from shared.db import rows, select_page
 from shared.eventstore import ConcurrencyError
-from shared.service import Audit, EventStore, NodeSettings, Operations, PeopleVault
+from shared.service import (
+    Audit,
+    EventStore,
+    NodeSettings,
+    Operations,
+    PeopleVault,
+    history_of,
+)
 from shared.vault import ERASED
 from shared.web import (
     BadRequest,
@@ -71,6 +79,8 @@ WRITERS = policy.MAY_RECORD_SESSIONS
 # How far past now a session recorded as held may end; a partner may allow more.
 MAX_FUTURE = timedelta(minutes=int(os.environ.get("PEERLINK_SESSION_MAX_FUTURE_MINUTES", "15")))
 DIARY_DAYS = 7
+# what a missing stream is called in a 404
+WHAT = {Session: "session", Group: "group", Plan: "plan", Signposting: "signposting"}
 
 
 def now() -> datetime:
@@ -85,25 +95,9 @@ def _start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def _rows(cur) -> list[dict]:
-    columns = [c.name for c in cur.description]
-    return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
-
-
 def _page(cur, select: str, where: list[str], params: list, order: str, query: dict) -> dict:
-    clause = " AND ".join(where) or "true"
-    cur.execute(f"SELECT count(*) FROM ({select} WHERE {clause}) counted", params)
-    total = cur.fetchone()[0]
-    cur.execute(
-        f"{select} WHERE {clause} ORDER BY {order} LIMIT %s OFFSET %s",
-        (*params, query["limit"], query["offset"]),
-    )
-    return {
-        "items": _rows(cur),
-        "total": total,
-        "limit": query["limit"],
-        "offset": query["offset"],
-    }
+    total, items = select_page(cur, select, where, params, order, query["limit"], query["offset"])
+    return {"items": items, "total": total, "limit": query["limit"], "offset": query["offset"]}
 
 
 def _window(query: dict, column: str, where: list[str], params: list) -> None:
@@ -130,10 +124,29 @@ class SessionsService(Operations):
     # -- helpers -----------------------------------------------------------------------------
 
     def _load(self, cls, stream_id: str, what: str):
+        return self._load_with_events(cls, stream_id, what)[0]
+
+    def _load_with_events(self, cls, stream_id: str, what: str):
         events = self.store.read_stream(cls.stream_type, stream_id)
         if not events:
             raise NotFound(f"no such {what}")
-        return cls.fold(stream_id, events)
+        return cls.fold(stream_id, events), events
+
+    def _command(self, request, principal, cls, stream_id, body, may, decide, within=None):
+        """Every command on an existing stream: load it, check who may act (`may(cur,
+        aggregate)` refuses) and the version the client saw, decide, append."""
+        aggregate = self._load(cls, stream_id, WHAT[cls])
+        with self.store.db.transaction() as cur:
+            may(cur, aggregate)
+            self._check_version(request, body, aggregate)
+            events = decide(cur, aggregate)
+        return self._respond(self._append(request, principal, aggregate, events, within))
+
+    def _dated(self, body: dict, decide):
+        """A decision dated by the body's `on` (today when left out, never in the future)."""
+        return lambda cur, aggregate: decide(
+            cur, aggregate, self._not_in_future(body.get("on"), "on")
+        )
 
     def _append(self, request, principal, aggregate, events, within=None):
         recorded = self.store.append(
@@ -288,12 +301,10 @@ class SessionsService(Operations):
         return self._respond(self._append(request, principal, session, events), 201)
 
     def _session_command(self, request, principal, session_id, body, decide, within=None):
-        session = self._load(Session, session_id, "session")
-        with self.store.db.transaction() as cur:
+        def may(cur, session):
             access.require_runs_session(cur, principal, session)
-            self._check_version(request, body, session)
-            events = decide(cur, session)
-        return self._respond(self._append(request, principal, session, events, within))
+
+        return self._command(request, principal, Session, session_id, body, may, decide, within)
 
     @route(
         "POST",
@@ -540,21 +551,11 @@ class SessionsService(Operations):
         summary="Read a session's history as its events",
     )
     def session_history(self, request, principal, session_id):
-        session = self._load(Session, session_id, "session")
+        session, events = self._load_with_events(Session, session_id, "session")
         with self.store.db.transaction() as cur:
             access.require_session(cur, principal, session)
         self._audit_read(request, principal, "session", session.id, session.person_id, ["history"])
-        return self._history(Session.stream_type, session.id, "session_id")
-
-    def _history(self, stream_type: str, stream_id: str, key: str) -> dict:
-        events = self.store.read_stream(stream_type, stream_id)
-        return {
-            key: stream_id,
-            "events": [
-                {k: v for k, v in e.envelope().items() if k not in ("partner_id", "stream_type")}
-                for e in events
-            ],
-        }
+        return {"session_id": session.id, "events": history_of(events)}
 
     @route(
         "GET",
@@ -639,12 +640,12 @@ class SessionsService(Operations):
         return self._respond(group)
 
     def _group_command(self, request, principal, group_id, body, decide):
-        group = self._load(Group, group_id, "group")
-        access.require_facilitates(principal, group)
-        self._check_version(request, body, group)
-        with self.store.db.transaction() as cur:
-            events = decide(cur, group, self._not_in_future(body.get("on"), "on"))
-        return self._respond(self._append(request, principal, group, events))
+        def may(cur, group):
+            access.require_facilitates(principal, group)
+
+        return self._command(
+            request, principal, Group, group_id, body, may, self._dated(body, decide)
+        )
 
     @route(
         "POST",
@@ -747,7 +748,7 @@ class SessionsService(Operations):
                 f" WHERE {' AND '.join(where)} ORDER BY s.starts_at, s.session_id",
                 params,
             )
-            sessions = _rows(cur)
+            sessions = rows(cur)
             cur.execute(
                 f"SELECT a.session_id, a.person_id, a.status, a.is_corrected"
                 f" FROM {SCHEMA}.attendance a JOIN {SCHEMA}.session_list s USING (session_id)"
@@ -760,7 +761,7 @@ class SessionsService(Operations):
         seen_people = {str(person) for _, person, _, _ in marks}
         people += sorted(seen_people - set(people))
         cell = {(s, str(p)): (status, corrected) for s, p, status, corrected in marks}
-        rows = []
+        register_rows = []
         for person in people:
             row = {"person_id": person, "is_member": person in group.members, "attendance": []}
             counts: dict[str, int] = {}
@@ -772,12 +773,12 @@ class SessionsService(Operations):
                 if status:
                     counts[status] = counts.get(status, 0) + 1
             row["totals"] = counts
-            rows.append(row)
+            register_rows.append(row)
         return {
             "group_id": group.id,
             "name": group.name,
             "sessions": sessions,
-            "people": rows,
+            "people": register_rows,
         }
 
     # -- sealed text ---------------------------------------------------------------------------
@@ -895,15 +896,11 @@ class SessionsService(Operations):
         self._audit_search(request, principal, "plan", query, len(page["items"]))
         return page
 
-    def _plan(self, cur, principal, plan_id: str) -> Plan:
-        plan = self._load(Plan, plan_id, "plan")
-        access.require_person(cur, principal, plan.person_id)
-        return plan
-
     @route("GET", "/plans/<string:plan_id>", roles=READERS, summary="Read a plan, texts opened")
     def read_plan(self, request, principal, plan_id):
+        plan = self._load(Plan, plan_id, "plan")
         with self.store.db.transaction() as cur:
-            plan = self._plan(cur, principal, plan_id)
+            access.require_person(cur, principal, plan.person_id)
             texts = {}
             for text_id in sorted(_text_ids(plan.content)):
                 text = self.vault.open_text(cur, text_id)
@@ -918,17 +915,27 @@ class SessionsService(Operations):
         summary="Read every version of a plan as its events",
     )
     def plan_history(self, request, principal, plan_id):
+        plan, events = self._load_with_events(Plan, plan_id, "plan")
         with self.store.db.transaction() as cur:
-            plan = self._plan(cur, principal, plan_id)
+            access.require_person(cur, principal, plan.person_id)
         self._audit_read(request, principal, "plan", plan.id, plan.person_id, ["history"])
-        return self._history(Plan.stream_type, plan.id, "plan_id")
+        return {"plan_id": plan.id, "events": history_of(events)}
 
     def _plan_command(self, request, principal, plan_id, body, decide):
-        with self.store.db.transaction() as cur:
-            plan = self._plan(cur, principal, plan_id)
-            self._check_version(request, body, plan)
-            events = decide(cur, plan, self._not_in_future(body.get("on"), "on"))
-        return self._respond(self._append(request, principal, plan, events))
+        return self._command(
+            request,
+            principal,
+            Plan,
+            plan_id,
+            body,
+            self._about_person(principal),
+            self._dated(body, decide),
+        )
+
+    @staticmethod
+    def _about_person(principal):
+        """Who may act on a plan or a signposting: whoever may see its person."""
+        return lambda cur, aggregate: access.require_person(cur, principal, aggregate.person_id)
 
     @route(
         "POST",
@@ -1050,12 +1057,15 @@ class SessionsService(Operations):
         return page
 
     def _signposting_command(self, request, principal, signposting_id, body, decide):
-        signposting = self._load(Signposting, signposting_id, "signposting")
-        with self.store.db.transaction() as cur:
-            access.require_person(cur, principal, signposting.person_id)
-        self._check_version(request, body, signposting)
-        events = decide(signposting, self._not_in_future(body.get("on"), "on"))
-        return self._respond(self._append(request, principal, signposting, events))
+        return self._command(
+            request,
+            principal,
+            Signposting,
+            signposting_id,
+            body,
+            self._about_person(principal),
+            self._dated(body, decide),
+        )
 
     @route(
         "POST",
@@ -1065,7 +1075,7 @@ class SessionsService(Operations):
         summary="Record whether a person took up where they were signposted",
     )
     def signposting_outcome(self, request, principal, signposting_id, body):
-        def decide(signposting, on):
+        def decide(cur, signposting, on):
             return signposting.record_outcome(outcome=body["outcome"], by=principal.user_id, on=on)
 
         return self._signposting_command(request, principal, signposting_id, body, decide)
@@ -1078,7 +1088,7 @@ class SessionsService(Operations):
         summary="Correct a signposting outcome, saying why",
     )
     def correct_signposting_outcome(self, request, principal, signposting_id, body):
-        def decide(signposting, on):
+        def decide(cur, signposting, on):
             return signposting.correct_outcome(
                 outcome=body["outcome"], reason=body["reason"], by=principal.user_id, on=on
             )
@@ -1087,14 +1097,19 @@ class SessionsService(Operations):
 
     # -- outcome measures ----------------------------------------------------------------------
 
-    def _person_path(self, cur, principal, person_id: str) -> str:
+    def _person_path(self, cur, principal, person_id: str, for_change: bool = False) -> str:
+        """The person a path names; one this node never registered is 404, and one erased may
+        be read (their anonymous history stays) but gets nothing new."""
         try:
             person = str(uuid.UUID(person_id))
         except ValueError:
             raise NotFound("no such person") from None
-        if self.vault.standing(cur, person) is None:
+        standing = self.vault.standing(cur, person)
+        if standing is None:
             raise NotFound("no such person")
         access.require_person(cur, principal, person)
+        if for_change and standing == "erased":
+            raise BadRequest("person_id", "this person's record was erased")
         return person
 
     @route(
@@ -1107,8 +1122,7 @@ class SessionsService(Operations):
     )
     def record_measure(self, request, principal, person_id, body):
         with self.store.db.transaction() as cur:
-            person = self._person_path(cur, principal, person_id)
-            self._known_person(cur, person)
+            person = self._person_path(cur, principal, person_id, for_change=True)
         series = PersonMeasures.fold(
             person, self.store.read_stream(PersonMeasures.stream_type, person)
         )
