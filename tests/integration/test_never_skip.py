@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.db import Database
-from shared.eventstore import PostgresEventStore
+from shared.eventstore import PostgresEventStore, _Append
 from tests.contract import CONTEXT, happened, registry
 
 pytestmark = pytest.mark.integration
@@ -32,6 +32,16 @@ def module_database(stack_state):
     conn.close()
 
 
+def insert_uncommitted(store: PostgresEventStore, cur, n: int) -> int:
+    """What an append writes, on `cur`, left uncommitted: the position it took."""
+    event = happened(n)
+    request = _Append(
+        "thing", str(uuid.uuid4()), 0, [event], [registry.validate(event)], CONTEXT, None
+    )
+    (position, _), *_ = store._insert(cur, [request]).values()
+    return position
+
+
 def fresh_store(db: Database) -> PostgresEventStore:
     schema = f"s_{uuid.uuid4().hex[:10]}"
     with db.transaction() as cur:
@@ -45,11 +55,7 @@ class OpenAppend:
     def __init__(self, store: PostgresEventStore, n: int):
         self.conn = psycopg2.connect(store.db.dsn)
         self.cur = self.conn.cursor()
-        event = happened(n)
-        rows, _ = store._insert(
-            self.cur, "thing", str(uuid.uuid4()), 0, [event], [registry.validate(event)], CONTEXT
-        )
-        self.position = rows[0][0]
+        self.position = insert_uncommitted(store, self.cur, n)
 
     def commit(self):
         self.conn.commit()
@@ -178,15 +184,12 @@ def test_a_hole_held_by_the_newest_transaction_is_not_passed(module_database):
     early_cur = early.cursor()
     early_cur.execute("SELECT pg_current_xact_id()")  # the older xid, position still to come
     holder = OpenAppend(store, 1)  # the newer xid, but the lower position
-    event = happened(2)
-    rows, _ = store._insert(
-        early_cur, "thing", str(uuid.uuid4()), 0, [event], [registry.validate(event)], CONTEXT
-    )
+    later = insert_uncommitted(store, early_cur, 2)
     early.commit()
     early.close()
-    assert rows[0][0] > holder.position
+    assert later > holder.position
     for _ in range(3):
         assert follow(store, 0) == ([], 0)
     holder.commit()
     positions, _ = follow_until(store, 0, 2)
-    assert positions == [holder.position, rows[0][0]]
+    assert positions == [holder.position, later]
