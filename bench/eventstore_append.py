@@ -5,7 +5,9 @@ INSERT INTO raw (payload jsonb) and a COMMIT per event, 1 and 16 connections); a
 
     .venv/bin/python bench/eventstore_append.py [--seconds 10] [--mode threads|processes|both]
 
-Each writer appends consecutive versions of a stream of its own (expected_version = the
+Writers that append at the same moment share a transaction (the store's group commit: see
+PostgresEventStore and _Lane); the raw baseline commits every row on its own, as it always
+would. Each writer appends consecutive versions of a stream of its own (expected_version = the
 version it last wrote), so writers never conflict and every append checks its expected version.
 Writers are threads of this process by default, sharing one store over one pool of 18
 connections, as a service process does; --mode processes forks one process (own store, own
@@ -196,19 +198,19 @@ def never_skipped(dsn: str, seen: list[int]) -> tuple[bool, str]:
     )
 
 
-def measure(dsn: str, mode: str, seconds: float, profile: bool) -> None:
+def measure(dsn: str, mode: str, seconds: float, profile: bool, lanes: dict) -> None:
     run = run_processes if mode == "processes" else run_threads
     # threads share one store over one pool (as a service process does); processes each
     # have their own store and connection
     shared_pool = Database(dsn, maxconn=16 + 2)
-    shared_store = PostgresEventStore(shared_pool, SCHEMA, registry)
+    shared_store = PostgresEventStore(shared_pool, SCHEMA, registry, **lanes)
 
     def raw(index: int) -> RawWriter:
         return RawWriter(dsn)
 
     def store(index: int) -> StoreWriter:
         if mode == "processes":
-            own = PostgresEventStore(Database(dsn, maxconn=2), SCHEMA, registry)
+            own = PostgresEventStore(Database(dsn, maxconn=2), SCHEMA, registry, **lanes)
             return StoreWriter(own, own_store=True)
         return StoreWriter(shared_store)
 
@@ -261,7 +263,14 @@ def main() -> None:
         help="writers as threads of one process sharing one store and pool (default), or as "
         "forked processes each with its own store",
     )
+    parser.add_argument(
+        "--lanes",
+        type=int,
+        help="batches a store writes at once (default: the store's own default, as services "
+        "run it)",
+    )
     args = parser.parse_args()
+    lanes = {} if args.lanes is None else {"lanes": args.lanes}
     with scratch_database(admin_dsn(args)) as dsn:
         create_events_table(dsn)
         conn = psycopg2.connect(dsn)
@@ -274,7 +283,7 @@ def main() -> None:
         )
         modes = ("threads", "processes") if args.mode == "both" else (args.mode,)
         for mode in modes:
-            measure(dsn, mode, args.seconds, args.profile)
+            measure(dsn, mode, args.seconds, args.profile, lanes)
 
 
 if __name__ == "__main__":

@@ -188,8 +188,8 @@ _COLUMNS = (
 # therefore always holds its xid before it holds a position, which read_after relies on.
 # Prepared once per connection. One statement writes any number of appends to any number of
 # streams, each event travelling as one element of every array. `follows` is the version that
-# must already be stored for an event to be written: an append's expected version for its first
-# event (0 for a new stream: no check), 0 for the events after it in the same statement.
+# must already be stored for an event to be written: the append's expected version, for each
+# of its events (0 for a new stream: no check).
 _APPEND = """
 PREPARE {name} (text[], text[], integer[], integer[], text[], text[], text[], uuid[], uuid[],
                 uuid[], text[], integer[], timestamptz[], jsonb[]) AS
@@ -270,6 +270,29 @@ def _row_to_event(row) -> RecordedEvent:
         causation_id=row[13],
         payload=row[14],
     )
+
+
+# how an append is written: as one statement in autocommit, alone in a transaction (with what
+# is written beside it), or in a savepoint of a transaction shared with other appends
+_PLAIN, _ALONE, _TOGETHER = "plain", "alone", "together"
+
+
+def _in_transaction(conn) -> bool:
+    return conn.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE
+
+
+def _end_transaction(conn) -> None:
+    """Hands the connection back to the pool as the pool lends it: no transaction open, not in
+    autocommit."""
+    if conn.closed:
+        return
+    try:
+        if _in_transaction(conn):
+            with conn.cursor() as cur:
+                cur.execute("ROLLBACK")
+        conn.autocommit = False
+    except psycopg2.Error:
+        conn.close()  # the pool throws a closed connection away
 
 
 # a deadlock or serialisation failure inside a batch may be the batch's doing, not the
@@ -400,8 +423,13 @@ class _Notifier:
             self._wake.wait()
             self._wake.clear()
             try:
-                with self.db.transaction() as cur:
-                    cur.execute("SELECT pg_notify(%s, '')", (self.channel,))
+                with self.db.connection() as conn:
+                    conn.autocommit = True  # one statement, one round trip
+                    try:
+                        with conn.cursor() as cur:
+                            cur.execute("SELECT pg_notify(%s, '')", (self.channel,))
+                    finally:
+                        _end_transaction(conn)
             except psycopg2.Error:
                 if self.db.closed:
                     return
@@ -525,51 +553,68 @@ class PostgresEventStore:
         """One transaction for the whole batch, committed once. A batch of several is first
         written at once, in one statement; should anything in it fail, it is written again
         append by append, each in a savepoint of its own, so that a conflict or a failing
-        `within` undoes that append only."""
+        `within` undoes that append only.
+
+        The connection runs in autocommit and the store says BEGIN and COMMIT itself: BEGIN
+        travels with the first statement instead of on a round trip of its own, and an append
+        alone with nothing to write beside its events is one statement, its own transaction."""
         with self.db.connection() as conn:
-            if len(batch) == 1 or not self._write_at_once(conn, batch):
-                together = len(batch) > 1
+            conn.autocommit = True
+            try:
                 with conn.cursor() as cur:
-                    for request in batch:
-                        self._write_one(cur, request, together)
-            if any(request.written for request in batch):
-                conn.commit()
-            for request in batch:
-                if request.written:
-                    request.recorded = request.pending
-                elif request.conflict:
-                    try:
-                        request.recorded = self._after_conflict(conn, request)
-                    except Exception as error:  # noqa: BLE001 - the caller's to handle
-                        request.error = error
+                    self._write_batch(cur, batch)
+                for request in batch:
+                    if request.written:
+                        request.recorded = request.pending
+                    elif request.conflict:
+                        try:
+                            request.recorded = self._after_conflict(conn, request)
+                        except Exception as error:  # noqa: BLE001 - the caller's to handle
+                            request.error = error
+            finally:
+                _end_transaction(conn)
         for request in batch:
             if request.retry_alone:
                 request.retry_alone = False
                 self._write([request])
 
-    def _write_at_once(self, conn, batch: list[_Append]) -> bool:
+    def _write_batch(self, cur, batch: list[_Append]) -> None:
+        if len(batch) == 1 and batch[0].within is None and self.projector is None:
+            self._write_one(cur, batch[0], _PLAIN, "")
+            return
+        if len(batch) > 1 and self._write_at_once(cur, batch):
+            cur.execute("COMMIT")
+            return
+        mode = _TOGETHER if len(batch) > 1 else _ALONE
+        opening = "BEGIN; "
+        for request in batch:
+            self._write_one(cur, request, mode, opening)
+            opening = ""
+        if _in_transaction(cur.connection):
+            cur.execute("COMMIT" if any(request.written for request in batch) else "ROLLBACK")
+
+    def _write_at_once(self, cur, batch: list[_Append]) -> bool:
         """The common case: every append of the batch in one INSERT. False, with nothing
         written, when any part of it failed."""
         if any(request.expected_version == ANY_VERSION for request in batch):
             return False
         try:
-            with conn.cursor() as cur:
-                for request in batch:
-                    request.base_version = request.expected_version
-                stored = self._insert(cur, batch)
-                if len(stored) != sum(len(request.events) for request in batch):
-                    conn.rollback()  # a version check failed: find out whose, one by one
-                    return False
-                for request in batch:
-                    request.pending = _recorded(request, stored)
-                    if request.within is not None:
-                        request.within(cur)
-                    if self.projector is not None:
-                        self.projector(cur, request.pending)
+            for request in batch:
+                request.base_version = request.expected_version
+            stored = self._insert(cur, batch, "BEGIN; ")
+            if len(stored) != sum(len(request.events) for request in batch):
+                cur.execute("ROLLBACK")  # a version check failed: find out whose, one by one
+                return False
+            for request in batch:
+                request.pending = _recorded(request, stored)
+                if request.within is not None:
+                    request.within(cur)
+                if self.projector is not None:
+                    self.projector(cur, request.pending)
         except Exception:  # noqa: BLE001 - written again one by one, where it is told apart
-            if conn.closed:
+            if cur.connection.closed:
                 raise  # the connection is gone, and the whole batch with it
-            conn.rollback()
+            cur.execute("ROLLBACK")
             for request in batch:
                 request.pending = None
             return False
@@ -577,16 +622,21 @@ class PostgresEventStore:
             request.written = True
         return True
 
-    def _write_one(self, cur, request: _Append, together: bool) -> None:
+    def _write_one(self, cur, request: _Append, mode: str, opening: str) -> None:
+        """`opening` goes before the first statement: BEGIN, when this append opens the
+        transaction."""
+        if mode == _TOGETHER:
+            opening += "SAVEPOINT peerlink_append; "
         try:
-            if together:
-                cur.execute("SAVEPOINT peerlink_append")
             request.base_version = request.expected_version
             if request.expected_version == ANY_VERSION:
-                request.base_version = self._version(cur, request.stream_type, request.stream_id)
-            stored = self._insert(cur, [request])
+                request.base_version = self._version(
+                    cur, request.stream_type, request.stream_id, opening
+                )
+                opening = ""
+            stored = self._insert(cur, [request], opening)
             if len(stored) != len(request.events):
-                self._undo(cur, together)
+                self._undo(cur, mode)
                 request.error = ConcurrencyError(
                     request.stream_id,
                     request.base_version,
@@ -601,10 +651,10 @@ class PostgresEventStore:
         except Exception as error:
             if cur.connection.closed:
                 raise  # the connection is gone, and the whole batch with it
-            self._undo(cur, together)
+            self._undo(cur, mode)
             if isinstance(error, psycopg2.errors.UniqueViolation):
                 request.conflict = True  # a retry, or another writer: told apart after commit
-            elif together and isinstance(error, _WRITE_ALONE):
+            elif mode == _TOGETHER and isinstance(error, _WRITE_ALONE):
                 request.retry_alone = True  # a deadlock between batches: not the caller's
             else:
                 request.error = error
@@ -612,21 +662,23 @@ class PostgresEventStore:
         request.pending, request.written = recorded, True
 
     @staticmethod
-    def _undo(cur, together: bool) -> None:
-        if together:
+    def _undo(cur, mode: str) -> None:
+        if mode == _TOGETHER:
             cur.execute("ROLLBACK TO SAVEPOINT peerlink_append")
-        else:
-            cur.connection.rollback()
+        elif _in_transaction(cur.connection):
+            cur.execute("ROLLBACK")
 
-    def _insert(self, cur, requests: list[_Append]) -> dict:
-        """Writes the requests' events (each request's `base_version` known); returns the
-        position and recorded_at of each event written, by event id."""
+    def _insert(self, cur, requests: list[_Append], opening: str = "") -> dict:
+        """Writes the requests' events (each request's `base_version` known), `opening` sent
+        before the statement; returns the position and recorded_at of each event written, by
+        event id. Every event of an append is checked against the append's expected version,
+        so an append whose check fails writes none of its events, even in autocommit."""
         values = [
             (
                 request.stream_type,
                 request.stream_id,
                 request.base_version + offset + 1,
-                request.base_version if offset == 0 else 0,
+                request.base_version,
                 request.context.partner_id,
                 request.context.actor.user_id,
                 request.context.actor.role,
@@ -645,9 +697,10 @@ class PostgresEventStore:
         ]
         self._prepare(cur)
         if len(values) == 1:
-            cur.execute(self._execute_one, values[0])
+            cur.execute(opening + self._execute_one, values[0])
         else:
-            cur.execute(self._execute_many, [list(column) for column in zip(*values, strict=True)])
+            columns = [list(column) for column in zip(*values, strict=True)]
+            cur.execute(opening + self._execute_many, columns)
         return {row[0]: row[1:] for row in cur.fetchall()}
 
     def _prepare(self, cur) -> None:
@@ -679,9 +732,9 @@ class PostgresEventStore:
             raise DuplicateEventId("some of these event ids are already stored")
         raise ConcurrencyError(stream_id, request.base_version, actual)
 
-    def _version(self, cur, stream_type: str, stream_id: str) -> int:
+    def _version(self, cur, stream_type: str, stream_id: str, opening: str = "") -> int:
         cur.execute(
-            f"SELECT coalesce(max(version), 0) FROM {self.schema}.events"
+            opening + f"SELECT coalesce(max(version), 0) FROM {self.schema}.events"
             " WHERE stream_type = %s AND stream_id = %s",
             (stream_type, stream_id),
         )
@@ -746,7 +799,7 @@ class PostgresEventStore:
                     rows = cur.fetchall()
                 conn.commit()
             finally:
-                conn.set_session(isolation_level="READ COMMITTED", readonly=False)
+                conn.set_session(isolation_level="DEFAULT", readonly="DEFAULT")
         return xmin, rows
 
     def _next_xid(self) -> int:

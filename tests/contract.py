@@ -68,6 +68,16 @@ class EventStoreContract:
             store.append("thing", stream, 5, [happened(2)], CONTEXT)
         assert len(store.read_stream("thing", stream)) == 1
 
+    def test_a_refused_append_of_several_events_stores_none_of_them(self, store):
+        stream = str(uuid.uuid4())
+        store.append("thing", stream, 0, [happened(1), happened(2)], CONTEXT)
+        head = store.head_position()
+        for expected in (0, 1, 3):  # behind, inside and ahead of the stream
+            with pytest.raises(ConcurrencyError):
+                store.append("thing", stream, expected, [happened(n) for n in range(3)], CONTEXT)
+        assert [e.version for e in store.read_stream("thing", stream)] == [1, 2]
+        assert store.head_position() == head
+
     def test_a_batch_with_one_invalid_payload_stores_none_of_it(self, store):
         stream = str(uuid.uuid4())
         head = store.head_position()
