@@ -509,9 +509,10 @@ class PostgresEventStore:
         """`within(cur)` writes what must commit with these events, or not at all (the people
         vault's rows with a person's registration, say).
 
-        Appends that arrive while another append of this store is being written wait for it
-        and are then written together, each in a savepoint of its own, under one COMMIT: see
-        `_Append`. An append that arrives alone is written alone, at once."""
+        Appends that arrive while the store is writing wait for it and are then written
+        together under one COMMIT, each still checked against its own expected version and
+        failing on its own (see `_Lane` and `_write`). An append that finds a lane empty is
+        written at once."""
         if not events:
             return []
         request = _Append(
