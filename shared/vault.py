@@ -640,6 +640,35 @@ class Vault:
         key = self._person_key(person_id, bytes(wrapped))
         return key.open_text(text_id, _sealed(nonce, ciphertext))
 
+    def move_texts(
+        self, cur: Cursor, from_subject: uuid.UUID | str, to_person: uuid.UUID | str
+    ) -> int:
+        """Texts sealed about a subject not yet named (a safeguarding concern's person at risk)
+        become texts about the person they turned out to be: each is opened with the
+        subject's key and sealed again under the person's, and the subject's key is then
+        destroyed, so that erasing the person erases these words too. Returns how many moved."""
+        from_subject, to_person = _as_uuid(from_subject), _as_uuid(to_person)
+        if from_subject == to_person:
+            raise ValueError("texts move from one subject to another")
+        old = self._key_for_writing(cur, from_subject, "FOR UPDATE")  # no text joins meanwhile
+        new = self._key_for_writing(cur, to_person, "FOR SHARE")
+        cur.execute(
+            f"SELECT text_id, nonce, ciphertext FROM {self.schema}.sensitive_texts"
+            " WHERE person_id = %s FOR UPDATE",
+            (from_subject,),
+        )
+        moved = 0
+        for text_id, nonce, ciphertext in cur.fetchall():
+            sealed = new.seal_text(text_id, old.open_text(text_id, _sealed(nonce, ciphertext)))
+            cur.execute(
+                f"UPDATE {self.schema}.sensitive_texts"
+                " SET person_id = %s, ciphertext = %s, nonce = %s WHERE text_id = %s",
+                (to_person, sealed.ciphertext, sealed.nonce, text_id),
+            )
+            moved += 1
+        self.erase(cur, from_subject, "its texts were sealed again under the person identified")
+        return moved
+
     # -- erasure -----------------------------------------------------------------------------
 
     def erase(self, cur: Cursor, person_id: uuid.UUID | str, reason: str) -> None:

@@ -56,7 +56,7 @@ from shared.service import (
     PeopleVault,
     history_of,
 )
-from shared.vault import ERASED, PersonErased
+from shared.vault import ERASED, PersonErased, PersonNotFound
 from shared.web import (
     BadRequest,
     NotFound,
@@ -163,10 +163,11 @@ class SafeguardingService(Operations):
             request_id=request.peerlink_request_id,
         )
 
-    def _command(self, request, principal, concern_id, body, decide, texts=()):
+    def _command(self, request, principal, concern_id, body, decide, texts=(), also=None):
         """Load, check the version, decide, and append with the body's free text sealed in the
         same transaction. `texts`: the body's fields of free text; `decide(concern, text_ids,
-        body)` gets the id each is sealed under."""
+        body)` gets the id each is sealed under; `also(cur, concern)` writes what else must
+        commit with the events."""
         concern, history = self._load_with_events(principal, concern_id)
         if callable(body):  # a form, read once the concern is known to exist
             body = body()
@@ -183,6 +184,8 @@ class SafeguardingService(Operations):
         subject = concern.person_id or subject_of(concern.id)
 
         def seal(cur):
+            if also is not None:
+                also(cur, concern)
             for name, text_id in text_ids.items():
                 try:
                     self.vault.seal_text(cur, subject, body[name], text_id)
@@ -371,7 +374,18 @@ class SafeguardingService(Operations):
                     raise BadRequest("person_id", "no such person on this node; register them")
             return concern.identify_person(body["person_id"], principal.user_id, now())
 
-        return self._command(request, principal, concern_id, body, decide)
+        def move_texts(cur, concern):
+            # what was written before the person was known is about them: sealed again under
+            # their key, it is erased with them
+            subject = subject_of(concern.id)
+            if self.vault.standing(cur, subject) != "registered":
+                return
+            try:
+                self.vault.move_texts(cur, subject, body["person_id"])
+            except (PersonErased, PersonNotFound):
+                raise BadRequest("person_id", "this person's record was erased") from None
+
+        return self._command(request, principal, concern_id, body, decide, also=move_texts)
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -165,6 +165,29 @@ def test_a_person_identified_later_is_recorded_once(api, person):
     assert again.status_code == 409 and again.json()["rule"] == "PersonIsIdentifiedOnce"
 
 
+def test_words_written_before_the_person_was_known_are_erased_with_them(api, person):
+    concern = raise_concern(api, role="team_lead")  # a description, no person yet
+    cid = concern["concern_id"]
+    assert api().post(f"/concerns/{cid}/notes", {"text": "Seen again at the café"}).status_code
+    identified = api().post(f"/concerns/{cid}/person", {"person_id": person})
+    assert identified.status_code == 200, identified.text
+    read = api().get(f"/concerns/{cid}").json()
+    assert read["texts"]["what_happened_text"].startswith("Said a relative")
+    assert read["texts"]["description_text"].startswith("Woman in her seventies")
+    assert read["timeline"][1]["texts"] == {"text": "Seen again at the café"}
+
+    erased = api("partner_admin", service="referrals").post(
+        f"/people/{person}/erasure", {"reason_code": "person_request", "reason": "asked to"}
+    )
+    assert erased.status_code == 200, erased.text
+    read = api().get(f"/concerns/{cid}").json()
+    assert read["texts"] == {
+        "what_happened_text": "erased",
+        "description_text": "erased",
+    }
+    assert read["timeline"][1]["texts"] == {"text": "erased"}
+
+
 def test_an_unknown_person_is_refused_naming_the_field(api):
     response = api("peer_worker").post(
         "/concerns", form(person_id=str(uuid.uuid4()), person_description=None)

@@ -261,6 +261,48 @@ def test_text_for_an_unknown_person_is_refused(database, vault):
         vault.seal_text(cur, uuid.uuid4(), "note")
 
 
+def test_texts_about_a_subject_move_to_the_person_identified_and_are_erased_with_them(
+    database, vault, jose, amira
+):
+    subject = uuid.uuid4()
+    with database.transaction() as cur:
+        vault.register(cur, subject, {})
+        first = vault.seal_text(cur, subject, "a young man at the drop-in, upset")
+        second = vault.seal_text(cur, subject, "he said he had nowhere to stay")
+        amiras = vault.seal_text(cur, amira, "Amira's note")
+    with database.transaction() as cur:
+        assert vault.move_texts(cur, subject, jose) == 2
+    with database.transaction() as cur:
+        assert vault.text_owners(cur, [first, second, amiras]) == {
+            first: jose,
+            second: jose,
+            amiras: amira,
+        }
+        assert vault.open_text(cur, second) == "he said he had nowhere to stay"
+        assert vault.standing(cur, subject) == "erased"
+        with pytest.raises(PersonErased):
+            vault.seal_text(cur, subject, "a late note under the old subject")
+    with database.transaction() as cur:
+        vault.erase(cur, jose, "asked to be forgotten")
+    with database.transaction() as cur:
+        assert vault.open_text(cur, first) is ERASED
+        assert vault.open_text(cur, second) is ERASED
+        assert vault.open_text(cur, amiras) == "Amira's note"
+
+
+def test_texts_do_not_move_to_an_erased_person_and_nothing_changes(database, vault, jose):
+    subject = uuid.uuid4()
+    with database.transaction() as cur:
+        vault.register(cur, subject, {})
+        text_id = vault.seal_text(cur, subject, "words")
+        vault.erase(cur, jose, "asked to be forgotten")
+    with pytest.raises(PersonErased), database.transaction() as cur:
+        vault.move_texts(cur, subject, jose)
+    with database.transaction() as cur:
+        assert vault.text_owners(cur, [text_id]) == {text_id: subject}
+        assert vault.open_text(cur, text_id) == "words"
+
+
 # -- erasure ---------------------------------------------------------------------------------
 
 
