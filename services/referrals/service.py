@@ -33,7 +33,7 @@ from services.referrals.schemas import (
 from shared import policy
 from shared.auth import Forbidden, Principal
 from shared.db import select_page
-from shared.events import derived_id, with_id
+from shared.events import RecordedEvent, derived_id, with_id
 from shared.eventstore import ConcurrencyError
 from shared.service import (
     Audit,
@@ -83,6 +83,11 @@ class ReferralsService(PeopleApi, RetentionApi, Operations):
     # -- helpers -----------------------------------------------------------------------------
 
     def _load(self, principal: Principal, referral_id: str) -> Referral:
+        return self._load_with_events(principal, referral_id)[0]
+
+    def _load_with_events(
+        self, principal: Principal, referral_id: str
+    ) -> tuple[Referral, list[RecordedEvent]]:
         events = self.store.read_stream(Referral.stream_type, referral_id)
         if not events or events[0].partner_id != principal.partner_id:
             raise NotFound("no such referral")
@@ -91,7 +96,7 @@ class ReferralsService(PeopleApi, RetentionApi, Operations):
             created_by_me = events[0].actor.user_id == principal.user_id
             if not (created_by_me and referral.worker_id is None):
                 raise Forbidden("this referral is not on your caseload")
-        return referral
+        return referral, events
 
     def _audit_read(self, request, principal, referral: Referral, fields) -> None:
         self.audit.record(
@@ -246,9 +251,8 @@ class ReferralsService(PeopleApi, RetentionApi, Operations):
         summary="Read a referral's history as its events",
     )
     def history(self, request, principal, referral_id):
-        referral = self._load(principal, referral_id)
+        referral, events = self._load_with_events(principal, referral_id)
         self._audit_read(request, principal, referral, ["history"])
-        events = self.store.read_stream(Referral.stream_type, referral_id)
         return {
             "referral_id": referral_id,
             "events": history_of(events),
