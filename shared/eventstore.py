@@ -189,7 +189,9 @@ _COLUMNS = (
 # Prepared once per connection. One statement writes any number of appends to any number of
 # streams, each event travelling as one element of every array. `follows` is the version that
 # must already be stored for an event to be written: the append's expected version, for each
-# of its events (0 for a new stream: no check).
+# of its events (0 for a new stream: no check). OFFSET 0 keeps that check a probe of the
+# stream/version index for each event: without it, a plan cached while the table was small
+# may hash the whole table once per statement instead, and keep doing so as it grows.
 _APPEND = """
 PREPARE {name} (text[], text[], integer[], integer[], text[], text[], text[], uuid[], uuid[],
                 uuid[], text[], integer[], timestamptz[], jsonb[]) AS
@@ -206,7 +208,8 @@ FROM tx CROSS JOIN unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
                          schema_version, occurred_at, payload, ord)
 WHERE v.follows <= 0 OR EXISTS (
     SELECT 1 FROM {schema}.events e
-    WHERE e.stream_type = v.stream_type AND e.stream_id = v.stream_id AND e.version = v.follows)
+    WHERE e.stream_type = v.stream_type AND e.stream_id = v.stream_id AND e.version = v.follows
+    OFFSET 0)
 ORDER BY v.ord
 RETURNING event_id, position, recorded_at;
 
@@ -449,12 +452,16 @@ class PostgresEventStore:
     taken concurrently, by any number of processes, and only writers of the same stream ever
     wait on each other in PostgreSQL.
 
-    Within a process, appends made at the same moment share a transaction (group commit,
-    see `_Lane`): `lanes` batches are written at once, and the appends that arrive while
-    they are written form the next ones. One COMMIT, and one flush of the WAL, then serves a
-    whole batch instead of every append paying for its own, which is what a burst of
-    appends on a small machine spends most of its time on. Each append stays atomic, is
-    checked against its own expected version, and is durable when `append` returns.
+    Within a process, appends made at the same moment with nothing to write beside their
+    events share a transaction (group commit, see `_Lane`): `lanes` batches are written at
+    once, and the appends that arrive while they are written form the next ones. One INSERT,
+    one COMMIT and one flush of the WAL then serve a whole batch instead of every append
+    paying for its own, which is what a burst of appends on a small machine spends most of its
+    time on. Each append stays atomic, is checked against its own expected version, and is
+    durable when `append` returns. An append whose transaction also writes read models (a
+    projector) or rows of its own (`within`) is written in a transaction of its own: batched,
+    those statements would run one after another on one connection instead of side by side
+    on several (measured: 15 % fewer commands a second through the services' HTTP API).
     """
 
     NOTIFY_INTERVAL_SECONDS = 0.02
@@ -524,13 +531,18 @@ class PostgresEventStore:
             context,
             within,
         )
-        lane = min(self._lanes, key=len)
-        if lane.join(request):
-            self._lead(lane, request)
+        if within is not None or self.projector is not None:
+            # statements of its own beside the events: in a shared transaction they would run
+            # one after another, where separate connections run them side by side
+            self._lead(None, request)
+        else:
+            lane = min(self._lanes, key=len)
+            if lane.join(request):
+                self._lead(lane, request)
         return self._outcome(request)
 
-    def _lead(self, lane: _Lane, request: _Append) -> None:
-        batch = lane.batch()
+    def _lead(self, lane: _Lane | None, request: _Append) -> None:
+        batch = [request] if lane is None else lane.batch()
         try:
             self._write(batch)
         except BaseException as error:
@@ -538,7 +550,8 @@ class PostgresEventStore:
                 other.fail(error)
             raise
         finally:
-            lane.done(batch, leader=request)
+            if lane is not None:
+                lane.done(batch, leader=request)
         if any(done.recorded is not None and done.written for done in batch):
             self._notifier.poke()
 
@@ -553,8 +566,8 @@ class PostgresEventStore:
     def _write(self, batch: list[_Append]) -> None:
         """One transaction for the whole batch, committed once. A batch of several is first
         written at once, in one statement; should anything in it fail, it is written again
-        append by append, each in a savepoint of its own, so that a conflict or a failing
-        `within` undoes that append only.
+        append by append, each in a savepoint of its own, so that a conflict undoes that
+        append only. An append with a `within` or a projector comes here alone.
 
         The connection runs in autocommit and the store says BEGIN and COMMIT itself: BEGIN
         travels with the first statement instead of on a round trip of its own, and an append
@@ -595,8 +608,9 @@ class PostgresEventStore:
             cur.execute("COMMIT" if any(request.written for request in batch) else "ROLLBACK")
 
     def _write_at_once(self, cur, batch: list[_Append]) -> bool:
-        """The common case: every append of the batch in one INSERT. False, with nothing
-        written, when any part of it failed."""
+        """The common case: every append of the batch (none with a `within` or a projector:
+        those are written alone) in one INSERT. False, with nothing written, when any part of
+        it failed."""
         if any(request.expected_version == ANY_VERSION for request in batch):
             return False
         try:
@@ -608,10 +622,6 @@ class PostgresEventStore:
                 return False
             for request in batch:
                 request.pending = _recorded(request, stored)
-                if request.within is not None:
-                    request.within(cur)
-                if self.projector is not None:
-                    self.projector(cur, request.pending)
         except Exception:  # noqa: BLE001 - written again one by one, where it is told apart
             if cur.connection.closed:
                 raise  # the connection is gone, and the whole batch with it
@@ -627,7 +637,10 @@ class PostgresEventStore:
         """`opening` goes before the first statement: BEGIN, when this append opens the
         transaction."""
         if mode == _TOGETHER:
-            opening += "SAVEPOINT peerlink_append; "
+            # on a statement of its own: should anything fail before the append's first
+            # statement is sent, rolling back to the savepoint must not undo the append before
+            cur.execute(opening + "SAVEPOINT peerlink_append")
+            opening = ""
         try:
             request.base_version = request.expected_version
             if request.expected_version == ANY_VERSION:

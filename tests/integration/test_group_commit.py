@@ -2,8 +2,8 @@
 written together in one transaction, and each still succeeds or fails on its own.
 
 Every test forms its batch the same way: a first append holds the store's only lane (its
-`within` waits), the appends under test queue up behind it in a known order, and once they
-are all queued the first is let go; the queued ones are then written as one batch."""
+write waits before it starts), the appends under test queue up behind it in a known order, and
+once they are all queued the first is let go; the queued ones are then written as one batch."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import psycopg2
 import pytest
 
 from shared.db import Database
-from shared.eventstore import ConcurrencyError, PostgresEventStore
+from shared.eventstore import ConcurrencyError, DuplicateEventId, PostgresEventStore
 from tests.contract import CONTEXT, happened, registry
 
 pytestmark = pytest.mark.integration
@@ -28,7 +28,6 @@ def database(fresh_database):
     db = Database(fresh_database, maxconn=20)
     with db.transaction() as cur:
         cur.execute(PostgresEventStore.ddl(SCHEMA))
-        cur.execute("CREATE TABLE marks (stream_id text PRIMARY KEY)")
     yield db
     db.close()
 
@@ -40,15 +39,6 @@ def store(database):
 
 def new_stream() -> str:
     return str(uuid.uuid4())
-
-
-def mark(stream_id: str):
-    """A `within` that writes a row which must commit with the append, or not at all."""
-
-    def write(cur):
-        cur.execute("INSERT INTO marks VALUES (%s)", (stream_id,))
-
-    return write
 
 
 def wait_until(condition, timeout: float = 10.0) -> None:
@@ -63,11 +53,17 @@ def in_one_batch(store: PostgresEventStore, appends: list) -> list:
     so that they are written as one batch, in this order; returns each one's outcome (what it
     returned, or the exception it raised)."""
     lane = store._lanes[0]
-    release = threading.Event()
+    held, release = threading.Event(), threading.Event()
     outcomes: list = [None] * len(appends)
+    write = store._write
 
-    def hold(cur):
-        assert release.wait(10)
+    def write_after_the_first(batch):
+        if not held.is_set():
+            held.set()
+            assert release.wait(10)
+        return write(batch)
+
+    store._write = write_after_the_first
 
     def run(index, append):
         try:
@@ -76,10 +72,10 @@ def in_one_batch(store: PostgresEventStore, appends: list) -> list:
             outcomes[index] = error
 
     first = threading.Thread(
-        target=lambda: store.append("thing", new_stream(), 0, [happened(0)], CONTEXT, within=hold)
+        target=lambda: store.append("thing", new_stream(), 0, [happened(0)], CONTEXT)
     )
     first.start()
-    wait_until(lambda: len(lane) == 1)
+    assert held.wait(10)
     threads = []
     for index, append in enumerate(appends):
         thread = threading.Thread(target=run, args=(index, append))
@@ -92,8 +88,8 @@ def in_one_batch(store: PostgresEventStore, appends: list) -> list:
     return outcomes
 
 
-def appending(stream_id, expected_version, events, within=None):
-    return lambda store: store.append("thing", stream_id, expected_version, events, CONTEXT, within)
+def appending(stream_id, expected_version, events):
+    return lambda store: store.append("thing", stream_id, expected_version, events, CONTEXT)
 
 
 def stored(db: Database, sql: str, *args):
@@ -113,16 +109,11 @@ def transactions_of(db: Database, streams: list[str]) -> int:
 
 def test_appends_made_at_the_same_moment_share_one_transaction(store, database):
     streams = [new_stream() for _ in range(8)]
-    outcomes = in_one_batch(
-        store, [appending(s, 0, [happened(1), happened(2)], mark(s)) for s in streams]
-    )
+    outcomes = in_one_batch(store, [appending(s, 0, [happened(1), happened(2)]) for s in streams])
     for stream_id, recorded in zip(streams, outcomes, strict=True):
         assert [(e.stream_id, e.version) for e in recorded] == [(stream_id, 1), (stream_id, 2)]
-        assert [e.event_id for e in recorded] == [
-            e.event_id for e in store.read_stream("thing", stream_id)
-        ]
+        assert recorded == store.read_stream("thing", stream_id)
     assert transactions_of(database, streams) == 1
-    assert len(stored(database, "SELECT * FROM marks WHERE stream_id = ANY(%s)", streams)) == 8
     positions = [e.position for recorded in outcomes for e in recorded]
     assert positions == sorted(positions) and len(set(positions)) == 16
 
@@ -134,42 +125,38 @@ def test_a_stale_append_in_a_batch_fails_alone_and_the_rest_commit(store, databa
     outcomes = in_one_batch(
         store,
         [
-            appending(fresh[0], 0, [happened(1)], mark(fresh[0])),
-            appending(fresh[1], 0, [happened(1)], mark(fresh[1])),
-            appending(busy, 0, [happened(1)], mark(busy)),  # the stream is at version 1
-            appending(fresh[2], 0, [happened(1)], mark(fresh[2])),
-            appending(fresh[3], 0, [happened(1)], mark(fresh[3])),
+            appending(fresh[0], 0, [happened(1)]),
+            appending(fresh[1], 0, [happened(1)]),
+            appending(busy, 0, [happened(1), happened(2)]),  # the stream is at version 1
+            appending(fresh[2], 0, [happened(1)]),
+            appending(fresh[3], 2, [happened(1)]),  # ahead of a new stream
         ],
     )
-    refused = outcomes.pop(2)
-    assert isinstance(refused, ConcurrencyError)
-    assert (refused.expected_version, refused.actual_version) == (0, 1)
-    assert [len(recorded) for recorded in outcomes] == [1, 1, 1, 1]
+    behind, ahead = outcomes.pop(2), outcomes.pop()
+    assert isinstance(behind, ConcurrencyError)
+    assert (behind.expected_version, behind.actual_version) == (0, 1)
+    assert isinstance(ahead, ConcurrencyError)
+    assert (ahead.expected_version, ahead.actual_version) == (2, 0)
+    assert [len(recorded) for recorded in outcomes] == [1, 1, 1]
     assert [e.version for e in store.read_stream("thing", busy)] == [1]
-    assert stored(database, "SELECT * FROM marks WHERE stream_id = %s", busy) == []
-    assert transactions_of(database, fresh) == 1
+    assert store.read_stream("thing", fresh[3]) == []
+    assert transactions_of(database, fresh[:3]) == 1
 
 
-def test_a_failing_within_undoes_its_own_append_only(store, database):
+def test_an_event_id_stored_in_another_stream_fails_its_append_only(store, database):
+    taken = happened(1)
+    store.append("thing", new_stream(), 0, [taken], CONTEXT)
     streams = [new_stream() for _ in range(3)]
-
-    def fails(cur):
-        mark(streams[1])(cur)
-        raise ValueError("the person was erased meanwhile")
-
     outcomes = in_one_batch(
         store,
         [
-            appending(streams[0], 0, [happened(1)], mark(streams[0])),
-            appending(streams[1], 0, [happened(1)], fails),
-            appending(streams[2], 0, [happened(1)], mark(streams[2])),
+            appending(streams[0], 0, [happened(1)]),
+            appending(streams[1], 0, [happened(2), taken]),
+            appending(streams[2], 0, [happened(1)]),
         ],
     )
-    assert isinstance(outcomes[1], ValueError)
+    assert isinstance(outcomes[1], DuplicateEventId)
     assert store.read_stream("thing", streams[1]) == []
-    assert stored(database, "SELECT stream_id FROM marks ORDER BY stream_id") == sorted(
-        [(streams[0],), (streams[2],)]
-    )
     assert [len(outcomes[0]), len(outcomes[2])] == [1, 1]
     assert transactions_of(database, [streams[0], streams[2]]) == 1
 
@@ -204,20 +191,24 @@ def test_two_appends_to_one_stream_in_a_batch_follow_each_other_or_conflict(stor
     assert [e.payload["n"] for e in store.read_stream("thing", contested)] == [1]
 
 
-def test_a_batch_whose_connection_dies_stores_none_of_it_and_tells_every_caller(store):
+def test_a_batch_whose_connection_dies_stores_none_of_it_and_tells_every_caller(
+    store, database, stack_state
+):
     streams = [new_stream() for _ in range(3)]
+    insert = store._insert
 
-    def dies(cur):
-        cur.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+    def server_restarts_meanwhile(cur, requests, opening=""):
+        if len(requests) > 1:  # the batch: its backend is gone before its first statement
+            admin = psycopg2.connect(stack_state["admin_dsn"])
+            admin.autocommit = True
+            with admin.cursor() as other:
+                other.execute("SELECT pg_terminate_backend(%s)", (cur.connection.info.backend_pid,))
+            admin.close()
+            time.sleep(0.1)
+        return insert(cur, requests, opening)
 
-    outcomes = in_one_batch(
-        store,
-        [
-            appending(streams[0], 0, [happened(1)]),
-            appending(streams[1], 0, [happened(1)], dies),
-            appending(streams[2], 0, [happened(1)]),
-        ],
-    )
+    store._insert = server_restarts_meanwhile
+    outcomes = in_one_batch(store, [appending(s, 0, [happened(1)]) for s in streams])
     assert all(isinstance(outcome, psycopg2.OperationalError) for outcome in outcomes)
     assert all(store.read_stream("thing", s) == [] for s in streams)
     # the store goes on with a fresh connection
@@ -226,25 +217,44 @@ def test_a_batch_whose_connection_dies_stores_none_of_it_and_tells_every_caller(
 
 def test_a_deadlock_inside_a_batch_is_retried_alone(store, database):
     streams = [new_stream() for _ in range(2)]
-    calls = []
+    insert, failures = store._insert, []
 
-    def deadlocks_twice(cur):
-        calls.append(1)
-        if len(calls) <= 2:  # once at once, once in its savepoint
+    def deadlocks_twice(cur, requests, opening=""):
+        if any(r.stream_id == streams[1] for r in requests) and len(failures) < 2:
+            failures.append(len(requests))  # at once, then in its savepoint
             raise psycopg2.errors.DeadlockDetected("deadlock detected")
-        mark(streams[1])(cur)
+        return insert(cur, requests, opening)
 
+    store._insert = deadlocks_twice
     outcomes = in_one_batch(
-        store,
-        [
-            appending(streams[0], 0, [happened(1)]),
-            appending(streams[1], 0, [happened(1)], deadlocks_twice),
-        ],
+        store, [appending(streams[0], 0, [happened(1)]), appending(streams[1], 0, [happened(1)])]
     )
-    assert len(calls) == 3
+    assert failures == [2, 1]
     assert [len(recorded) for recorded in outcomes] == [1, 1]
-    assert stored(database, "SELECT stream_id FROM marks") == [(streams[1],)]
+    assert [len(store.read_stream("thing", s)) for s in streams] == [1, 1]
     assert transactions_of(database, streams) == 2
+
+
+def test_appends_with_statements_of_their_own_are_not_batched(database):
+    written = []
+    store = PostgresEventStore(
+        database, SCHEMA, registry, projector=lambda cur, events: written.extend(events), lanes=1
+    )
+    streams = [new_stream() for _ in range(6)]
+    barrier = threading.Barrier(len(streams))
+
+    def write(stream_id):
+        barrier.wait()
+        store.append("thing", stream_id, 0, [happened(1)], CONTEXT)
+
+    threads = [threading.Thread(target=write, args=(s,)) for s in streams]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert sorted(e.stream_id for e in written) == sorted(streams)
+    assert transactions_of(database, streams) == len(streams)
+    assert len(store._lanes[0]) == 0
 
 
 def test_appends_from_many_threads_are_each_stored_once_with_their_versions(database):
