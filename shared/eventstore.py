@@ -687,6 +687,14 @@ class PostgresEventStore:
         before the statement; returns the position and recorded_at of each event written, by
         event id. Every event of an append is checked against the append's expected version,
         so an append whose check fails writes none of its events, even in autocommit."""
+        self._prepare(cur)
+        statement, parameters = self._executable(requests)
+        cur.execute(opening + statement, parameters)
+        return {row[0]: row[1:] for row in cur.fetchall()}
+
+    def _executable(self, requests: list[_Append]) -> tuple[str, Sequence]:
+        """The prepared statement that writes these requests' events, with its parameters:
+        one event's values as they are, several as one array per column."""
         values = [
             (
                 request.stream_type,
@@ -709,13 +717,9 @@ class PostgresEventStore:
                 zip(request.events, request.validated, strict=True)
             )
         ]
-        self._prepare(cur)
         if len(values) == 1:
-            cur.execute(opening + self._execute_one, values[0])
-        else:
-            columns = [list(column) for column in zip(*values, strict=True)]
-            cur.execute(opening + self._execute_many, columns)
-        return {row[0]: row[1:] for row in cur.fetchall()}
+            return self._execute_one, values[0]
+        return self._execute_many, [list(column) for column in zip(*values, strict=True)]
 
     def _prepare(self, cur) -> None:
         key = (cur.connection.info.backend_pid, id(cur.connection))

@@ -15,7 +15,7 @@ import psycopg2
 import pytest
 
 from shared.db import Database
-from shared.eventstore import ConcurrencyError, DuplicateEventId, PostgresEventStore
+from shared.eventstore import ConcurrencyError, DuplicateEventId, PostgresEventStore, _Append
 from tests.contract import CONTEXT, happened, registry
 
 pytestmark = pytest.mark.integration
@@ -285,3 +285,24 @@ def test_appends_from_many_threads_are_each_stored_once_with_their_versions(data
 def test_a_store_needs_a_lane(database):
     with pytest.raises(ValueError, match="lane"):
         PostgresEventStore(database, SCHEMA, registry, lanes=0)
+
+
+def test_the_batch_statement_probes_the_index_even_when_planned_on_an_empty_table(store, database):
+    """A plan PostgreSQL caches while the table is small is kept as the table grows: it must
+    not check versions by hashing the whole table."""
+    requests = []
+    for n in range(3):
+        event = happened(n)
+        request = _Append(
+            "thing", new_stream(), 2, [event], [registry.validate(event)], CONTEXT, None
+        )
+        requests.append(request)
+    with database.connection() as conn, conn.cursor() as cur:
+        store._prepare(cur)
+        cur.execute("SET plan_cache_mode = force_generic_plan")
+        statement, parameters = store._executable(requests)
+        cur.execute(f"EXPLAIN {statement}", parameters)
+        plan = "\n".join(row[0] for row in cur.fetchall())
+        cur.execute("RESET plan_cache_mode")
+    assert "Index Only Scan using events_stream_type_stream_id_version_key" in plan, plan
+    assert "Seq Scan" not in plan and "hashed" not in plan, plan
