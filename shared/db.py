@@ -54,12 +54,15 @@ class Database:
                     conn.rollback()  # never hand on an open transaction
                 except psycopg2.Error:
                     broken = True
-            if broken or conn.closed:
+            keep = not broken and not conn.closed
+            if keep:
+                with self._lock:
+                    keep = not self.closed  # a pool closed meanwhile keeps nothing
+                    if keep:
+                        self._idle.append(conn)
+            if not keep:
                 with contextlib.suppress(psycopg2.Error):
                     conn.close()
-            else:
-                with self._lock:
-                    self._idle.append(conn)
             self._available.release()
 
     @contextlib.contextmanager
@@ -79,8 +82,9 @@ class Database:
             cur.execute("SELECT 1")
 
     def close(self) -> None:
-        self.closed = True
+        """Closes the idle connections now, and each one in use when it is handed back."""
         with self._lock:
+            self.closed = True
             idle, self._idle = self._idle, []
         for conn in idle:
             with contextlib.suppress(psycopg2.Error):
