@@ -144,7 +144,9 @@ def test_every_service_has_a_healthcheck(compose):
 def test_every_service_starts_once_what_it_needs_is_healthy(compose):
     services = compose["services"]
     for name, service in services.items():
-        if name in ("postgres", "rabbitmq"):
+        if "build" not in service:  # the servers and the monitoring, from their own images
+            for rule in service.get("depends_on", {}).values():
+                assert rule["condition"] == "service_healthy", name
             continue
         needs = service["depends_on"]
         assert {"postgres", "rabbitmq"} <= set(needs), name
@@ -178,8 +180,8 @@ def test_commands_name_modules_that_exist_here(compose):
 
     for name, service in compose["services"].items():
         command = service.get("command")
-        if command is None:
-            assert "image" in service and "build" not in service, name
+        if "build" not in service:  # another project's image, at a pinned version
+            assert re.fullmatch(r"[\w./-]+:v?\d+(\.\d+)*(-management)?", service["image"]), name
             continue
         assert service["build"] == "." and service["image"] == "peerlink:latest", name
         if command[0] == "nameko":
@@ -289,3 +291,47 @@ def test_the_image_installs_the_project_and_runs_as_a_non_root_user():
     assert lines.index(f"USER {users[-1]}") > max(
         i for i, line in enumerate(lines) if line.startswith(("RUN", "COPY"))
     )
+
+
+# -- monitoring --------------------------------------------------------------------------------
+
+
+def test_prometheus_runs_the_compose_scrape_config_beside_its_rules_with_the_token_secret(
+    compose,
+):
+    prometheus = compose["services"]["prometheus"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in prometheus["volumes"]}
+    assert mounts["/etc/prometheus/prometheus.yml"] == "./deploy/monitoring/prometheus.compose.yml"
+    assert mounts["/etc/prometheus/alerts.yml"] == "./deploy/monitoring/alerts.yml"
+    for source in (mounts["/etc/prometheus/prometheus.yml"], mounts["/etc/prometheus/alerts.yml"]):
+        assert (ROOT / source).is_file(), source
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    assert prometheus["secrets"] == ["peerlink_prometheus_token"]
+    config = yaml.safe_load((ROOT / "deploy/monitoring/prometheus.compose.yml").read_text())
+    for job in config["scrape_configs"]:
+        assert (
+            job["authorization"]["credentials_file"] == "/run/secrets/peerlink_prometheus_token"
+        ), job["job_name"]
+    assert compose["secrets"]["peerlink_prometheus_token"]["file"].endswith("/prometheus.token")
+
+
+def test_grafana_gets_the_settings_its_provisioning_files_name(compose):
+    grafana = compose["services"]["grafana"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in grafana["volumes"]}
+    provisioning = ROOT / mounts["/etc/grafana/provisioning"]
+    assert (provisioning / "datasources" / "peerlink.yml").is_file()
+    named = set()
+    for path in provisioning.rglob("*.yml"):
+        named |= set(re.findall(r"\$\{(PEERLINK_\w+)\}", path.read_text()))
+    assert named == {"PEERLINK_PROMETHEUS_URL", "PEERLINK_GRAFANA_DASHBOARDS"}
+    environment = grafana["environment"]
+    assert environment["PEERLINK_PROMETHEUS_URL"] == "http://prometheus:9090"
+    dashboards = environment["PEERLINK_GRAFANA_DASHBOARDS"]
+    assert (ROOT / mounts[dashboards] / "peerlink.json").is_file()
+    assert grafana["depends_on"] == {"prometheus": {"condition": "service_healthy"}}
+
+
+def test_monitoring_listens_on_the_hosts_loopback_only(compose):
+    for name in ("prometheus", "grafana"):
+        (port,) = compose["services"][name]["ports"]
+        assert port.startswith("127.0.0.1:"), name

@@ -120,6 +120,48 @@ def test_promtool_accepts_the_scrape_config_with_its_token_file_where_it_says(tm
     assert result.returncode != 0 and "prometheus.token" in result.stdout + result.stderr
 
 
+def test_promtool_accepts_the_compose_scrape_config_with_its_token_file_where_it_says(tmp_path):
+    token = tmp_path / "secrets" / "peerlink_prometheus_token"
+    token.parent.mkdir()
+    token.write_text("a-token\n")
+    config = (MONITORING / "prometheus.compose.yml").read_text()
+    assert config.count("/run/secrets/peerlink_prometheus_token") == 6
+    (tmp_path / "prometheus.yml").write_text(
+        config.replace("/run/secrets/peerlink_prometheus_token", str(token))
+    )
+    shutil.copy(MONITORING / "alerts.yml", tmp_path / "alerts.yml")
+    result = promtool("check", "config", str(tmp_path / "prometheus.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_compose_scrape_config_scrapes_the_compose_processes_as_the_local_one_does():
+    local = {
+        (job["job_name"], tuple(sorted(group["labels"].items())))
+        for job in load("prometheus.yml")["scrape_configs"]
+        for group in job["static_configs"]
+        if group["labels"]["partner"] in ("leeds-mind", "alliance")
+    }
+    config = load("prometheus.compose.yml")
+    assert config["rule_files"] == ["alerts.yml"]
+    assert config["global"] == load("prometheus.yml")["global"]
+    composed, targets = set(), {}
+    for job in config["scrape_configs"]:
+        for group in job["static_configs"]:
+            (target,) = group["targets"]
+            composed.add((job["job_name"], tuple(sorted(group["labels"].items()))))
+            targets[job["job_name"]] = target
+    assert composed == local
+    node, hub = node_ports(0), hub_ports()
+    assert targets == {
+        "referrals": f"referrals:{node['referrals']}",
+        "sessions": f"sessions:{node['sessions']}",
+        "safeguarding": f"safeguarding:{node['safeguarding']}",
+        "node-worker": f"node-worker:{node['worker']}",
+        "reporting": f"reporting:{hub['reporting']}",
+        "hub-worker": f"hub-worker:{hub['worker']}",
+    }
+
+
 def test_promtool_accepts_the_rules():
     result = promtool("check", "rules", str(MONITORING / "alerts.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
