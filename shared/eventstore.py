@@ -23,7 +23,7 @@ import psycopg2.errorcodes
 import psycopg2.extras
 
 from shared import metrics
-from shared.db import Database
+from shared.db import Database, in_transaction
 from shared.events import (
     Actor,
     Context,
@@ -280,24 +280,6 @@ def _row_to_event(row) -> RecordedEvent:
 _PLAIN, _ALONE, _TOGETHER = "plain", "alone", "together"
 
 
-def _in_transaction(conn) -> bool:
-    return conn.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE
-
-
-def _end_transaction(conn) -> None:
-    """Hands the connection back to the pool as the pool lends it: no transaction open, not in
-    autocommit."""
-    if conn.closed:
-        return
-    try:
-        if _in_transaction(conn):
-            with conn.cursor() as cur:
-                cur.execute("ROLLBACK")
-        conn.autocommit = False
-    except psycopg2.Error:
-        conn.close()  # the pool throws a closed connection away
-
-
 # a deadlock or serialisation failure inside a batch may be the batch's doing, not the
 # append's: that append is written again on its own
 _WRITE_ALONE = (psycopg2.errors.DeadlockDetected, psycopg2.errors.SerializationFailure)
@@ -426,13 +408,8 @@ class _Notifier:
             self._wake.wait()
             self._wake.clear()
             try:
-                with self.db.connection() as conn:
-                    conn.autocommit = True  # one statement, one round trip
-                    try:
-                        with conn.cursor() as cur:
-                            cur.execute("SELECT pg_notify(%s, '')", (self.channel,))
-                    finally:
-                        _end_transaction(conn)
+                with self.db.autocommit() as conn, conn.cursor() as cur:
+                    cur.execute("SELECT pg_notify(%s, '')", (self.channel,))  # one round trip
             except psycopg2.Error:
                 if self.db.closed:
                     return
@@ -552,7 +529,7 @@ class PostgresEventStore:
         finally:
             if lane is not None:
                 lane.done(batch, leader=request)
-        if any(done.recorded is not None and done.written for done in batch):
+        if any(done.written for done in batch):
             self._notifier.poke()
 
     def _outcome(self, request: _Append) -> list[RecordedEvent]:
@@ -572,21 +549,17 @@ class PostgresEventStore:
         The connection runs in autocommit and the store says BEGIN and COMMIT itself: BEGIN
         travels with the first statement instead of on a round trip of its own, and an append
         alone with nothing to write beside its events is one statement, its own transaction."""
-        with self.db.connection() as conn:
-            conn.autocommit = True
-            try:
-                with conn.cursor() as cur:
-                    self._write_batch(cur, batch)
-                for request in batch:
-                    if request.written:
-                        request.recorded = request.pending
-                    elif request.conflict:
-                        try:
-                            request.recorded = self._after_conflict(conn, request)
-                        except Exception as error:  # noqa: BLE001 - the caller's to handle
-                            request.error = error
-            finally:
-                _end_transaction(conn)
+        with self.db.autocommit() as conn:
+            with conn.cursor() as cur:
+                self._write_batch(cur, batch)
+            for request in batch:
+                if request.written:
+                    request.recorded = request.pending
+                elif request.conflict:
+                    try:
+                        request.recorded = self._after_conflict(conn, request)
+                    except Exception as error:  # noqa: BLE001 - the caller's to handle
+                        request.error = error
         for request in batch:
             if request.retry_alone:
                 request.retry_alone = False
@@ -604,7 +577,7 @@ class PostgresEventStore:
         for request in batch:
             self._write_one(cur, request, mode, opening)
             opening = ""
-        if _in_transaction(cur.connection):
+        if in_transaction(cur.connection):
             cur.execute("COMMIT" if any(request.written for request in batch) else "ROLLBACK")
 
     def _write_at_once(self, cur, batch: list[_Append]) -> bool:
@@ -679,7 +652,7 @@ class PostgresEventStore:
     def _undo(cur, mode: str) -> None:
         if mode == _TOGETHER:
             cur.execute("ROLLBACK TO SAVEPOINT peerlink_append")
-        elif _in_transaction(cur.connection):
+        elif in_transaction(cur.connection):
             cur.execute("ROLLBACK")
 
     def _insert(self, cur, requests: list[_Append], opening: str = "") -> dict:

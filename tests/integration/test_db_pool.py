@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared.db import Database
+from shared.db import Database, in_transaction
 
 pytestmark = pytest.mark.integration
 
@@ -31,4 +31,21 @@ def test_a_connection_the_server_closed_is_not_lent_again(fresh_database):
         first.close()
     with db.connection() as second:
         assert second is not first and second.closed == 0
+    db.close()
+
+
+def test_a_transaction_left_open_in_autocommit_is_rolled_back_and_the_connection_lent_as_usual(
+    fresh_database,
+):
+    db = Database(fresh_database, maxconn=1)
+    with db.transaction() as cur:
+        cur.execute("CREATE TABLE kept (n integer)")
+    with db.autocommit() as conn, conn.cursor() as cur:
+        cur.execute("BEGIN; INSERT INTO kept VALUES (1)")
+        assert in_transaction(conn)
+    with db.connection() as again:
+        assert again is conn and again.autocommit is False and not in_transaction(again)
+        with again.cursor() as cur:
+            cur.execute("SELECT count(*) FROM kept")
+            assert cur.fetchone()[0] == 0
     db.close()
