@@ -34,6 +34,7 @@ from bench.referrals_http import percentile  # noqa: E402
 from bench.scratch import admin_dsn, arguments, scratch_database, stack_state  # noqa: E402
 from deploy.mailsink import Mailbox, read_mailbox  # noqa: E402
 from deploy.migrations import migrate_node  # noqa: E402
+from deploy.stack import service_command  # noqa: E402
 from shared.auth import issue_token  # noqa: E402
 
 FORM = {
@@ -81,13 +82,7 @@ def start_service(state: dict, dsn: str, smtp_port: int, args, log: Path):
         env["PEERLINK_SAFEGUARDING_SEND_SECONDS"] = str(args.send)
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [
-                str(ROOT / ".venv" / "bin" / "nameko"),
-                "run",
-                "--config",
-                str(ROOT / "deploy" / "nameko.yml"),
-                "services.safeguarding.service:SafeguardingService",
-            ],
+            service_command("safeguarding"),
             cwd=ROOT,
             env=env,
             stdout=out,

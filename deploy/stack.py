@@ -45,6 +45,18 @@ SERVICE_CLASSES = {
 }
 
 
+def service_command(service: str) -> list[str]:
+    """How a nameko service of this checkout is run (its HTTP address and the rest come from
+    the PEERLINK_* environment)."""
+    return [
+        str(ROOT / ".venv" / "bin" / "nameko"),
+        "run",
+        "--config",
+        str(ROOT / "deploy" / "nameko.yml"),
+        SERVICE_CLASSES[service],
+    ]
+
+
 @dataclass(frozen=True)
 class Stack:
     name: str
@@ -375,7 +387,6 @@ def process_table(stack: Stack) -> list[dict]:
         "PYTHONUNBUFFERED": "1",
     }
     python = str(ROOT / ".venv" / "bin" / "python")
-    nameko = str(ROOT / ".venv" / "bin" / "nameko")
     mail = {"PEERLINK_SMTP_HOST": sink["host"], "PEERLINK_SMTP_PORT": str(sink["port"])}
     table = [
         {
@@ -416,13 +427,7 @@ def process_table(stack: Stack) -> list[dict]:
             table.append(
                 {
                     "name": f"{partner}-{service}",
-                    "cmd": [
-                        nameko,
-                        "run",
-                        "--config",
-                        str(ROOT / "deploy" / "nameko.yml"),
-                        SERVICE_CLASSES[service],
-                    ],
+                    "cmd": service_command(service),
                     "env": {
                         **env,
                         "PEERLINK_SERVICE": service,
@@ -454,13 +459,7 @@ def process_table(stack: Stack) -> list[dict]:
     table.append(
         {
             "name": "hub-reporting",
-            "cmd": [
-                nameko,
-                "run",
-                "--config",
-                str(ROOT / "deploy" / "nameko.yml"),
-                SERVICE_CLASSES["reporting"],
-            ],
+            "cmd": service_command("reporting"),
             "env": {
                 **hub_env,
                 "PEERLINK_SERVICE": "reporting",

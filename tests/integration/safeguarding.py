@@ -18,6 +18,7 @@ from aiosmtpd.controller import Controller
 
 from deploy.mailsink import Mailbox
 from deploy.migrations import migrate_node
+from deploy.stack import service_command
 from shared.auth import issue_token
 from tests.conftest import ROOT, wait_for
 
@@ -97,13 +98,7 @@ class ServiceProcess:
     def start(self, **env) -> ServiceProcess:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [
-                    str(ROOT / ".venv" / "bin" / "nameko"),
-                    "run",
-                    "--config",
-                    str(ROOT / "deploy" / "nameko.yml"),
-                    "services.safeguarding.service:SafeguardingService",
-                ],
+                service_command("safeguarding"),
                 cwd=ROOT,
                 env={**self.env, **env},
                 stdout=out,
