@@ -450,10 +450,14 @@ class SafeguardingService(Operations):
         summary="Read a concern with its full timeline, sealed words opened",
     )
     def read_concern(self, request, principal, concern_id):
+        concern, texts, timeline = self._read_whole(request, principal, concern_id)
+        return self._respond(concern, extra={"texts": texts, "timeline": timeline})
+
+    def _read_whole(self, request, principal, concern_id) -> tuple[Concern, dict, list]:
+        """A concern with its words and timeline opened, the read audited."""
         concern, events = self._load_with_events(principal, concern_id)
         self._audit_read(request, principal, concern, ["concern", "timeline", "text"])
-        texts, timeline = self._timeline(concern, events)
-        return self._respond(concern, extra={"texts": texts, "timeline": timeline})
+        return (concern, *self._timeline(concern, events))
 
     def _timeline(self, concern: Concern, events: list[RecordedEvent]) -> tuple[dict, list]:
         """The words recorded when it was raised, and every step with its own words opened."""
@@ -688,9 +692,7 @@ class SafeguardingService(Operations):
         summary="A concern's page: its details, timeline and the lead's forms",
     )
     def inbox_concern(self, request, principal, concern_id):
-        concern, events = self._load_with_events(principal, concern_id)
-        self._audit_read(request, principal, concern, ["concern", "timeline", "text"])
-        texts, timeline = self._timeline(concern, events)
+        concern, texts, timeline = self._read_whole(request, principal, concern_id)
         return _html(concern_page(self._view(concern), texts, timeline, TIMESCALES.zone))
 
     @route(
