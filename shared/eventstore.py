@@ -286,7 +286,8 @@ _WRITE_ALONE = (psycopg2.errors.DeadlockDetected, psycopg2.errors.SerializationF
 
 
 class _Append:
-    """One call of `PostgresEventStore.append`, waiting in a lane to be written."""
+    """One call of `PostgresEventStore.append` on its way to being written: alone, or in a lane
+    with others."""
 
     __slots__ = (
         "stream_type",
