@@ -80,7 +80,7 @@ def main() -> None:
 
     rng = random.Random(20240307)
     schema = f"vault_bench_{uuid.uuid4().hex[:8]}"
-    keys = MasterKeys.from_text(generate_master_key())
+    keys = MasterKeys.from_text(generate_master_key(), "leeds-mind")
     conn = psycopg2.connect(dsn, application_name="vault_bench")
     try:
         with conn, conn.cursor() as cur:

@@ -1,5 +1,6 @@
-"""Where things are: the alliance's partners, each service's port, and the settings a process
-reads from its environment (with defaults that work on one machine)."""
+"""Where things are: the alliance's partners, each service's port, each partner's broker user
+and database roles, and the settings a process reads from its environment (the partner and
+the credentials have no default: a process that is not told them refuses to start)."""
 
 from __future__ import annotations
 
@@ -17,18 +18,29 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def node_ports(index: int, base: int = 0) -> dict[str, int]:
-    """Partner k uses 8100+100k for its worker, +1 referrals, +2 sessions, +3 safeguarding."""
+    """Partner k uses 8100+100k for its worker, +1 referrals, +2 sessions, +3 safeguarding,
+    +4 the people's pages, +9 the local identity provider's issuer."""
     first = base + 8100 + 100 * index
     return {
         "worker": first,
         "referrals": first + 1,
         "sessions": first + 2,
         "safeguarding": first + 3,
+        "web": first + 4,
+        "idp": first + 9,
     }
 
 
 def hub_ports(base: int = 0) -> dict[str, int]:
-    return {"reporting": base + 8000, "worker": base + 8090}
+    return {"reporting": base + 8000, "worker": base + 8090, "idp": base + 8009}
+
+
+HUB_AUDIENCE = "urn:peerlink:hub"
+
+
+def node_audience(partner: str) -> str:
+    """The audience a partner's node demands in every access token it accepts."""
+    return f"urn:peerlink:node:{partner}"
 
 
 def database_name(partner: str) -> str:
@@ -37,6 +49,51 @@ def database_name(partner: str) -> str:
 
 def source_name(partner: str, service: str) -> str:
     return f"{partner}/{service}"
+
+
+# Each partner is a tenant of the broker: its node's user reaches its own vhost only, and a
+# federation user of its own may do nothing but carry its events out to the links that read
+# them. The hub's user reaches the hub vhost only.
+HUB_BROKER_USER = "hub"
+
+
+def broker_user(partner: str) -> str:
+    """The broker user a partner's node connects and publishes as (the messages' user_id)."""
+    return f"node-{partner}"
+
+
+def federation_user(partner: str) -> str:
+    """The broker user the federation links read a partner's events exchange with."""
+    return f"federation-{partner}"
+
+
+def database_roles(database: str) -> tuple[str, str]:
+    """The owning role (migrations) and the services' role of one database: no login role
+    opens a database but its own."""
+    return f"{database}_owner", f"{database}_app"
+
+
+REQUIRED_SETTINGS = ("PEERLINK_PARTNER", "PEERLINK_DATABASE_URL", "PEERLINK_AMQP_URL")
+
+
+class MissingSetting(RuntimeError):
+    """A setting without which a process must not start (it would guess a partner or a
+    credential)."""
+
+
+def _setting(env, name: str) -> str:
+    """A setting's value, or what the file its `_FILE` variable names holds (not both)."""
+    value, path = env.get(name, "").strip(), env.get(f"{name}_FILE", "").strip()
+    if value and path:
+        raise MissingSetting(f"set {name} or {name}_FILE, not both")
+    if path and name != "PEERLINK_PARTNER":
+        try:
+            return Path(path).read_text().strip()
+        except OSError as error:
+            raise MissingSetting(
+                f"{name}_FILE names {path}, which cannot be read: {error}"
+            ) from None
+    return value
 
 
 @dataclass(frozen=True)
@@ -48,15 +105,22 @@ class Settings:
     endpoints_file: str | None
 
     @classmethod
-    def from_environment(cls, service: str | None = None) -> Settings:
-        env = os.environ
+    def from_environment(cls, service: str | None = None, environ=None) -> Settings:
+        """The settings of this process. The database and broker URLs (they hold credentials)
+        may come from a file instead: PEERLINK_DATABASE_URL_FILE, PEERLINK_AMQP_URL_FILE."""
+        env = os.environ if environ is None else environ
+        values = {name: _setting(env, name) for name in REQUIRED_SETTINGS}
+        missing = [name for name, value in values.items() if not value]
+        if missing:
+            raise MissingSetting(
+                f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: a process "
+                "is told its partner, its database and its broker, it never assumes them"
+            )
         return cls(
             service=service or env.get("PEERLINK_SERVICE", ""),
-            partner_id=env.get("PEERLINK_PARTNER", "leeds-mind"),
-            database_url=env.get(
-                "PEERLINK_DATABASE_URL", "postgresql://peerlink@127.0.0.1:54320/peerlink"
-            ),
-            amqp_url=env.get("PEERLINK_AMQP_URL", "amqp://peerlink:peerlink@127.0.0.1:56720/"),
+            partner_id=values["PEERLINK_PARTNER"],
+            database_url=values["PEERLINK_DATABASE_URL"],
+            amqp_url=values["PEERLINK_AMQP_URL"],
             endpoints_file=env.get("PEERLINK_ENDPOINTS_FILE"),
         )
 

@@ -75,7 +75,8 @@ class FeedReader(Protocol):
 class HttpFeed:
     """Reads `GET /events?after=N&limit=M` of the service that owns a source."""
 
-    def __init__(self, urls: dict[str, str], token: Callable[[], str], timeout: float = 5.0):
+    def __init__(self, urls: dict[str, str], token: Callable[[str], str], timeout: float = 5.0):
+        """`token(source)` gives a bearer token for the node that owns `source`."""
         self.urls = urls
         self.token = token
         self.timeout = timeout
@@ -92,7 +93,7 @@ class HttpFeed:
             response = self._session.get(
                 f"{base}/events",
                 params={"after": after, "limit": limit},
-                headers={"Authorization": f"Bearer {self.token()}"},
+                headers={"Authorization": f"Bearer {self.token(source)}"},
                 timeout=self.timeout,
             )
         except requests.RequestException as error:
@@ -138,7 +139,13 @@ class Consumer:
         feed: FeedReader,
         max_attempts: int = 5,
         page_size: int = 1000,
+        sender_check: SenderCheck | None = None,
+        max_ahead: int | None = None,
     ):
+        """`sender_check` refuses a message not sent by the partner it names; `max_ahead`: a
+        message more than this many positions past the checkpoint is applied only once the
+        source's feed shows that event at that position (a position the feed does not hold
+        would make every later event of the source look like a duplicate)."""
         self.name = name
         self.db = db
         self.schema = schema
@@ -146,6 +153,8 @@ class Consumer:
         self.feed = feed
         self.max_attempts = max_attempts
         self.page_size = page_size
+        self.sender_check = sender_check
+        self.max_ahead = max_ahead
         self.retry_delay_seconds = 0.05
 
     @staticmethod
@@ -194,6 +203,10 @@ class Consumer:
         source = message["source"]
         previous = message["previous_position"]
         event = RecordedEvent.from_envelope(message)
+        if self.max_ahead is not None:
+            verdict = self._check_far_ahead(source, event, message)
+            if verdict is not None:
+                return verdict
         outcome = self._apply_in_order(source, event, previous)
         if outcome == "gap":
             metrics.CONSUMER_GAPS.labels(self.name).inc()
@@ -238,7 +251,9 @@ class Consumer:
                     settled[event.event_id] = Outcome.DUPLICATE
                     metrics.CONSUMER_DUPLICATES.labels(self.name).inc()
                     continue
-                if message["previous_position"] > checkpoint:
+                if message["previous_position"] > checkpoint or self._far_ahead(
+                    event.position, checkpoint
+                ):
                     break
                 run.append(event)
                 settled[event.event_id] = Outcome.APPLIED
@@ -254,6 +269,58 @@ class Consumer:
         if last is not None:
             self._applied(last, sum(1 for o in settled.values() if o == Outcome.APPLIED))
         return settled
+
+    def _far_ahead(self, position: int, checkpoint: int) -> bool:
+        return self.max_ahead is not None and position > checkpoint + self.max_ahead
+
+    def _check_far_ahead(self, source: str, event: RecordedEvent, message: dict) -> str | None:
+        """None when the message may be applied; DEFERRED when the feed cannot tell now (the
+        event is not applied: catch-up reads it from the feed if it is there); DEAD when the
+        feed does not hold this event at this position."""
+        if not self._far_ahead(event.position, self.checkpoint(source)):
+            return None
+        try:
+            held, _ = self.feed.read(source, event.position - 1, 1)
+        except SourceUnavailable as error:
+            log.warning(
+                "%s: cannot confirm position %s of %s yet: %s",
+                self.name,
+                event.position,
+                source,
+                error,
+            )
+            return Outcome.DEFERRED
+        if held and _same_event(held[0], event):
+            return None
+        self.refuse(
+            message,
+            "position",
+            f"{source} has no event {event.event_id} at position {event.position}",
+        )
+        return Outcome.DEAD
+
+    def refuse(self, message: dict, reason: str, detail: str) -> None:
+        """Record a message that must not be applied (a dead letter, its checkpoint untouched:
+        nothing of what it claims is believed) and count it."""
+        log.error("%s: refused a message (%s): %s", self.name, reason, detail)
+        event = RecordedEvent.from_envelope(message)
+        with self.db.transaction() as cur:
+            cur.execute(
+                f"INSERT INTO {self.schema}.dead_letters"
+                " (consumer, source, position, event_id, event_type, error, envelope)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (
+                    self.name,
+                    str(message.get("source"))[:200],
+                    event.position,
+                    event.event_id,
+                    event.event_type,
+                    f"refused ({reason}): {detail}"[:2000],
+                    json.dumps(message, default=str),
+                ),
+            )
+        metrics.REFUSED.labels(self.name, reason).inc()
+        metrics.DEAD_LETTERS.labels(self.name).inc()
 
     def _apply_in_order(self, source: str, event: RecordedEvent, previous: int) -> str:
         attempt = 0
@@ -447,8 +514,66 @@ def _readable(name: str, messages: list) -> tuple[list, list[dict]]:
     return readable, bodies
 
 
+class SenderCheck:
+    """What a consumer of several partners' events demands of each message before it applies
+    it: the broker user that published it (its `user_id`, validated by the broker where it was
+    published and carried by federation) is the node user of the partner the envelope names,
+    and the source is one of that partner's."""
+
+    def __init__(self, sources: Iterable[str], user_of: Callable[[str], str]):
+        self.sources = frozenset(sources)
+        self.user_of = user_of
+
+    def refusal(self, user_id: str | None, body: dict) -> tuple[str, str] | None:
+        """(reason, detail) when the message must be refused, else None."""
+        partner = body.get("partner_id")
+        source = body.get("source")
+        if not isinstance(partner, str) or not partner:
+            return "sender", "the envelope names no partner"
+        expected = self.user_of(partner)
+        if user_id != expected:
+            return "sender", f"{partner}'s event sent by broker user {user_id!r}, not {expected!r}"
+        if source not in self.sources or source.split("/", 1)[0] != partner:
+            return "source", f"{source!r} is not one of {partner}'s sources"
+        return None
+
+
+def _same_event(held: RecordedEvent, claimed: RecordedEvent) -> bool:
+    return (held.position, held.event_id, held.event_type, held.stream_id, held.partner_id) == (
+        claimed.position,
+        claimed.event_id,
+        claimed.event_type,
+        claimed.stream_id,
+        claimed.partner_id,
+    )
+
+
+def _user_id(message) -> str | None:
+    properties = getattr(message, "properties", None) or {}
+    return properties.get("user_id")
+
+
+def _admitted(consumer: Consumer, readable: list, bodies: list[dict]) -> tuple[list, list[dict]]:
+    """The messages that pass the consumer's sender check; the others are refused: recorded,
+    counted, and rejected to the dead-letter queue."""
+    check = consumer.sender_check
+    if check is None:
+        return readable, bodies
+    admitted, admitted_bodies = [], []
+    for message, body in zip(readable, bodies, strict=True):
+        refusal = check.refusal(_user_id(message), body)
+        if refusal is None:
+            admitted.append(message)
+            admitted_bodies.append(body)
+            continue
+        consumer.refuse(body, *refusal)
+        message.reject()
+    return admitted, admitted_bodies
+
+
 def _deliver(consumer: Consumer, messages: list) -> None:
     readable, bodies = _readable(consumer.name, messages)
+    readable, bodies = _admitted(consumer, readable, bodies)
     # our own database being away raises here: the messages stay unacked with the broker
     outcomes = consumer.handle_batch(bodies)
     for message, outcome in zip(readable, outcomes, strict=True):

@@ -54,6 +54,13 @@ DEAD_LETTERS = Counter(
     "Events that failed repeatedly and were dead-lettered",
     ["consumer"],
 )
+REFUSED = Counter(
+    "peerlink_consumer_refused_total",
+    "Messages refused before they were applied (also counted as dead letters): sent by another"
+    " broker user than the partner they name (sender), from a source not that partner's"
+    " (source), or at a position the source's feed does not hold (position)",
+    ["consumer", "reason"],
+)
 BREAK_GLASS = Counter(
     "peerlink_break_glass_total",
     "Records opened outside the normal scope by a safeguarding lead giving a reason",

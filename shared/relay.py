@@ -36,8 +36,8 @@ def amqp_connection(url: str, **kwargs) -> amqp.Connection:
     vhost = unquote(parts.path[1:]) if parts.path not in ("", "/") else "/"
     return amqp.Connection(
         host=f"{parts.hostname or '127.0.0.1'}:{parts.port or 5672}",
-        userid=unquote(parts.username or "guest"),
-        password=unquote(parts.password or "guest"),
+        userid=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
         virtual_host=vhost,
         connect_timeout=5,
         **kwargs,
@@ -59,13 +59,21 @@ def wire_message(
     return {**envelope, "source": source, "previous_position": previous_position}
 
 
+def broker_user_of(url: str) -> str:
+    return unquote(urlparse(url).username or "")
+
+
 class Publisher:
     """A confirm-mode channel that publishes a batch and waits for the broker to confirm all of
-    it, so one round of confirms covers hundreds of events."""
+    it, so one round of confirms covers hundreds of events.
+
+    Every message carries the connection's user as its `user_id`: the broker refuses one whose
+    user_id is not the user that publishes it, so a consumer knows which tenant sent it."""
 
     def __init__(self, url: str, exchange: str = EVENTS_EXCHANGE):
         self.url = url
         self.exchange = exchange
+        self.user_id = broker_user_of(url)
         self._conn: amqp.Connection | None = None
         self._channel = None
         self._confirmed = 0
@@ -105,6 +113,7 @@ class Publisher:
                 content_type="application/json",
                 delivery_mode=2,
                 message_id=body["event_id"],
+                user_id=self.user_id,
                 application_headers={"event_type": body["event_type"], "source": body["source"]},
             )
             self._channel.basic_publish(

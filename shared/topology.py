@@ -4,9 +4,11 @@ no event is ever routed to nowhere."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from shared.config import HUB_VHOST, PARTNERS
+from shared.config import HUB_BROKER_USER, HUB_VHOST, PARTNERS, broker_user, federation_user
 
 EVENTS_EXCHANGE = "peerlink.events"
 DEAD_LETTER_EXCHANGE = "peerlink.dead"
@@ -105,9 +107,80 @@ def declare(channel, topology: Topology) -> None:
         channel.queue_bind(binding.queue, binding.exchange, binding.routing_key)
 
 
-def definitions(user: str, password_hash: str, upstream_uri: callable, partners=PARTNERS) -> dict:
-    """RabbitMQ definitions (for `rabbitmqctl import_definitions`): user, vhosts, permissions,
-    topology, and the federation that carries each partner's events to the hub."""
+def broker_users(partners=PARTNERS) -> list[str]:
+    """Every broker user of an alliance: a node user and a federation user per partner, and
+    the hub's. None has a tag: what needs the broker's administration (deploy) uses
+    rabbitmqctl on the broker's own host."""
+    return [
+        *(broker_user(partner) for partner in partners),
+        *(federation_user(partner) for partner in partners),
+        HUB_BROKER_USER,
+    ]
+
+
+def _only(names: list[str]) -> str:
+    return "^(" + "|".join(re.escape(name) for name in names) + ")$" if names else "^$"
+
+
+def _consumed(topology: Topology) -> list[str]:
+    """The queues a vhost's services consume (not the dead-letter queues: those are read by
+    an operator with rabbitmqctl)."""
+    return [queue.name for queue in topology.queues if not queue.name.endswith(".dead")]
+
+
+# What a federation link does on its upstream (the partner's vhost): declares an exchange and
+# a queue of its own, both named "federation: ...", binds them to the events exchange and
+# consumes the queue. Nothing else: it cannot publish to the events exchange nor read a
+# service's queue.
+FEDERATION_RESOURCES = "^federation: "
+
+
+def permissions(partners=PARTNERS) -> list[dict]:
+    """Each user's rights: its own vhost only, and in it only what it does. No user may
+    declare or delete the topology (the deploy step imports it)."""
+    rights = []
+    for partner in partners:
+        rights.append(
+            {
+                "user": broker_user(partner),
+                "vhost": partner,
+                "configure": "^$",
+                "write": _only([EVENTS_EXCHANGE]),
+                "read": _only(_consumed(node_topology(partner))),
+            }
+        )
+        rights.append(
+            {
+                "user": federation_user(partner),
+                "vhost": partner,
+                "configure": FEDERATION_RESOURCES,
+                "write": FEDERATION_RESOURCES,
+                "read": f"^({re.escape(EVENTS_EXCHANGE)}$|federation: )",
+            }
+        )
+    rights.append(
+        {
+            "user": HUB_BROKER_USER,
+            "vhost": HUB_VHOST,
+            "configure": "^$",
+            "write": "^$",
+            "read": _only(_consumed(hub_topology())),
+        }
+    )
+    return rights
+
+
+def definitions(
+    password_hashes: Mapping[str, str],
+    upstream_uri: Callable[[str], str],
+    partners=PARTNERS,
+) -> dict:
+    """RabbitMQ definitions (for `rabbitmqctl import_definitions`): users, vhosts,
+    permissions, topology, and the federation that carries each partner's events to the hub.
+
+    `password_hashes` maps every name of `broker_users(partners)` to its RabbitMQ password
+    hash; `upstream_uri(partner)` is the URI a link reads that partner's vhost with (as the
+    partner's federation user)."""
     vhosts = [*partners, HUB_VHOST]
     topologies = {partner: node_topology(partner) for partner in partners}
     topologies[HUB_VHOST] = hub_topology()
@@ -115,16 +188,14 @@ def definitions(user: str, password_hash: str, upstream_uri: callable, partners=
         "users": [
             {
                 "name": user,
-                "password_hash": password_hash,
+                "password_hash": password_hashes[user],
                 "hashing_algorithm": "rabbit_password_hashing_sha256",
-                "tags": ["administrator"],
+                "tags": [],
             }
+            for user in broker_users(partners)
         ],
         "vhosts": [{"name": vhost} for vhost in vhosts],
-        "permissions": [
-            {"user": user, "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"}
-            for vhost in vhosts
-        ],
+        "permissions": permissions(partners),
         "exchanges": [
             {
                 "name": exchange.name,
@@ -190,7 +261,9 @@ def _upstream(vhost: str, name: str, uri: str) -> dict:
             "exchange": EVENTS_EXCHANGE,
             # the upstream's copy is removed only once the downstream has it on disk
             "ack-mode": "on-confirm",
-            "trust-user-id": False,
+            # the user_id the upstream validated (the partner's node user) travels with each
+            # message, so the hub can check that a message came from the partner it names
+            "trust-user-id": True,
             "prefetch-count": 1000,
             "reconnect-delay": 1,
         },

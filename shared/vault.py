@@ -273,14 +273,19 @@ class PersonKey:
 
 
 class MasterKeys:
-    """The node's master key, held only as the two keys derived from it (HKDF-SHA256): one
-    wraps person keys, the other makes blind-index digests."""
+    """A partner's master key, held only as the two keys derived from it (HKDF-SHA256): one
+    wraps person keys, the other makes blind-index digests. Each partner has its own, and a
+    wrapped key names its partner in its associated data: a key wrapped for one partner does
+    not open as another's, whatever master key the other holds."""
 
-    __slots__ = ("_wrapping", "_index_key")
+    __slots__ = ("_wrapping", "_index_key", "partner_id")
 
-    def __init__(self, master_key: bytes):
+    def __init__(self, master_key: bytes, partner_id: str):
         if len(master_key) != MASTER_KEY_BYTES:
             raise MasterKeyError(f"a master key is {MASTER_KEY_BYTES} bytes, not {len(master_key)}")
+        if not partner_id:
+            raise MasterKeyError("a master key belongs to a partner: name it")
+        self.partner_id = partner_id
         self._wrapping = AESGCM(_derive(master_key, _KEY_WRAPPING_INFO))
         self._index_key = _derive(master_key, _BLIND_INDEX_INFO)
 
@@ -288,19 +293,22 @@ class MasterKeys:
         return "MasterKeys(...)"
 
     @classmethod
-    def from_text(cls, text: str, source: str = "the master key") -> MasterKeys:
-        return cls(_decode_master_key(text, source))
+    def from_text(cls, text: str, partner_id: str, source: str = "the master key") -> MasterKeys:
+        return cls(_decode_master_key(text, source), partner_id)
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> MasterKeys:
-        """From PEERLINK_MASTER_KEY (urlsafe base64 of 32 bytes) or the file that
-        PEERLINK_MASTER_KEY_FILE names; exactly one of them must be set."""
+    def from_environment(
+        cls, partner_id: str, environ: Mapping[str, str] | None = None
+    ) -> MasterKeys:
+        """The master key of `partner_id` from PEERLINK_MASTER_KEY (urlsafe base64 of 32
+        bytes) or the file that PEERLINK_MASTER_KEY_FILE names; exactly one of them must be
+        set."""
         environ = os.environ if environ is None else environ
         text, path = environ.get(MASTER_KEY_ENV), environ.get(MASTER_KEY_FILE_ENV)
         if text and path:
             raise MasterKeyError(f"set {MASTER_KEY_ENV} or {MASTER_KEY_FILE_ENV}, not both")
         if text:
-            return cls.from_text(text, MASTER_KEY_ENV)
+            return cls.from_text(text, partner_id, MASTER_KEY_ENV)
         if path:
             try:
                 content = Path(path).read_text(encoding="ascii")
@@ -308,26 +316,29 @@ class MasterKeys:
                 raise MasterKeyError(
                     f"{MASTER_KEY_FILE_ENV} names {path}, which cannot be read: {error}"
                 ) from None
-            return cls.from_text(content, f"the master key file {path}")
+            return cls.from_text(content, partner_id, f"the master key file {path}")
         raise MasterKeyError(
             f"no master key: set {MASTER_KEY_ENV} (urlsafe base64 of {MASTER_KEY_BYTES} bytes) "
             f"or {MASTER_KEY_FILE_ENV} (a file holding one)"
         )
 
+    def _wrapping_aad(self, person_id: uuid.UUID) -> bytes:
+        partner = self.partner_id.encode("utf-8")
+        return _aad(b"person-key", person_id, len(partner).to_bytes(2, "big") + partner)
+
     def wrap(self, key: PersonKey) -> bytes:
         nonce = os.urandom(_NONCE_BYTES)
-        return nonce + self._wrapping.encrypt(
-            nonce, key._secret, _aad(b"person-key", key.person_id)
-        )
+        return nonce + self._wrapping.encrypt(nonce, key._secret, self._wrapping_aad(key.person_id))
 
     def unwrap(self, person_id: uuid.UUID, wrapped: bytes) -> PersonKey:
         nonce, sealed = wrapped[:_NONCE_BYTES], wrapped[_NONCE_BYTES:]
         try:
-            secret = self._wrapping.decrypt(nonce, sealed, _aad(b"person-key", person_id))
+            secret = self._wrapping.decrypt(nonce, sealed, self._wrapping_aad(person_id))
         except InvalidTag:
             raise VaultIntegrityError(
-                f"the key of person {person_id} does not open with this master key "
-                "(another node's key, or the row was altered or moved)"
+                f"the key of person {person_id} does not open with this master key as"
+                f" {self.partner_id}'s (another partner's key or wrapping, or the row was"
+                " altered or moved)"
             ) from None
         return PersonKey(person_id, secret)
 

@@ -53,7 +53,7 @@ def database(fresh_database):
 
 @pytest.fixture
 def keys():
-    return MasterKeys.from_text(generate_master_key())
+    return MasterKeys.from_text(generate_master_key(), "leeds-mind")
 
 
 @pytest.fixture
@@ -204,7 +204,7 @@ def test_ciphertext_moved_to_another_person_does_not_open(database, vault, jose,
 
 
 def test_another_master_key_opens_nothing(database, jose):
-    stranger = Vault(SCHEMA, MasterKeys.from_text(generate_master_key()))
+    stranger = Vault(SCHEMA, MasterKeys.from_text(generate_master_key(), "leeds-mind"))
     with database.transaction() as cur:
         with pytest.raises(VaultIntegrityError, match="does not open with this master key"):
             stranger.read(cur, jose)

@@ -51,8 +51,11 @@ PERSON = {
 }
 
 
-def new_keys() -> MasterKeys:
-    return MasterKeys.from_text(generate_master_key())
+PARTNER = "leeds-mind"
+
+
+def new_keys(partner: str = PARTNER) -> MasterKeys:
+    return MasterKeys.from_text(generate_master_key(), partner)
 
 
 # -- NHS numbers -----------------------------------------------------------------------------
@@ -159,37 +162,38 @@ def test_master_keys_load_from_the_environment_or_a_file(tmp_path):
     key = generate_master_key()
     path = tmp_path / "master.key"
     path.write_text(key + "\n")
-    from_env = MasterKeys.from_environment({MASTER_KEY_ENV: key})
-    from_file = MasterKeys.from_environment({MASTER_KEY_FILE_ENV: str(path)})
+    from_env = MasterKeys.from_environment(PARTNER, {MASTER_KEY_ENV: key})
+    from_file = MasterKeys.from_environment(PARTNER, {MASTER_KEY_FILE_ENV: str(path)})
     assert from_env.nhs_number_digest(VALID_NHS) == from_file.nhs_number_digest(VALID_NHS)
 
 
 def test_a_missing_master_key_names_both_ways_to_give_one():
     with pytest.raises(MasterKeyError, match=f"{MASTER_KEY_ENV}.*{MASTER_KEY_FILE_ENV}"):
-        MasterKeys.from_environment({})
+        MasterKeys.from_environment(PARTNER, {})
 
 
 def test_a_master_key_of_the_wrong_length_is_refused():
     short = base64.urlsafe_b64encode(b"k" * 16).decode()
     with pytest.raises(MasterKeyError, match="must decode to 32 bytes, it decodes to 16"):
-        MasterKeys.from_environment({MASTER_KEY_ENV: short})
+        MasterKeys.from_environment(PARTNER, {MASTER_KEY_ENV: short})
 
 
 def test_a_master_key_that_is_not_base64_is_refused():
     with pytest.raises(MasterKeyError, match="not urlsafe base64"):
-        MasterKeys.from_environment({MASTER_KEY_ENV: "not a key at all!"})
+        MasterKeys.from_environment(PARTNER, {MASTER_KEY_ENV: "not a key at all!"})
 
 
 def test_an_unreadable_master_key_file_is_named(tmp_path):
     missing = tmp_path / "nowhere.key"
     with pytest.raises(MasterKeyError, match=str(missing)):
-        MasterKeys.from_environment({MASTER_KEY_FILE_ENV: str(missing)})
+        MasterKeys.from_environment(PARTNER, {MASTER_KEY_FILE_ENV: str(missing)})
 
 
 def test_a_master_key_given_twice_is_refused(tmp_path):
     with pytest.raises(MasterKeyError, match="not both"):
         MasterKeys.from_environment(
-            {MASTER_KEY_ENV: generate_master_key(), MASTER_KEY_FILE_ENV: str(tmp_path / "k")}
+            PARTNER,
+            {MASTER_KEY_ENV: generate_master_key(), MASTER_KEY_FILE_ENV: str(tmp_path / "k")},
         )
 
 
@@ -264,6 +268,25 @@ def test_a_wrapped_key_opens_only_for_its_person_and_its_master_key():
         keys.unwrap(uuid.uuid4(), wrapped)
     with pytest.raises(VaultIntegrityError):
         new_keys().unwrap(key.person_id, wrapped)
+
+
+def test_a_key_wrapped_for_one_partner_does_not_open_as_another_partners():
+    master = generate_master_key()
+    leeds = MasterKeys.from_text(master, "leeds-mind")
+    mesmac = MasterKeys.from_text(master, "mesmac")
+    key = PersonKey.generate(uuid.uuid4())
+    wrapped = leeds.wrap(key)
+    assert leeds.unwrap(key.person_id, wrapped)._secret == key._secret
+    # the same master key, another partner's id: the wrapping names its partner
+    with pytest.raises(VaultIntegrityError, match="mesmac"):
+        mesmac.unwrap(key.person_id, wrapped)
+    with pytest.raises(VaultIntegrityError):
+        new_keys("mesmac").unwrap(key.person_id, wrapped)
+
+
+def test_a_master_key_names_its_partner():
+    with pytest.raises(MasterKeyError, match="partner"):
+        MasterKeys.from_text(generate_master_key(), "")
 
 
 identifier_values = st.dictionaries(st.sampled_from(IDENTIFIER_FIELDS), st.text(max_size=200))
