@@ -3,11 +3,15 @@
 Team leads and partner admins see their whole partner. A peer worker sees the people on their
 own caseload (referrals allocated to them and not ended), the people of the groups they
 facilitate and the people at sessions they ran; they record sessions they run or whose group
-they facilitate.
+they facilitate, and about people only as the caseload rules allow (caseload.py), so their own
+recording never widens whom they see.
 """
 
 from __future__ import annotations
 
+import uuid
+
+from services.sessions import caseload
 from services.sessions.domain import Group, Session
 from services.sessions.projections import SCHEMA
 from shared.auth import Forbidden, Principal
@@ -80,3 +84,56 @@ def require_facilitates(principal: Principal, group: Group) -> None:
     if sees_everyone(principal) or principal.user_id in group.facilitator_ids:
         return
     raise Forbidden("a peer worker changes only groups they facilitate")
+
+
+class CaseloadRefused(Forbidden):
+    """A caseload rule refused the caller (HTTP 403); the message names the rule."""
+
+    def __init__(self, broken: caseload.PeerWorkerRecordsOnlyTheirCaseload):
+        super().__init__(f"{broken.message} (rule {broken.rule})")
+        self.rule = broken.rule
+
+
+def caseload_grounds(cur, principal: Principal, person_ids) -> dict[str, set[str]]:
+    """The links that put each person on a peer worker's caseload wherever they are recorded: an
+    open referral allocated to them, a place in a group they facilitate. Attendance at sessions
+    they ran is left out: it is what their own recording makes."""
+    people = list(dict.fromkeys(str(uuid.UUID(str(p))) for p in person_ids))
+    grounds: dict[str, set[str]] = {person: set() for person in people}
+    if not people:
+        return grounds
+    cur.execute(
+        f"""SELECT person_id::text, %s FROM {SCHEMA}.referral_status
+            WHERE person_id = ANY(%s::uuid[]) AND worker_id = %s AND status = ANY(%s)
+            UNION
+            SELECT p.person_id::text, %s
+            FROM {SCHEMA}.group_people p JOIN {SCHEMA}.group_list g USING (group_id)
+            WHERE p.person_id = ANY(%s::uuid[]) AND %s = ANY(g.facilitator_ids)""",
+        (
+            caseload.ALLOCATED_REFERRAL,
+            people,
+            principal.user_id,
+            list(OPEN_REFERRAL_STATES),
+            caseload.GROUP_THEY_FACILITATE,
+            people,
+            principal.user_id,
+        ),
+    )
+    for person, ground in cur.fetchall():
+        grounds[person].add(ground)
+    return grounds
+
+
+def require_on_caseload(cur, principal: Principal, person_ids, session: Session | None = None):
+    """Before recording what links these people to the caller (attendance, a group place, notes
+    about them): each must already be on the caller's caseload. `session`, a session the caller
+    ran before this command, adds its own links (its booked person, attendance others recorded)."""
+    if principal.role in caseload.SEES_THE_PARTNER:
+        return
+    for person, grounds in caseload_grounds(cur, principal, person_ids).items():
+        if session is not None:
+            grounds |= caseload.grounds_at_session(session, person, principal.user_id)
+        try:
+            caseload.must_be_on_caseload(principal.role, grounds)
+        except caseload.PeerWorkerRecordsOnlyTheirCaseload as broken:
+            raise CaseloadRefused(broken) from None
