@@ -8,14 +8,17 @@ import json
 import re
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
 from shared import metrics
-from shared.config import PARTNERS, hub_ports, node_ports
+from shared.auth import HUB_PARTNER as HUB
+from shared.config import HUB_AUDIENCE, PARTNERS, hub_ports, node_audience, node_ports
 
 pytestmark = pytest.mark.unit
 
@@ -103,63 +106,145 @@ def load(name: str) -> dict:
 # -- promtool ----------------------------------------------------------------------------------
 
 
-def test_promtool_accepts_the_scrape_config_with_its_token_file_where_it_says(tmp_path):
-    # the config names the token file relative to itself: lay out the same tree elsewhere
+def laid_out(tmp_path: Path) -> Path:
+    """prometheus.yml with its rules in the same tree elsewhere, and the client secrets it names
+    relative to itself where the dev stack keeps them; returns the config's path."""
     here = tmp_path / "deploy" / "monitoring"
     here.mkdir(parents=True)
     for name in ("prometheus.yml", "alerts.yml"):
         shutil.copy(MONITORING / name, here / name)
-    token = tmp_path / "run" / "dev" / "secrets" / "prometheus.token"
-    token.parent.mkdir(parents=True)
-    token.write_text("a-token\n")
-    result = promtool("check", "config", str(here / "prometheus.yml"))
+    secrets = tmp_path / "run" / "dev" / "secrets" / "idp"
+    secrets.mkdir(parents=True)
+    for issuer in (*PARTNERS, HUB):
+        (secrets / f"{issuer}.prometheus").write_text("a-client-secret\n")
+    return here / "prometheus.yml"
+
+
+def discovered(config: Path) -> dict[str, dict[str, str]]:
+    """Each target's labels once Prometheus has made them (promtool's service discovery and
+    relabelling, as the server does), by target address."""
+    jobs = [job["job_name"] for job in yaml.safe_load(config.read_text())["scrape_configs"]]
+    # static targets are there at once; promtool waits out its timeout for more, in parallel
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        results = pool.map(
+            lambda job: promtool("check", "service-discovery", "--timeout=1s", str(config), job),
+            jobs,
+        )
+    targets = {}
+    for result in results:
+        assert result.returncode == 0, result.stdout + result.stderr
+        for target in json.loads(result.stdout):
+            labels = target["labels"]
+            targets[labels["__address__"]] = {
+                name: value for name, value in labels.items() if not name.startswith("__")
+            }
+    return targets
+
+
+def test_promtool_accepts_the_scrape_config_with_its_client_secrets_where_it_says(tmp_path):
+    config = laid_out(tmp_path)
+    result = promtool("check", "config", str(config))
     assert result.returncode == 0, result.stdout + result.stderr
+    # promtool does not look for an oauth2 secret file: each is where the dev stack keeps it
+    for job in load("prometheus.yml")["scrape_configs"]:
+        secret = (config.parent / job["oauth2"]["client_secret_file"]).resolve()
+        assert secret.is_file(), job["job_name"]
+        assert secret.parent == (tmp_path / "run" / "dev" / "secrets" / "idp").resolve()
 
-    token.unlink()
-    result = promtool("check", "config", str(here / "prometheus.yml"))
-    assert result.returncode != 0 and "prometheus.token" in result.stdout + result.stderr
+
+def test_each_target_keeps_its_own_job_label_and_not_its_job_name(tmp_path):
+    targets = discovered(laid_out(tmp_path))
+    for job in load("prometheus.yml")["scrape_configs"]:
+        for group in job["static_configs"]:
+            (target,) = group["targets"]
+            assert targets[target] == group["labels"], target
+    # the values the alerts and the dashboard select `up` by, and no other
+    assert {labels["job"] for labels in targets.values()} == watched_jobs("PeerlinkProcessDown")
+    assert {
+        labels["job"] for labels in targets.values() if labels["partner"] != HUB
+    } == watched_jobs("PeerlinkNodeUnreachable")
+    for expression in dashboard_expressions():
+        for jobs in re.findall(r'up\{job=~"([^"]+)"', expression):
+            assert set(jobs.split("|")) == watched_jobs("PeerlinkProcessDown"), expression
 
 
-def test_promtool_accepts_the_compose_scrape_config_with_its_token_file_where_it_says(tmp_path):
-    token = tmp_path / "secrets" / "peerlink_prometheus_token"
-    token.parent.mkdir()
-    token.write_text("a-token\n")
+def watched_jobs(alert: str) -> set[str]:
+    (rule,) = [
+        rule
+        for group in load("alerts.yml")["groups"]
+        for rule in group["rules"]
+        if rule.get("alert") == alert
+    ]
+    (jobs,) = re.findall(r'up\{job=~"([^"]+)"\}', rule["expr"])
+    return set(jobs.split("|"))
+
+
+def test_promtool_accepts_the_compose_scrape_config_with_its_client_secrets_where_it_says(
+    tmp_path,
+):
     config = (MONITORING / "prometheus.compose.yml").read_text()
-    assert config.count("/run/secrets/peerlink_prometheus_token") == 6
-    (tmp_path / "prometheus.yml").write_text(
-        config.replace("/run/secrets/peerlink_prometheus_token", str(token))
-    )
+    named = set(re.findall(r"/run/secrets/(\w+)", config))
+    assert named == {"peerlink_prometheus_leeds_mind", "peerlink_prometheus_alliance"}
+    for secret in named:
+        (tmp_path / secret).write_text("a-client-secret\n")
+        config = config.replace(f"/run/secrets/{secret}", str(tmp_path / secret))
+    (tmp_path / "prometheus.yml").write_text(config)
     shutil.copy(MONITORING / "alerts.yml", tmp_path / "alerts.yml")
     result = promtool("check", "config", str(tmp_path / "prometheus.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
+    targets = discovered(tmp_path / "prometheus.yml")
+    assert {labels["job"] for labels in targets.values()} <= watched_jobs("PeerlinkProcessDown")
+
+
+def compose_services() -> set[str]:
+    return set(yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"])
 
 
 def test_the_compose_scrape_config_scrapes_the_compose_processes_as_the_local_one_does():
+    # every process of the node and the hub that the compose file runs (a compose service is
+    # named as its job label), with the same labels and credentials as the local config
+    services = compose_services()
     local = {
         (job["job_name"], tuple(sorted(group["labels"].items())))
         for job in load("prometheus.yml")["scrape_configs"]
         for group in job["static_configs"]
-        if group["labels"]["partner"] in ("leeds-mind", "alliance")
+        if group["labels"]["partner"] in ("leeds-mind", HUB) and group["labels"]["job"] in services
     }
     config = load("prometheus.compose.yml")
     assert config["rule_files"] == ["alerts.yml"]
     assert config["global"] == load("prometheus.yml")["global"]
-    composed, targets = set(), {}
+    local_oauth2 = {
+        job["job_name"]: job["oauth2"] for job in load("prometheus.yml")["scrape_configs"]
+    }
+    composed, targets, token_urls = set(), {}, set()
     for job in config["scrape_configs"]:
+        oauth2, expected = job["oauth2"], local_oauth2[job["job_name"]]
+        assert oauth2["client_id"] == expected["client_id"], job["job_name"]
+        assert oauth2["endpoint_params"] == expected["endpoint_params"], job["job_name"]
+        # the deployment's own provider of that side: one token endpoint each
+        token_url = urlsplit(oauth2["token_url"])
+        assert token_url.scheme == "https" and token_url.netloc, job["job_name"]
+        token_urls.add(oauth2["token_url"])
+        assert oauth2["client_secret_file"].startswith("/run/secrets/"), job["job_name"]
+        assert "client_secret" not in oauth2, "a secret is never written here"
         for group in job["static_configs"]:
             (target,) = group["targets"]
             composed.add((job["job_name"], tuple(sorted(group["labels"].items()))))
-            targets[job["job_name"]] = target
+            targets[group["labels"]["job"]] = target
     assert composed == local
+    assert len(token_urls) == len(config["scrape_configs"]) == 2
     node, hub = node_ports(0), hub_ports()
-    assert targets == {
+    expected = {
         "referrals": f"referrals:{node['referrals']}",
         "sessions": f"sessions:{node['sessions']}",
         "safeguarding": f"safeguarding:{node['safeguarding']}",
+        "web": f"web:{node['web']}",
         "node-worker": f"node-worker:{node['worker']}",
         "reporting": f"reporting:{hub['reporting']}",
         "hub-worker": f"hub-worker:{hub['worker']}",
     }
+    assert targets == {job: target for job, target in expected.items() if job in services}
+    assert set(expected) - {"web"} <= set(targets), "the compose file runs these"
 
 
 def test_promtool_accepts_the_rules():
@@ -263,25 +348,48 @@ def test_a_name_peerlink_does_not_export_is_caught():
 def test_the_scrape_config_reaches_every_process_of_the_port_map_with_named_labels():
     config = load("prometheus.yml")
     assert config["rule_files"] == ["alerts.yml"]
-    scraped = {}
+    scraped, credentials = {}, {}
     for job in config["scrape_configs"]:
-        assert job["authorization"]["credentials_file"].endswith("prometheus.token"), job
-        assert "credentials" not in job["authorization"], "a token is never written here"
+        assert "authorization" not in job, "a token is never written here, nor kept in a file"
         for group in job["static_configs"]:
             (target,) = group["targets"]
             labels = group["labels"]
             assert "service" not in labels, "it would rename the services' own service label"
             process = labels["instance"].removeprefix(labels["partner"] + "/")
-            scraped[target] = (job["job_name"], labels["partner"], process)
-    expected = {}
+            scraped[target] = (labels["job"], labels["partner"], process)
+            credentials[target] = job["oauth2"]
+    names = [job["job_name"] for job in config["scrape_configs"]]
+    assert len(names) == len(set(names))
+    expected, wanted = {}, {}
     for index, partner in enumerate(PARTNERS):
-        for process, port in node_ports(index).items():
+        ports = node_ports(index)
+        for process, port in ports.items():
+            if process == "idp":  # the identity provider: no Peerlink process, no /metrics
+                continue
             job = "node-worker" if process == "worker" else process
             expected[f"127.0.0.1:{port}"] = (job, partner, process)
-    for process, port in hub_ports().items():
+            wanted[f"127.0.0.1:{port}"] = (partner, ports["idp"], node_audience(partner))
+    ports = hub_ports()
+    for process, port in ports.items():
+        if process == "idp":
+            continue
         job = "hub-worker" if process == "worker" else process
-        expected[f"127.0.0.1:{port}"] = (job, "alliance", process)
+        expected[f"127.0.0.1:{port}"] = (job, HUB, process)
+        wanted[f"127.0.0.1:{port}"] = (HUB, ports["idp"], HUB_AUDIENCE)
     assert scraped == expected
+    assert {process for _, _, process in scraped.values()} >= {"web", "worker", "reporting"}
+    # each target with an operator token from its own side's provider, for its own audience
+    for target, (issuer, idp_port, audience) in wanted.items():
+        oauth2 = credentials[target]
+        assert oauth2["client_id"] == "prometheus", target
+        assert oauth2["token_url"] == f"http://127.0.0.1:{idp_port}/token", target
+        assert oauth2["endpoint_params"] == {"resource": audience}, target
+        assert oauth2["client_secret_file"] == (f"../../run/dev/secrets/idp/{issuer}.prometheus"), (
+            target
+        )
+        assert set(oauth2) == {"client_id", "client_secret_file", "token_url", "endpoint_params"}
+    text = (MONITORING / "prometheus.yml").read_text()
+    assert "client_secret:" not in text and "credentials:" not in text
 
 
 def test_every_alert_has_a_test_that_fires_it_and_one_that_does_not():
