@@ -17,6 +17,16 @@ class RuleBroken(Exception):
         self.message = message
 
 
+class ReferenceRefused(RuleBroken):
+    """A command naming someone who is not there to be named (a person never registered here, a
+    worker who left): the field is wrong, so it is answered as invalid input (HTTP 422) naming
+    the field, with the rule. Subclasses are named after their rule."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(type(self).__name__, message)
+        self.field_name = field_name
+
+
 @functools.cache
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()

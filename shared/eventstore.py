@@ -519,6 +519,40 @@ class PostgresEventStore:
                 self._lead(lane, request)
         return self._outcome(request)
 
+    def append_within(
+        self,
+        cur,
+        stream_type: str,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        context: Context,
+    ) -> list[RecordedEvent]:
+        """Appends to a second stream inside another append's transaction (from its
+        `within(cur)`), so the events of both streams commit together or not at all: a person
+        registered with the referral that names them. A version conflict raises
+        ConcurrencyError, which undoes the whole transaction."""
+        if expected_version == ANY_VERSION:
+            raise ValueError("an append within another names the version it expects")
+        request = _Append(
+            stream_type,
+            str(stream_id),
+            expected_version,
+            events,
+            [self.registry.validate(event) for event in events],
+            context,
+            None,
+        )
+        stored = self._insert(cur, [request])
+        if len(stored) != len(events):
+            raise ConcurrencyError(
+                request.stream_id, expected_version, self._version(cur, stream_type, stream_id)
+            )
+        recorded = _recorded(request, stored)
+        if self.projector is not None:
+            self.projector(cur, recorded)
+        return recorded
+
     def _lead(self, lane: _Lane | None, request: _Append) -> None:
         batch = [request] if lane is None else lane.batch()
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from shared.aggregate import Aggregate, RuleBroken
+from shared.aggregate import Aggregate, ReferenceRefused, RuleBroken
 from shared.events import NewEvent
 
 RECEIVED = "received"
@@ -116,6 +116,28 @@ class OneOfferAtATime(Rule):
 
 class NoOfferToAnswer(Rule):
     pass
+
+
+class ReferralNamesARegisteredPerson(ReferenceRefused):
+    pass
+
+
+class ErasedPersonCannotBeReferred(ReferenceRefused):
+    pass
+
+
+def require_referable(field_name: str, standing: str | None) -> None:
+    """A referral is about someone registered on this node (`standing` "registered"), never an
+    id made up or mistyped, nor someone erased: their old id stays erased, and coming back they
+    are registered anew."""
+    if standing is None:
+        raise ReferralNamesARegisteredPerson(
+            field_name, "no such person on this node; register them first (or give person)"
+        )
+    if standing == "erased":
+        raise ErasedPersonCannotBeReferred(
+            field_name, "this person's record was erased; register them again to refer them"
+        )
 
 
 def _ended(status: str) -> str:

@@ -253,6 +253,24 @@ class PeopleApi:
             }
         )
 
+    @staticmethod
+    def _registration(person_id: str, body: dict) -> tuple[NewEvent, dict]:
+        """A person's PersonRegistered event (coded fields only) and the identifiers for the
+        vault, from a RegisterPersonBody."""
+        coded = {k: body[k] for k in ("gender", "ethnicity")}
+        identifiers = {
+            k: (v.isoformat() if isinstance(v, date) else v)
+            for k, v in body.items()
+            if k not in coded
+        }
+        payload = {
+            "person_id": person_id,
+            "age_band": age_band(body["date_of_birth"], datetime.now(UTC).date()),
+            **coded,
+            "postcode_district": postcode_district(identifiers.get("postcode")),
+        }
+        return NewEvent("PersonRegistered", payload), identifiers
+
     @route(
         "POST",
         "/people",
@@ -263,9 +281,8 @@ class PeopleApi:
         summary="Register a person (identifiers go to the vault)",
     )
     def register_person(self, request, principal, body):
-        coded = {k: body.pop(k) for k in ("gender", "ethnicity")}
-        identifiers = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in body.items()}
         person_id = str(uuid.uuid4())
+        event, identifiers = self._registration(person_id, body)
         with self.store.db.transaction() as cur:
             duplicates = set(
                 self.vault.find_by_name_and_dob(
@@ -274,17 +291,11 @@ class PeopleApi:
             )
             if identifiers.get("nhs_number"):
                 duplicates |= set(self.vault.find_by_nhs_number(cur, identifiers["nhs_number"]))
-        payload = {
-            "person_id": person_id,
-            "age_band": age_band(body["date_of_birth"], datetime.now(UTC).date()),
-            **coded,
-            "postcode_district": postcode_district(identifiers.get("postcode")),
-        }
         self.store.append(
             Person.stream_type,
             person_id,
             0,
-            [NewEvent("PersonRegistered", payload)],
+            [event],
             context_of(principal, request),
             within=lambda cur: self.vault.register(cur, person_id, identifiers),
         )

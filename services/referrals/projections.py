@@ -88,6 +88,8 @@ class ReferralList:
         if event.stream_type == "offer":
             self._apply_offer(cur, event)
             return
+        if event.stream_type != "referral":
+            return  # a person's or a worker's stream
         if event.event_type == "ReferralReceived":
             received = date.fromisoformat(p["received_on"])
             cur.execute(
@@ -173,6 +175,7 @@ def chain(*projectors):
 
 def referrals_projector():
     """The read model and the audit trail, kept in every appending transaction."""
+    from services.referrals.workforce import WorkerList
     from shared.audit import change_projector
 
-    return chain(ReferralList(), change_projector("referrals", person_of_referral))
+    return chain(ReferralList(), WorkerList(), change_projector("referrals", person_of_referral))

@@ -14,12 +14,15 @@ from services.referrals.domain import (
     OFFER_DECLINE_REASONS,
     OPEN_STATES,
 )
+from services.referrals.people import RegisterPersonBody
 from services.referrals.people import register_events as register_people_events
+from services.referrals.workforce import register_events as register_worker_events
 from shared.config import PARTNERS
 from shared.events import EventRegistry
 
 registry = EventRegistry()
 register_people_events(registry)
+register_worker_events(registry)
 
 # Readable referral sources for workers, each mapped to the NHS Mental Health Services Data Set
 # referral source group so reports compare with NHS returns (DOMAIN.md).
@@ -201,7 +204,12 @@ class VersionedBody(Schema):
 
 
 class ReceiveReferralBody(Schema):
-    person_id = fields.UUID(required=True)
+    """The person referred is one registered on this node (`person_id`), or registered with the
+    referral (`person`: the same fields as POST /people), in one transaction; so is a carer
+    referral's cared-for person (`cared_for_person_id` or `cared_for_person`)."""
+
+    person_id = fields.UUID(load_default=None)
+    person = fields.Nested(RegisterPersonBody, load_default=None)
     source = fields.String(required=True, validate=validate.OneOf(sorted(REFERRAL_SOURCES)))
     received_on = fields.Date(required=True)
     urgency = fields.String(load_default="routine", validate=validate.OneOf(URGENCIES))
@@ -221,14 +229,27 @@ class ReceiveReferralBody(Schema):
     )
     is_carer_referral = fields.Boolean(load_default=False)
     cared_for_person_id = fields.UUID(load_default=None)
+    cared_for_person = fields.Nested(RegisterPersonBody, load_default=None)
+
+    @validates_schema
+    def _one_person(self, data, **kwargs):
+        if (data.get("person_id") is None) == (data.get("person") is None):
+            raise SchemaError(
+                "give person_id (someone registered here) or person (to register them now)",
+                "person_id",
+            )
+        if data.get("cared_for_person_id") and data.get("cared_for_person"):
+            raise SchemaError(
+                "give cared_for_person_id or cared_for_person, not both", "cared_for_person_id"
+            )
 
     @validates_schema
     def _carer_link(self, data, **kwargs):
-        if data.get("cared_for_person_id") and not data.get("is_carer_referral"):
-            raise SchemaError(
-                "is allowed only on a carer referral (is_carer_referral true)",
-                "cared_for_person_id",
-            )
+        for name in ("cared_for_person_id", "cared_for_person"):
+            if data.get(name) and not data.get("is_carer_referral"):
+                raise SchemaError(
+                    "is allowed only on a carer referral (is_carer_referral true)", name
+                )
 
 
 class DatedBody(VersionedBody):

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 
 from psycogreen.eventlet import patch_psycopg
 
-from services.referrals.domain import IncomingOffer, Referral
-from services.referrals.people import PeopleApi
+from services.referrals.domain import IncomingOffer, Referral, require_referable
+from services.referrals.people import PeopleApi, Person
 from services.referrals.projections import SCHEMA, referrals_projector
 from services.referrals.retention import RetentionApi
 from services.referrals.schemas import (
@@ -30,6 +30,7 @@ from services.referrals.schemas import (
     ReferralOut,
     registry,
 )
+from services.referrals.workforce import WorkersApi, Workforce
 from shared import policy
 from shared.auth import Forbidden, Principal
 from shared.db import select_page
@@ -46,7 +47,7 @@ from shared.service import (
 from shared.web import (
     BadRequest,
     NotFound,
-    Secret,
+    Verifier,
     context_of,
     expected_version,
     json_response,
@@ -70,15 +71,17 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
-class ReferralsService(PeopleApi, RetentionApi, Operations):
-    """Referrals: received, accepted or declined, allocated, active, on hold, discharged."""
+class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
+    """Referrals: received, accepted or declined, allocated, active, on hold, discharged; the
+    people they are about and the workers they are allocated to."""
 
     name = "referrals"
     store = EventStore(SCHEMA, registry, projector=referrals_projector())
     audit = Audit()
     vault = PeopleVault()
     settings = NodeSettings()
-    auth_secret = Secret()
+    verifier = Verifier()
+    workforce = Workforce()
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -149,9 +152,23 @@ class ReferralsService(PeopleApi, RetentionApi, Operations):
         if body.get("consent") and body["consent"]["recorded_on"] > today():
             raise BadRequest("consent.recorded_on", "cannot be in the future")
         referral = Referral(str(uuid.uuid4()))
+        # people registered with the referral: (field, person_id, their registration body)
+        new_people = [
+            (name, str(uuid.uuid4()), body[name])
+            for name in ("person", "cared_for_person")
+            if body.get(name) is not None
+        ]
+        new_ids = {name: person_id for name, person_id, _ in new_people}
+        for name in ("person_id", "cared_for_person_id"):
+            if body.get(name) is not None:
+                require_referable(name, self._person_standing(principal, body[name]))
+        person_id = new_ids.get("person") or str(body["person_id"])
+        cared_for_id = new_ids.get("cared_for_person") or (
+            str(body["cared_for_person_id"]) if body.get("cared_for_person_id") else None
+        )
         consent = body.get("consent")
         details = {
-            "person_id": str(body["person_id"]),
+            "person_id": person_id,
             "source": body["source"],
             "source_group": REFERRAL_SOURCES[body["source"]],
             "received_on": body["received_on"].isoformat(),
@@ -160,9 +177,7 @@ class ReferralsService(PeopleApi, RetentionApi, Operations):
             "risk_level": body["risk_level"],
             "preferred_contact_mode": body.get("preferred_contact_mode"),
             "is_carer_referral": body["is_carer_referral"],
-            "cared_for_person_id": (
-                str(body["cared_for_person_id"]) if body.get("cared_for_person_id") else None
-            ),
+            "cared_for_person_id": cared_for_id,
             "referrer": (
                 {"organisation": body["referrer_organisation"]}
                 if body.get("referrer_organisation")
@@ -173,11 +188,43 @@ class ReferralsService(PeopleApi, RetentionApi, Operations):
             ),
         }
         events = referral.receive(details)
-        recorded = self.store.append(
-            Referral.stream_type, referral.id, 0, events, context_of(principal, request)
-        )
+        context = context_of(principal, request)
+        if not new_people:
+            recorded = self.store.append(Referral.stream_type, referral.id, 0, events, context)
+        else:
+            recorded = self._register_with_referral(new_people, referral, events, context)
         referral.version = recorded[-1].version
         return self._respond(referral, 201)
+
+    def _person_standing(self, principal: Principal, person_id) -> str | None:
+        """Whether the person is "registered" or "erased"; None when this partner has none by
+        that id."""
+        events = self.store.read_stream(Person.stream_type, str(person_id))
+        if not events or events[0].partner_id != principal.partner_id:
+            return None
+        return "erased" if Person(str(person_id), events).is_erased else "registered"
+
+    def _register_with_referral(self, new_people, referral: Referral, events, context):
+        """The people named by the referral registered with it: their vault rows and events and
+        the referral's events in one transaction, or nothing at all."""
+        registrations = [
+            (person_id, *self._registration(person_id, registering))
+            for _, person_id, registering in new_people
+        ]
+        (first_id, first_event, first_identifiers), *others = registrations
+        recorded = []
+
+        def together(cur):
+            self.vault.register(cur, first_id, first_identifiers)
+            for person_id, event, identifiers in others:
+                self.store.append_within(cur, Person.stream_type, person_id, 0, [event], context)
+                self.vault.register(cur, person_id, identifiers)
+            recorded.extend(
+                self.store.append_within(cur, Referral.stream_type, referral.id, 0, events, context)
+            )
+
+        self.store.append(Person.stream_type, first_id, 0, [first_event], context, within=together)
+        return recorded
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -339,13 +386,13 @@ class ReferralsService(PeopleApi, RetentionApi, Operations):
         summary="Allocate (or reallocate) a referral to a peer worker",
     )
     def allocate(self, request, principal, referral_id, body):
-        response = self._command(
-            request,
-            principal,
-            referral_id,
-            body,
-            lambda r, on: r.allocate(body["worker_id"], principal.user_id, on),
-        )
+        def decide(referral: Referral, on: date):
+            events = referral.allocate(body["worker_id"], principal.user_id, on)
+            with self.store.db.transaction() as cur:
+                self.workforce.require_named(cur, principal, "worker_id", [body["worker_id"]])
+            return events
+
+        response = self._command(request, principal, referral_id, body, decide)
         with self.store.db.transaction() as cur:
             cur.execute(
                 f"SELECT count(*) FROM {SCHEMA}.referral_list WHERE partner_id = %s"

@@ -179,6 +179,7 @@ def test_who_may_see_a_person(people, person_details):
     )
     rid = referral.json()["referral_id"]
     people("POST", f"/referrals/{rid}/accept", json={})
+    people("POST", "/workers", role="partner_admin", json={"worker_id": "pw-mine"})
     people("POST", f"/referrals/{rid}/allocate", json={"worker_id": "pw-mine"})
     assert people("GET", f"/people/{pid}", role="peer_worker", user="pw-mine").status_code == 200
     assert (

@@ -37,9 +37,14 @@ def api(endpoints, auth):
 
 
 def new_referral(api, partner="leeds-mind", **over) -> dict:
+    """A referral received ten days ago, its person registered with it unless `over` names
+    them."""
     received = (TODAY - timedelta(days=10)).isoformat()
     body = {
-        "person_id": str(uuid.uuid4()),
+        "person": {
+            "full_name": f"Reg Ferral {uuid.uuid4().hex[:8]}",
+            "date_of_birth": "1988-08-08",
+        },
         "source": "cmht",
         "received_on": received,
         "urgency": "soon",
@@ -53,14 +58,16 @@ def new_referral(api, partner="leeds-mind", **over) -> dict:
         },
         **over,
     }
+    if "person_id" in over:
+        del body["person"]
     response = api(partner).post("/referrals", body)
     assert response.status_code == 201, response.text
     assert response.headers["ETag"] == '"1"'
     return response.json()
 
 
-def test_a_referral_from_creation_to_discharge(api):
-    lead, worker = api(), api(role="peer_worker", user="worker-e2e-1")
+def test_a_referral_from_creation_to_discharge(api, register_worker):
+    lead, worker = api(), api(role="peer_worker", user=register_worker("worker-e2e-1"))
     referral = new_referral(api)
     rid = referral["referral_id"]
     assert referral["status"] == "received" and referral["source_group"].startswith("local")
@@ -211,9 +218,9 @@ def test_a_body_that_is_not_a_json_object_is_a_422(endpoints, auth, raw):
     assert response.json()["fields"] == {"body": ["must be a JSON object"]}
 
 
-def test_lists_filter_and_page(api):
+def test_lists_filter_and_page(api, register_worker):
     lead = api(partner="lslcs")
-    worker = f"worker-list-{uuid.uuid4().hex[:6]}"
+    worker = register_worker(f"worker-list-{uuid.uuid4().hex[:6]}", "lslcs")
     mine = [new_referral(api, "lslcs", source="self")["referral_id"] for _ in range(3)]
     lead.post(f"/referrals/{mine[0]}/accept", {})
     lead.post(f"/referrals/{mine[0]}/allocate", {"worker_id": worker})
@@ -316,9 +323,12 @@ def test_a_declined_offer_returns_the_referral_to_its_partner(api):
     assert api(partner="mesmac").get(f"/offers/{offer['offer_id']}").status_code == 404
 
 
-def test_the_sessions_service_learns_each_referrals_status_from_its_events(api, stack_state):
+def test_the_sessions_service_learns_each_referrals_status_from_its_events(
+    api, stack_state, register_worker
+):
     import psycopg2
 
+    register_worker("w-react", "lslcs")
     lead, worker = api(partner="lslcs"), api(partner="lslcs", role="peer_worker", user="w-react")
     rid = new_referral(api, "lslcs")["referral_id"]
     conn = psycopg2.connect(stack_state["owner_dsn"]["peerlink_lslcs"])
