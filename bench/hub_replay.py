@@ -27,12 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.referrals_http import percentile  # noqa: E402
 from bench.scratch import admin_dsn, arguments, scratch_database, stack_state  # noqa: E402
-from deploy.migrations import HUB_MIGRATIONS, apply  # noqa: E402
+from deploy.migrations import migrate_hub  # noqa: E402
+from deploy.signin import Tokens  # noqa: E402
 from services.referrals.schemas import registry as referrals  # noqa: E402
 from services.reporting.rebuild import rebuild  # noqa: E402
 from services.safeguarding.schemas import registry as safeguarding  # noqa: E402
 from services.sessions.schemas import registry as sessions  # noqa: E402
-from shared.auth import issue_token  # noqa: E402
 from shared.consumer import StoreFeed  # noqa: E402
 from shared.db import Database  # noqa: E402
 from shared.eventstore import _COLUMNS, PostgresEventStore  # noqa: E402
@@ -121,7 +121,7 @@ def replay(args) -> None:
     with scratch_database(admin_dsn(args)) as dsn:
         took = generate(dsn, args.events)
         print(f"generated {args.events:,} partner events in {took:.1f} s (not measured)")
-        apply(dsn, HUB_MIGRATIONS)
+        migrate_hub(dsn, app_role="PUBLIC")
         raw = raw_read(dsn, args.page)
         print(f"raw read of the same pages      {args.events / raw:>10,.0f} events/s")
         db = Database(dsn, maxconn=2)
@@ -144,12 +144,18 @@ def replay(args) -> None:
 
 def live_delay(args) -> None:
     state = stack_state()
-    secret = Path(state["jwt_secret_file"]).read_text().strip()
+    tokens = Tokens(state)
     base = state["endpoints"]["partners"]["leeds-mind"]["referrals"]
     session = requests.Session()
-    session.headers["Authorization"] = "Bearer " + issue_token(
-        secret, "bench-lead", "team_lead", "leeds-mind"
+    session.headers["Authorization"] = "Bearer " + tokens.token(
+        "team_lead", "leeds-mind", "bench-lead"
     )
+    person = session.post(
+        base + "/people",
+        json={"full_name": f"Bench Person {uuid.uuid4().hex[:8]}", "date_of_birth": "1980-01-01"},
+        timeout=10,
+    )
+    person.raise_for_status()
     ids, interval = [], 1 / args.rate
     started = time.perf_counter()
     for n in range(int(args.rate * args.seconds)):
@@ -160,7 +166,7 @@ def live_delay(args) -> None:
         response = session.post(
             base + "/referrals",
             json={
-                "person_id": str(uuid.uuid4()),
+                "person_id": person.json()["person_id"],
                 "source": "self",
                 "received_on": time.strftime("%Y-%m-%d"),
             },

@@ -21,10 +21,10 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shared.auth import issue_token  # noqa: E402
+from deploy.signin import Tokens  # noqa: E402
 
 
-def client(base: str, token: str, seconds: float, start, results) -> None:
+def client(base: str, token: str, person_id: str, seconds: float, start, results) -> None:
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"
     latencies: list[tuple[str, float]] = []
@@ -36,7 +36,7 @@ def client(base: str, token: str, seconds: float, start, results) -> None:
                 "create",
                 "/referrals",
                 {
-                    "person_id": str(uuid.uuid4()),
+                    "person_id": person_id,
                     "source": "gp",
                     "received_on": date.today().isoformat(),
                 },
@@ -72,12 +72,28 @@ def main() -> None:
     args = parser.parse_args()
     run = ROOT / "run" / os.environ.get("PEERLINK_STACK", "test")
     state = json.loads((run / "stack.json").read_text())
-    secret = Path(state["jwt_secret_file"]).read_text().strip()
+    tokens = Tokens(state)
     base = state["endpoints"]["partners"][args.partner]["referrals"]
-    token = issue_token(secret, "bench-lead", "team_lead", args.partner)
+    token = tokens.token("team_lead", args.partner, "bench-lead")
+    # a person to refer and a worker to allocate to, registered before the clock starts
+    admin = {"Authorization": "Bearer " + tokens.token("partner_admin", args.partner)}
+    registered = requests.post(
+        base + "/workers", json={"worker_id": "bench-worker"}, headers=admin, timeout=10
+    )
+    assert registered.status_code in (201, 409), registered.text
+    person = requests.post(
+        base + "/people",
+        json={"full_name": f"Bench Person {uuid.uuid4().hex[:8]}", "date_of_birth": "1980-01-01"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    person.raise_for_status()
+    person_id = person.json()["person_id"]
     start, results = multiprocessing.Event(), multiprocessing.Queue()
     procs = [
-        multiprocessing.Process(target=client, args=(base, token, args.seconds, start, results))
+        multiprocessing.Process(
+            target=client, args=(base, token, person_id, args.seconds, start, results)
+        )
         for _ in range(args.clients)
     ]
     for proc in procs:

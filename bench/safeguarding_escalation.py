@@ -34,8 +34,8 @@ from bench.referrals_http import percentile  # noqa: E402
 from bench.scratch import admin_dsn, arguments, scratch_database, stack_state  # noqa: E402
 from deploy.mailsink import Mailbox, read_mailbox  # noqa: E402
 from deploy.migrations import migrate_node  # noqa: E402
+from deploy.signin import Tokens  # noqa: E402
 from deploy.stack import service_command  # noqa: E402
-from shared.auth import issue_token  # noqa: E402
 
 FORM = {
     "age_group": "adult",
@@ -71,8 +71,10 @@ def start_service(state: dict, dsn: str, smtp_port: int, args, log: Path):
         "PEERLINK_DATABASE_URL": dsn,
         "PEERLINK_AMQP_URL": state["amqp"]["leeds-mind"],
         "PEERLINK_HTTP_ADDRESS": f"127.0.0.1:{port}",
-        "PEERLINK_JWT_SECRET_FILE": state["jwt_secret_file"],
-        "PEERLINK_MASTER_KEY_FILE": state["master_key_file"],
+        "PEERLINK_OIDC_ISSUER": state["endpoints"]["identity"]["leeds-mind"],
+        "PEERLINK_OIDC_AUDIENCE": "urn:peerlink:node:leeds-mind",
+        "PEERLINK_HUB_ISSUER": state["endpoints"]["identity"]["alliance"],
+        "PEERLINK_MASTER_KEY_FILE": state["master_key_files"]["leeds-mind"],
         "PEERLINK_SMTP_PORT": str(smtp_port),
         "PEERLINK_SAFEGUARDING_TIMESCALES": json.dumps(timescales),
     }
@@ -110,14 +112,14 @@ def main() -> None:
     parser.add_argument("--send", type=float, help="e-mail sender interval (service default)")
     args = parser.parse_args()
     state = stack_state()
-    secret = Path(state["jwt_secret_file"]).read_text().strip()
-    token = issue_token(secret, "bench-worker", "peer_worker", "leeds-mind")
+    tokens = Tokens(state)
+    token = tokens.token("peer_worker", "leeds-mind", "bench-worker")
     work = Path(tempfile.mkdtemp(prefix="peerlink-bench-"))
     mailbox = work / "mailbox.jsonl"
     controller = Controller(Mailbox(mailbox), hostname="127.0.0.1", port=free_port())
     controller.start()
     with scratch_database(admin_dsn(args)) as dsn:
-        migrate_node(dsn)
+        migrate_node(dsn, app_role="PUBLIC")
         process, url = start_service(state, dsn, controller.port, args, work / "service.log")
         try:
             session = requests.Session()

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.referrals_http import percentile  # noqa: E402
-from shared.auth import issue_token  # noqa: E402
+from deploy.signin import Tokens  # noqa: E402
 
 FACILITATOR = "bench-facilitator"
 
@@ -35,13 +35,11 @@ def post(session: requests.Session, url: str, body: dict) -> dict:
     return response.json()
 
 
-def set_up(state: dict, secret: str, partner: str) -> tuple[str, list[str]]:
+def set_up(state: dict, tokens: Tokens, partner: str) -> tuple[str, list[str]]:
     """Ten registered people in a group the bench's worker facilitates."""
     node = state["endpoints"]["partners"][partner]
     session = requests.Session()
-    session.headers["Authorization"] = "Bearer " + issue_token(
-        secret, "bench-lead", "team_lead", partner
-    )
+    session.headers["Authorization"] = "Bearer " + tokens.token("team_lead", partner, "bench-lead")
     people = [
         post(
             session,
@@ -50,6 +48,12 @@ def set_up(state: dict, secret: str, partner: str) -> tuple[str, list[str]]:
         )["person_id"]
         for n in range(10)
     ]
+    admin = {"Authorization": "Bearer " + tokens.token("partner_admin", partner)}
+    registered = requests.post(
+        node["referrals"] + "/workers", json={"worker_id": FACILITATOR}, headers=admin, timeout=15
+    )
+    if registered.status_code not in (201, 409):  # 409: on the workforce already
+        raise RuntimeError(f"POST /workers: {registered.status_code} {registered.text}")
     group = post(
         session,
         node["sessions"] + "/groups",
@@ -114,10 +118,10 @@ def main() -> None:
     args = parser.parse_args()
     run = ROOT / "run" / os.environ.get("PEERLINK_STACK", "test")
     state = json.loads((run / "stack.json").read_text())
-    secret = Path(state["jwt_secret_file"]).read_text().strip()
-    group_id, people = set_up(state, secret, args.partner)
+    tokens = Tokens(state)
+    group_id, people = set_up(state, tokens, args.partner)
     base = state["endpoints"]["partners"][args.partner]["sessions"]
-    token = issue_token(secret, FACILITATOR, "peer_worker", args.partner)
+    token = tokens.token("peer_worker", args.partner, FACILITATOR)
     start, results = multiprocessing.Event(), multiprocessing.Queue()
     procs = [
         multiprocessing.Process(

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import random
 import time
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
 import requests
 
-from shared.auth import issue_token
+from deploy.signin import Tokens
 from shared.config import PARTNERS
 
 SOURCES = [
@@ -49,6 +48,8 @@ JOURNEYS = [
     "closed_without_contact",
 ]
 WORKERS = ["sam", "priya", "jo", "kwame"]
+FIRST_NAMES = ["Ash", "Bea", "Cal", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jas", "Kai", "Lou"]
+FAMILY_NAMES = ["Ahmed", "Brown", "Clarke", "Davies", "Evans", "Fisher", "Green", "Hughes"]
 
 
 class Client:
@@ -119,9 +120,44 @@ def _walk(client: Client, referral: dict, journey: str, rng: random.Random) -> N
         )
 
 
+def register_demo_workers(state: dict, tokens: Tokens, partner: str) -> None:
+    """The partner's demo staff on its workforce, registered by its partner admin (rae), so that
+    they can be named before they first sign in; those already registered stay as they are."""
+    from deploy.idp import DEMO_USERS
+
+    admin = Client(
+        state["endpoints"]["partners"][partner]["referrals"],
+        tokens.token("partner_admin", partner, "rae"),
+    )
+    for user in DEMO_USERS:
+        if user.issuer != partner:
+            continue
+        response = admin.session.post(
+            f"{admin.base}/workers",
+            json={
+                "worker_id": user.username,
+                "display_name": user.display_name,
+                "roles": list(user.roles),
+            },
+            timeout=15,
+        )
+        if response.status_code not in (201, 409):
+            raise RuntimeError(f"POST /workers: {response.status_code} {response.text}")
+
+
+def demo_person(rng: random.Random, index: int) -> dict:
+    """A made-up person to register with their referral."""
+    return {
+        "full_name": f"{rng.choice(FIRST_NAMES)} {rng.choice(FAMILY_NAMES)} {index + 1}",
+        "date_of_birth": (date(1950, 1, 1) + timedelta(days=rng.randint(0, 20000))).isoformat(),
+        "gender": rng.choice(["woman", "man", "non_binary", "not_known"]),
+        "ethnicity": rng.choice(["white", "mixed", "asian", "black", "other"]),
+    }
+
+
 def load_demo(state_file: Path, referrals_per_partner: int = 36, seed: int = 2026) -> None:
     state = json.loads(Path(state_file).read_text())
-    secret = Path(state["jwt_secret_file"]).read_text().strip()
+    tokens = Tokens(state)
     rng = random.Random(seed)
     today = date.today()
     loaded: list[str] = []
@@ -131,19 +167,23 @@ def load_demo(state_file: Path, referrals_per_partner: int = 36, seed: int = 202
             f"{base}/events",
             params={"limit": 1},
             timeout=10,
-            headers={"Authorization": "Bearer " + issue_token(secret, "demo", "service", partner)},
+            headers={"Authorization": "Bearer " + tokens.token("service", partner, "demo")},
         )
         if feed.ok and feed.json()["events"]:
             print(f"[peerlink] demo data for {partner} already loaded")
-            continue
-        loaded.append(partner)
-        client = Client(base, issue_token(secret, f"demo-lead-{partner}", "team_lead", partner))
+        else:
+            loaded.append(partner)
+    for partner in PARTNERS:
+        register_demo_workers(state, tokens, partner)
+    for partner in loaded:
+        base = state["endpoints"]["partners"][partner]["referrals"]
+        client = Client(base, tokens.token("team_lead", partner, "alex"))
         for index in range(referrals_per_partner):
             received = today - timedelta(days=rng.randint(0, 180))
             referral = client.post(
                 "/referrals",
                 {
-                    "person_id": str(uuid.UUID(int=rng.getrandbits(128))),
+                    "person": demo_person(rng, index),
                     "source": rng.choice(SOURCES),
                     "received_on": received.isoformat(),
                     "urgency": rng.choice(["routine", "routine", "soon", "urgent"]),
@@ -163,29 +203,29 @@ def load_demo(state_file: Path, referrals_per_partner: int = 36, seed: int = 202
     from deploy.demo_sessions import load_sessions_demo
 
     for index, partner in enumerate(PARTNERS):
-        load_sessions_demo(state, secret, partner, seed + index)
+        load_sessions_demo(state, tokens, partner, seed + index)
     if {"leeds-mind", "mesmac"} <= set(loaded):
-        _demo_transfer(state, secret)
+        _demo_transfer(state, tokens)
     from deploy.demo_safeguarding import load_safeguarding_demo
 
-    load_safeguarding_demo(state, secret)
+    load_safeguarding_demo(state, tokens)
 
 
-def _demo_transfer(state: dict, secret: str) -> None:
+def _demo_transfer(state: dict, tokens: Tokens) -> None:
     """One referral offered from Leeds Mind to MESMAC and accepted there."""
     leeds = Client(
         state["endpoints"]["partners"]["leeds-mind"]["referrals"],
-        issue_token(secret, "demo-lead-leeds-mind", "team_lead", "leeds-mind"),
+        tokens.token("team_lead", "leeds-mind", "alex"),
     )
     mesmac = Client(
         state["endpoints"]["partners"]["mesmac"]["referrals"],
-        issue_token(secret, "demo-lead-mesmac", "team_lead", "mesmac"),
+        tokens.token("team_lead", "mesmac", "alex"),
     )
     received = date.today() - timedelta(days=3)
     referral = leeds.post(
         "/referrals",
         {
-            "person_id": str(uuid.uuid4()),
+            "person": demo_person(random.Random(), 0),
             "source": "self",
             "received_on": received.isoformat(),
             "needs": ["identity", "isolation"],

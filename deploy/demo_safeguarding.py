@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from deploy.demo import Client
-from shared.auth import issue_token
+from deploy.signin import Tokens
 from shared.config import PARTNERS
 
 WORKERS = ["sam", "priya", "jo", "kwame"]
@@ -70,23 +70,21 @@ def _form(over: dict) -> dict:
     }
 
 
-def load_safeguarding_demo(state: dict, secret: str) -> None:
+def load_safeguarding_demo(state: dict, tokens: Tokens) -> None:
     for partner in PARTNERS:
-        _load_partner(state, secret, partner)
+        _load_partner(state, tokens, partner)
 
 
-def _load_partner(state: dict, secret: str, partner: str) -> None:
+def _load_partner(state: dict, tokens: Tokens, partner: str) -> None:
     node = state["endpoints"]["partners"][partner]
-    service = Client(node["safeguarding"], issue_token(secret, "demo", "service", partner))
+    service = Client(node["safeguarding"], tokens.token("service", partner, "demo"))
     if service.get("/events", limit=1)["events"]:
         print(f"[peerlink] demo safeguarding for {partner} already loaded")
         return
-    people_api = Client(
-        node["referrals"], issue_token(secret, f"demo-lead-{partner}", "team_lead", partner)
-    )
+    people_api = Client(node["referrals"], tokens.token("team_lead", partner, "alex"))
     lead = Client(
         node["safeguarding"],
-        issue_token(secret, f"demo-dsl-{partner}", "safeguarding_lead", partner),
+        tokens.token("safeguarding_lead", partner, "chris"),
     )
     raised = 0
     for index, (details, journey) in enumerate(CONCERNS):
@@ -99,12 +97,12 @@ def _load_partner(state: dict, secret: str, partner: str) -> None:
         )["person_id"]
         worker = Client(
             node["safeguarding"],
-            issue_token(secret, WORKERS[index % len(WORKERS)], "peer_worker", partner),
+            tokens.token("peer_worker", partner, WORKERS[index % len(WORKERS)]),
         )
         concern = worker.post("/concerns", _form({"person_id": person, **details}))
         _walk(lead, worker, concern["concern_id"], journey, WORKERS[index % len(WORKERS)])
         raised += 1
-    worker = Client(node["safeguarding"], issue_token(secret, "sam", "peer_worker", partner))
+    worker = Client(node["safeguarding"], tokens.token("peer_worker", partner, "sam"))
     worker.post(
         "/concerns",
         _form(

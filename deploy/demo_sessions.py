@@ -9,8 +9,8 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from deploy.demo import Client
+from deploy.signin import Tokens
 from services.sessions.measures import SWEMWBS_ITEMS
-from shared.auth import issue_token
 
 WORKERS = ["sam", "priya", "jo", "kwame"]
 PEOPLE = 24
@@ -37,15 +37,15 @@ def _at(day: date, hour: int) -> str:
     return datetime(day.year, day.month, day.day, hour, 0, tzinfo=UTC).isoformat()
 
 
-def load_sessions_demo(state: dict, secret: str, partner: str, seed: int) -> None:
+def load_sessions_demo(state: dict, tokens: Tokens, partner: str, seed: int) -> None:
     node = state["endpoints"]["partners"][partner]
-    service = Client(node["sessions"], issue_token(secret, "demo", "service", partner))
+    service = Client(node["sessions"], tokens.token("service", partner, "demo"))
     if service.get("/events", limit=1)["events"]:
         print(f"[peerlink] demo sessions for {partner} already loaded")
         return
     rng = random.Random(seed)
     today = date.today()
-    lead_token = issue_token(secret, f"demo-lead-{partner}", "team_lead", partner)
+    lead_token = tokens.token("team_lead", partner, "alex")
     people_api = Client(node["referrals"], lead_token)
     lead = Client(node["sessions"], lead_token)
 
@@ -66,18 +66,16 @@ def load_sessions_demo(state: dict, secret: str, partner: str, seed: int) -> Non
     sessions = 0
     for index, person in enumerate(people[:ONE_TO_ONE_PEOPLE]):
         worker = WORKERS[index % len(WORKERS)]
-        sessions += _one_to_one_support(node, secret, partner, lead, person, worker, rng, today)
+        sessions += _one_to_one_support(node, tokens, partner, lead, person, worker, rng, today)
     sessions += _group(lead, people[4:16], "Living well, six weeks", "workshop_programme", 6, rng)
     sessions += _group(lead, people[10:22], "Tuesday peer group", "weekly_peer_group", 12, rng)
     sessions += _drop_ins(lead, people[16:], rng, today)
     print(f"[peerlink] demo sessions for {partner}: {PEOPLE} people, {sessions} sessions")
 
 
-def _one_to_one_support(node, secret, partner, lead, person, worker, rng, today) -> int:
-    referrals = Client(node["referrals"], issue_token(secret, worker, "peer_worker", partner))
-    lead_referrals = Client(
-        node["referrals"], issue_token(secret, f"demo-lead-{partner}", "team_lead", partner)
-    )
+def _one_to_one_support(node, tokens, partner, lead, person, worker, rng, today) -> int:
+    referrals = Client(node["referrals"], tokens.token("peer_worker", partner, worker))
+    lead_referrals = Client(node["referrals"], tokens.token("team_lead", partner, "alex"))
     start = today - timedelta(days=rng.randint(70, 150))
     referral = lead_referrals.post(
         "/referrals",
@@ -95,7 +93,7 @@ def _one_to_one_support(node, secret, partner, lead, person, worker, rng, today)
     )
     first = start + timedelta(days=rng.randint(2, 7))
     referrals.post(f"/referrals/{rid}/first-contact", {"on": first.isoformat()})
-    pw = Client(node["sessions"], issue_token(secret, worker, "peer_worker", partner))
+    pw = Client(node["sessions"], tokens.token("peer_worker", partner, worker))
     # the first session waits for the referral's new status to reach the sessions service
     count, day = 0, first
     while day < today - timedelta(days=1):

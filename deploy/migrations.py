@@ -1,6 +1,7 @@
 """Schema migrations for node and hub databases: ordered, recorded, applied once each.
 
-Run as the owning role; the services' role gets only what it needs. It can append events but
+Run as the database's owning role; the services' role of that database (each database has
+its own, see shared.config.database_roles) gets only what it needs. It can append events but
 never update or delete them.
 """
 
@@ -15,90 +16,82 @@ from shared.config import NODE_SERVICES
 from shared.consumer import CONSUMER_DDL
 from shared.eventstore import EVENTS_DDL
 
-APP_ROLE = "peerlink_app"
 
-
-def _node_store(schema: str) -> str:
+def _node_store(schema: str, app: str) -> str:
     return (
         EVENTS_DDL.format(schema=schema)
         + CONSUMER_DDL.format(schema=schema)
         + f"""
-GRANT USAGE ON SCHEMA {schema} TO {APP_ROLE};
-GRANT SELECT, INSERT ON {schema}.events TO {APP_ROLE};
-GRANT USAGE, SELECT ON SEQUENCE {schema}.event_position TO {APP_ROLE};
+GRANT USAGE ON SCHEMA {schema} TO {app};
+GRANT SELECT, INSERT ON {schema}.events TO {app};
+GRANT USAGE, SELECT ON SEQUENCE {schema}.event_position TO {app};
 GRANT SELECT, INSERT, UPDATE ON {schema}.relay_checkpoint, {schema}.consumer_checkpoints
-    TO {APP_ROLE};
-GRANT SELECT, INSERT ON {schema}.dead_letters TO {APP_ROLE};
-GRANT USAGE ON SEQUENCE {schema}.dead_letters_id_seq TO {APP_ROLE};
+    TO {app};
+GRANT SELECT, INSERT ON {schema}.dead_letters TO {app};
+GRANT USAGE ON SEQUENCE {schema}.dead_letters_id_seq TO {app};
 """
     )
 
 
-def _referral_list() -> str:
+def _referral_list(app: str) -> str:
     from services.referrals.projections import DDL, SCHEMA
 
-    return DDL + f"GRANT SELECT, INSERT, UPDATE, TRUNCATE ON {SCHEMA}.referral_list TO {APP_ROLE};"
+    return DDL + f"GRANT SELECT, INSERT, UPDATE, TRUNCATE ON {SCHEMA}.referral_list TO {app};"
 
 
-def _incoming_offers() -> str:
+def _incoming_offers(app: str) -> str:
     from services.referrals.projections import OFFERS_DDL, SCHEMA
 
     return OFFERS_DDL + (
-        f"GRANT SELECT, INSERT, UPDATE, TRUNCATE ON {SCHEMA}.incoming_offers TO {APP_ROLE};"
+        f"GRANT SELECT, INSERT, UPDATE, TRUNCATE ON {SCHEMA}.incoming_offers TO {app};"
     )
 
 
-def _sessions_referral_status() -> str:
+def _sessions_referral_status(app: str) -> str:
     from services.sessions.projections import DDL, SCHEMA
 
-    return DDL + (
-        f"GRANT SELECT, INSERT, UPDATE, TRUNCATE ON {SCHEMA}.referral_status TO {APP_ROLE};"
-    )
+    return DDL + (f"GRANT SELECT, INSERT, UPDATE, TRUNCATE ON {SCHEMA}.referral_status TO {app};")
 
 
-def _sessions_read_model() -> str:
+def _sessions_read_model(app: str) -> str:
     from services.sessions.projections import READ_MODEL_DDL, READ_MODEL_TABLES, SCHEMA
 
     tables = ", ".join(f"{SCHEMA}.{table}" for table in READ_MODEL_TABLES)
     return READ_MODEL_DDL + (
-        f"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON {tables} TO {APP_ROLE};"
+        f"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON {tables} TO {app};"
     )
 
 
-def _vault() -> str:
+def _workers(app: str) -> str:
+    from services.referrals.workforce import DDL, SCHEMA, TABLES
+
+    tables = ", ".join(f"{SCHEMA}.{table}" for table in TABLES)
+    return DDL + f"GRANT SELECT, INSERT, UPDATE, TRUNCATE ON {tables} TO {app};"
+
+
+def _vault(app: str) -> str:
     from shared.vault import vault_ddl
 
     return vault_ddl("vault") + (
-        f"GRANT USAGE ON SCHEMA vault TO {APP_ROLE};"
-        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA vault TO {APP_ROLE};"
+        f"GRANT USAGE ON SCHEMA vault TO {app};"
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA vault TO {app};"
     )
 
 
-def _hub() -> str:
+def _hub(app: str) -> str:
     return (
         CONSUMER_DDL.format(schema=HUB_SCHEMA)
         + hub_ddl()
         + f"""
-GRANT USAGE ON SCHEMA {HUB_SCHEMA} TO {APP_ROLE};
+GRANT USAGE ON SCHEMA {HUB_SCHEMA} TO {app};
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA {HUB_SCHEMA}
-    TO {APP_ROLE};
-GRANT USAGE ON ALL SEQUENCES IN SCHEMA {HUB_SCHEMA} TO {APP_ROLE};
+    TO {app};
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA {HUB_SCHEMA} TO {app};
 """
     )
 
 
-NODE_MIGRATIONS: list[tuple[str, str]] = [
-    (f"0001_{service}_event_store", _node_store(service)) for service in NODE_SERVICES
-]
-NODE_MIGRATIONS.append(("0002_referral_list", _referral_list()))
-NODE_MIGRATIONS.append(("0003_incoming_offers", _incoming_offers()))
-NODE_MIGRATIONS.append(("0004_sessions_referral_status", _sessions_referral_status()))
-NODE_MIGRATIONS.append(("0005_audit_trail", audit.DDL + audit.grants(APP_ROLE)))
-NODE_MIGRATIONS.append(("0006_people_vault", _vault()))
-NODE_MIGRATIONS.append(("0007_sessions_read_model", _sessions_read_model()))
-
-
-def _safeguarding_read_model() -> str:
+def _safeguarding_read_model(app: str) -> str:
     from services.safeguarding import notifications, projections
 
     schema = projections.SCHEMA
@@ -107,44 +100,67 @@ def _safeguarding_read_model() -> str:
     return (
         projections.DDL
         + notifications.DDL
-        + f"GRANT SELECT, INSERT, UPDATE, TRUNCATE ON {tables} TO {APP_ROLE};"
-        + f"GRANT USAGE ON {sequences} TO {APP_ROLE};"
+        + f"GRANT SELECT, INSERT, UPDATE, TRUNCATE ON {tables} TO {app};"
+        + f"GRANT USAGE ON {sequences} TO {app};"
     )
 
 
-NODE_MIGRATIONS.append(("0008_safeguarding_read_model", _safeguarding_read_model()))
-
-
-def _hub_facts() -> str:
+def _hub_facts(app: str) -> str:
     from services.reporting.facts import FACTS_DDL
 
     # the hub's projections are replayed from the partners' feeds when the workers start, so
     # the new facts table holds every event already delivered too
     return FACTS_DDL + (
-        f"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON {HUB_SCHEMA}.facts TO {APP_ROLE};"
+        f"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON {HUB_SCHEMA}.facts TO {app};"
         f"DELETE FROM {HUB_SCHEMA}.consumer_checkpoints WHERE consumer = 'hub-reports';"
         f"TRUNCATE {HUB_SCHEMA}.referrals_by_month;"
     )
 
 
-HUB_MIGRATIONS: list[tuple[str, str]] = [("0001_reporting", _hub())]
-HUB_MIGRATIONS.append(("0002_hub_facts", _hub_facts()))
-HUB_MIGRATIONS.append(
-    (
-        "0003_facts_applied_at",
-        f"ALTER TABLE {HUB_SCHEMA}.facts ADD COLUMN IF NOT EXISTS applied_at timestamptz"
-        " NOT NULL DEFAULT clock_timestamp();",
+def _web_sessions(app: str) -> str:
+    from services.web import sessions
+
+    tables = ", ".join(f"{sessions.SCHEMA}.{t}" for t in sessions.TABLES)
+    return sessions.DDL + (
+        f"GRANT USAGE ON SCHEMA {sessions.SCHEMA} TO {app};"
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO {app};"
     )
-)
-HUB_MIGRATIONS.append(
-    (
-        # a replay copies each page of facts through a temporary staging table
-        "0004_hub_temporary_tables",
-        "DO $$ BEGIN EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO "
-        + APP_ROLE
-        + "', current_database()); END $$;",
-    )
-)
+
+
+def node_migrations(app: str) -> list[tuple[str, str]]:
+    """A node database's migrations, granting to `app` (its services' role)."""
+    return [
+        *((f"0001_{service}_event_store", _node_store(service, app)) for service in NODE_SERVICES),
+        ("0002_referral_list", _referral_list(app)),
+        ("0003_incoming_offers", _incoming_offers(app)),
+        ("0004_sessions_referral_status", _sessions_referral_status(app)),
+        ("0005_audit_trail", audit.DDL + audit.grants(app)),
+        ("0006_people_vault", _vault(app)),
+        ("0007_sessions_read_model", _sessions_read_model(app)),
+        ("0008_safeguarding_read_model", _safeguarding_read_model(app)),
+        ("0009_web_sessions", _web_sessions(app)),
+        ("0010_workers", _workers(app)),
+    ]
+
+
+def hub_migrations(app: str) -> list[tuple[str, str]]:
+    """The hub database's migrations, granting to `app` (the hub services' role)."""
+    return [
+        ("0001_reporting", _hub(app)),
+        ("0002_hub_facts", _hub_facts(app)),
+        (
+            "0003_facts_applied_at",
+            f"ALTER TABLE {HUB_SCHEMA}.facts ADD COLUMN IF NOT EXISTS applied_at timestamptz"
+            " NOT NULL DEFAULT clock_timestamp();",
+        ),
+        (
+            # a replay copies each page of facts through a temporary staging table
+            "0004_hub_temporary_tables",
+            "DO $$ BEGIN EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO "
+            + app
+            + "', current_database()); END $$;",
+        ),
+    ]
 
 
 def apply(dsn: str, migrations: list[tuple[str, str]]) -> list[str]:
@@ -171,9 +187,11 @@ def apply(dsn: str, migrations: list[tuple[str, str]]) -> list[str]:
     return applied
 
 
-def migrate_node(dsn: str) -> list[str]:
-    return apply(dsn, NODE_MIGRATIONS)
+def migrate_node(dsn: str, app_role: str) -> list[str]:
+    """Migrate a node database as its owner; `app_role` is the role its services log in as."""
+    return apply(dsn, node_migrations(app_role))
 
 
-def migrate_hub(dsn: str) -> list[str]:
-    return apply(dsn, HUB_MIGRATIONS)
+def migrate_hub(dsn: str, app_role: str) -> list[str]:
+    """Migrate the hub database as its owner; `app_role` is the role its services log in as."""
+    return apply(dsn, hub_migrations(app_role))

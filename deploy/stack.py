@@ -2,7 +2,8 @@
 databases, vhosts, topology and federation, migrations, and every service of three partner
 nodes and the hub. `deploy/up`, `deploy/test` and `deploy/down` call this.
 
-Two stacks never collide: `dev` (the ports in README.md) and `test` (the same map + 10000).
+Stacks never collide: `dev` (the ports in README.md), `test` (the same map + 10000) and the
+spare `alt` (+2000) and `alt2` (+3000).
 Everything a stack starts is recorded in run/<stack>/pids and only that is ever stopped.
 """
 
@@ -26,15 +27,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from deploy import idp  # noqa: E402
+from shared.auth import HUB_PARTNER  # noqa: E402
 from shared.config import (  # noqa: E402
+    HUB_AUDIENCE,
+    HUB_BROKER_USER,
     HUB_VHOST,
     NODE_SERVICES,
     PARTNERS,
+    broker_user,
     database_name,
+    database_roles,
+    federation_user,
     hub_ports,
+    node_audience,
     node_ports,
 )
-from shared.topology import definitions  # noqa: E402
+from shared.topology import broker_users, definitions  # noqa: E402
 
 HUB_DATABASE = "peerlink_hub"
 SERVICE_CLASSES = {
@@ -42,6 +51,7 @@ SERVICE_CLASSES = {
     "sessions": "services.sessions.service:SessionsService",
     "safeguarding": "services.safeguarding.service:SafeguardingService",
     "reporting": "services.reporting.service:ReportingService",
+    "web": "services.web.service:WebService",
 }
 
 
@@ -78,6 +88,9 @@ class Stack:
 STACKS = {
     "dev": Stack("dev", 0, 15432, 15600),
     "test": Stack("test", 10000, 25432, 25600),
+    # spare stacks for working on the stack itself beside a running dev and test stack
+    "alt": Stack("alt", 2000, 17432, 17600),
+    "alt2": Stack("alt2", 3000, 18432, 18600),
 }
 
 
@@ -201,43 +214,80 @@ def psql(stack: Stack, sql: str, database: str = "postgres") -> str:
     return result.stdout.strip()
 
 
-def create_roles_and_databases(sql, passwords: dict[str, str]) -> None:
+# The deploy step's own login: creates scratch databases for the tests and opens none of the
+# alliance's. No service is ever given it.
+ADMIN_ROLE = "peerlink_admin"
+
+
+def alliance_databases(partners=PARTNERS) -> list[str]:
+    return [*(database_name(p) for p in partners), HUB_DATABASE]
+
+
+def database_logins(partners=PARTNERS) -> list[str]:
+    """Every login role of the alliance's databases: an owner and a services' role each."""
+    return [role for db in alliance_databases(partners) for role in database_roles(db)]
+
+
+def create_roles_and_databases(sql, passwords: dict[str, str], partners=PARTNERS) -> None:
     """Roles and databases of an alliance; `sql(statement)` runs as a superuser and returns
-    what the statement selected (falsy when nothing)."""
-    for role, extra in (
-        ("peerlink_owner", ""),
-        ("peerlink_app", ""),
-        ("peerlink_admin", " CREATEDB CREATEROLE"),
-    ):
+    what the statement selected (falsy when nothing). `passwords` holds one for ADMIN_ROLE and
+    for each role of `database_logins()`.
+
+    Each database is a tenant of its own: its owner (migrations) and its services' role may
+    connect to it, nobody else (not PUBLIC, not the other databases' roles, not the admin)."""
+
+    def login(role: str, extra: str = "") -> None:
         verb = "ALTER" if sql(f"SELECT 1 FROM pg_roles WHERE rolname = '{role}'") else "CREATE"
         sql(f"{verb} ROLE {role} LOGIN PASSWORD '{passwords[role]}'{extra}")
-    sql("GRANT peerlink_owner, peerlink_app TO peerlink_admin")
-    for db in [*(database_name(p) for p in PARTNERS), HUB_DATABASE]:
-        if not sql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'"):
-            sql(f"CREATE DATABASE {db} OWNER peerlink_owner")
+
+    login(ADMIN_ROLE, " CREATEDB")
+    # the maintenance database is for the admin alone
+    sql("REVOKE CONNECT ON DATABASE postgres FROM PUBLIC")
+    sql(f"GRANT CONNECT ON DATABASE postgres TO {ADMIN_ROLE}")
+    for db in alliance_databases(partners):
+        owner, app = database_roles(db)
+        login(owner)
+        login(app)
+        found = sql(f"SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '{db}'")
+        found = found[0] if isinstance(found, tuple) else found
+        if not found:
+            sql(f"CREATE DATABASE {db} OWNER {owner}")
+        elif found != owner:
+            raise SystemExit(
+                f"database {db} belongs to {found}, from before each database had roles of its"
+                " own (and each partner its own vault key): stop this stack and remove its data"
+                " (deploy/stack.py down, then delete run/<stack>) to start it afresh"
+            )
         sql(f"REVOKE ALL ON DATABASE {db} FROM PUBLIC")
-        sql(f"GRANT CONNECT ON DATABASE {db} TO peerlink_app")
+        sql(f"GRANT CONNECT ON DATABASE {db} TO {owner}, {app}")
+
+
+def master_key_file(stack: Stack, partner: str) -> Path:
+    """A partner's own people-vault master key (the hub keeps no vault)."""
+    return stack.run / "secrets" / f"master.{partner}.key"
+
+
+def database_password(stack: Stack, role: str) -> str:
+    return secret(stack, "db_admin" if role == ADMIN_ROLE else f"db.{role}")
 
 
 def ensure_databases(stack: Stack) -> None:
     create_roles_and_databases(
         lambda statement: psql(stack, statement),
-        {
-            "peerlink_owner": secret(stack, "db_owner"),
-            "peerlink_app": secret(stack, "db_app"),
-            "peerlink_admin": secret(stack, "db_admin"),
-        },
+        {role: database_password(stack, role) for role in [ADMIN_ROLE, *database_logins()]},
     )
+    idp.create_database(lambda statement: psql(stack, statement), stack)
 
 
-def dsn(stack: Stack, database: str, role: str = "peerlink_app") -> str:
-    pw = secret(
-        stack,
-        {"peerlink_app": "db_app", "peerlink_owner": "db_owner", "peerlink_admin": "db_admin"}[
-            role
-        ],
-    )
+def dsn(stack: Stack, database: str, role: str | None = None) -> str:
+    """A login to `database`: as its services' role unless another role is named."""
+    role = role or database_roles(database)[1]
+    pw = database_password(stack, role)
     return f"postgresql://{role}:{pw}@127.0.0.1:{stack.pg_port}/{database}"
+
+
+def owner_dsn(stack: Stack, database: str) -> str:
+    return dsn(stack, database, database_roles(database)[0])
 
 
 # -- RabbitMQ ----------------------------------------------------------------------------------
@@ -301,20 +351,34 @@ def rabbit_password_hash(password: str) -> str:
     return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
 
 
-def amqp_url(stack: Stack, vhost: str) -> str:
-    return f"amqp://peerlink:{secret(stack, 'amqp')}@127.0.0.1:{stack.amqp_port}/{vhost}"
+def broker_password(stack: Stack, user: str) -> str:
+    return secret(stack, f"amqp.{user}")
+
+
+def amqp_url(stack: Stack, vhost: str, user: str | None = None) -> str:
+    """A login to a vhost: as the user of its partner's node (or the hub's) unless another
+    user is named."""
+    user = user or (HUB_BROKER_USER if vhost == HUB_VHOST else broker_user(vhost))
+    password = broker_password(stack, user)
+    return f"amqp://{user}:{password}@127.0.0.1:{stack.amqp_port}/{vhost}"
 
 
 def ensure_topology(stack: Stack) -> None:
-    password = secret(stack, "amqp")
     spec = definitions(
-        "peerlink", rabbit_password_hash(password), lambda partner: amqp_url(stack, partner)
+        {user: rabbit_password_hash(broker_password(stack, user)) for user in broker_users()},
+        lambda partner: amqp_url(stack, partner, federation_user(partner)),
     )
     path = stack.run / "secrets" / "definitions.json"
     path.write_text(json.dumps(spec, indent=2))
     path.chmod(0o600)
-    say("declaring vhosts, exchanges, queues, dead-lettering and federation")
+    say("declaring users, vhosts, exchanges, queues, dead-lettering and federation")
     rabbitmqctl(stack, "import_definitions", str(path))
+    # the users of the alliance are the only ones: not `guest` (made on a broker's first
+    # start), nor any user an older layout had
+    listed = rabbitmqctl(stack, "list_users", "--formatter", "json").stdout
+    for user in json.loads(listed):
+        if user["user"] not in broker_users():
+            rabbitmqctl(stack, "delete_user", user["user"])
 
 
 # -- schema ------------------------------------------------------------------------------------
@@ -324,8 +388,9 @@ def migrate(stack: Stack) -> None:
     from deploy.migrations import migrate_hub, migrate_node
 
     for partner in PARTNERS:
-        migrate_node(dsn(stack, database_name(partner), "peerlink_owner"))
-    migrate_hub(dsn(stack, HUB_DATABASE, "peerlink_owner"))
+        db = database_name(partner)
+        migrate_node(owner_dsn(stack, db), app_role=database_roles(db)[1])
+    migrate_hub(owner_dsn(stack, HUB_DATABASE), app_role=database_roles(HUB_DATABASE)[1])
 
 
 # -- services ----------------------------------------------------------------------------------
@@ -350,18 +415,25 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+# the processes of a node or of the hub that answer /health, /metrics and /openapi.json
+SERVED = ("worker", "referrals", "sessions", "safeguarding", "web", "reporting")
+
+
 def endpoints(stack: Stack) -> dict:
     hub = hub_ports(stack.port_base)
     return {
         "stack": stack.name,
-        "hub": {name: f"http://127.0.0.1:{port}" for name, port in hub.items()},
+        "hub": {name: f"http://127.0.0.1:{port}" for name, port in hub.items() if name in SERVED},
         "partners": {
             partner: {
                 name: f"http://127.0.0.1:{port}"
                 for name, port in node_ports(index, stack.port_base).items()
+                if name in SERVED
             }
             for index, partner in enumerate(PARTNERS)
         },
+        # each partner's identity provider (and the hub's, `alliance`): issuer URLs
+        "identity": {partner: issuer_url(stack, partner) for partner in [*PARTNERS, HUB_PARTNER]},
     }
 
 
@@ -375,12 +447,31 @@ def mail_sink(stack: Stack) -> dict:
     }
 
 
+def issuer_url(stack: Stack, partner: str) -> str:
+    """The local identity provider's issuer of a partner (or of the hub, `alliance`)."""
+    if partner == HUB_PARTNER:
+        return f"http://127.0.0.1:{hub_ports(stack.port_base)['idp']}"
+    return f"http://127.0.0.1:{node_ports(PARTNERS.index(partner), stack.port_base)['idp']}"
+
+
+def oidc_env(stack: Stack, partner: str) -> dict:
+    """Whose tokens a process trusts: its own partner's provider, and on a node the hub's."""
+    if partner == HUB_PARTNER:
+        return {
+            "PEERLINK_OIDC_ISSUER": issuer_url(stack, HUB_PARTNER),
+            "PEERLINK_OIDC_AUDIENCE": HUB_AUDIENCE,
+        }
+    return {
+        "PEERLINK_OIDC_ISSUER": issuer_url(stack, partner),
+        "PEERLINK_OIDC_AUDIENCE": node_audience(partner),
+        "PEERLINK_HUB_ISSUER": issuer_url(stack, HUB_PARTNER),
+    }
+
+
 def process_table(stack: Stack) -> list[dict]:
     """Every process of the alliance with its command and environment."""
     sink = mail_sink(stack)
     common = {
-        "PEERLINK_JWT_SECRET_FILE": str(stack.run / "secrets" / "jwt"),
-        "PEERLINK_MASTER_KEY_FILE": str(stack.run / "secrets" / "master.key"),
         "PEERLINK_ENDPOINTS_FILE": str(stack.run / "endpoints.json"),
         "PEERLINK_STACK": stack.name,
         "PYTHONPATH": str(ROOT),
@@ -389,6 +480,7 @@ def process_table(stack: Stack) -> list[dict]:
     python = str(ROOT / ".venv" / "bin" / "python")
     mail = {"PEERLINK_SMTP_HOST": sink["host"], "PEERLINK_SMTP_PORT": str(sink["port"])}
     table = [
+        idp.process_spec(stack),  # first: every service finds its issuer through discovery
         {
             "name": "mailsink",
             "cmd": [
@@ -404,15 +496,18 @@ def process_table(stack: Stack) -> list[dict]:
             ],
             "env": common,
             "health": f"http://{sink['host']}:{sink['health_port']}/health",
-        }
+        },
     ]
     for index, partner in enumerate(PARTNERS):
         ports = node_ports(index, stack.port_base)
         env = {
             **common,
             "PEERLINK_PARTNER": partner,
+            **oidc_env(stack, partner),
+            # the partner's own database role, broker user and vault key
             "PEERLINK_DATABASE_URL": dsn(stack, database_name(partner)),
             "PEERLINK_AMQP_URL": amqp_url(stack, partner),
+            "PEERLINK_MASTER_KEY_FILE": str(master_key_file(stack, partner)),
         }
         # the SMTP sink, and the lead's inbox that every safeguarding e-mail links to
         safeguarding_env = {
@@ -449,10 +544,33 @@ def process_table(stack: Stack) -> list[dict]:
                 "health": f"http://127.0.0.1:{ports['worker']}/health",
             }
         )
+        # the people's pages, a client of the partner's own provider
+        table.append(
+            {
+                "name": f"{partner}-web",
+                "cmd": service_command("web"),
+                "env": {
+                    **env,
+                    "PEERLINK_SERVICE": "web",
+                    "PEERLINK_HTTP_ADDRESS": f"127.0.0.1:{ports['web']}",
+                    "PEERLINK_WEB_URL": f"http://127.0.0.1:{ports['web']}",
+                    "PEERLINK_WEB_CLIENT_SECRET_FILE": str(
+                        stack.run / "secrets" / "idp" / f"{partner}.peerlink-web"
+                    ),
+                },
+                "health": f"http://127.0.0.1:{ports['web']}/health",
+            }
+        )
     hub = hub_ports(stack.port_base)
     hub_env = {
         **common,
-        "PEERLINK_PARTNER": "alliance",
+        "PEERLINK_PARTNER": HUB_PARTNER,
+        **oidc_env(stack, HUB_PARTNER),
+        # the hub's own machine credential, for reading the partners' event feeds
+        "PEERLINK_OIDC_CLIENT_ID": "hub-worker",
+        "PEERLINK_OIDC_CLIENT_SECRET_FILE": str(
+            stack.run / "secrets" / "idp" / "alliance.hub-worker"
+        ),
         "PEERLINK_DATABASE_URL": dsn(stack, HUB_DATABASE),
         "PEERLINK_AMQP_URL": amqp_url(stack, HUB_VHOST),
     }
@@ -544,22 +662,18 @@ def write_state(stack: Stack) -> None:
     (stack.run / "endpoints.json").write_text(json.dumps(eps, indent=2))
     state = {
         "stack": stack.name,
-        "admin_dsn": dsn(stack, "postgres", "peerlink_admin"),
-        "owner_dsn": {
-            db: dsn(stack, db, "peerlink_owner")
-            for db in [*(database_name(p) for p in PARTNERS), HUB_DATABASE]
-        },
-        "app_dsn": {
-            db: dsn(stack, db) for db in [*(database_name(p) for p in PARTNERS), HUB_DATABASE]
-        },
+        "admin_dsn": dsn(stack, "postgres", ADMIN_ROLE),
+        "owner_dsn": {db: owner_dsn(stack, db) for db in alliance_databases()},
+        "app_dsn": {db: dsn(stack, db) for db in alliance_databases()},
+        # each vhost as the user of its node (or the hub's)
         "amqp": {vhost: amqp_url(stack, vhost) for vhost in [*PARTNERS, HUB_VHOST]},
         "amqp_port": stack.amqp_port,
         "rabbit_node": stack.rabbit_node,
         "pg_port": stack.pg_port,
-        "jwt_secret_file": str(stack.run / "secrets" / "jwt"),
-        "master_key_file": str(stack.run / "secrets" / "master.key"),
+        "master_key_files": {p: str(master_key_file(stack, p)) for p in PARTNERS},
         "smtp": mail_sink(stack),
         "endpoints": eps,
+        "idp": idp.state(stack),
     }
     path = stack.run / "stack.json"
     path.write_text(json.dumps(state, indent=2))
@@ -572,6 +686,7 @@ def restart_services(stack: Stack) -> None:
         stop_process(stack, spec["name"])
     ensure_topology(stack)
     migrate(stack)
+    idp.write_config(stack)
     for spec in process_table(stack):
         start_process(stack, spec)
     for spec in process_table(stack):
@@ -595,14 +710,21 @@ def rebuild_hub(stack: Stack) -> None:
 
 def up(stack: Stack, demo: bool) -> None:
     stack.run.mkdir(parents=True, exist_ok=True)
-    secret(stack, "jwt")
-    secret(stack, "master.key", lambda: base64.urlsafe_b64encode(os.urandom(32)).decode())
+    for partner in PARTNERS:
+        secret(
+            stack,
+            master_key_file(stack, partner).name,
+            lambda: base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        )
     start_postgres(stack)
     start_rabbitmq(stack)
     ensure_databases(stack)
     ensure_topology(stack)
     migrate(stack)
     write_state(stack)
+    idp.write_config(stack)
+    if demo:
+        idp.ensure_demo_users(stack)
     table = process_table(stack)
     say(f"starting {len(table)} service processes")
     for spec in table:
@@ -629,8 +751,11 @@ def print_summary(stack: Stack) -> None:
             f"  {partner:<12} worker {node['worker']}  referrals {node['referrals']}  "
             f"sessions {node['sessions']}  safeguarding {node['safeguarding']}"
         )
+        print(f"  {'':<12} people's pages (sign in here) {node['web']}/")
     print(f"Endpoint map: {stack.run / 'endpoints.json'}")
-    print("A token: deploy/token --user alex --role team_lead --partner leeds-mind")
+    for line in idp.summary_lines(stack):
+        print(line)
+    print("A token: TOKEN=$(deploy/token --user alex --partner leeds-mind)")
     print(
         'Then:    curl -H "Authorization: Bearer $TOKEN" '
         f"{eps['partners']['leeds-mind']['referrals']}/openapi.json"

@@ -24,6 +24,10 @@ MAY_DECIDE_REFERRALS = (TEAM_LEAD, PARTNER_ADMIN)  # accept, decline, allocate, 
 MAY_WORK_REFERRALS = (PEER_WORKER, TEAM_LEAD, PARTNER_ADMIN)  # first contact, hold, discharge
 MAY_READ_CASELOADS = (TEAM_LEAD, PARTNER_ADMIN)
 
+# -- the workforce (who may be named as a worker) ------------------------------------------------
+MAY_MANAGE_WORKERS = (PARTNER_ADMIN,)
+MAY_READ_WORKERS = (TEAM_LEAD, PARTNER_ADMIN)
+
 # -- people ------------------------------------------------------------------------------------
 MAY_READ_PEOPLE = (PEER_WORKER, TEAM_LEAD, PARTNER_ADMIN, SAFEGUARDING_LEAD)
 MAY_CHANGE_PEOPLE = (PEER_WORKER, TEAM_LEAD, PARTNER_ADMIN)
@@ -50,5 +54,5 @@ MAY_READ_REPORT_FRESHNESS = (ALLIANCE_ANALYST, OPERATOR)
 MAY_READ_INTERNAL_COUNTS = (SERVICE,)
 
 # -- operations --------------------------------------------------------------------------------
-MAY_READ_METRICS = (OPERATOR, SERVICE)
+MAY_READ_METRICS = (OPERATOR,)
 MAY_READ_EVENT_FEED = (SERVICE,)

@@ -66,12 +66,14 @@ class Audit(DependencyProvider):
 
 
 class PeopleVault(DependencyProvider):
-    """The node's people vault (identifiers encrypted per person) under its master key."""
+    """The node's people vault (identifiers encrypted per person) under its partner's master
+    key."""
 
     def setup(self):
         from shared.vault import MasterKeys, Vault
 
-        self.vault = Vault("vault", MasterKeys.from_environment())
+        partner = Settings.from_environment(self.container.service_name).partner_id
+        self.vault = Vault("vault", MasterKeys.from_environment(partner))
 
     def get_dependency(self, worker_ctx):
         return self.vault
@@ -114,12 +116,8 @@ def check_health(db: Database, amqp_url: str) -> Response:
     )
 
 
-class Operations:
-    """Mixed into every node service; expects `name`, `store`, `settings`, `auth_secret`."""
-
-    @route("GET", "/health", public=True, summary="Check the database and the broker")
-    def health(self, request, principal):
-        return check_health(self.store.db, self.settings.amqp_url)
+class Described:
+    """/metrics for operators and /openapi.json for anyone; expects `name` and `verifier`."""
 
     @route("GET", "/metrics", roles=policy.MAY_READ_METRICS, summary="Read Prometheus metrics")
     def metrics(self, request, principal):
@@ -129,6 +127,14 @@ class Operations:
     @route("GET", "/openapi.json", public=True, summary="Read this API's OpenAPI document")
     def openapi(self, request, principal):
         return openapi_document(type(self), f"Peerlink {self.name}")
+
+
+class Operations(Described):
+    """Mixed into every node service; expects `name`, `store`, `settings`, `verifier`."""
+
+    @route("GET", "/health", public=True, summary="Check the database and the broker")
+    def health(self, request, principal):
+        return check_health(self.store.db, self.settings.amqp_url)
 
     @route(
         "GET",

@@ -21,7 +21,7 @@ from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from shared import metrics
-from shared.aggregate import RuleBroken
+from shared.aggregate import ReferenceRefused, RuleBroken
 from shared.auth import (
     HUB_PARTNER,
     Forbidden,
@@ -113,6 +113,15 @@ def error_response(error: Exception, request_id: str) -> Response:
     if isinstance(error, BadRequest):
         return _error(
             422, "invalid", str(error), request_id, fields={error.field_name: [error.rule]}
+        )
+    if isinstance(error, ReferenceRefused):
+        return _error(
+            422,
+            "invalid",
+            f"{error.field_name}: {error.message}",
+            request_id,
+            fields={error.field_name: [error.message]},
+            rule=error.rule,
         )
     if isinstance(error, EventError):
         return _error(422, "invalid", str(error), request_id)
@@ -218,12 +227,17 @@ def route(
 def _call(service, fn, spec: RouteSpec, request, request_id: str, params: dict):
     principal = None
     if not spec.public:
-        principal = principal_from_header(service.auth_secret, request.headers.get("Authorization"))
+        principal = principal_from_header(service.verifier, request.headers.get("Authorization"))
         if principal.role not in spec.roles:
             raise Forbidden(
                 f"a {principal.role} may not {spec.summary[0].lower()}{spec.summary[1:]}"
             )
         _require_own_node(service, principal, has_record=bool(params))
+        # a member of staff is on their partner's workforce from the first time they act: their
+        # provider vouched for them, so others may name them from then on
+        workforce = getattr(service, "workforce", None)
+        if workforce is not None:
+            workforce.sign_in(principal)
     kwargs = dict(params)
     if spec.body is not None:
         kwargs["body"] = _load_body(request, spec.body)
@@ -234,16 +248,13 @@ def _call(service, fn, spec: RouteSpec, request, request_id: str, params: dict):
 
 
 def _require_own_node(service, principal: Principal, has_record: bool) -> None:
-    """A partner's node serves that partner's staff, the hub's services, and operators (whose
-    role reaches metrics only). Another partner's records do not exist for the caller (404);
-    anything else is 403."""
+    """A partner's node serves its own partner's people and the hub's machine credential; the
+    verifier trusts no other issuer, so this only guards against a process set up wrongly."""
     settings = getattr(service, "settings", None)
     node_partner = getattr(settings, "partner_id", None)
     if node_partner is None or principal.partner_id == node_partner:
         return
-    if principal.role == "operator" or (
-        principal.partner_id == HUB_PARTNER and principal.role == "service"
-    ):
+    if principal.partner_id == HUB_PARTNER and principal.role == "service":
         return
     if has_record:
         raise NotFound("no such record")
@@ -317,16 +328,18 @@ class EventFeedQuery(Schema):
     limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
 
 
-class Secret(DependencyProvider):
-    """The token signing secret, read once per container."""
+class Verifier(DependencyProvider):
+    """Checks bearer tokens against the providers this process trusts; built once per
+    container from PEERLINK_OIDC_* (see shared/auth.py)."""
 
     def setup(self):
-        from shared.auth import secret_from_environment
+        from shared.auth import verifier_from_environment
+        from shared.config import Settings
 
-        self.secret = secret_from_environment()
+        self.verifier = verifier_from_environment(Settings.from_environment().partner_id)
 
     def get_dependency(self, worker_ctx):
-        return self.secret
+        return self.verifier
 
 
 def require_partner(principal: Principal | None, partner_id: str) -> None:

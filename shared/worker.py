@@ -16,10 +16,16 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from shared import metrics, policy
-from shared.auth import HUB_PARTNER, issue_token, principal_from_header
-from shared.auth import secret_from_environment as jwt_secret
-from shared.config import NODE_SERVICES, Settings, feed_urls, source_name
-from shared.consumer import Consumer, HttpFeed, Reactor, run_catch_up, run_queue
+from shared.auth import (
+    Forbidden,
+    MachineCredential,
+    Unauthenticated,
+    feed_tokens,
+    principal_from_header,
+    verifier_from_environment,
+)
+from shared.config import NODE_SERVICES, Settings, broker_user, feed_urls, source_name
+from shared.consumer import Consumer, HttpFeed, Reactor, SenderCheck, run_catch_up, run_queue
 from shared.db import Database
 from shared.events import EventRegistry
 from shared.eventstore import PostgresEventStore
@@ -27,6 +33,10 @@ from shared.hub_schema import hub_payload
 from shared.relay import Relay, amqp_connection
 
 log = logging.getLogger("peerlink.worker")
+
+# How far past a consumer's checkpoint a message may claim to be before the source's feed must
+# confirm it (events lost on a link come back this way; one feed read each)
+HUB_MAX_AHEAD = 1000
 
 
 def node_registry() -> EventRegistry:
@@ -112,6 +122,7 @@ class Worker:
             "safeguarding",
             [RepeatedDidNotAttend(safeguarding, self.settings.partner_id)],
             StoreFeed({source: sessions}),
+            **self._own_events_only(source),
         )
         self.consumers.append(consumer)
         self._thread(
@@ -124,6 +135,14 @@ class Worker:
         )
         self._thread("safeguarding-signals-catch-up", run_catch_up, consumer, [source], self.stop)
 
+    def _own_events_only(self, source: str) -> dict:
+        """A node's consumer of its own events checks them as the hub does: sent by this node's
+        broker user, from this source, at a position the store holds."""
+        return {
+            "sender_check": SenderCheck([source], broker_user),
+            "max_ahead": HUB_MAX_AHEAD,
+        }
+
     def _start_referral_status(self, referrals: PostgresEventStore) -> None:
         """The sessions service's view of referral status, fed by this partner's referral
         events; gaps are read straight from the referrals store of the same database."""
@@ -133,7 +152,12 @@ class Worker:
 
         source = source_name(self.settings.partner_id, "referrals")
         consumer = Consumer(
-            CONSUMER, self.db, SCHEMA, [ReferralStatus()], StoreFeed({source: referrals})
+            CONSUMER,
+            self.db,
+            SCHEMA,
+            [ReferralStatus()],
+            StoreFeed({source: referrals}),
+            **self._own_events_only(source),
         )
         self.consumers.append(consumer)
         self._thread(
@@ -149,12 +173,19 @@ class Worker:
     def start_hub(self) -> None:
         from services.reporting.projections import CONSUMER_NAME, PROJECTIONS, QUEUE, SCHEMA
 
-        secret = jwt_secret()
         urls = feed_urls(self.settings.endpoints())
-        feed = HttpFeed(
-            urls, lambda: issue_token(secret, "hub-worker", "service", HUB_PARTNER, ttl_seconds=300)
+        feed = HttpFeed(urls, feed_tokens(MachineCredential.from_environment()))
+        # a message counts only if the partner it names sent it, from one of its own sources,
+        # at a position its feed holds (checked against the feed when far ahead)
+        consumer = Consumer(
+            CONSUMER_NAME,
+            self.db,
+            SCHEMA,
+            PROJECTIONS,
+            feed,
+            sender_check=SenderCheck(urls, broker_user),
+            max_ahead=HUB_MAX_AHEAD,
         )
-        consumer = Consumer(CONSUMER_NAME, self.db, SCHEMA, PROJECTIONS, feed)
         self.consumers.append(consumer)
         self._thread("hub-consumer", run_queue, consumer, self.settings.amqp_url, QUEUE, self.stop)
         self._thread("hub-catch-up", run_catch_up, consumer, sorted(urls), self.stop)
@@ -189,7 +220,7 @@ class Worker:
 
 def serve_http(worker: Worker, address: str) -> ThreadingHTTPServer:
     host, port = address.rsplit(":", 1)
-    secret = jwt_secret()
+    verifier = verifier_from_environment(worker.settings.partner_id)
 
     class Handler(BaseHTTPRequestHandler):
         def _send(self, status: int, body: bytes, content_type: str) -> None:
@@ -205,11 +236,16 @@ def serve_http(worker: Worker, address: str) -> ThreadingHTTPServer:
                 self._send(status, json.dumps(body).encode(), "application/json")
             elif self.path == "/metrics":
                 try:
-                    principal = principal_from_header(secret, self.headers.get("Authorization"))
-                except Exception as error:  # noqa: BLE001
+                    principal = principal_from_header(verifier, self.headers.get("Authorization"))
+                except (Unauthenticated, Forbidden) as error:
+                    status, code = (
+                        (403, "forbidden")
+                        if isinstance(error, Forbidden)
+                        else (401, "unauthenticated")
+                    )
                     self._send(
-                        401,
-                        json.dumps({"error": "unauthenticated", "message": str(error)}).encode(),
+                        status,
+                        json.dumps({"error": code, "message": str(error)}).encode(),
                         "application/json",
                     )
                     return

@@ -3,6 +3,7 @@ and vhosts for integration tests, the running alliance's endpoints and tokens fo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -13,8 +14,6 @@ from urllib.parse import urlparse
 
 import psycopg2
 import pytest
-
-from shared.auth import issue_token
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK = os.environ.get("PEERLINK_STACK", "test")
@@ -34,18 +33,19 @@ def endpoints(stack_state) -> dict:
 
 
 @pytest.fixture(scope="session")
-def jwt_secret(stack_state) -> str:
-    return Path(stack_state["jwt_secret_file"]).read_text().strip()
+def tokens(stack_state):
+    """The stack's sign-in: people log in at their partner's provider, machines use theirs."""
+    from deploy.signin import Tokens
+
+    return Tokens(stack_state)
 
 
 @pytest.fixture(scope="session")
-def token(jwt_secret):
-    """token(role, partner="leeds-mind", user=None) -> bearer token signed like deploy/token."""
-
-    def make(role: str, partner: str = "leeds-mind", user: str | None = None) -> str:
-        return issue_token(jwt_secret, user or f"test-{role}", role, partner)
-
-    return make
+def token(tokens):
+    """token(role, partner="leeds-mind", user=None) -> a bearer token from the partner's own
+    identity provider (the hub's for `alliance`, and the hub's machine credential for
+    `service`), its account made at the provider first when it is new."""
+    return tokens.token
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +56,52 @@ def auth(token):
         return {"Authorization": f"Bearer {token(role, partner, user)}"}
 
     return make
+
+
+@pytest.fixture(scope="session")
+def register_worker(endpoints, auth):
+    """register_worker(worker_id, partner="leeds-mind", role="peer_worker") -> worker_id, put on
+    the partner's workforce by its partner admin (so others may name them before they first
+    act); one already registered stays as they are."""
+
+    def register(worker_id: str, partner: str = "leeds-mind", role: str = "peer_worker") -> str:
+        import requests
+
+        response = requests.post(
+            endpoints["partners"][partner]["referrals"] + "/workers",
+            json={"worker_id": worker_id, "roles": [role]},
+            headers=auth("partner_admin", partner),
+            timeout=15,
+        )
+        assert response.status_code in (201, 409), response.text
+        return worker_id
+
+    return register
+
+
+@pytest.fixture(scope="session")
+def register_person(endpoints, auth):
+    """register_person(partner="leeds-mind", **identifiers) -> the person_id of someone newly
+    registered in the partner's people vault (made-up identifiers unless given)."""
+
+    def register(partner: str = "leeds-mind", **identifiers) -> str:
+        import requests
+
+        body = {
+            "full_name": f"Test Person {uuid.uuid4().hex[:10]}",
+            "date_of_birth": "1980-01-01",
+            **identifiers,
+        }
+        response = requests.post(
+            endpoints["partners"][partner]["referrals"] + "/people",
+            json=body,
+            headers=auth("team_lead", partner),
+            timeout=15,
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["person_id"]
+
+    return register
 
 
 def _with_database(dsn: str, database: str) -> str:
@@ -91,6 +137,24 @@ def rabbitmqctl(stack_state, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+@contextlib.contextmanager
+def broker_login(stack_state, vhost: str):
+    """A broker user of the test's own with every right on `vhost` alone (made and removed
+    with rabbitmqctl, as the deploy step does); yields an AMQP URL of that vhost as that user.
+    The alliance's own users may do only what their services do."""
+    user = f"test-{uuid.uuid4().hex[:10]}"
+    password = uuid.uuid4().hex
+    rabbitmqctl(stack_state, "add_user", user, password)
+    try:
+        rabbitmqctl(stack_state, "set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+        base = urlparse(stack_state["amqp"]["hub"])
+        yield base._replace(
+            netloc=f"{user}:{password}@{base.hostname}:{base.port}", path=f"/{vhost}"
+        ).geturl()
+    finally:
+        rabbitmqctl(stack_state, "delete_user", user)
+
+
 @pytest.fixture(scope="module")
 def fresh_vhost(stack_state):
     """A vhost of its own with the node topology declared; yields its AMQP URL."""
@@ -99,15 +163,15 @@ def fresh_vhost(stack_state):
 
     name = f"it-{uuid.uuid4().hex[:10]}"
     rabbitmqctl(stack_state, "add_vhost", name)
-    rabbitmqctl(stack_state, "set_permissions", "-p", name, "peerlink", ".*", ".*", ".*")
-    base = urlparse(stack_state["amqp"]["hub"])
-    url = base._replace(path=f"/{name}").geturl()
-    conn = amqp_connection(url)
-    conn.connect()
-    declare(conn.channel(), node_topology("it"))
-    conn.close()
-    yield url
-    rabbitmqctl(stack_state, "delete_vhost", name)
+    try:
+        with broker_login(stack_state, name) as url:
+            conn = amqp_connection(url)
+            conn.connect()
+            declare(conn.channel(), node_topology("it"))
+            conn.close()
+            yield url
+    finally:
+        rabbitmqctl(stack_state, "delete_vhost", name)
 
 
 def wait_for(condition, timeout: float = 20.0, interval: float = 0.05, message: str = ""):

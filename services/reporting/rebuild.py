@@ -14,7 +14,7 @@ import sys
 import time
 
 from services.reporting.projections import CONSUMER_NAME, PROJECTIONS, SCHEMA
-from shared.auth import HUB_PARTNER, issue_token, secret_from_environment
+from shared.auth import MachineCredential, feed_tokens
 from shared.config import Settings, feed_urls
 from shared.consumer import Consumer, HttpFeed
 from shared.db import Database
@@ -58,13 +58,10 @@ def rebuild(db: Database, feed, sources: list[str], out=sys.stderr, page_size: i
 
 def main() -> None:
     settings = Settings.from_environment("reporting")
-    secret = secret_from_environment()
     urls = feed_urls(settings.endpoints())
     if not urls:
         raise SystemExit("no partner feeds known: set PEERLINK_ENDPOINTS_FILE")
-    feed = HttpFeed(
-        urls, lambda: issue_token(secret, "hub-rebuild", "service", HUB_PARTNER, ttl_seconds=300)
-    )
+    feed = HttpFeed(urls, feed_tokens(MachineCredential.from_environment()))
     db = Database(settings.database_url, maxconn=2, application_name="hub-rebuild")
     try:
         rebuild(db, feed, sorted(urls))

@@ -16,7 +16,7 @@ from shared import metrics, policy
 from shared.config import PARTNERS, Settings
 from shared.db import Database
 from shared.service import check_health
-from shared.web import NotFound, Secret, openapi_document, route
+from shared.web import NotFound, Verifier, openapi_document, route
 
 patch_psycopg()
 
@@ -97,7 +97,7 @@ class ReportingService:
 
     name = "reporting"
     db = HubDatabase()
-    auth_secret = Secret()
+    verifier = Verifier()
     suppression = Policy.from_environment()
 
     @route("GET", "/health", public=True, summary="Check the database and the broker")

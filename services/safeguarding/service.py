@@ -20,6 +20,7 @@ from psycogreen.eventlet import patch_psycopg
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Response
 
+from services.referrals.workforce import Workforce
 from services.safeguarding.configuration import MailSettings, timescales_from_environment
 from services.safeguarding.deadlines import deadlines_for, due_escalations, open_deadlines
 from services.safeguarding.domain import OPEN_STATES, Concern, ConcernDetails
@@ -60,7 +61,7 @@ from shared.vault import ERASED, PersonErased, PersonNotFound
 from shared.web import (
     BadRequest,
     NotFound,
-    Secret,
+    Verifier,
     context_of,
     expected_version,
     json_response,
@@ -114,7 +115,8 @@ class SafeguardingService(Operations):
     audit = Audit()
     vault = PeopleVault()
     settings = NodeSettings()
-    auth_secret = Secret()
+    verifier = Verifier()
+    workforce = Workforce()
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -577,6 +579,8 @@ class SafeguardingService(Operations):
     def add_action(self, request, principal, concern_id, body):
         if body["due_on"] < now().date():
             raise BadRequest("due_on", "cannot be in the past")
+        with self.store.db.transaction() as cur:
+            self.workforce.require_named(cur, principal, "owner_id", [body["owner_id"]])
         action_id = uuid.uuid4()
         response = self._command(
             request,

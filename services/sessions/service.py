@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from psycogreen.eventlet import patch_psycopg
 
+from services.referrals.workforce import Workforce
 from services.sessions import access, domain, measures
 from services.sessions.domain import Group, PersonMeasures, Plan, Session, Signposting
 from services.sessions.projections import SCHEMA, referral_status, sessions_projector
@@ -65,7 +66,7 @@ from shared.vault import ERASED
 from shared.web import (
     BadRequest,
     NotFound,
-    Secret,
+    Verifier,
     context_of,
     expected_version,
     json_response,
@@ -119,7 +120,8 @@ class SessionsService(Operations):
     audit = Audit()
     vault = PeopleVault()
     settings = NodeSettings()
-    auth_secret = Secret()
+    verifier = Verifier()
+    workforce = Workforce()
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -227,6 +229,7 @@ class SessionsService(Operations):
                 raise Forbidden("a peer worker records only groups they facilitate or run")
         if principal.role == "peer_worker" and principal.user_id not in body["worker_ids"]:
             raise BadRequest("worker_ids", "must include you: a peer worker records their own work")
+        self.workforce.require_named(cur, principal, "worker_ids", body["worker_ids"])
         return links
 
     @staticmethod
@@ -238,13 +241,19 @@ class SessionsService(Operations):
         row = cur.fetchone()
         return None if row is None else {"status": row[0], "facilitator_ids": row[1]}
 
-    def _attendance_events(self, cur, session: Session, body: dict, by: str) -> list:
-        events = []
-        for index, item in enumerate(body.get("attendance") or []):
+    def _attendance_events(
+        self, cur, principal, session: Session, body: dict, before: Session | None = None
+    ) -> list:
+        """Each person's attendance, refused unless they are on the recorder's caseload already
+        (`before`: the session when the recorder ran it before this command, whose links count)."""
+        events, by = [], principal.user_id
+        attendance = body.get("attendance") or []
+        for index, item in enumerate(attendance):
             self._known_person(cur, item["person_id"], f"attendance.{index}.person_id")
             events += session.record_attendance(
                 person_id=str(item["person_id"]), status=item["status"], by=by, now=now()
             )
+        access.require_on_caseload(cur, principal, [i["person_id"] for i in attendance], before)
         if body.get("anonymous_attendees") is not None:
             events += session.count_anonymous_attendees(count=body["anonymous_attendees"], by=by)
         return events
@@ -297,7 +306,7 @@ class SessionsService(Operations):
                 worker_ids=body["worker_ids"],
                 **links,
             )
-            events += self._attendance_events(cur, session, body, principal.user_id)
+            events += self._attendance_events(cur, principal, session, body)
         return self._respond(self._append(request, principal, session, events), 201)
 
     def _session_command(self, request, principal, session_id, body, decide, within=None):
@@ -315,6 +324,10 @@ class SessionsService(Operations):
     )
     def record_booked(self, request, principal, session_id, body):
         def decide(cur, session):
+            workers_before = list(session.worker_ids or ())
+            # who ran it as booked stands; a worker added now must be on the workforce
+            added = [w for w in body.get("worker_ids") or () if w not in workers_before]
+            self.workforce.require_named(cur, principal, "worker_ids", added)
             events = session.record(
                 actual_start_at=body["actual_start_at"],
                 duration_minutes=body["duration_minutes"],
@@ -325,7 +338,13 @@ class SessionsService(Operations):
                 location=body.get("location"),
                 worker_ids=body.get("worker_ids"),
             )
-            return events + self._attendance_events(cur, session, body, principal.user_id)
+            # the session's own links count only for a worker it already named
+            before = session if principal.user_id in workers_before else None
+            if set(session.worker_ids) - set(workers_before):
+                # a worker added now comes to see whoever the session already names
+                named = [*session.attendance, *filter(None, [session.person_id])]
+                access.require_on_caseload(cur, principal, named, before)
+            return events + self._attendance_events(cur, principal, session, body, before)
 
         return self._session_command(request, principal, session_id, body, decide)
 
@@ -354,12 +373,14 @@ class SessionsService(Operations):
     def record_attendance(self, request, principal, session_id, body):
         def decide(cur, session):
             self._known_person(cur, body["person_id"])
-            return session.record_attendance(
+            events = session.record_attendance(
                 person_id=str(body["person_id"]),
                 status=body["status"],
                 by=principal.user_id,
                 now=now(),
             )
+            access.require_on_caseload(cur, principal, [body["person_id"]], session)
+            return events
 
         return self._session_command(request, principal, session_id, body, decide)
 
@@ -372,13 +393,15 @@ class SessionsService(Operations):
     )
     def correct_attendance(self, request, principal, session_id, body):
         def decide(cur, session):
-            return session.correct_attendance(
+            events = session.correct_attendance(
                 person_id=str(body["person_id"]),
                 status=body["status"],
                 reason=body["reason"],
                 by=principal.user_id,
                 now=now(),
             )
+            access.require_on_caseload(cur, principal, [body["person_id"]], session)
+            return events
 
         return self._session_command(request, principal, session_id, body, decide)
 
@@ -425,6 +448,7 @@ class SessionsService(Operations):
             if text_id is not None:
                 about["person"] = self._note_subject(session, body)
                 self._known_person(cur, about["person"], "about_person_id")
+                access.require_on_caseload(cur, principal, [about["person"]], session)
             elif body.get("notes_text_id"):
                 raise BadRequest("notes_text_id", "give the words as text; they are sealed here")
             return session.write_notes(
@@ -600,6 +624,8 @@ class SessionsService(Operations):
     )
     def create_group(self, request, principal, body):
         group = Group(str(uuid.uuid4()))
+        with self.store.db.transaction() as cur:
+            self.workforce.require_named(cur, principal, "facilitator_ids", body["facilitator_ids"])
         events = group.create(
             name=body["name"],
             kind=body["kind"],
@@ -657,7 +683,9 @@ class SessionsService(Operations):
     def join_group(self, request, principal, group_id, body):
         def decide(cur, group, on):
             self._known_person(cur, body["person_id"])
-            return group.join(person_id=str(body["person_id"]), by=principal.user_id, on=on)
+            events = group.join(person_id=str(body["person_id"]), by=principal.user_id, on=on)
+            access.require_on_caseload(cur, principal, [body["person_id"]])
+            return events
 
         return self._group_command(request, principal, group_id, body, decide)
 
@@ -698,6 +726,7 @@ class SessionsService(Operations):
     )
     def add_facilitator(self, request, principal, group_id, body):
         def decide(cur, group, on):
+            self.workforce.require_named(cur, principal, "worker_id", [body["worker_id"]])
             return group.add_facilitator(worker_id=body["worker_id"], by=principal.user_id, on=on)
 
         return self._group_command(request, principal, group_id, body, decide)

@@ -1,5 +1,5 @@
 """Every role against every endpoint of every service: a role a route does not name gets 403,
-one it names never does; another partner's records answer 404."""
+one it names never does; another partner's people are not signed in on a node at all (401)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from services.referrals.service import ReferralsService
 from services.reporting.service import ReportingService
 from services.safeguarding.service import SafeguardingService
 from services.sessions.service import SessionsService
+from services.web.service import WebService
 from shared.auth import ROLES
 from shared.web import routes_of
 
@@ -23,6 +24,7 @@ SERVICES = {
     "sessions": SessionsService,
     "safeguarding": SafeguardingService,
     "reporting": ReportingService,
+    "web": WebService,
 }
 PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 
@@ -57,7 +59,9 @@ def call(url: str, spec, headers: dict) -> requests.Response:
 
 @pytest.mark.parametrize(("service", "spec", "role"), list(cases()))
 def test_a_role_is_refused_exactly_where_the_policy_says(endpoints, auth, service, spec, role):
-    partner = "alliance" if service == "reporting" or role == "service" else "leeds-mind"
+    # each side's own provider: the hub's for the hub, the node's own for a node (and the
+    # hub's machine credential, made for the node, for `service`)
+    partner = "alliance" if service == "reporting" else "leeds-mind"
     response = call(base_url(endpoints, service), spec, auth(role, partner))
     if role in spec.roles:
         assert response.status_code not in (401, 403), response.text
@@ -76,7 +80,11 @@ def record_routes():
 def leeds_referral(endpoints, auth) -> str:
     response = requests.post(
         f"{endpoints['partners']['leeds-mind']['referrals']}/referrals",
-        json={"person_id": str(uuid.uuid4()), "source": "gp", "received_on": "2026-01-05"},
+        json={
+            "person": {"full_name": "Matrix Person", "date_of_birth": "1970-01-01"},
+            "source": "gp",
+            "received_on": "2026-01-05",
+        },
         headers=auth("team_lead"),
         timeout=10,
     )
@@ -85,7 +93,9 @@ def leeds_referral(endpoints, auth) -> str:
 
 
 @pytest.mark.parametrize(("service", "spec"), list(record_routes()))
-def test_another_partners_records_do_not_exist(endpoints, auth, leeds_referral, service, spec):
+def test_another_partners_people_are_unauthenticated_and_change_nothing(
+    endpoints, auth, leeds_referral, service, spec
+):
     role = next(r for r in spec.roles if r != "service")
     url = base_url(endpoints, service) + spec.path.replace("<string:referral_id>", leeds_referral)
     url = PARAM.sub(lambda _: str(uuid.uuid4()), url)
@@ -96,7 +106,8 @@ def test_another_partners_records_do_not_exist(endpoints, auth, leeds_referral, 
         headers=auth(role, "mesmac"),
         timeout=10,
     )
-    assert response.status_code == 404, response.text
+    assert response.status_code == 401, response.text
+    assert "not issued by a provider this service trusts" in response.json()["message"]
     own = requests.request(
         "GET",
         base_url(endpoints, "referrals") + f"/referrals/{leeds_referral}",

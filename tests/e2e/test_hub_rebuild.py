@@ -10,7 +10,6 @@ import pytest
 
 from deploy.migrations import migrate_hub
 from services.reporting.rebuild import rebuild
-from shared.auth import HUB_PARTNER
 from shared.config import feed_urls
 from shared.consumer import HttpFeed
 from shared.db import Database
@@ -46,9 +45,9 @@ def test_a_rebuild_from_nothing_equals_the_live_projections(
     live = tables(stack_state["owner_dsn"]["peerlink_hub"])
     assert live["facts"], "the live hub has facts to compare"
 
-    migrate_hub(fresh_database)
+    migrate_hub(fresh_database, app_role="PUBLIC")
     urls = feed_urls(endpoints)
-    feed = HttpFeed(urls, lambda: token("service", HUB_PARTNER))
+    feed = HttpFeed(urls, lambda source: token("service", source.split("/")[0]))
     db = Database(fresh_database, maxconn=2)
     out = io.StringIO()
     try:

@@ -18,8 +18,9 @@ from aiosmtpd.controller import Controller
 
 from deploy.mailsink import Mailbox
 from deploy.migrations import migrate_node
+from deploy.signin import Tokens
 from deploy.stack import service_command
-from shared.auth import issue_token
+from shared.config import node_audience
 from tests.conftest import ROOT, wait_for
 
 # A high-severity concern must be acknowledged within 2 s here; the deputy is told 1 s after the
@@ -37,7 +38,8 @@ def free_port() -> int:
 
 @pytest.fixture
 def node_database(fresh_database):
-    migrate_node(fresh_database)
+    # a throwaway database owned by the test's login: nobody else logs in to it
+    migrate_node(fresh_database, app_role="PUBLIC")
     return fresh_database
 
 
@@ -81,8 +83,10 @@ class ServiceProcess:
             "PEERLINK_DATABASE_URL": dsn,
             "PEERLINK_AMQP_URL": stack_state["amqp"]["leeds-mind"],
             "PEERLINK_HTTP_ADDRESS": f"127.0.0.1:{self.port}",
-            "PEERLINK_JWT_SECRET_FILE": stack_state["jwt_secret_file"],
-            "PEERLINK_MASTER_KEY_FILE": stack_state["master_key_file"],
+            "PEERLINK_OIDC_ISSUER": stack_state["endpoints"]["identity"]["leeds-mind"],
+            "PEERLINK_OIDC_AUDIENCE": node_audience("leeds-mind"),
+            "PEERLINK_HUB_ISSUER": stack_state["endpoints"]["identity"]["alliance"],
+            "PEERLINK_MASTER_KEY_FILE": stack_state["master_key_files"]["leeds-mind"],
             "PEERLINK_SMTP_PORT": str(smtp_port),
             "PEERLINK_SAFEGUARDING_TIMESCALES": json.dumps(TIMESCALES),
             "PEERLINK_SAFEGUARDING_TICK_SECONDS": "0.2",
@@ -141,9 +145,12 @@ def services(stack_state, node_database, mailbox, tmp_path):
         service.stop()
 
 
+_TOKENS: dict[str, Tokens] = {}
+
+
 def headers(stack_state, role: str = "peer_worker", user: str = "worker-it") -> dict:
-    secret = Path(stack_state["jwt_secret_file"]).read_text().strip()
-    return {"Authorization": "Bearer " + issue_token(secret, user, role, "leeds-mind")}
+    tokens = _TOKENS.setdefault(stack_state["stack"], Tokens(stack_state))
+    return tokens.headers(role, "leeds-mind", user)
 
 
 def rows(dsn: str, sql: str, *params) -> list[tuple]:

@@ -32,13 +32,24 @@ PROCESSES = {
     "referrals": "leeds-mind-referrals",
     "sessions": "leeds-mind-sessions",
     "safeguarding": "leeds-mind-safeguarding",
+    "web": "leeds-mind-web",
     "node-worker": "leeds-mind-worker",
     "reporting": "hub-reporting",
     "hub-worker": "hub-worker",
 }
+# each tenant's own credentials, as compose secrets (the local stack gives the URLs directly)
 SECRET_FILES = {
-    "PEERLINK_JWT_SECRET_FILE": "peerlink_jwt",
-    "PEERLINK_MASTER_KEY_FILE": "peerlink_master_key",
+    "leeds-mind": {
+        "PEERLINK_DATABASE_URL_FILE": "peerlink_leeds_mind_database_url",
+        "PEERLINK_AMQP_URL_FILE": "peerlink_leeds_mind_amqp_url",
+        "PEERLINK_MASTER_KEY_FILE": "peerlink_leeds_mind_master_key",
+        "PEERLINK_WEB_CLIENT_SECRET_FILE": "peerlink_leeds_mind_web_client_secret",
+    },
+    "alliance": {
+        "PEERLINK_DATABASE_URL_FILE": "peerlink_hub_database_url",
+        "PEERLINK_AMQP_URL_FILE": "peerlink_hub_amqp_url",
+        "PEERLINK_OIDC_CLIENT_SECRET_FILE": "peerlink_hub_worker_client_secret",
+    },
 }
 
 
@@ -95,7 +106,7 @@ def test_the_compose_file_follows_the_compose_specification(compose, validator):
 
 def test_every_variable_gets_a_value_before_validation(text):
     assert "${" not in interpolated(text)
-    assert "dummy-peerlink_db_app_password" in interpolated(text)
+    assert "dummy-peerlink_db_admin_password" in interpolated(text)
 
 
 BREAKAGES = {
@@ -105,8 +116,8 @@ BREAKAGES = {
     "unknown-depends-on-condition": ("    condition: service_healthy\n", "    condition: ready\n"),
     "ports-a-mapping": ('    ports: ["8101:8101"]\n', "    ports: {referrals: 8101}\n"),
     "secret-without-a-source": (
-        "  peerlink_jwt:\n    file:",
-        "  peerlink_jwt:\n    filename:",
+        "  peerlink_leeds_mind_master_key:\n    file:",
+        "  peerlink_leeds_mind_master_key:\n    filename:",
     ),
 }
 
@@ -250,19 +261,19 @@ def test_each_process_gets_the_settings_the_local_stack_gives_it(compose, monkey
         env = service["environment"]
         local = {key: value for key, value in table[process].items() if key.startswith("PEERLINK_")}
         del local["PEERLINK_STACK"]  # names a stack on one machine
-        if local["PEERLINK_PARTNER"] == "alliance":
-            del local["PEERLINK_MASTER_KEY_FILE"]  # the hub keeps no people vault
+        # a container reads its credentials from its own secrets, the local stack from its env
+        for key in ("PEERLINK_DATABASE_URL", "PEERLINK_AMQP_URL"):
+            local[f"{key}_FILE"] = local.pop(key)
         assert set(env) == set(local), (name, set(env) ^ set(local))
-        for key in ("PEERLINK_PARTNER", "PEERLINK_SERVICE"):
+        for key in ("PEERLINK_PARTNER", "PEERLINK_SERVICE", "PEERLINK_OIDC_AUDIENCE"):
             assert env[key] == local[key], (name, key)
-        assert urlparse(env["PEERLINK_DATABASE_URL"]).path == (
-            urlparse(local["PEERLINK_DATABASE_URL"]).path
-        ), name
-        assert urlparse(env["PEERLINK_AMQP_URL"]).path == urlparse(local["PEERLINK_AMQP_URL"]).path
-        for key, secret in SECRET_FILES.items():
-            if key in env:
+        tenant = SECRET_FILES[env["PEERLINK_PARTNER"]]
+        for key, secret in tenant.items():
+            if key in local:
                 assert env[key] == f"/run/secrets/{secret}", (name, key)
                 assert secret in service["secrets"], (name, secret)
+        # only its own tenant's secrets: the hub holds no vault key, the node no hub login
+        assert set(service["secrets"]) == {s for k, s in tenant.items() if k in local}, name
 
 
 # -- secrets and the image ---------------------------------------------------------------------
@@ -296,7 +307,7 @@ def test_the_image_installs_the_project_and_runs_as_a_non_root_user():
 # -- monitoring --------------------------------------------------------------------------------
 
 
-def test_prometheus_runs_the_compose_scrape_config_beside_its_rules_with_the_token_secret(
+def test_prometheus_runs_the_compose_scrape_config_beside_its_rules_with_its_client_secrets(
     compose,
 ):
     prometheus = compose["services"]["prometheus"]
@@ -306,13 +317,18 @@ def test_prometheus_runs_the_compose_scrape_config_beside_its_rules_with_the_tok
     for source in (mounts["/etc/prometheus/prometheus.yml"], mounts["/etc/prometheus/alerts.yml"]):
         assert (ROOT / source).is_file(), source
     assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
-    assert prometheus["secrets"] == ["peerlink_prometheus_token"]
     config = yaml.safe_load((ROOT / "deploy/monitoring/prometheus.compose.yml").read_text())
+    # one client secret per provider: each job's, mounted where it reads it, and no other
+    secrets = {}
     for job in config["scrape_configs"]:
-        assert (
-            job["authorization"]["credentials_file"] == "/run/secrets/peerlink_prometheus_token"
-        ), job["job_name"]
-    assert compose["secrets"]["peerlink_prometheus_token"]["file"].endswith("/prometheus.token")
+        secret_file = job["oauth2"]["client_secret_file"]
+        assert secret_file.startswith("/run/secrets/"), job["job_name"]
+        (partner,) = {group["labels"]["partner"] for group in job["static_configs"]}
+        secrets[secret_file.removeprefix("/run/secrets/")] = partner
+    assert set(secrets.values()) == {"leeds-mind", "alliance"}
+    assert sorted(prometheus["secrets"]) == sorted(secrets)
+    for secret, partner in secrets.items():
+        assert compose["secrets"][secret]["file"].endswith(f"/idp/{partner}.prometheus"), secret
 
 
 def test_grafana_gets_the_settings_its_provisioning_files_name(compose):
