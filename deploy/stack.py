@@ -3,7 +3,7 @@ databases, vhosts, topology and federation, migrations, and every service of thr
 nodes and the hub. `deploy/up`, `deploy/test` and `deploy/down` call this.
 
 Stacks never collide: `dev` (the ports in README.md), `test` (the same map + 10000) and the
-spare `alt` (+2000) and `alt2` (+3000).
+spare `alt` (+2000), `alt2` (+3000) and `alt3` (+4000).
 Everything a stack starts is recorded in run/<stack>/pids and only that is ever stopped.
 """
 
@@ -91,6 +91,7 @@ STACKS = {
     # spare stacks for working on the stack itself beside a running dev and test stack
     "alt": Stack("alt", 2000, 17432, 17600),
     "alt2": Stack("alt2", 3000, 18432, 18600),
+    "alt3": Stack("alt3", 4000, 19432, 19600),
 }
 
 
