@@ -225,9 +225,11 @@ class TokenVerifier:
 
 
 def principal_from_header(verifier: TokenVerifier, header: str | None) -> Principal:
-    if not header or not header.startswith("Bearer "):
+    scheme, _, token = (header or "").strip().partition(" ")
+    # the scheme's name is case-insensitive (RFC 9110, section 11.1)
+    if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("missing bearer token: send 'Authorization: Bearer <token>'")
-    return verifier.verify(header[len("Bearer ") :].strip())
+    return verifier.verify(token.strip())
 
 
 def _role_map(raw: str | None) -> dict[str, str]:

@@ -36,6 +36,10 @@ class OnlyARegisteredWorkerLeaves(Rule):
     pass
 
 
+class WorkerLeavesAfterJoining(Rule):
+    pass
+
+
 class WorkerMustBeRegistered(ReferenceRefused):
     pass
 
@@ -83,6 +87,11 @@ class Worker(Aggregate):
         if self.status != REGISTERED:
             raise OnlyARegisteredWorkerLeaves(
                 f"{self.id} has already left" if self.status == LEFT else f"no worker {self.id}"
+            )
+        if self.registered_on is not None and on < self.registered_on:
+            raise WorkerLeavesAfterJoining(
+                f"on: {on.isoformat()} is before {self.id} was registered "
+                f"({self.registered_on.isoformat()}): a worker leaves on or after joining"
             )
         return self.decide(
             [

@@ -11,11 +11,13 @@ alliance hub may know)."""
 from __future__ import annotations
 
 import contextlib
+import time
 from datetime import UTC, date, datetime
 
 from marshmallow import Schema, fields, validate
 from nameko.extensions import DependencyProvider
 
+from services.referrals.people import Text
 from services.referrals.workers import (
     BY_ADMIN,
     HOW_REGISTERED,
@@ -28,7 +30,7 @@ from services.referrals.workers import (
     require_may_be_named,
 )
 from shared import policy
-from shared.auth import Principal
+from shared.auth import Forbidden, Principal
 from shared.db import select_page
 from shared.events import SYSTEM, Context, derived_id, with_id
 from shared.eventstore import ConcurrencyError, DuplicateEventId
@@ -51,6 +53,9 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.workers (
 );
 """
 TABLES = ("workers",)
+
+
+WORKER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$"
 
 
 def _worker_id(**kwargs) -> fields.String:
@@ -86,8 +91,19 @@ def register_events(registry) -> None:
 
 
 class RegisterWorkerBody(Schema):
-    worker_id = _worker_id(required=True)  # the id their sign-in gives them
-    display_name = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    # the id their sign-in gives them: a provider's subject (a GUID, a number, a username or an
+    # e-mail address), never a path or markup
+    worker_id = Text(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=200),
+            validate.Regexp(
+                WORKER_ID_PATTERN,
+                error="must be the id the worker signs in with: letters, digits and . _ @ + -",
+            ),
+        ],
+    )
+    display_name = Text(load_default=None, validate=validate.Length(min=1, max=200))
     roles = fields.List(
         fields.String(validate=validate.OneOf(WORKER_ROLES)),
         load_default=lambda: ["peer_worker"],
@@ -181,12 +197,22 @@ def _today() -> date:
 # -- every service's view -----------------------------------------------------------------------
 
 
+# how long a process trusts what it last read of a member of staff's standing: a worker marked
+# as left loses access within this time on every service of the node
+STANDING_SECONDS = 30.0
+
+
+class WorkerHasLeft(Forbidden):
+    """A member of staff whose place on the partner's workforce has ended (HTTP 403)."""
+
+
 class Roster:
     """Who may be named as a worker at this node, and the first act of a member of staff."""
 
-    def __init__(self, store):
+    def __init__(self, store, clock=time.monotonic):
         self.store = store  # the referrals store, whose projector keeps the read model
-        self._on_list: set[tuple[str, str]] = set()  # never taken off: leaving keeps the row
+        self._clock = clock
+        self._standing: dict[tuple[str, str], tuple[str, float]] = {}
 
     def require_named(self, cur, principal: Principal, field_name: str, worker_ids) -> None:
         """Refuses (422, naming the field) a worker not on the list or who has left; the one
@@ -201,28 +227,38 @@ class Roster:
 
     def sign_in(self, principal: Principal) -> None:
         """A member of staff acting for the first time goes on the list (once: a worker who
-        left is registered again only by a partner admin)."""
+        left is registered again only by a partner admin); one who has left may do nothing
+        more here, whatever their provider still vouches for."""
         if principal.role not in WORKER_ROLES:
             return
         key = (principal.partner_id, principal.user_id)
-        if key in self._on_list:
-            return
-        with self.store.db.transaction() as cur:
-            known = standing(cur, *key) is not None
-        if not known:
-            events = Worker(principal.user_id).register(
-                None, [principal.role], principal.user_id, _today(), how=ON_FIRST_SIGN_IN
+        known = self._standing.get(key)
+        if known is None or self._clock() - known[1] > STANDING_SECONDS:
+            with self.store.db.transaction() as cur:
+                status = standing(cur, *key)
+            if status is None:
+                self._register_on_first_act(principal)
+                status = "registered"
+            known = self._standing[key] = (status, self._clock())
+        if known[0] == "left":
+            raise WorkerHasLeft(
+                f"{principal.user_id} has left {principal.partner_id}'s workforce: ask a partner "
+                "admin to register them again (rule WorkerMustNotHaveLeft)"
             )
-            # the same first act seen twice at once appends it once; the node records it (the
-            # worker asked for something else), the payload says whose sign-in it was
-            event_id = derived_id(f"{principal.partner_id}/{principal.user_id}", "worker")
-            context = Context(principal.partner_id, SYSTEM)
-            # registered by an admin meanwhile: on the list all the same
-            with contextlib.suppress(ConcurrencyError, DuplicateEventId):
-                self.store.append(
-                    Worker.stream_type, principal.user_id, 0, with_id(events, event_id), context
-                )
-        self._on_list.add(key)
+
+    def _register_on_first_act(self, principal: Principal) -> None:
+        events = Worker(principal.user_id).register(
+            None, [principal.role], principal.user_id, _today(), how=ON_FIRST_SIGN_IN
+        )
+        # the same first act seen twice at once appends it once; the node records it (the
+        # worker asked for something else), the payload says whose sign-in it was
+        event_id = derived_id(f"{principal.partner_id}/{principal.user_id}", "worker")
+        context = Context(principal.partner_id, SYSTEM)
+        # registered by an admin meanwhile: on the list all the same
+        with contextlib.suppress(ConcurrencyError, DuplicateEventId):
+            self.store.append(
+                Worker.stream_type, principal.user_id, 0, with_id(events, event_id), context
+            )
 
 
 class Workforce(DependencyProvider):

@@ -290,3 +290,7 @@ def test_the_hub_trusts_only_its_own_provider():
         HUB_PARTNER, env={"PEERLINK_OIDC_ISSUER": HUB, "PEERLINK_OIDC_AUDIENCE": "urn:peerlink:hub"}
     )
     assert list(verifier.issuers) == [HUB]
+
+
+def test_the_bearer_scheme_is_case_insensitive(verifier):
+    assert principal_from_header(verifier, f"bearer {sign()}").user_id == "alex"

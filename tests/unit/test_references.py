@@ -120,6 +120,13 @@ def test_only_a_registered_worker_leaves():
         assert refused.value.rule == "OnlyARegisteredWorkerLeaves"
 
 
+def test_a_worker_does_not_leave_before_they_were_registered():
+    with pytest.raises(RuleBroken) as refused:
+        given(registered).leave("rae", date(1999, 1, 1), "left_the_organisation")
+    assert refused.value.rule == "WorkerLeavesAfterJoining"
+    assert given(registered, left).left_on == DAY  # the day they joined is allowed
+
+
 def test_a_worker_registered_on_first_acting_says_so():
     [event] = Worker("sam").register(None, ["team_lead"], "sam", DAY, how=workers.ON_FIRST_SIGN_IN)
     assert event.payload["how"] == "on_first_sign_in" and event.payload["registered_by"] == "sam"
