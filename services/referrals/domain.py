@@ -46,6 +46,69 @@ DISCHARGE_REASONS = (
 CLOSURE_REASONS = ("unable_to_contact", "person_declined", "referral_withdrawn", "other")
 HOLD_REASONS = ("hospital_admission", "person_request", "worker_absence", "other")
 
+# Readable referral sources for workers, each mapped to the NHS Mental Health Services Data Set
+# referral source group so reports compare with NHS returns (DOMAIN.md).
+REFERRAL_SOURCES = {
+    "cmht": "local_authority_or_nhs_secondary",
+    "gp": "primary_care",
+    "clinical_step_down": "internal_nhs",
+    "crisis_service": "acute_care",
+    "partner_organisation": "independent_or_voluntary",
+    "self": "self_referral",
+    "carer": "self_referral",
+    "other": "other",
+}
+URGENCIES = ("routine", "soon", "urgent")
+NEED_THEMES = (
+    "low_mood",
+    "anxiety",
+    "isolation",
+    "self_harm",
+    "suicidal_thoughts",
+    "trauma",
+    "psychosis",
+    "eating_difficulties",
+    "substance_use",
+    "housing",
+    "money_and_benefits",
+    "employment",
+    "relationships",
+    "identity",
+    "physical_health",
+    "caring_role",
+    "other",
+)
+RISK_LEVELS = ("none_known", "low", "medium", "high")
+CONTACT_MODES = ("face_to_face", "home_visit", "phone", "video", "text", "email", "letter")
+
+CODE_LISTS = {
+    "source": tuple(REFERRAL_SOURCES),
+    "urgency": URGENCIES,
+    "risk_level": RISK_LEVELS,
+    "needs": NEED_THEMES,
+    "preferred_contact_mode": CONTACT_MODES,
+}
+
+# The dates a worker can get wrong, each the date of one step of the referral's timeline, and
+# the coded fields; each is put right by a ReferralCorrected event, never overwritten.
+CORRECTABLE_DATES = (
+    "received_on",
+    "accepted_on",
+    "declined_on",
+    "allocated_on",
+    "first_contact_on",
+    "discharged_on",
+    "closed_on",
+)
+CORRECTABLE_CODES = ("source", "urgency", "risk_level", "needs", "preferred_contact_mode")
+# the coded reason an ended referral was closed with, by the status it ended in
+OUTCOME_REASONS = {
+    DECLINED: DECLINE_REASONS,
+    DISCHARGED: DISCHARGE_REASONS,
+    CLOSED_WITHOUT_CONTACT: CLOSURE_REASONS,
+}
+CORRECTABLE_FIELDS = CORRECTABLE_DATES + CORRECTABLE_CODES + ("outcome_reason",)
+
 
 class Rule(RuleBroken):
     """A named business rule, raised with a message for the worker."""
@@ -75,10 +138,6 @@ class ReallocationMustChangeWorker(Rule):
 
 
 class FirstContactNeedsAllocation(Rule):
-    pass
-
-
-class FirstContactCannotPrecedeReferral(Rule):
     pass
 
 
@@ -122,6 +181,52 @@ class ReferralNamesARegisteredPerson(ReferenceRefused):
     pass
 
 
+class InputRule(ReferenceRefused):
+    """A value that is wrong in itself (a date before the partner's earliest, or in the
+    future, a blank text): invalid input, answered 422 naming the field and the rule."""
+
+
+class DateMustNotBeInTheFuture(InputRule):
+    pass
+
+
+class DateMustNotPrecedeTheEarliestDate(InputRule):
+    pass
+
+
+class TextMustHaveContent(InputRule):
+    pass
+
+
+class CorrectionMustNameACorrectableField(InputRule):
+    pass
+
+
+class CorrectionValueMustBeValid(InputRule):
+    pass
+
+
+class ReferralTimelineRunsForward(Rule):
+    """received <= accepted <= allocated <= first contact <= holds and resumes <= discharge:
+    a step is never dated before the step it follows (a conflict with what is recorded: 409)."""
+
+
+class FirstContactCannotPrecedeReferral(ReferralTimelineRunsForward):
+    pass
+
+
+class CorrectionMustChangeTheValue(Rule):
+    pass
+
+
+class CorrectionNeedsTheStepRecorded(Rule):
+    pass
+
+
+class OfferNeedsConsentNotWithdrawn(TransferNeedsConsentToShare):
+    pass
+
+
 class ErasedPersonCannotBeReferred(ReferenceRefused):
     pass
 
@@ -150,11 +255,49 @@ def _ended(status: str) -> str:
 
 
 @dataclass(frozen=True)
-class Consent:
-    to_share: bool
-    to_contact: bool
-    contact_methods: tuple[str, ...] = ()
-    recorded_on: date | None = None
+class Calendar:
+    """Today, and the earliest date the partner records: every date a worker gives is checked
+    against both, so a mistyped year (0006-01-07) or a date still to come never gets in."""
+
+    today: date
+    earliest: date
+
+    def check(self, field_name: str, on: date) -> date:
+        if on > self.today:
+            raise DateMustNotBeInTheFuture(
+                field_name, f"{on.isoformat()} is in the future; record what has happened"
+            )
+        if on < self.earliest:
+            raise DateMustNotPrecedeTheEarliestDate(
+                field_name,
+                f"{on.isoformat()} is before {self.earliest.isoformat()}, the earliest date "
+                "this partner records",
+            )
+        return on
+
+
+def text_with_content(field_name: str, value: str | None) -> str | None:
+    """Free text trimmed; text of nothing but spaces is refused, naming the field."""
+    if value is None:
+        return None
+    trimmed = value.strip()
+    if not trimmed:
+        raise TextMustHaveContent(field_name, "must not be blank")
+    return trimmed
+
+
+# the step each timeline date records, for messages
+_STEP_NAMES = {
+    "received_on": "received",
+    "accepted_on": "accepted",
+    "declined_on": "declined",
+    "allocated_on": "allocated",
+    "first_contact_on": "first contact",
+    "on_hold_on": "put on hold",
+    "resumed_on": "resumed",
+    "discharged_on": "discharged",
+    "closed_on": "closed without contact",
+}
 
 
 class Referral(Aggregate):
@@ -168,10 +311,17 @@ class Referral(Aggregate):
         self.received_on: date | None = None
         self.first_contact_on: date | None = None
         self.consent_to_share = False
+        self.consent: dict | None = None
+        self.consent_withdrawn_on: date | None = None
         self.offered_to: str | None = None
         self.offer_id: str | None = None
         self.history_of_workers: list[str] = []
         self.outcome_reason: str | None = None
+        # the dated steps in the order they were recorded: (timeline field, date)
+        self.timeline: list[tuple[str, date]] = []
+        # sealed texts: what each is (needs_notes, risk_notes, ...) -> its id in the vault
+        self.text_ids: dict[str, str] = {}
+        self.corrections: list[dict] = []
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -183,12 +333,14 @@ class Referral(Aggregate):
 
     def accept(self, by: str, on: date) -> list[NewEvent]:
         self._must_be_received("accepted")
+        self._follows("accepted_on", on)
         return self.decide(
             [NewEvent("ReferralAccepted", {"accepted_by": by, "accepted_on": on.isoformat()})]
         )
 
     def decline(self, by: str, on: date, reason: str) -> list[NewEvent]:
         self._must_be_received("declined")
+        self._follows("declined_on", on)
         return self.decide(
             [
                 NewEvent(
@@ -209,6 +361,7 @@ class Referral(Aggregate):
             raise ReferralMustBeAcceptedBeforeAllocation(
                 "a referral must be accepted before it is allocated to a worker"
             )
+        self._follows("allocated_on", on)
         return self.decide(
             [
                 NewEvent(
@@ -225,6 +378,7 @@ class Referral(Aggregate):
             )
         if worker_id == self.worker_id:
             raise ReallocationMustChangeWorker(f"the referral is already with {worker_id}")
+        self._follows("allocated_on", on)
         return self.decide(
             [
                 NewEvent(
@@ -250,6 +404,7 @@ class Referral(Aggregate):
             raise FirstContactCannotPrecedeReferral(
                 "first contact cannot be before the referral was received"
             )
+        self._follows("first_contact_on", on)
         return self.decide(
             [NewEvent("FirstContactMade", {"contacted_by": by, "contacted_on": on.isoformat()})]
         )
@@ -260,6 +415,7 @@ class Referral(Aggregate):
                 f"only active support can be put on hold; this referral is "
                 f"{_ended(self.status or 'new')}"
             )
+        self._follows("on_hold_on", on)
         return self.decide(
             [NewEvent("ReferralPutOnHold", {"by": by, "on": on.isoformat(), "reason": reason})]
         )
@@ -267,6 +423,7 @@ class Referral(Aggregate):
     def resume(self, by: str, on: date) -> list[NewEvent]:
         if self.status != ON_HOLD:
             raise OnlyReferralsOnHoldCanResume("only a referral on hold can be resumed")
+        self._follows("resumed_on", on)
         return self.decide([NewEvent("ReferralResumed", {"by": by, "on": on.isoformat()})])
 
     def discharge(self, by: str, on: date, reason: str) -> list[NewEvent]:
@@ -278,6 +435,7 @@ class Referral(Aggregate):
             raise DischargeNeedsActiveSupport(
                 f"a {_ended(self.status or 'new')} referral cannot be discharged"
             )
+        self._follows("discharged_on", on)
         return self.decide(
             [
                 NewEvent(
@@ -292,6 +450,7 @@ class Referral(Aggregate):
             raise ClosingWithoutContactNeedsNoContact(
                 f"a {_ended(self.status or 'new')} referral cannot be closed without contact"
             )
+        self._follows("closed_on", on)
         return self.decide(
             [
                 NewEvent(
@@ -308,6 +467,11 @@ class Referral(Aggregate):
             raise TransferNeedsAnOpenReferral(
                 f"a {_ended(self.status or 'new')} referral cannot be offered to a partner"
             )
+        if self.consent_withdrawn_on is not None and not self.consent_to_share:
+            raise OfferNeedsConsentNotWithdrawn(
+                f"the person withdrew their consent on {self.consent_withdrawn_on.isoformat()}; "
+                "record their consent again before offering their referral"
+            )
         if not self.consent_to_share:
             raise TransferNeedsConsentToShare(
                 "the person has not consented to their referral being shared with a partner"
@@ -316,6 +480,11 @@ class Referral(Aggregate):
             raise TransferMustGoToAnotherPartner("a referral is offered to another partner")
         if self.offered_to:
             raise OneOfferAtATime(f"this referral is already offered to {self.offered_to}")
+        if self.received_on and on < self.received_on:
+            raise ReferralTimelineRunsForward(
+                f"offered on {on.isoformat()}, before the referral was received on "
+                f"{self.received_on.isoformat()}"
+            )
         return self.decide(
             [
                 NewEvent(
@@ -353,6 +522,94 @@ class Referral(Aggregate):
             ]
         )
 
+    def record_consent(self, consent: dict, by: str) -> list[NewEvent]:
+        """Consent given (or refused) after the referral was made: at any time, as an event.
+        `consent` is the ConsentRecorded payload's consent fields, recorded_on an ISO date."""
+        self._must_exist()
+        return self.decide([NewEvent("ConsentRecorded", {**consent, "recorded_by": by})])
+
+    def withdraw_consent(self, by: str, on: date) -> list[NewEvent]:
+        """A person may withdraw consent at any time; their referral is then offered to no one
+        until they give it again."""
+        self._must_exist()
+        return self.decide(
+            [NewEvent("ConsentWithdrawn", {"withdrawn_by": by, "withdrawn_on": on.isoformat()})]
+        )
+
+    def correct(
+        self, field_name: str, value, by: str, on: date, reason_text_id: str
+    ) -> list[NewEvent]:
+        """Puts right a date or coded field recorded wrongly: who, when, why (sealed text),
+        the old value and the new; the timeline must still run forward afterwards."""
+        self._must_exist()
+        if field_name not in CORRECTABLE_FIELDS:
+            raise CorrectionMustNameACorrectableField(
+                "field", f"one of {', '.join(CORRECTABLE_FIELDS)}"
+            )
+        if field_name in CORRECTABLE_DATES:
+            previous, value = self._correct_date(field_name, value)
+        else:
+            previous, value = self._correct_code(field_name, value)
+        if previous == value:
+            raise CorrectionMustChangeTheValue(f"{field_name} is already {value}")
+        return self.decide(
+            [
+                NewEvent(
+                    "ReferralCorrected",
+                    {
+                        "field": field_name,
+                        "value": value,
+                        "previous_value": previous,
+                        "corrected_by": by,
+                        "corrected_on": on.isoformat(),
+                        "reason_text_id": reason_text_id,
+                    },
+                )
+            ]
+        )
+
+    def _correct_date(self, field_name: str, value) -> tuple[str, str]:
+        if not isinstance(value, date):
+            try:
+                value = date.fromisoformat(str(value))
+            except ValueError:
+                raise CorrectionValueMustBeValid("value", "must be a date (YYYY-MM-DD)") from None
+        index = self._step_index(field_name)
+        if index is None:
+            raise CorrectionNeedsTheStepRecorded(
+                f"this referral has no {_STEP_NAMES[field_name]} date to correct"
+            )
+        previous = self.timeline[index][1]
+        corrected = list(self.timeline)
+        corrected[index] = (field_name, value)
+        _runs_forward(corrected)
+        return previous.isoformat(), value.isoformat()
+
+    def _correct_code(self, field_name: str, value):
+        if field_name == "outcome_reason":
+            choices = OUTCOME_REASONS.get(self.status or "")
+            if choices is None:
+                raise CorrectionNeedsTheStepRecorded(
+                    "only a declined, discharged or closed referral has a reason to correct"
+                )
+            previous = self.outcome_reason
+        else:
+            choices = CODE_LISTS[field_name]
+            previous = self.details.get(field_name)
+        if field_name == "needs":
+            if not isinstance(value, list) or any(v not in choices for v in value):
+                raise CorrectionValueMustBeValid(
+                    "value", f"must be a list of: {', '.join(choices)}"
+                )
+            return sorted(previous or []), sorted(set(value))
+        if value not in choices:
+            raise CorrectionValueMustBeValid("value", f"must be one of: {', '.join(choices)}")
+        return previous, value
+
+    def _must_exist(self) -> None:
+        if self.status is None:
+            raise ReferralMustBeReceivedToDecide("no such referral")
+
     def _must_be_received(self, verb: str) -> None:
         if self.status != RECEIVED:
             if self.status is None:
@@ -362,47 +619,79 @@ class Referral(Aggregate):
                 f"{_ended(self.status)}"
             )
 
+    def _follows(self, field_name: str, on: date) -> None:
+        """A new step is dated on or after every step recorded before it."""
+        _runs_forward([*self.timeline, (field_name, on)])
+
+    def _step_index(self, field_name: str) -> int | None:
+        """The step a date field names: the latest of its kind (an allocation: the latest)."""
+        for index in range(len(self.timeline) - 1, -1, -1):
+            if self.timeline[index][0] == field_name:
+                return index
+        return None
+
     # -- folding -----------------------------------------------------------------------------
+
+    def _step(self, field_name: str, on: str) -> None:
+        self.timeline.append((field_name, date.fromisoformat(on)))
 
     def apply_referral_received(self, p: dict) -> None:
         self.status = RECEIVED
         self.details = dict(p)
         self.received_on = date.fromisoformat(p["received_on"])
+        self.consent = p.get("consent")
         self.consent_to_share = bool((p.get("consent") or {}).get("to_share"))
+        self._step("received_on", p["received_on"])
+        sealed = {
+            "needs_notes": p.get("needs_text_id"),
+            "risk_notes": p.get("risk_text_id"),
+            "referrer_contact": (p.get("referrer") or {}).get("contact_text_id"),
+            "contact_times": (p.get("consent") or {}).get("contact_times_text_id"),
+        }
+        self.text_ids = {name: str(t) for name, t in sealed.items() if t}
 
     def apply_referral_accepted(self, p: dict) -> None:
         self.status = ACCEPTED
+        self._step("accepted_on", p["accepted_on"])
 
     def apply_referral_declined(self, p: dict) -> None:
         self.status = DECLINED
         self.outcome_reason = p["reason"]
+        self._step("declined_on", p["declined_on"])
 
     def apply_referral_allocated(self, p: dict) -> None:
         self.status = ALLOCATED
         self.worker_id = p["worker_id"]
         self.history_of_workers.append(p["worker_id"])
+        self._step("allocated_on", p["allocated_on"])
 
     def apply_referral_reallocated(self, p: dict) -> None:
         self.worker_id = p["worker_id"]
         self.history_of_workers.append(p["worker_id"])
+        self._step("allocated_on", p["allocated_on"])
 
     def apply_first_contact_made(self, p: dict) -> None:
         self.status = ACTIVE
         self.first_contact_on = date.fromisoformat(p["contacted_on"])
+        self._step("first_contact_on", p["contacted_on"])
 
     def apply_referral_put_on_hold(self, p: dict) -> None:
         self.status = ON_HOLD
+        self._step("on_hold_on", p["on"])
 
     def apply_referral_resumed(self, p: dict) -> None:
         self.status = ACTIVE
+        self._step("resumed_on", p["on"])
 
     def apply_referral_discharged(self, p: dict) -> None:
         self.status = DISCHARGED
         self.outcome_reason = p["reason"]
+        self._step("discharged_on", p["discharged_on"])
 
     def apply_referral_closed_without_contact(self, p: dict) -> None:
         self.status = CLOSED_WITHOUT_CONTACT
         self.outcome_reason = p["reason"]
+        self._step("closed_on", p["closed_on"])
 
     def apply_referral_offered(self, p: dict) -> None:
         self.offered_to = p["to_partner"]
@@ -415,13 +704,51 @@ class Referral(Aggregate):
         self.status = TRANSFERRED
         self.offered_to = self.offer_id = None
 
+    def apply_consent_recorded(self, p: dict) -> None:
+        self.consent = {k: v for k, v in p.items() if k != "recorded_by"}
+        self.consent_to_share = bool(p["to_share"])
+        self.consent_withdrawn_on = None
+        self.text_ids.pop("contact_times", None)
+        if p.get("contact_times_text_id"):
+            self.text_ids["contact_times"] = str(p["contact_times_text_id"])
+
+    def apply_consent_withdrawn(self, p: dict) -> None:
+        self.consent_to_share = False
+        self.consent_withdrawn_on = date.fromisoformat(p["withdrawn_on"])
+        if self.consent is not None:
+            self.consent = {**self.consent, "to_share": False, "to_contact": False}
+
+    def apply_referral_corrected(self, p: dict) -> None:
+        self.corrections.append(dict(p))
+        name, value = p["field"], p["value"]
+        if name in CORRECTABLE_DATES:
+            index = self._step_index(name)
+            if index is not None:
+                self.timeline[index] = (name, date.fromisoformat(value))
+            if name == "received_on":
+                self.received_on = date.fromisoformat(value)
+                self.details["received_on"] = value
+            elif name == "first_contact_on":
+                self.first_contact_on = date.fromisoformat(value)
+        elif name == "outcome_reason":
+            self.outcome_reason = value
+        else:
+            self.details[name] = value
+            if name == "source":
+                self.details["source_group"] = REFERRAL_SOURCES[value]
+
     # -- reading -----------------------------------------------------------------------------
 
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATES
 
+    def dates(self) -> dict[str, date]:
+        """Each step's date (the latest allocation's for allocated_on)."""
+        return dict(self.timeline)
+
     def as_dict(self) -> dict:
+        dates = self.dates()
         return {
             "referral_id": self.id,
             "version": self.version,
@@ -433,7 +760,22 @@ class Referral(Aggregate):
             "transferred_from": None,
             **self.details,
             "received_on": self.received_on,
+            "consent": self.consent,
+            "consent_withdrawn_on": self.consent_withdrawn_on,
+            "timeline": {name: dates[name] for name in _STEP_NAMES if name in dates},
         }
+
+
+def _runs_forward(timeline: list[tuple[str, date]]) -> None:
+    latest: tuple[str, date] | None = None
+    for name, on in timeline:
+        if latest is not None and on < latest[1]:
+            raise ReferralTimelineRunsForward(
+                f"{name} {on.isoformat()} is before {latest[0]} {latest[1].isoformat()}: "
+                f"a referral is {_STEP_NAMES[name]} on or after it is {_STEP_NAMES[latest[0]]}"
+            )
+        if latest is None or on >= latest[1]:
+            latest = (name, on)
 
 
 class OfferMustBeOpen(Rule):

@@ -12,6 +12,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from services.referrals.retention import PersonRetentionDuePayload
 from shared import policy
 from shared import vault as people_vault
+from shared.aggregate import ReferenceRefused
 from shared.auth import Forbidden, Principal
 from shared.db import rows
 from shared.events import NewEvent
@@ -30,6 +31,11 @@ AGE_BANDS = (
     (55, 64, "55_64"),
     (65, 200, "65_plus"),
 )
+
+
+class ErasureReasonMustNotIdentify(ReferenceRefused):
+    """An erasure's reason outlives the person's key: it must not repeat who they were."""
+
 
 PEOPLE_READERS = policy.MAY_READ_PEOPLE
 PEOPLE_WRITERS = policy.MAY_CHANGE_PEOPLE
@@ -53,8 +59,19 @@ def postcode_district(postcode: str | None) -> str | None:
     return compact[:-3] if len(compact) > 3 else None
 
 
+class Text(fields.String):
+    """Free text, trimmed; text of nothing but spaces is refused (the rule TextMustHaveContent)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        trimmed = text.strip()
+        if not trimmed:
+            raise ValidationError("must not be blank (rule TextMustHaveContent)")
+        return trimmed
+
+
 def _text(max_length: int, **kw):
-    return fields.String(validate=validate.Length(min=1, max=max_length), **kw)
+    return Text(validate=validate.Length(min=1, max=max_length), **kw)
 
 
 class IdentifiersSchema(Schema):
@@ -450,7 +467,11 @@ class PeopleApi:
             return self._person_out(person, people_vault.ERASED)
 
         def shred(cur):
-            self.vault.erase(cur, person_id, body["reason"])
+            try:
+                self.vault.erase(cur, person_id, body["reason"])
+            except ValueError as error:
+                # the reason is kept after erasure, so it may not identify the person
+                raise ErasureReasonMustNotIdentify("reason", str(error)) from None
             self.audit.record(
                 principal,
                 "erase",

@@ -120,10 +120,23 @@ class ReferralList:
         if event.event_type == "FirstContactMade":
             sets.append("first_contact_on = %s")
             params.append(p["contacted_on"])
+        if event.event_type == "ReferralCorrected":
+            self._corrected(p, sets, params)
         cur.execute(
             f"UPDATE {SCHEMA}.referral_list SET {', '.join(sets)} WHERE referral_id = %s",
             (*params, event.stream_id),
         )
+
+    def _corrected(self, p: dict, sets: list, params: list) -> None:
+        """A corrected date or code replaces the one the list shows (and what follows from it)."""
+        name, value = p["field"], p["value"]
+        if name == "received_on":
+            received = date.fromisoformat(value)
+            sets += ["received_on = %s", "first_contact_due_on = %s"]
+            params += [received, add_working_days(received, self.first_contact_working_days)]
+        elif name in ("first_contact_on", "source", "urgency"):
+            sets.append(f"{name} = %s")
+            params.append(value)
 
     def _apply_offer(self, cur, event: RecordedEvent) -> None:
         p = event.payload

@@ -7,14 +7,20 @@ from marshmallow import ValidationError as SchemaError
 
 from services.referrals.domain import (
     CLOSURE_REASONS,
+    CONTACT_MODES,
+    CORRECTABLE_FIELDS,
     DECLINE_REASONS,
     DISCHARGE_REASONS,
     ENDED_STATES,
     HOLD_REASONS,
+    NEED_THEMES,
     OFFER_DECLINE_REASONS,
     OPEN_STATES,
+    REFERRAL_SOURCES,
+    RISK_LEVELS,
+    URGENCIES,
 )
-from services.referrals.people import RegisterPersonBody
+from services.referrals.people import RegisterPersonBody, Text
 from services.referrals.people import register_events as register_people_events
 from services.referrals.workforce import register_events as register_worker_events
 from shared.config import PARTNERS
@@ -24,49 +30,14 @@ registry = EventRegistry()
 register_people_events(registry)
 register_worker_events(registry)
 
-# Readable referral sources for workers, each mapped to the NHS Mental Health Services Data Set
-# referral source group so reports compare with NHS returns (DOMAIN.md).
-REFERRAL_SOURCES = {
-    "cmht": "local_authority_or_nhs_secondary",
-    "gp": "primary_care",
-    "clinical_step_down": "internal_nhs",
-    "crisis_service": "acute_care",
-    "partner_organisation": "independent_or_voluntary",
-    "self": "self_referral",
-    "carer": "self_referral",
-    "other": "other",
-}
-URGENCIES = ("routine", "soon", "urgent")
-NEED_THEMES = (
-    "low_mood",
-    "anxiety",
-    "isolation",
-    "self_harm",
-    "suicidal_thoughts",
-    "trauma",
-    "psychosis",
-    "eating_difficulties",
-    "substance_use",
-    "housing",
-    "money_and_benefits",
-    "employment",
-    "relationships",
-    "identity",
-    "physical_health",
-    "caring_role",
-    "other",
-)
-RISK_LEVELS = ("none_known", "low", "medium", "high")
-CONTACT_MODES = ("face_to_face", "home_visit", "phone", "video", "text", "email", "letter")
-
-Text = fields.String
-
 
 def _reason(choices):
     return fields.String(required=True, validate=validate.OneOf(choices))
 
 
 class ConsentSchema(Schema):
+    """Consent as a worker records it; `contact_times` is the person's words, sealed."""
+
     to_share = fields.Boolean(required=True)
     to_contact = fields.Boolean(required=True)
     contact_methods = fields.List(
@@ -78,8 +49,22 @@ class ConsentSchema(Schema):
     recorded_on = fields.Date(required=True)
 
 
+class ConsentPayload(Schema):
+    """Consent as events keep it: the words about when to call are in the vault."""
+
+    to_share = fields.Boolean(required=True)
+    to_contact = fields.Boolean(required=True)
+    contact_methods = fields.List(
+        fields.String(validate=validate.OneOf(CONTACT_MODES)), load_default=list
+    )
+    contact_times_text_id = fields.UUID(load_default=None, allow_none=True)
+    # events written before the words were sealed carry them here
+    contact_times = fields.String(load_default=None, allow_none=True)
+    recorded_on = fields.Date(required=True)
+
+
 class ReferrerSchema(Schema):
-    organisation = Text(required=True, validate=validate.Length(min=1, max=200))
+    organisation = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
     # the referring professional's name and contact are sealed in the vault, not in events
     contact_text_id = fields.UUID(load_default=None, allow_none=True)
 
@@ -96,7 +81,7 @@ class ReferralReceivedPayload(Schema):
     needs_text_id = fields.UUID(load_default=None, allow_none=True)
     risk_level = fields.String(load_default="none_known", validate=validate.OneOf(RISK_LEVELS))
     risk_text_id = fields.UUID(load_default=None, allow_none=True)
-    consent = fields.Nested(ConsentSchema, load_default=None, allow_none=True)
+    consent = fields.Nested(ConsentPayload, load_default=None, allow_none=True)
     preferred_contact_mode = fields.String(
         load_default=None, allow_none=True, validate=validate.OneOf(CONTACT_MODES)
     )
@@ -194,6 +179,30 @@ class ReferralTransferredPayload(Schema):
     transferred_on = fields.Date(required=True)
 
 
+@registry.event("ConsentRecorded")
+class ConsentRecordedPayload(ConsentPayload):
+    recorded_by = fields.String(required=True)
+
+
+@registry.event("ConsentWithdrawn")
+class ConsentWithdrawnPayload(Schema):
+    withdrawn_by = fields.String(required=True)
+    withdrawn_on = fields.Date(required=True)
+
+
+@registry.event("ReferralCorrected")
+class ReferralCorrectedPayload(Schema):
+    """A date or coded field put right: the old value and the new (ISO dates or codes), who,
+    when, and why (the worker's words, sealed in the vault under the person's key)."""
+
+    field = fields.String(required=True, validate=validate.OneOf(CORRECTABLE_FIELDS))
+    value = fields.Raw(required=True, allow_none=True)
+    previous_value = fields.Raw(required=True, allow_none=True)
+    corrected_by = fields.String(required=True)
+    corrected_on = fields.Date(required=True)
+    reason_text_id = fields.UUID(required=True)
+
+
 # -- requests ---------------------------------------------------------------------------------
 
 
@@ -261,7 +270,7 @@ class DeclineBody(DatedBody):
 
 
 class AllocateBody(DatedBody):
-    worker_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    worker_id = Text(required=True, validate=validate.Length(min=1, max=200))
 
 
 class HoldBody(DatedBody):
@@ -282,6 +291,19 @@ class OfferBody(DatedBody):
 
 class OfferDeclineBody(DatedBody):
     reason = _reason(OFFER_DECLINE_REASONS)
+
+
+class ConsentBody(ConsentSchema, VersionedBody):
+    """Consent recorded after the referral was made (or recorded again)."""
+
+
+class CorrectBody(DatedBody):
+    """`on`: the day the correction is made; `value`: an ISO date for a date field, a code (a
+    list of codes for needs) for a coded one; `reason`: why, in the worker's words."""
+
+    field = fields.String(required=True, validate=validate.OneOf(CORRECTABLE_FIELDS))
+    value = fields.Raw(required=True)
+    reason = Text(required=True, validate=validate.Length(min=1, max=1000))
 
 
 class OfferOut(Schema):
@@ -329,6 +351,13 @@ class ListQuery(Schema):
 # -- responses --------------------------------------------------------------------------------
 
 
+class OpenItem(Schema):
+    kind = fields.String()
+    id = fields.String()
+    summary = fields.String()
+    to_close = fields.String()
+
+
 class ReferralOut(Schema):
     referral_id = fields.String()
     version = fields.Integer()
@@ -348,3 +377,15 @@ class ReferralOut(Schema):
     offered_to = fields.String(allow_none=True)
     outcome_reason = fields.String(allow_none=True)
     transferred_from = fields.String(allow_none=True)
+    referrer = fields.Dict(allow_none=True)
+    consent = fields.Dict(allow_none=True)
+    consent_withdrawn_on = fields.Date(allow_none=True)
+    # each step's date (the latest allocation's), corrections applied
+    timeline = fields.Dict(keys=fields.String(), values=fields.Date())
+    # the free text sealed with the referral, opened for those who may read it (audited)
+    texts = fields.Dict(keys=fields.String(), values=fields.String())
+    # on discharge: what is still open for the person (future sessions, open plans)
+    # each correction: field, previous_value, value, corrected_by, corrected_on, reason
+    corrections = fields.List(fields.Dict())
+    open_items = fields.List(fields.Nested(OpenItem))
+    warnings = fields.List(fields.String())

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from datetime import UTC, date, datetime
 
 from psycogreen.eventlet import patch_psycopg
 
-from services.referrals.domain import IncomingOffer, Referral, require_referable
+from services.referrals.domain import (
+    CORRECTABLE_DATES,
+    Calendar,
+    IncomingOffer,
+    Referral,
+    require_referable,
+    text_with_content,
+)
+from services.referrals.open_items import OpenItems
 from services.referrals.people import PeopleApi, Person
 from services.referrals.projections import SCHEMA, referrals_projector
 from services.referrals.retention import RetentionApi
@@ -17,6 +26,8 @@ from services.referrals.schemas import (
     AllocateBody,
     AuditQuery,
     CloseBody,
+    ConsentBody,
+    CorrectBody,
     DatedBody,
     DeclineBody,
     DischargeBody,
@@ -32,6 +43,7 @@ from services.referrals.schemas import (
 )
 from services.referrals.workforce import WorkersApi, Workforce
 from shared import policy
+from shared.aggregate import RuleBroken
 from shared.auth import Forbidden, Principal
 from shared.db import select_page
 from shared.events import RecordedEvent, derived_id, with_id
@@ -44,12 +56,14 @@ from shared.service import (
     PeopleVault,
     history_of,
 )
+from shared.vault import ERASED, PersonErased, PersonNotFound
 from shared.web import (
     BadRequest,
     NotFound,
     Verifier,
     context_of,
     expected_version,
+    json_default,
     json_response,
     route,
 )
@@ -58,6 +72,9 @@ patch_psycopg()
 
 # Policy numbers a partner sets; defaults from common practice (DOMAIN.md), overridable.
 CASELOAD_CAP = int(os.environ.get("PEERLINK_CASELOAD_CAP", "25"))
+# No date a worker gives may be earlier than this: a typed year such as 0006 is refused, not
+# kept to skew every wait. A partner whose records start earlier sets PEERLINK_EARLIEST_DATE.
+EARLIEST_DATE = date.fromisoformat(os.environ.get("PEERLINK_EARLIEST_DATE", "2000-01-01"))
 
 READERS = policy.MAY_READ_REFERRALS
 INTAKE = policy.MAY_RECORD_REFERRALS
@@ -71,6 +88,15 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
+def calendar() -> Calendar:
+    return Calendar(today(), EARLIEST_DATE)
+
+
+# the free text of POST /referrals, sealed under the person's key: body field -> where the
+# event keeps its text id
+RECEIVED_TEXTS = ("needs_notes", "risk_notes", "referrer_contact", "contact_times")
+
+
 class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
     """Referrals: received, accepted or declined, allocated, active, on hold, discharged; the
     people they are about and the workers they are allocated to."""
@@ -82,6 +108,7 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
     settings = NodeSettings()
     verifier = Verifier()
     workforce = Workforce()
+    open_items = OpenItems()
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -112,25 +139,48 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
             request_id=request.peerlink_request_id,
         )
 
-    def _respond(self, referral: Referral, status: int = 200):
+    def _respond(self, referral: Referral, status: int = 200, **extra):
         return json_response(
             status,
-            ReferralOut().dump(referral.as_dict()),
+            {**ReferralOut().dump(referral.as_dict()), **ReferralOut().dump(extra)},
             headers={"ETag": f'"{referral.version}"'},
         )
 
-    def _command(self, request, principal, referral_id: str, body: dict, decide):
+    def _command(self, request, principal, referral_id: str, body: dict, decide, texts=None):
+        """Load, check the version, decide, append; `texts` (text id -> words) are sealed under
+        the person's key in the same transaction as the events naming them."""
         referral = self._load(principal, referral_id)
         expected = expected_version(request, body)
         if expected is not None and expected != referral.version:
             raise ConcurrencyError(referral_id, expected, referral.version)
+        version = referral.version
         events = decide(referral, self._date(body))
+        person_id = referral.details["person_id"]
+
+        def seal(cur):
+            for text_id, text in (texts or {}).items():
+                try:
+                    self.vault.seal_text(cur, person_id, text, uuid.UUID(text_id))
+                except PersonErased:
+                    raise RuleBroken(
+                        "NothingIsWrittenAboutAnErasedPerson",
+                        "the person this referral is about was erased; nothing more is written",
+                    ) from None
+                except PersonNotFound:
+                    # a referral accepted from a partner's offer names someone not yet in
+                    # this node's vault: words about them wait until they are registered
+                    raise RuleBroken(
+                        "WordsNeedARegisteredPerson",
+                        "the person this referral is about is not registered here yet",
+                    ) from None
+
         recorded = self.store.append(
             Referral.stream_type,
             referral_id,
-            referral.version,
+            version,
             events,
             context_of(principal, request),
+            within=seal if texts else None,
         )
         referral.version = recorded[-1].version
         return self._respond(referral)
@@ -147,10 +197,10 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
         summary="Record a referral received",
     )
     def receive(self, request, principal, body):
-        if body["received_on"] > today():
-            raise BadRequest("received_on", "cannot be in the future")
-        if body.get("consent") and body["consent"]["recorded_on"] > today():
-            raise BadRequest("consent.recorded_on", "cannot be in the future")
+        dates = calendar()
+        dates.check("received_on", body["received_on"])
+        if body.get("consent"):
+            dates.check("consent.recorded_on", body["consent"]["recorded_on"])
         referral = Referral(str(uuid.uuid4()))
         # people registered with the referral: (field, person_id, their registration body)
         new_people = [
@@ -167,6 +217,22 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
             str(body["cared_for_person_id"]) if body.get("cared_for_person_id") else None
         )
         consent = body.get("consent")
+        # the referrer's, the GP's and the person's own words, sealed under the person's key
+        texts = {
+            name: text_with_content(name, value)
+            for name, value in {
+                **{n: body.get(n) for n in ("needs_notes", "risk_notes", "referrer_contact")},
+                "contact_times": (consent or {}).get("contact_times"),
+            }.items()
+            if value is not None
+        }
+        text_ids = {name: str(uuid.uuid4()) for name in texts}
+        referrer = None
+        if body.get("referrer_organisation") or "referrer_contact" in text_ids:
+            referrer = {
+                "organisation": body.get("referrer_organisation"),
+                "contact_text_id": text_ids.get("referrer_contact"),
+            }
         details = {
             "person_id": person_id,
             "source": body["source"],
@@ -174,27 +240,42 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
             "received_on": body["received_on"].isoformat(),
             "urgency": body["urgency"],
             "needs": body["needs"],
+            "needs_text_id": text_ids.get("needs_notes"),
             "risk_level": body["risk_level"],
+            "risk_text_id": text_ids.get("risk_notes"),
             "preferred_contact_mode": body.get("preferred_contact_mode"),
             "is_carer_referral": body["is_carer_referral"],
             "cared_for_person_id": cared_for_id,
-            "referrer": (
-                {"organisation": body["referrer_organisation"]}
-                if body.get("referrer_organisation")
-                else None
-            ),
-            "consent": (
-                {**consent, "recorded_on": consent["recorded_on"].isoformat()} if consent else None
-            ),
+            "referrer": referrer,
+            "consent": self._consent_payload(consent, text_ids.get("contact_times")),
         }
         events = referral.receive(details)
         context = context_of(principal, request)
+
+        def seal(cur):
+            for name, text_id in text_ids.items():
+                self.vault.seal_text(cur, person_id, texts[name], uuid.UUID(text_id))
+
         if not new_people:
-            recorded = self.store.append(Referral.stream_type, referral.id, 0, events, context)
+            recorded = self.store.append(
+                Referral.stream_type, referral.id, 0, events, context, within=seal
+            )
         else:
-            recorded = self._register_with_referral(new_people, referral, events, context)
+            recorded = self._register_with_referral(new_people, referral, events, context, seal)
         referral.version = recorded[-1].version
         return self._respond(referral, 201)
+
+    @staticmethod
+    def _consent_payload(consent: dict | None, contact_times_text_id: str | None) -> dict | None:
+        if not consent:
+            return None
+        return {
+            "to_share": consent["to_share"],
+            "to_contact": consent["to_contact"],
+            "contact_methods": consent["contact_methods"],
+            "contact_times_text_id": contact_times_text_id,
+            "recorded_on": consent["recorded_on"].isoformat(),
+        }
 
     def _person_standing(self, principal: Principal, person_id) -> str | None:
         """Whether the person is "registered" or "erased"; None when this partner has none by
@@ -204,7 +285,7 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
             return None
         return "erased" if Person(str(person_id), events).is_erased else "registered"
 
-    def _register_with_referral(self, new_people, referral: Referral, events, context):
+    def _register_with_referral(self, new_people, referral: Referral, events, context, seal):
         """The people named by the referral registered with it: their vault rows and events and
         the referral's events in one transaction, or nothing at all."""
         registrations = [
@@ -222,6 +303,7 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
             recorded.extend(
                 self.store.append_within(cur, Referral.stream_type, referral.id, 0, events, context)
             )
+            seal(cur)
 
         self.store.append(Person.stream_type, first_id, 0, [first_event], context, within=together)
         return recorded
@@ -289,7 +371,24 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
     def read(self, request, principal, referral_id):
         referral = self._load(principal, referral_id)
         self._audit_read(request, principal, referral, sorted(ReferralOut().fields))
-        return self._respond(referral)
+        with self.store.db.transaction() as cur:
+            texts = self._open_texts(cur, referral.text_ids)
+            reasons = self._open_texts(
+                cur, {str(c["reason_text_id"]): c["reason_text_id"] for c in referral.corrections}
+            )
+        corrections = [
+            {**c, "reason": reasons.get(str(c["reason_text_id"]))} for c in referral.corrections
+        ]
+        return self._respond(referral, texts=texts, corrections=corrections)
+
+    def _open_texts(self, cur, text_ids: dict) -> dict[str, str]:
+        """Sealed texts opened: name -> text ("erased" once the person's key is gone)."""
+        opened = {}
+        for name, text_id in text_ids.items():
+            text = self.vault.open_text(cur, text_id)
+            if text is not None:
+                opened[name] = "erased" if text is ERASED else text
+        return opened
 
     @route(
         "GET",
@@ -300,10 +399,13 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
     def history(self, request, principal, referral_id):
         referral, events = self._load_with_events(principal, referral_id)
         self._audit_read(request, principal, referral, ["history"])
-        return {
-            "referral_id": referral_id,
-            "events": history_of(events),
+        text_ids = {str(c["reason_text_id"]): c["reason_text_id"] for c in referral.corrections} | {
+            t: t for t in referral.text_ids.values()
         }
+        with self.store.db.transaction() as cur:
+            texts = self._open_texts(cur, text_ids)
+        # each event's sealed words opened beside it, by text id
+        return {"referral_id": referral_id, "events": history_of(events), "texts": texts}
 
     @route(
         "GET",
@@ -464,12 +566,103 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
         summary="Discharge a person from support, with a coded reason",
     )
     def discharge(self, request, principal, referral_id, body):
-        return self._command(
+        # read before the discharge: a peer worker no longer sees the person once it is made
+        referral = self._load(principal, referral_id)
+        items, warnings = self.open_items.of(request, referral.details["person_id"])
+        response = self._command(
             request,
             principal,
             referral_id,
             body,
             lambda r, on: r.discharge(principal.user_id, on, body["reason"]),
+        )
+        return self._with_open_items(response, items, warnings)
+
+    @staticmethod
+    def _with_open_items(response, items: list[dict], warnings: list[str]):
+        body = json.loads(response.get_data())
+        body["open_items"] = items
+        body["warnings"] = warnings + [
+            f"{item['summary']}: still open; {item['to_close']}" for item in items
+        ]
+        response.set_data(json.dumps(body, default=json_default))
+        return response
+
+    @route(
+        "GET",
+        "/referrals/<string:referral_id>/open-items",
+        roles=READERS,
+        response=ReferralOut,
+        summary="What is still open for the referral's person: future sessions, open plans",
+    )
+    def read_open_items(self, request, principal, referral_id):
+        referral = self._load(principal, referral_id)
+        items, warnings = self.open_items.of(request, referral.details["person_id"])
+        return self._with_open_items(self._respond(referral), items, warnings)
+
+    @route(
+        "POST",
+        "/referrals/<string:referral_id>/consent",
+        roles=CASEWORK,
+        body=ConsentBody,
+        response=ReferralOut,
+        summary="Record the person's consent (given, changed or refused) at any time",
+    )
+    def record_consent(self, request, principal, referral_id, body):
+        recorded_on = calendar().check("recorded_on", body["recorded_on"])
+        text = body.get("contact_times")
+        text_id = str(uuid.uuid4()) if text else None
+        consent = self._consent_payload({**body, "recorded_on": recorded_on}, text_id)
+        return self._command(
+            request,
+            principal,
+            referral_id,
+            body,
+            lambda r, on: r.record_consent(consent, principal.user_id),
+            texts={text_id: text} if text_id else None,
+        )
+
+    @route(
+        "POST",
+        "/referrals/<string:referral_id>/consent/withdraw",
+        roles=CASEWORK,
+        body=DatedBody,
+        response=ReferralOut,
+        summary="Record the person withdrawing their consent: the referral is offered to no one",
+    )
+    def withdraw_consent(self, request, principal, referral_id, body):
+        return self._command(
+            request,
+            principal,
+            referral_id,
+            body,
+            lambda r, on: r.withdraw_consent(principal.user_id, on),
+        )
+
+    @route(
+        "POST",
+        "/referrals/<string:referral_id>/correct",
+        roles=CASEWORK,
+        body=CorrectBody,
+        response=ReferralOut,
+        summary="Correct a date or coded field recorded wrongly, saying why",
+    )
+    def correct(self, request, principal, referral_id, body):
+        value = body["value"]
+        if body["field"] in CORRECTABLE_DATES:
+            try:
+                value = date.fromisoformat(str(value))
+            except ValueError:
+                raise BadRequest("value", "must be a date (YYYY-MM-DD)") from None
+            calendar().check("value", value)
+        reason_id = str(uuid.uuid4())
+        return self._command(
+            request,
+            principal,
+            referral_id,
+            body,
+            lambda r, on: r.correct(body["field"], value, principal.user_id, on, reason_id),
+            texts={reason_id: body["reason"]},
         )
 
     @route(
@@ -619,7 +812,4 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
 
     @staticmethod
     def _date(body: dict) -> date:
-        on = body.get("on") or today()
-        if on > today():
-            raise BadRequest("on", "cannot be in the future")
-        return on
+        return calendar().check("on", body.get("on") or today())

@@ -14,7 +14,7 @@ from shared.eventstore import InMemoryEventStore
 
 pytestmark = pytest.mark.unit
 
-DAY = date(2026, 3, 2)
+DAY = date(2026, 4, 2)  # after every step of PATHS
 RECEIVED = {
     "person_id": str(uuid.uuid4()),
     "source": "gp",
@@ -236,3 +236,202 @@ def test_a_declined_offer_can_be_followed_by_another_and_an_accepted_one_ends_th
 def test_a_referral_is_received_once():
     with pytest.raises(domain.ReferralMustBeNew):
         given("received").receive(RECEIVED)
+
+
+# -- one timeline per referral -----------------------------------------------------------------
+
+
+def step(state: str, extra: list[tuple[str, dict]]) -> Referral:
+    """Fold PATHS[state] and then `extra` events through a real store."""
+    store = InMemoryEventStore(registry)
+    stream = str(uuid.uuid4())
+    events = [NewEvent(t, p) for t, p in PATHS[state] + extra]
+    store.append("referral", stream, 0, events, Context("leeds-mind", SYSTEM))
+    return Referral.fold(stream, store.read_stream("referral", stream))
+
+
+@pytest.mark.parametrize(
+    ("state", "act"),
+    [
+        ("received", lambda r: r.accept("lead", date(2026, 3, 1))),
+        ("received", lambda r: r.decline("lead", date(2026, 3, 1), "outside_area")),
+        ("accepted", lambda r: r.allocate("w1", "lead", date(2026, 3, 2))),
+        ("allocated", lambda r: r.allocate("w2", "lead", date(2026, 3, 2))),
+        ("allocated", lambda r: r.close_without_contact("lead", date(2026, 3, 2), "other")),
+        ("active", lambda r: r.put_on_hold("w1", date(2026, 3, 3), "other")),
+        ("active", lambda r: r.discharge("w1", date(2026, 3, 3), "goals_met")),
+        ("on_hold", lambda r: r.resume("w1", date(2026, 3, 4))),
+        ("on_hold", lambda r: r.discharge("w1", date(2026, 3, 4), "goals_met")),
+    ],
+    ids=[
+        "accepted-before-received",
+        "declined-before-received",
+        "allocated-before-accepted",
+        "reallocated-before-the-allocation-it-replaces",
+        "closed-before-allocated",
+        "held-before-first-contact",
+        "discharged-before-first-contact",
+        "resumed-before-the-hold",
+        "discharged-before-the-hold",
+    ],
+)
+def test_a_step_dated_before_the_step_it_follows_is_refused(state, act):
+    referral = given(state)
+    with pytest.raises(domain.ReferralTimelineRunsForward, match="on or after"):
+        act(referral)
+
+
+def test_a_step_on_the_same_day_as_the_one_before_is_kept():
+    [event] = given("accepted").allocate("w1", "lead", date(2026, 3, 3))
+    assert event.payload["allocated_on"] == "2026-03-03"
+
+
+CALENDAR = domain.Calendar(today=date(2026, 5, 1), earliest=date(2000, 1, 1))
+
+
+def test_a_date_in_the_future_is_invalid_input_naming_the_field():
+    with pytest.raises(domain.DateMustNotBeInTheFuture) as refusal:
+        CALENDAR.check("received_on", date(2026, 5, 2))
+    assert refusal.value.field_name == "received_on"
+
+
+def test_a_date_before_the_partners_earliest_is_invalid_input():
+    with pytest.raises(domain.DateMustNotPrecedeTheEarliestDate, match="2000-01-01"):
+        CALENDAR.check("received_on", date(6, 1, 7))
+    assert CALENDAR.check("on", date(2000, 1, 1)) == date(2000, 1, 1)
+
+
+def test_text_of_nothing_but_spaces_is_refused_and_text_is_trimmed():
+    with pytest.raises(domain.TextMustHaveContent):
+        domain.text_with_content("needs_notes", "   ")
+    assert domain.text_with_content("needs_notes", "  lonely \n") == "lonely"
+
+
+# -- corrections ---------------------------------------------------------------------------------
+
+REASON = str(uuid.uuid4())
+
+
+def test_correcting_the_received_date_records_who_why_old_and_new():
+    referral = given("active")
+    [event] = referral.correct("received_on", date(2026, 3, 1), "lead", DAY, REASON)
+    registry.validate(event)
+    assert event.event_type == "ReferralCorrected"
+    assert event.payload == {
+        "field": "received_on",
+        "value": "2026-03-01",
+        "previous_value": "2026-03-02",
+        "corrected_by": "lead",
+        "corrected_on": DAY.isoformat(),
+        "reason_text_id": REASON,
+    }
+    assert referral.received_on == date(2026, 3, 1)
+    assert referral.as_dict()["received_on"] == date(2026, 3, 1)
+
+
+def test_a_correction_that_would_break_the_timeline_is_refused():
+    with pytest.raises(domain.ReferralTimelineRunsForward):
+        given("active").correct("received_on", date(2026, 3, 5), "lead", DAY, REASON)
+    with pytest.raises(domain.ReferralTimelineRunsForward):
+        given("discharged").correct("first_contact_on", date(2026, 4, 2), "lead", DAY, REASON)
+
+
+def test_a_corrected_date_is_folded_and_the_next_step_follows_it():
+    referral = step(
+        "allocated",
+        [
+            (
+                "ReferralCorrected",
+                {
+                    "field": "allocated_on",
+                    "value": "2026-03-10",
+                    "previous_value": "2026-03-03",
+                    "corrected_by": "lead",
+                    "corrected_on": "2026-03-11",
+                    "reason_text_id": REASON,
+                },
+            )
+        ],
+    )
+    with pytest.raises(domain.ReferralTimelineRunsForward):
+        referral.record_first_contact("w1", date(2026, 3, 9))
+    [event] = referral.record_first_contact("w1", date(2026, 3, 10))
+    assert event.event_type == "FirstContactMade"
+
+
+def test_a_step_not_yet_recorded_cannot_be_corrected():
+    with pytest.raises(domain.CorrectionNeedsTheStepRecorded):
+        given("accepted").correct("first_contact_on", date(2026, 3, 4), "lead", DAY, REASON)
+
+
+def test_a_correction_must_change_the_value():
+    with pytest.raises(domain.CorrectionMustChangeTheValue):
+        given("received").correct("source", "gp", "lead", DAY, REASON)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "rule"),
+    [
+        ("worker_id", "w9", domain.CorrectionMustNameACorrectableField),
+        ("source", "postman", domain.CorrectionValueMustBeValid),
+        ("needs", ["flying"], domain.CorrectionValueMustBeValid),
+        ("received_on", "last week", domain.CorrectionValueMustBeValid),
+    ],
+)
+def test_a_correction_to_an_unknown_field_or_value_is_invalid_input(field, value, rule):
+    with pytest.raises(rule):
+        given("received").correct(field, value, "lead", DAY, REASON)
+
+
+def test_coded_fields_and_the_outcome_reason_can_be_corrected():
+    referral = given("discharged")
+    [source] = referral.correct("source", "self", "lead", DAY, REASON)
+    assert source.payload["previous_value"] == "gp" and referral.details["source"] == "self"
+    assert referral.details["source_group"] == "self_referral"
+    [needs] = referral.correct("needs", ["housing", "anxiety"], "lead", DAY, REASON)
+    assert needs.payload["value"] == ["anxiety", "housing"]
+    [reason] = referral.correct("outcome_reason", "moved_away", "lead", DAY, REASON)
+    assert reason.payload["previous_value"] == "goals_met"
+    assert referral.outcome_reason == "moved_away"
+    with pytest.raises(domain.CorrectionValueMustBeValid):  # a decline reason, not a discharge's
+        referral.correct("outcome_reason", "outside_area", "lead", DAY, REASON)
+    with pytest.raises(domain.CorrectionNeedsTheStepRecorded):
+        given("active").correct("outcome_reason", "moved_away", "lead", DAY, REASON)
+
+
+# -- consent at any time -------------------------------------------------------------------------
+
+CONSENT = {
+    "to_share": True,
+    "to_contact": True,
+    "contact_methods": ["phone"],
+    "contact_times_text_id": None,
+    "recorded_on": "2026-03-05",
+}
+
+
+def test_consent_recorded_after_the_referral_lets_it_be_offered():
+    store = InMemoryEventStore(registry)
+    stream = str(uuid.uuid4())
+    without = NewEvent("ReferralReceived", {**RECEIVED, "consent": None})
+    store.append("referral", stream, 0, [without], Context("leeds-mind", SYSTEM))
+    referral = Referral.fold(stream, store.read_stream("referral", stream))
+    with pytest.raises(domain.TransferNeedsConsentToShare):
+        referral.offer_to("mesmac", "leeds-mind", "lead", DAY, OFFER_DETAILS)
+    [event] = referral.record_consent(CONSENT, "w1")
+    registry.validate(event)
+    assert event.event_type == "ConsentRecorded" and referral.consent_to_share
+    [offered] = referral.offer_to("mesmac", "leeds-mind", "lead", DAY, OFFER_DETAILS)
+    assert offered.event_type == "ReferralOffered"
+
+
+def test_withdrawn_consent_blocks_an_offer_until_given_again():
+    referral = given("accepted")
+    [event] = referral.withdraw_consent("w1", DAY)
+    registry.validate(event)
+    assert referral.consent["to_share"] is False
+    with pytest.raises(domain.OfferNeedsConsentNotWithdrawn, match="withdrew"):
+        referral.offer_to("mesmac", "leeds-mind", "lead", DAY, OFFER_DETAILS)
+    referral.record_consent(CONSENT, "w1")
+    [offered] = referral.offer_to("mesmac", "leeds-mind", "lead", DAY, OFFER_DETAILS)
+    assert offered.event_type == "ReferralOffered"

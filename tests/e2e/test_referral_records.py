@@ -1,0 +1,395 @@
+"""What a worker records about a referral is kept whole, consistent in time and correctable:
+free text sealed and read back, one timeline, corrections the hub follows, consent at any
+time, what is still open at discharge, blank text refused, erasure reasons checked."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import requests
+
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.e2e
+
+TODAY = date.today()
+
+
+def days_ago(n: int) -> str:
+    return (TODAY - timedelta(days=n)).isoformat()
+
+
+@pytest.fixture(scope="module")
+def api(endpoints, auth):
+    def make(role="team_lead", partner="leeds-mind", user=None, service="referrals"):
+        session = requests.Session()
+        session.headers.update(auth(role, partner, user))
+        base = (
+            endpoints["hub"]["reporting"]
+            if service == "hub"
+            else endpoints["partners"][partner][service]
+        )
+
+        class Api:
+            def get(self, path, **params):
+                return session.get(base + path, params=params, timeout=10)
+
+            def post(self, path, body=None):
+                return session.post(base + path, json=body or {}, timeout=10)
+
+        return Api()
+
+    return make
+
+
+def ok(response, status=200) -> dict:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def refused(response, status: int, rule: str) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["rule"] == rule, body
+    return body
+
+
+def referral(api, received=10, **over) -> dict:
+    body = {
+        "person": {"full_name": f"Tim Line {uuid.uuid4().hex[:8]}", "date_of_birth": "1979-03-03"},
+        "source": "gp",
+        "received_on": days_ago(received),
+        **over,
+    }
+    return ok(api().post("/referrals", body), 201)
+
+
+def active(api, register_worker, received=10, accepted=9, allocated=8, contacted=7, **over):
+    lead = api()
+    rid = referral(api, received, **over)["referral_id"]
+    worker = register_worker(f"pw-timeline-{uuid.uuid4().hex[:6]}")
+    ok(lead.post(f"/referrals/{rid}/accept", {"on": days_ago(accepted)}))
+    ok(lead.post(f"/referrals/{rid}/allocate", {"on": days_ago(allocated), "worker_id": worker}))
+    ok(lead.post(f"/referrals/{rid}/first-contact", {"on": days_ago(contacted)}))
+    return rid, worker
+
+
+# -- free text kept --------------------------------------------------------------------------
+
+
+def test_every_field_of_a_referral_is_found_again_and_its_words_are_sealed_and_read_back(api):
+    lead, admin = api(), api(role="partner_admin")
+    body = {
+        "person": {"full_name": f"Ada Words {uuid.uuid4().hex[:8]}", "date_of_birth": "1990-01-02"},
+        "source": "gp",
+        "received_on": days_ago(5),
+        "urgency": "urgent",
+        "referrer_organisation": "Chapeltown surgery",
+        "referrer_contact": "Dr Okafor, 0113 496 0000",
+        "needs": ["isolation", "low_mood"],
+        "needs_notes": "  Lost her job and rarely leaves the flat.  ",
+        "risk_level": "medium",
+        "risk_notes": "Talked of not wanting to wake up; no plan.",
+        "consent": {
+            "to_share": True,
+            "to_contact": True,
+            "contact_methods": ["phone", "text"],
+            "contact_times": "weekday evenings after six",
+            "recorded_on": days_ago(5),
+        },
+        "preferred_contact_mode": "phone",
+        "is_carer_referral": True,
+        "cared_for_person": {
+            "full_name": f"Cy Cared {uuid.uuid4().hex[:8]}",
+            "date_of_birth": "1950-05-05",
+        },
+    }
+    made = ok(lead.post("/referrals", body), 201)
+    rid = made["referral_id"]
+    record = ok(lead.get(f"/referrals/{rid}"))
+    assert record["texts"] == {
+        "needs_notes": "Lost her job and rarely leaves the flat.",
+        "risk_notes": "Talked of not wanting to wake up; no plan.",
+        "referrer_contact": "Dr Okafor, 0113 496 0000",
+        "contact_times": "weekday evenings after six",
+    }
+    for name in ("source", "received_on", "urgency", "risk_level", "preferred_contact_mode"):
+        assert record[name] == body[name], name
+    assert sorted(record["needs"]) == sorted(body["needs"])
+    assert record["is_carer_referral"] is True and record["cared_for_person_id"]
+    assert record["referrer"]["organisation"] == "Chapeltown surgery"
+    assert record["consent"]["contact_methods"] == ["phone", "text"]
+    assert record["consent"]["to_share"] is True and record["consent"]["to_contact"] is True
+    # the events name the texts by id only; the words are in the vault
+    [received] = ok(lead.get(f"/referrals/{rid}/history"))["events"]
+    payload = received["payload"]
+    assert payload["needs_text_id"] and payload["risk_text_id"]
+    assert payload["referrer"]["contact_text_id"] and payload["consent"]["contact_times_text_id"]
+    assert "rarely leaves" not in str(payload) and "evenings" not in str(payload)
+    # the subject access export has the words
+    export = ok(admin.get(f"/people/{record['person_id']}/export"))
+    assert set(record["texts"].values()) <= set(export["texts"].values())
+
+
+# -- one timeline ------------------------------------------------------------------------------
+
+
+def test_dates_that_contradict_the_timeline_are_refused_naming_the_rule(api, register_worker):
+    lead = api()
+    rid = referral(api, received=3)["referral_id"]
+    refused(
+        lead.post(f"/referrals/{rid}/accept", {"on": days_ago(6)}),
+        409,
+        "ReferralTimelineRunsForward",
+    )
+    ok(lead.post(f"/referrals/{rid}/accept", {"on": days_ago(2)}))
+    first, second = (register_worker(f"pw-realloc-{uuid.uuid4().hex[:6]}") for _ in range(2))
+    ok(lead.post(f"/referrals/{rid}/allocate", {"on": days_ago(1), "worker_id": first}))
+    refused(
+        lead.post(f"/referrals/{rid}/allocate", {"on": days_ago(2), "worker_id": second}),
+        409,
+        "ReferralTimelineRunsForward",
+    )
+    rid, worker = active(api, register_worker)
+    refused(
+        lead.post(f"/referrals/{rid}/discharge", {"on": days_ago(8), "reason": "goals_met"}),
+        409,
+        "ReferralTimelineRunsForward",
+    )
+    assert ok(lead.get(f"/referrals/{rid}"))["status"] == "active"
+
+
+@pytest.mark.parametrize(
+    ("received_on", "rule"),
+    [
+        ("0006-01-07", "DateMustNotPrecedeTheEarliestDate"),
+        ((TODAY + timedelta(days=3)).isoformat(), "DateMustNotBeInTheFuture"),
+    ],
+    ids=["year-six", "in-the-future"],
+)
+def test_a_date_before_the_partners_earliest_or_in_the_future_is_a_422(api, received_on, rule):
+    body = {
+        "person": {"full_name": "Dee Date", "date_of_birth": "1970-01-01"},
+        "source": "gp",
+        "received_on": received_on,
+    }
+    answer = refused(api().post("/referrals", body), 422, rule)
+    assert "received_on" in answer["fields"]
+
+
+# -- corrections the hub follows -----------------------------------------------------------------
+
+
+def hub_rows(api, name: str) -> list[dict]:
+    tables = ok(
+        api(role="alliance_analyst", partner="alliance", service="hub").get(
+            f"/reports/{name}", partner="mesmac"
+        )
+    )["tables"]
+    return tables[0]["rows"]
+
+
+def test_a_wrong_date_and_source_are_corrected_with_a_reason_and_the_hub_follows(
+    api, register_worker
+):
+    lead = api(partner="mesmac")
+    worker = register_worker(f"pw-correct-{uuid.uuid4().hex[:6]}", partner="mesmac")
+    long_ago = (TODAY.replace(day=1) - timedelta(days=400)).replace(day=15)
+    body = {
+        "person": {"full_name": f"Cora Rect {uuid.uuid4().hex[:8]}", "date_of_birth": "1985-01-01"},
+        "source": "crisis_service",
+        "received_on": long_ago.isoformat(),
+    }
+    rid = ok(lead.post("/referrals", body), 201)["referral_id"]
+    ok(lead.post(f"/referrals/{rid}/accept", {"on": days_ago(3)}))
+    ok(lead.post(f"/referrals/{rid}/allocate", {"on": days_ago(3), "worker_id": worker}))
+    ok(lead.post(f"/referrals/{rid}/first-contact", {"on": days_ago(2)}))
+    month = long_ago.strftime("%Y-%m")
+
+    def hub_counts_it_in(wanted_month, source):
+        def seen():
+            return any(
+                r["month"] == wanted_month and r["counts"][source] not in (0, None)
+                for r in hub_rows(api, "referrals")
+            )
+
+        return seen
+
+    wait_for(hub_counts_it_in(month, "crisis_service"), timeout=30, message="the hub's referral")
+    refused(
+        lead.post(
+            f"/referrals/{rid}/correct",
+            {"field": "received_on", "value": days_ago(1), "reason": "typed the wrong year"},
+        ),
+        409,
+        "ReferralTimelineRunsForward",
+    )
+    refused(
+        lead.post(
+            f"/referrals/{rid}/correct",
+            {"field": "received_on", "value": "0006-01-07", "reason": "typo"},
+        ),
+        422,
+        "DateMustNotPrecedeTheEarliestDate",
+    )
+    fixed = ok(
+        lead.post(
+            f"/referrals/{rid}/correct",
+            {"field": "received_on", "value": days_ago(4), "reason": "typed the wrong year"},
+        )
+    )
+    assert fixed["received_on"] == days_ago(4)
+    ok(
+        lead.post(
+            f"/referrals/{rid}/correct",
+            {"field": "source", "value": "gp", "reason": "the GP referred, not the crisis team"},
+        )
+    )
+    record = ok(lead.get(f"/referrals/{rid}"))
+    assert [(c["field"], c["previous_value"], c["value"]) for c in record["corrections"]] == [
+        ("received_on", long_ago.isoformat(), days_ago(4)),
+        ("source", "crisis_service", "gp"),
+    ]
+    assert record["corrections"][0]["reason"] == "typed the wrong year"
+    history = ok(lead.get(f"/referrals/{rid}/history"))
+    corrected = [e for e in history["events"] if e["event_type"] == "ReferralCorrected"]
+    assert len(corrected) == 2
+    assert history["texts"][corrected[0]["payload"]["reason_text_id"]] == "typed the wrong year"
+    # the hub counts the referral in its corrected month and source, and waits follow
+    wait_for(
+        hub_counts_it_in(days_ago(4)[:7], "gp"),
+        timeout=30,
+        message="the hub to follow the correction",
+    )
+
+    def old_month_gone():
+        return not any(
+            r["month"] == month and r["counts"]["crisis_service"] not in (0, None)
+            for r in hub_rows(api, "referrals")
+        )
+
+    wait_for(old_month_gone, timeout=30, message="the hub to drop the wrong month")
+    waits = hub_rows(api, "waits")
+    assert waits and all(r["median_days"] == "*" or float(r["median_days"]) < 300 for r in waits), (
+        waits
+    )
+
+
+def test_a_correction_needs_a_reason_and_a_known_field(api):
+    lead = api()
+    rid = referral(api)["referral_id"]
+    answer = lead.post(
+        f"/referrals/{rid}/correct", {"field": "received_on", "value": days_ago(9), "reason": "   "}
+    )
+    assert answer.status_code == 422 and "reason" in answer.json()["fields"]
+    answer = lead.post(
+        f"/referrals/{rid}/correct", {"field": "worker_id", "value": "x", "reason": "why not"}
+    )
+    assert answer.status_code == 422 and "field" in answer.json()["fields"]
+    refused(
+        lead.post(
+            f"/referrals/{rid}/correct",
+            {"field": "first_contact_on", "value": days_ago(1), "reason": "no contact yet"},
+        ),
+        409,
+        "CorrectionNeedsTheStepRecorded",
+    )
+
+
+# -- consent at any time -------------------------------------------------------------------------
+
+
+def test_consent_recorded_later_lets_a_referral_be_offered_and_withdrawal_blocks_it(api):
+    lead = api()
+    rid = referral(api)["referral_id"]
+    refused(
+        lead.post(f"/referrals/{rid}/offer", {"to_partner": "mesmac"}),
+        409,
+        "TransferNeedsConsentToShare",
+    )
+    consent = {
+        "to_share": True,
+        "to_contact": True,
+        "contact_methods": ["phone"],
+        "contact_times": "mornings",
+        "recorded_on": days_ago(1),
+    }
+    given = ok(lead.post(f"/referrals/{rid}/consent", consent))
+    assert given["consent"]["to_share"] is True
+    withdrawn = ok(lead.post(f"/referrals/{rid}/consent/withdraw", {}))
+    assert withdrawn["consent"]["to_share"] is False
+    assert withdrawn["consent_withdrawn_on"] == TODAY.isoformat()
+    refused(
+        lead.post(f"/referrals/{rid}/offer", {"to_partner": "mesmac"}),
+        409,
+        "OfferNeedsConsentNotWithdrawn",
+    )
+    ok(lead.post(f"/referrals/{rid}/consent", consent))
+    assert ok(lead.post(f"/referrals/{rid}/offer", {"to_partner": "mesmac"}))["offered_to"] == (
+        "mesmac"
+    )
+    types = [e["event_type"] for e in ok(lead.get(f"/referrals/{rid}/history"))["events"]]
+    assert types.count("ConsentRecorded") == 2 and "ConsentWithdrawn" in types
+
+
+# -- discharge shows what is still open ------------------------------------------------------------
+
+
+def test_discharge_lists_the_future_sessions_still_booked(api, register_worker):
+    rid, worker = active(api, register_worker)
+    pw = api(role="peer_worker", user=worker)
+    sessions = api(role="peer_worker", user=worker, service="sessions")
+    body = {
+        "kind": "one_to_one",
+        "referral_id": rid,
+        "mode": "phone",
+        "location": "remote",
+        "worker_ids": [worker],
+        "planned_start_at": (datetime.now(UTC) + timedelta(days=7)).isoformat(),
+    }
+    booked = {}
+
+    def book():
+        booked["r"] = sessions.post("/sessions", body)
+        return booked["r"].status_code == 201
+
+    wait_for(book, timeout=20, message=lambda: booked["r"].text)
+    sid = booked["r"].json()["session_id"]
+    items = ok(pw.get(f"/referrals/{rid}/open-items"))["open_items"]
+    assert [i["id"] for i in items if i["kind"] == "session"] == [sid]
+    discharged = ok(pw.post(f"/referrals/{rid}/discharge", {"reason": "goals_met"}))
+    assert discharged["status"] == "discharged"
+    assert [i["id"] for i in discharged["open_items"]] == [sid]
+    assert any(f"/sessions/{sid}/cancel" in w for w in discharged["warnings"])
+
+
+# -- blank values and erasure reasons --------------------------------------------------------------
+
+
+def test_a_blank_name_or_worker_is_refused(api):
+    lead = api()
+    answer = lead.post("/people", {"full_name": "   ", "date_of_birth": "1980-01-01"})
+    assert answer.status_code == 422 and "TextMustHaveContent" in str(answer.json()["fields"])
+    rid = referral(api)["referral_id"]
+    ok(lead.post(f"/referrals/{rid}/accept", {}))
+    answer = lead.post(f"/referrals/{rid}/allocate", {"worker_id": "   "})
+    assert answer.status_code == 422 and "worker_id" in answer.json()["fields"]
+
+
+def test_erasing_with_a_reason_that_names_the_person_is_a_422_naming_the_rule(api):
+    admin = api(role="partner_admin")
+    name = f"Ernestine Rasure {uuid.uuid4().hex[:6]}"
+    person = ok(admin.post("/people", {"full_name": name, "date_of_birth": "1966-06-06"}), 201)
+    answer = admin.post(
+        f"/people/{person['person_id']}/erasure",
+        {"reason_code": "person_request", "reason": f"{name} asked us to"},
+    )
+    body = refused(answer, 422, "ErasureReasonMustNotIdentify")
+    assert "reason" in body["fields"]
+    erased = admin.post(
+        f"/people/{person['person_id']}/erasure",
+        {"reason_code": "person_request", "reason": "asked in writing"},
+    )
+    assert ok(erased)["status"] == "erased"
