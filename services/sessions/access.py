@@ -80,9 +80,11 @@ def require_runs_session(cur, principal: Principal, session: Session) -> None:
     raise Forbidden("a peer worker records only sessions they run or whose group they facilitate")
 
 
-def require_facilitates(principal: Principal, group: Group) -> None:
+def require_facilitates(principal: Principal, group: Group, what: str | None = None) -> None:
     if sees_everyone(principal) or principal.user_id in group.facilitator_ids:
         return
+    if what:
+        raise Forbidden(f"only the group's facilitators may {what}")
     raise Forbidden("a peer worker changes only groups they facilitate")
 
 

@@ -106,6 +106,8 @@ CANCELLATION_REASONS = (
     "other",
 )
 CORRECTION_REASONS = ("recorded_in_error", "wrong_person", "new_information", "other")
+# why a record is withdrawn: it should never have been made (coded, so the hub may know it)
+VOID_REASONS = ("recorded_in_error", "duplicate", "wrong_person", "other")
 
 NOTE_THEMES = (
     "mood_and_wellbeing",
@@ -147,12 +149,17 @@ SESSION_ACTIONS = (
 BOOKED = "booked"
 HELD = "held"
 CANCELLED = "cancelled"
+VOIDED = "voided"
 
 # A full day's workshop or outing is about ten hours; a longer session is a typing error.
 MAX_SESSION_MINUTES = 600
 # Default for `max_future`: how far past now a session recorded as held may end, allowing for
 # clocks that differ between devices and for writing up in a session's closing minutes.
 MAX_FUTURE = timedelta(minutes=15)
+# Two sessions for one person starting within an hour of each other are most likely one session
+# recorded twice (a worker's own and a colleague's record of the same meeting); both may be real,
+# so it is a warning, not a refusal.
+LIKELY_DUPLICATE_WINDOW = timedelta(hours=1)
 # The referral states in which one-to-one support can be booked or recorded (the referrals
 # service's names): support has started and is not on hold or ended.
 SUPPORTABLE_REFERRAL_STATES = ("active",)
@@ -255,6 +262,76 @@ class CorrectionMustChangeTheRecord(Rule):
 
 class NotesMustSaySomething(Rule):
     pass
+
+
+class NotesAreWrittenOnceTheSessionIsHeld(Rule):
+    pass
+
+
+class NotesAreWrittenOnce(Rule):
+    pass
+
+
+class GroupSessionIsRecordedOncePerStart(Rule):
+    pass
+
+
+class VoidNeedsARecord(Rule):
+    pass
+
+
+class VoidedRecordCannotChange(Rule):
+    pass
+
+
+def _void_reason(reason: str | None) -> str:
+    if not reason:
+        raise CorrectionNeedsAReason("say why the record is being voided")
+    if reason not in VOID_REASONS:
+        raise ValueError(f"reason: '{reason}' is not one of {', '.join(VOID_REASONS)}")
+    return reason
+
+
+def _not_a_second_group_session(
+    kind: str, group_id: str | None, starts_at: datetime, same_group_and_start: Sequence[str]
+) -> None:
+    """A group meets once at a time: a second session of the same group starting at the same
+    moment is the first one recorded again."""
+    if kind in GROUP_KINDS_OF_SESSION and group_id and same_group_and_start:
+        raise GroupSessionIsRecordedOncePerStart(
+            f"this group already has a session starting at {starts_at.isoformat()}"
+            f" ({', '.join(same_group_and_start)}); record attendance on that session, or void"
+            f" it first if it was recorded in error"
+        )
+
+
+def likely_duplicates(
+    *,
+    kind: str,
+    person_id: str | None,
+    starts_at: datetime,
+    others: Sequence[tuple[str, datetime]],
+) -> list[dict]:
+    """Warnings, not refusals: `others` are the same person's sessions (id, start), not cancelled
+    or voided; any starting within the window is likely this one recorded again."""
+    if kind not in REFERRAL_KINDS or not person_id:
+        return []
+    near = [
+        session_id
+        for session_id, other_start in others
+        if abs(other_start - starts_at) < LIKELY_DUPLICATE_WINDOW
+    ]
+    if not near:
+        return []
+    minutes = int(LIKELY_DUPLICATE_WINDOW.total_seconds() // 60)
+    return [
+        {
+            "rule": "OneToOneLikelyRecordedTwice",
+            "message": f"this person already has {_session_name(kind)} starting within"
+            f" {minutes} minutes of this one; if it is the same session, void one of them",
+            "session_ids": near,
+        }
+    ]
 
 
 def _session_name(kind: str) -> str:
@@ -363,6 +440,7 @@ class Session(Aggregate):
         self.anonymous_attendees: int | None = None
         self.notes: dict | None = None
         self.cancellation: dict | None = None
+        self.voided: dict | None = None
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -381,12 +459,16 @@ class Session(Aggregate):
         person_id: str | None = None,
         group_id: str | None = None,
         group_status: str | None = None,
+        same_group_and_start: Sequence[str] = (),
     ) -> list[NewEvent]:
+        """`same_group_and_start`: the group's other sessions (not cancelled or voided)
+        starting at `planned_start_at`."""
         if self.status is not None:
             raise SessionMustBeNew("this session has already been booked or recorded")
         links = _links(
             kind, "booked", referral_id, referral_status, person_id, group_id, group_status
         )
+        _not_a_second_group_session(kind, group_id, planned_start_at, same_group_and_start)
         payload = {
             **links,
             "mode": mode,
@@ -416,9 +498,12 @@ class Session(Aggregate):
         person_id: str | None = None,
         group_id: str | None = None,
         group_status: str | None = None,
+        same_group_and_start: Sequence[str] = (),
     ) -> list[NewEvent]:
         """Record the session as held: a booked one (its details stand unless mode, location or
-        workers are given) or one that was never booked (then every detail is needed)."""
+        workers are given) or one that was never booked (then every detail is needed).
+        `same_group_and_start`: the group's other sessions starting at `actual_start_at`."""
+        self._must_not_be_voided()
         if self.status == CANCELLED:
             raise CancelledSessionCannotChange(
                 "this session was cancelled; record the session that took place instead"
@@ -442,6 +527,9 @@ class Session(Aggregate):
             links = _links(
                 kind, "recorded", referral_id, referral_status, person_id, group_id, group_status
             )
+        _not_a_second_group_session(
+            links["kind"], links["group_id"], actual_start_at, same_group_and_start
+        )
         mode = mode or self.mode
         payload = {
             **links,
@@ -564,8 +652,17 @@ class Session(Aggregate):
         by: str,
     ) -> list[NewEvent]:
         """Structured notes; the worker's own words are sealed elsewhere, `notes_text_id` points
-        at them. Writing again replaces what the session shows; every version stays."""
+        at them. Notes are written once, after the session is held; a change is a correction."""
         self._must_exist()
+        self._must_not_be_cancelled()
+        if self.status != HELD:
+            raise NotesAreWrittenOnceTheSessionIsHeld(
+                "notes are written once the session has taken place; record it as held first"
+            )
+        if self.notes is not None:
+            raise NotesAreWrittenOnce(
+                "this session's notes are already written; correct them, with a reason, instead"
+            )
         if not themes and not actions and not notes_text_id:
             raise NotesMustSaySomething("notes need a theme, an action agreed or some words")
         payload = {
@@ -576,11 +673,87 @@ class Session(Aggregate):
         }
         return self.decide([NewEvent("SessionNotesWritten", payload)])
 
+    def correct_notes(
+        self,
+        *,
+        themes: Sequence[str],
+        actions: Sequence[str],
+        notes_text_id: str | None,
+        reason: str | None,
+        by: str,
+    ) -> list[NewEvent]:
+        """The notes as they should read; new words get a new sealed text (`notes_text_id`),
+        none given keeps the words written before. Every version stays in the history."""
+        self._must_exist()
+        if self.notes is None:
+            raise CorrectionNeedsAnEarlierRecord(
+                "no notes are written for this session yet to correct; write them instead"
+            )
+        if not reason:
+            raise CorrectionNeedsAReason("say why the notes are being corrected")
+        themes, actions = _unique(themes), _unique(actions)
+        previous_text = self.notes.get("notes_text_id")
+        if (
+            themes == self.notes["themes"]
+            and actions == self.notes["actions"]
+            and not notes_text_id
+        ):
+            raise CorrectionMustChangeTheRecord(
+                "the corrected notes say the same as the notes they correct"
+            )
+        if not themes and not actions and not (notes_text_id or previous_text):
+            raise NotesMustSaySomething("notes need a theme, an action agreed or some words")
+        payload = {
+            "themes": themes,
+            "actions": actions,
+            "notes_text_id": str(notes_text_id) if notes_text_id else previous_text,
+            "previous_themes": self.notes["themes"],
+            "previous_actions": self.notes["actions"],
+            "previous_notes_text_id": previous_text,
+            "reason": reason,
+            "corrected_by": by,
+        }
+        return self.decide([NewEvent("SessionNotesCorrected", payload)])
+
+    def void(self, *, reason: str | None, by: str) -> list[NewEvent]:
+        """Withdraw a session recorded in error: it leaves lists, registers and reports, and
+        its events stay, with who voided it and why."""
+        if self.status is None:
+            raise SessionMustExist("no such session")
+        self._must_not_be_voided()
+        payload = {"reason": _void_reason(reason), "previous_status": self.status, "voided_by": by}
+        return self.decide([NewEvent("SessionVoided", payload)])
+
+    def void_attendance(self, *, person_id: str, reason: str | None, by: str) -> list[NewEvent]:
+        """Withdraw one person's attendance recorded in error (someone who was never there);
+        a wrong status is corrected instead."""
+        self._must_exist()
+        person_id = str(person_id)
+        previous = self.attendance.get(person_id)
+        if previous is None:
+            raise VoidNeedsARecord("no attendance is recorded for this person to void")
+        payload = {
+            "person_id": person_id,
+            "previous_status": previous,
+            "previous_attendance_code": ATTENDANCE[previous],
+            "reason": _void_reason(reason),
+            "voided_by": by,
+        }
+        return self.decide([NewEvent("AttendanceVoided", payload)])
+
     # -- rules shared by commands --------------------------------------------------------------
 
     def _must_exist(self) -> None:
         if self.status is None:
             raise SessionMustExist("no such session")
+        self._must_not_be_voided()
+
+    def _must_not_be_voided(self) -> None:
+        if self.status == VOIDED:
+            raise VoidedRecordCannotChange(
+                "this session was voided as recorded in error; record the session that took"
+                " place instead"
+            )
 
     def _must_not_be_cancelled(self) -> None:
         if self.status == CANCELLED:
@@ -678,6 +851,24 @@ class Session(Aggregate):
     def apply_session_notes_written(self, p: dict) -> None:
         self.notes = dict(p)
 
+    def apply_session_notes_corrected(self, p: dict) -> None:
+        self.notes = {
+            "themes": p["themes"],
+            "actions": p["actions"],
+            "notes_text_id": p["notes_text_id"],
+            "written_by": self.notes["written_by"],
+            "corrected_by": p["corrected_by"],
+            "reason": p["reason"],
+        }
+
+    def apply_session_voided(self, p: dict) -> None:
+        self.status = VOIDED
+        self.voided = {"reason": p["reason"], "previous_status": p["previous_status"]}
+
+    def apply_attendance_voided(self, p: dict) -> None:
+        del self.attendance[p["person_id"]]
+        self.attendance_history.append(dict(p))
+
     # -- reading -----------------------------------------------------------------------------
 
     @property
@@ -708,6 +899,7 @@ class Session(Aggregate):
             "anonymous_attendees": self.anonymous_attendees,
             "notes": self.notes,
             "cancellation": self.cancellation,
+            "voided": self.voided,
         }
 
 
@@ -1106,6 +1298,10 @@ class ReviewIntervalMustBeBetweenAWeekAndAYear(Rule):
     pass
 
 
+class OneOpenCrisisAndSafetyPlanPerPerson(Rule):
+    pass
+
+
 def review_due_on(reviewed_on: date, interval_days: int) -> date:
     """When a plan drafted or last reviewed on `reviewed_on` is next due for review."""
     return reviewed_on + timedelta(days=interval_days)
@@ -1162,10 +1358,20 @@ class Plan(Aggregate):
         on: date,
         review_interval_days: int = DEFAULT_REVIEW_INTERVAL_DAYS,
         referral_id: str | None = None,
+        open_plans: Sequence[tuple[str, str]] = (),
     ) -> list[NewEvent]:
-        """`content` is the kind's content as JSON (the PlanDrafted schema checks its shape)."""
+        """`content` is the kind's content as JSON (the PlanDrafted schema checks its shape);
+        `open_plans`, the person's open plans as (plan id, kind): a person has one crisis and
+        safety plan at a time, so that in a crisis nobody follows an out-of-date one."""
         if self.status is not None:
             raise PlanMustBeNew("this plan has already been drafted")
+        if kind == CRISIS_SAFETY:
+            current = [plan_id for plan_id, open_kind in open_plans if open_kind == CRISIS_SAFETY]
+            if current:
+                raise OneOpenCrisisAndSafetyPlanPerPerson(
+                    f"this person already has an open crisis and safety plan ({current[0]});"
+                    f" revise it, or close it before drafting another"
+                )
         _content_fits(kind, content)
         payload = {
             "person_id": str(person_id),
@@ -1331,6 +1537,8 @@ TAKEN_UP = "taken_up"
 NOT_TAKEN_UP = "not_taken_up"
 UNKNOWN = "unknown"
 SIGNPOSTING_OUTCOMES = (TAKEN_UP, NOT_TAKEN_UP, UNKNOWN)
+# what a worker records: "unknown" is how a signposting stands until then, never recorded
+RECORDABLE_OUTCOMES = (TAKEN_UP, NOT_TAKEN_UP)
 
 
 class SignpostingMustBeNew(Rule):
@@ -1368,6 +1576,7 @@ class Signposting(Aggregate):
         self.outcome = UNKNOWN
         self.is_outcome_recorded = False
         self.outcome_history: list[dict] = []
+        self.voided: dict | None = None
 
     def record(
         self,
@@ -1405,6 +1614,12 @@ class Signposting(Aggregate):
         payload = {"outcome": outcome, "recorded_by": by, "recorded_on": on.isoformat()}
         return self.decide([NewEvent("SignpostingOutcomeRecorded", payload)])
 
+    def void(self, *, reason: str | None, by: str, on: date) -> list[NewEvent]:
+        """Withdraw a signposting recorded in error; it leaves lists and the hub's figures."""
+        self._outcome_dated(on)
+        payload = {"reason": _void_reason(reason), "voided_by": by, "voided_on": on.isoformat()}
+        return self.decide([NewEvent("SignpostingVoided", payload)])
+
     def correct_outcome(
         self, *, outcome: str, reason: str | None, by: str, on: date
     ) -> list[NewEvent]:
@@ -1431,6 +1646,8 @@ class Signposting(Aggregate):
     def _outcome_dated(self, on: date) -> None:
         if self.person_id is None:
             raise SignpostingMustExist("no such signposting")
+        if self.voided is not None:
+            raise VoidedRecordCannotChange("this signposting was voided as recorded in error")
         if on < self.signposted_on:
             raise OutcomeCannotPrecedeTheSignposting(
                 f"the person was signposted on {self.signposted_on.isoformat()}; the outcome"
@@ -1453,6 +1670,9 @@ class Signposting(Aggregate):
         self.outcome = p["outcome"]
         self.outcome_history.append(dict(p))
 
+    def apply_signposting_voided(self, p: dict) -> None:
+        self.voided = {"reason": p["reason"], "voided_on": p["voided_on"]}
+
     def as_dict(self) -> dict:
         return {
             "signposting_id": self.id,
@@ -1463,6 +1683,7 @@ class Signposting(Aggregate):
             "session_id": self.session_id,
             "signposted_on": self.signposted_on,
             "outcome": self.outcome,
+            "voided": self.voided,
         }
 
 
@@ -1481,6 +1702,10 @@ class FollowUpMeasureCannotPrecedeTheStart(Rule):
     pass
 
 
+class MeasureMustExist(Rule):
+    pass
+
+
 class PersonMeasures(Aggregate):
     """Every outcome measure one person completes, on one stream per person (its id is the
     person's id), so their series is read in one go and two workers recording measures for the
@@ -1493,6 +1718,14 @@ class PersonMeasures(Aggregate):
         self.taken: list[measures.Taken] = []
         # (measure, referral, timepoint) -> date taken, for the start and discharge measures
         self._episodes: dict[tuple[str, str | None, str], date] = {}
+        # each measure is known by the number of its event in the stream (1 for the first):
+        # number -> (the measure as taken, its referral), for the ones standing (not voided)
+        self._standing: dict[int, tuple[measures.Taken, str | None]] = {}
+        self._applied = 0
+
+    def apply(self, event_type: str, payload: dict) -> None:
+        self._applied += 1
+        super().apply(event_type, payload)
 
     def record(
         self,
@@ -1541,11 +1774,39 @@ class PersonMeasures(Aggregate):
         }
         return self.decide([NewEvent("MeasureRecorded", payload)])
 
+    def void(self, *, number: int, reason: str | None, by: str) -> list[NewEvent]:
+        """Withdraw a measure recorded in error (the wrong person's, a duplicate): it leaves the
+        person's series, their change and the hub's figures; a start or discharge measure may
+        then be recorded again."""
+        if number not in self._standing:
+            raise MeasureMustExist(f"no measure standing as number {number} for this person")
+        taken, referral_id = self._standing[number]
+        payload = {
+            "number": number,
+            "measure": taken.measure,
+            "timepoint": taken.timepoint,
+            "taken_on": taken.taken_on.isoformat(),
+            "referral_id": referral_id,
+            "reason": _void_reason(reason),
+            "voided_by": by,
+        }
+        return self.decide([NewEvent("MeasureVoided", payload)])
+
+    def is_standing(self, number: int) -> bool:
+        return number in self._standing
+
     def apply_measure_recorded(self, p: dict) -> None:
         taken = measures.Taken.from_payload(p)
         self.taken.append(taken)
+        self._standing[self._applied] = (taken, p["referral_id"])
         if taken.timepoint != measures.REVIEW:
             self._episodes[(taken.measure, p["referral_id"], taken.timepoint)] = taken.taken_on
+
+    def apply_measure_voided(self, p: dict) -> None:
+        taken, referral_id = self._standing.pop(p["number"])
+        self.taken.remove(taken)
+        if taken.timepoint != measures.REVIEW:
+            self._episodes.pop((taken.measure, referral_id, taken.timepoint), None)
 
     def change(self, measure: str, threshold: Decimal | None = None) -> measures.Change | None:
         """First against latest of one measure; `threshold` overrides the measure's default."""
@@ -1557,11 +1818,12 @@ class PersonMeasures(Aggregate):
             "version": self.version,
             "measures": [
                 {
+                    "number": number,
                     "measure": t.measure,
                     "timepoint": t.timepoint,
                     "taken_on": t.taken_on,
                     "metric_score": float(t.metric),
                 }
-                for t in self.taken
+                for number, (t, _) in sorted(self._standing.items())
             ],
         }

@@ -122,6 +122,14 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.timeline (
 CREATE INDEX IF NOT EXISTS timeline_when ON {SCHEMA}.timeline (person_id, happened_at);
 """
 
+# records withdrawn as made in error stay, marked, so lists and timelines can leave them out
+VOIDS_DDL = f"""
+ALTER TABLE {SCHEMA}.signposting_list ADD COLUMN IF NOT EXISTS is_voided boolean NOT NULL
+    DEFAULT false;
+ALTER TABLE {SCHEMA}.timeline ADD COLUMN IF NOT EXISTS is_voided boolean NOT NULL DEFAULT false;
+"""
+ATTENDANCE_EVENTS = ("AttendanceRecorded", "AttendanceCorrected")
+
 READ_MODEL_TABLES = (
     "session_list",
     "attendance",
@@ -229,6 +237,9 @@ class SessionsReadModel:
         if kind == "SessionCancelled":
             sets += ["status = %s", "cancelled_by = %s"]
             params += [domain.CANCELLED, p["cancelled_by"]]
+        elif kind == "SessionVoided":
+            sets.append("status = %s")
+            params.append(domain.VOIDED)
         elif kind in ("AnonymousAttendeesCounted", "AnonymousAttendeesCorrected"):
             sets.append("anonymous_attendees = %s")
             params.append(p["count"])
@@ -261,9 +272,33 @@ class SessionsReadModel:
         elif kind == "SessionCancelled" and session and session[2]:
             detail = {"cancelled_by": p["cancelled_by"], "reason": p["reason"]}
             self._timeline(cur, event, session[2], session[0], detail)
-        elif kind == "SessionNotesWritten" and session and session[2]:
+        elif kind in ("SessionNotesWritten", "SessionNotesCorrected") and session and session[2]:
             detail = {"themes": p["themes"], "actions": p["actions"]}
+            if kind == "SessionNotesCorrected":
+                detail["reason"] = p["reason"]
             self._timeline(cur, event, session[2], session[0], detail)
+        elif kind == "AttendanceVoided":
+            cur.execute(
+                f"DELETE FROM {SCHEMA}.attendance WHERE session_id = %s AND person_id = %s",
+                (event.stream_id, p["person_id"]),
+            )
+            self._void_timeline(cur, event.stream_id, p["person_id"], ATTENDANCE_EVENTS)
+            detail = {"previous_status": p["previous_status"], "reason": p["reason"]}
+            self._timeline(cur, event, p["person_id"], session[0] if session else None, detail)
+        elif kind == "SessionVoided":
+            cur.execute(
+                f"DELETE FROM {SCHEMA}.attendance WHERE session_id = %s RETURNING person_id",
+                (event.stream_id,),
+            )
+            people = {row[0] for row in cur.fetchall()} | ({session[2]} if session else set())
+            cur.execute(
+                f"UPDATE {SCHEMA}.timeline SET is_voided = true WHERE stream_id = %s"
+                " AND stream_type = 'session'",
+                (event.stream_id,),
+            )
+            detail = {"reason": p["reason"], "previous_status": p["previous_status"]}
+            for person in sorted(filter(None, people), key=str):
+                self._timeline(cur, event, person, session[0] if session else None, detail)
 
     # -- groups --------------------------------------------------------------------------------
 
@@ -409,6 +444,22 @@ class SessionsReadModel:
     # -- signposting and measures ----------------------------------------------------------------
 
     def _signposting(self, cur, event: RecordedEvent, p: dict) -> None:
+        if event.event_type == "SignpostingVoided":
+            cur.execute(
+                f"UPDATE {SCHEMA}.signposting_list SET is_voided = true, version = %s"
+                " WHERE signposting_id = %s RETURNING person_id, destination",
+                (event.version, event.stream_id),
+            )
+            row = cur.fetchone()
+            cur.execute(
+                f"UPDATE {SCHEMA}.timeline SET is_voided = true WHERE stream_id = %s"
+                " AND stream_type = 'signposting'",
+                (event.stream_id,),
+            )
+            if row:
+                detail = {"destination": row[1], "reason": p["reason"]}
+                self._timeline(cur, event, row[0], _day(p["voided_on"]), detail)
+            return
         if event.event_type == "SignpostingRecorded":
             cur.execute(
                 f"INSERT INTO {SCHEMA}.signposting_list (signposting_id, person_id, destination,"
@@ -440,7 +491,24 @@ class SessionsReadModel:
             self._timeline(cur, event, row[0], _day(on), {"destination": row[1], **detail})
 
     def _person_measures(self, cur, event: RecordedEvent, p: dict) -> None:
+        if event.event_type == "MeasureVoided":
+            # the voided measure is the stream's event number `number`
+            cur.execute(
+                f"UPDATE {SCHEMA}.timeline SET is_voided = true"
+                " WHERE stream_type = 'person_measures' AND stream_id = %s"
+                " AND (detail->>'number')::int = %s",
+                (event.stream_id, p["number"]),
+            )
+            detail = {
+                "measure": p["measure"],
+                "timepoint": p["timepoint"],
+                "number": p["number"],
+                "reason": p["reason"],
+            }
+            self._timeline(cur, event, event.stream_id, _day(p["taken_on"]), detail)
+            return
         detail = {
+            "number": event.version,
             "measure": p["measure"],
             "timepoint": p["timepoint"],
             "raw_score": p["raw_score"],
@@ -449,6 +517,14 @@ class SessionsReadModel:
         self._timeline(cur, event, p["person_id"], _day(p["taken_on"]), detail)
 
     # -- timeline ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _void_timeline(cur, stream_id: str, person_id, event_types) -> None:
+        cur.execute(
+            f"UPDATE {SCHEMA}.timeline SET is_voided = true WHERE stream_id = %s"
+            " AND person_id = %s AND event_type = ANY(%s)",
+            (stream_id, person_id, list(event_types)),
+        )
 
     @staticmethod
     def _timeline(cur, event: RecordedEvent, person_id, happened_at, detail: dict) -> None:

@@ -32,14 +32,26 @@ def _codes(choices, **kwargs) -> fields.List:
     return fields.List(_code(choices), validate=validate.Length(max=len(choices)), **kwargs)
 
 
+class Trimmed(fields.String):
+    """Text with its surrounding spaces taken off; what is left must say something."""
+
+    default_error_messages = {"blank": "must not be blank"}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not text:
+            raise self.make_error("blank")
+        return text
+
+
 def _user(**kwargs) -> fields.String:
     """A worker's user id, as the token names them."""
-    return fields.String(validate=validate.Length(min=1, max=200), **kwargs)
+    return Trimmed(validate=validate.Length(min=1, max=200), **kwargs)
 
 
 def _stream(**kwargs) -> fields.String:
     """The id of another stream: a referral, session or group."""
-    return fields.String(validate=validate.Length(min=1, max=200), **kwargs)
+    return Trimmed(validate=validate.Length(min=1, max=200), **kwargs)
 
 
 def _optional(field_class, **kwargs):
@@ -158,13 +170,45 @@ class SessionNotesWrittenPayload(Schema):
     written_by = _user(required=True)
 
 
+@registry.event("SessionNotesCorrected")
+class SessionNotesCorrectedPayload(Schema):
+    themes = _codes(domain.NOTE_THEMES, required=True)
+    actions = _codes(domain.SESSION_ACTIONS, required=True)
+    notes_text_id = _optional(fields.UUID)
+    previous_themes = _codes(domain.NOTE_THEMES, required=True)
+    previous_actions = _codes(domain.SESSION_ACTIONS, required=True)
+    previous_notes_text_id = _optional(fields.UUID)
+    reason = _code(domain.CORRECTION_REASONS, required=True)
+    corrected_by = _user(required=True)
+
+
+@registry.event("SessionVoided")
+class SessionVoidedPayload(Schema):
+    reason = _code(domain.VOID_REASONS, required=True)
+    previous_status = _code((domain.BOOKED, domain.HELD, domain.CANCELLED), required=True)
+    voided_by = _user(required=True)
+
+
+@registry.event("AttendanceVoided")
+class AttendanceVoidedPayload(Schema):
+    person_id = fields.UUID(required=True)
+    previous_status = _code(domain.ATTENDANCE, required=True)
+    previous_attendance_code = _code(domain.ATTENDANCE.values(), required=True)
+    reason = _code(domain.VOID_REASONS, required=True)
+    voided_by = _user(required=True)
+
+    @validates_schema
+    def _code_of_status(self, data, **kwargs):
+        _must_match(data, "previous_status", domain.ATTENDANCE, "previous_attendance_code")
+
+
 # -- group events ------------------------------------------------------------------------------
 
 
 @registry.event("GroupCreated")
 class GroupCreatedPayload(Schema):
     # a group's name describes the group ("Tuesday walking group"), never a person in it
-    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    name = Trimmed(required=True, validate=validate.Length(min=1, max=120))
     kind = _code(domain.GROUP_KINDS, required=True)
     capacity = fields.Integer(required=True, validate=validate.Range(min=1))
     facilitator_ids = _workers(required=True)
@@ -312,8 +356,18 @@ class PlanContentOfKind(Schema):
 
     @validates_schema
     def _content_fits_kind(self, data, **kwargs):
+        schema = PLAN_CONTENT[data["kind"]]()
+        allowed = [f.data_key or name for name, f in schema.fields.items()]
+        foreign = sorted(set(data["content"]) - set(allowed))
+        if foreign:
+            kind = data["kind"].replace("_", " ")
+            raise ValidationError(
+                f"a {kind} plan's content holds {', '.join(allowed)}; {', '.join(foreign)}"
+                f" {'is' if len(foreign) == 1 else 'are'} not part of this kind of plan",
+                "content",
+            )
         try:
-            PLAN_CONTENT[data["kind"]]().load(data["content"])
+            schema.load(data["content"])
         except ValidationError as error:
             raise ValidationError(error.messages, "content") from None
 
@@ -384,7 +438,7 @@ class SignpostingRecordedPayload(Schema):
 
 @registry.event("SignpostingOutcomeRecorded")
 class SignpostingOutcomeRecordedPayload(Schema):
-    outcome = _code((domain.TAKEN_UP, domain.NOT_TAKEN_UP), required=True)
+    outcome = _code(domain.RECORDABLE_OUTCOMES, required=True)
     recorded_by = _user(required=True)
     recorded_on = fields.Date(required=True)
 
@@ -396,6 +450,13 @@ class SignpostingOutcomeCorrectedPayload(Schema):
     reason = _code(domain.CORRECTION_REASONS, required=True)
     corrected_by = _user(required=True)
     corrected_on = fields.Date(required=True)
+
+
+@registry.event("SignpostingVoided")
+class SignpostingVoidedPayload(Schema):
+    reason = _code(domain.VOID_REASONS, required=True)
+    voided_by = _user(required=True)
+    voided_on = fields.Date(required=True)
 
 
 # -- measure events ----------------------------------------------------------------------------
@@ -441,6 +502,17 @@ class MeasureRecordedPayload(MeasureAnswers):
             raise ValidationError(
                 f"must be {score.metric} for a raw score of {score.raw}", "metric_score"
             )
+
+
+@registry.event("MeasureVoided")
+class MeasureVoidedPayload(Schema):
+    number = fields.Integer(required=True, validate=validate.Range(min=1))
+    measure = _code(measures.MEASURES, required=True)
+    timepoint = _code(measures.TIMEPOINTS, required=True)
+    taken_on = fields.Date(required=True)
+    referral_id = _optional(_stream)
+    reason = _code(domain.VOID_REASONS, required=True)
+    voided_by = _user(required=True)
 
 
 # -- request bodies ----------------------------------------------------------------------------
@@ -532,7 +604,7 @@ class WriteSessionNotesBody(VersionedBody):
 
 
 class CreateGroupBody(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    name = Trimmed(required=True, validate=validate.Length(min=1, max=120))
     kind = _code(domain.GROUP_KINDS, required=True)
     capacity = fields.Integer(required=True, validate=validate.Range(min=1, max=500))
     facilitator_ids = _workers(required=True)
@@ -598,7 +670,21 @@ class RecordSignpostingBody(Schema):
 
 
 class RecordSignpostingOutcomeBody(DatedBody):
-    outcome = _code(domain.SIGNPOSTING_OUTCOMES, required=True)
+    outcome = _code(domain.RECORDABLE_OUTCOMES, required=True)
+
+
+class VoidBody(VersionedBody):
+    """Withdraw a record made in error, saying why (coded)."""
+
+    reason = _code(domain.VOID_REASONS, required=True)
+
+
+class VoidAttendanceBody(VoidBody):
+    person_id = fields.UUID(required=True)
+
+
+class VoidSignpostingBody(VoidBody):
+    on = _optional(fields.Date)  # today when left out
 
 
 class CorrectSignpostingOutcomeBody(RecordSignpostingOutcomeBody):
@@ -620,7 +706,7 @@ MAX_TEXT = 20_000
 
 
 def _text(**kwargs) -> fields.String:
-    return fields.String(validate=validate.Length(min=1, max=MAX_TEXT), **kwargs)
+    return Trimmed(validate=validate.Length(min=1, max=MAX_TEXT), **kwargs)
 
 
 class AttendanceItem(Schema):
@@ -664,6 +750,12 @@ class SessionNotesBody(WriteSessionNotesBody):
     about_person_id = _optional(fields.UUID)
 
 
+class CorrectSessionNotesBody(SessionNotesBody):
+    """The notes as they should read; `text` left out keeps the words written before."""
+
+    reason = _code(domain.CORRECTION_REASONS, required=True)
+
+
 class SealTextBody(Schema):
     """Free text about one person (a plan's goal, a crisis contact), sealed in the vault; the
     reply's text_id is what plans carry."""
@@ -692,7 +784,8 @@ class SessionListQuery(_Window):
     group_id = _stream()
     referral_id = _stream()
     kind = _code(domain.SESSION_KINDS)
-    status = _code((domain.BOOKED, domain.HELD, domain.CANCELLED))
+    # voided sessions are listed only when asked for
+    status = _code((domain.BOOKED, domain.HELD, domain.CANCELLED, domain.VOIDED))
 
 
 class DiaryQuery(_Window):
@@ -710,6 +803,9 @@ class GroupListQuery(Schema):
 class RegisterQuery(Schema):
     from_ = fields.Date(data_key="from", load_default=None)
     to = fields.Date(load_default=None)
+    # the members' names, opened from the people vault (audited): for the group's facilitators
+    # and those who see the whole partner
+    names = fields.Boolean(load_default=False)
 
 
 class PlanListQuery(Schema):

@@ -24,6 +24,7 @@ from services.sessions.schemas import (
     ClosePlanBody,
     CorrectAnonymousAttendeesBody,
     CorrectAttendanceBody,
+    CorrectSessionNotesBody,
     CorrectSignpostingOutcomeBody,
     CountAnonymousAttendeesBody,
     CreateGroupBody,
@@ -48,6 +49,9 @@ from services.sessions.schemas import (
     SessionNotesBody,
     SignpostingListQuery,
     TimelineQuery,
+    VoidAttendanceBody,
+    VoidBody,
+    VoidSignpostingBody,
     registry,
 )
 from shared import policy
@@ -80,6 +84,9 @@ WRITERS = policy.MAY_RECORD_SESSIONS
 # How far past now a session recorded as held may end; a partner may allow more.
 MAX_FUTURE = timedelta(minutes=int(os.environ.get("PEERLINK_SESSION_MAX_FUTURE_MINUTES", "15")))
 DIARY_DAYS = 7
+NOTES_EVENTS = ("SessionNotesWritten", "SessionNotesCorrected")
+# sessions that stand: neither cancelled nor voided
+STANDING = (domain.BOOKED, domain.HELD)
 # what a missing stream is called in a 404
 WHAT = {Session: "session", Group: "group", Plan: "plan", Signposting: "signposting"}
 
@@ -206,6 +213,9 @@ class SessionsService(Operations):
         links = {}
         if body.get("referral_id"):
             referral = referral_status(cur, body["referral_id"])
+            if referral is None:
+                # another partner's referral looks like one never made
+                raise NotFound("no such referral")
             links["referral_id"] = body["referral_id"]
             links["referral_status"] = referral and referral["status"]
             links["person_id"] = referral and str(referral["person_id"])
@@ -218,6 +228,8 @@ class SessionsService(Operations):
                 raise Forbidden("this referral is not on your caseload")
         if body.get("group_id"):
             group = self._group_row(cur, body["group_id"])
+            if group is None:
+                raise NotFound("no such group")
             links["group_id"] = body["group_id"]
             links["group_status"] = group and group["status"]
             if (
@@ -231,6 +243,43 @@ class SessionsService(Operations):
             raise BadRequest("worker_ids", "must include you: a peer worker records their own work")
         self.workforce.require_named(cur, principal, "worker_ids", body["worker_ids"])
         return links
+
+    @staticmethod
+    def _same_group_and_start(cur, group_id, starts_at, session_id) -> list[str]:
+        """The group's other standing sessions starting at that moment."""
+        if not group_id:
+            return []
+        cur.execute(
+            f"SELECT session_id FROM {SCHEMA}.session_list WHERE group_id = %s"
+            " AND starts_at = %s AND status = ANY(%s) AND session_id <> %s ORDER BY session_id",
+            (group_id, starts_at, list(STANDING), session_id),
+        )
+        return [row[0] for row in cur.fetchall()]
+
+    @staticmethod
+    def _likely_duplicates(cur, session: Session, starts_at) -> list[dict]:
+        if not session.person_id:
+            return []
+        window = domain.LIKELY_DUPLICATE_WINDOW
+        cur.execute(
+            f"SELECT session_id, starts_at FROM {SCHEMA}.session_list WHERE person_id = %s"
+            " AND kind = %s AND status = ANY(%s) AND session_id <> %s"
+            " AND starts_at > %s AND starts_at < %s ORDER BY starts_at, session_id",
+            (
+                session.person_id,
+                session.kind,
+                list(STANDING),
+                session.id,
+                starts_at - window,
+                starts_at + window,
+            ),
+        )
+        return domain.likely_duplicates(
+            kind=session.kind,
+            person_id=session.person_id,
+            starts_at=starts_at,
+            others=cur.fetchall(),
+        )
 
     @staticmethod
     def _group_row(cur, group_id: str) -> dict | None:
@@ -268,19 +317,25 @@ class SessionsService(Operations):
     )
     def book(self, request, principal, body):
         session = Session(str(uuid.uuid4()))
+        starts_at = body["planned_start_at"]
         with self.store.db.transaction() as cur:
             links = self._links(cur, principal, body)
-        events = session.book(
-            kind=body["kind"],
-            planned_start_at=body["planned_start_at"],
-            planned_duration_minutes=body["planned_duration_minutes"],
-            mode=body["mode"],
-            location=body["location"],
-            worker_ids=body["worker_ids"],
-            by=principal.user_id,
-            **links,
-        )
-        return self._respond(self._append(request, principal, session, events), 201)
+            events = session.book(
+                kind=body["kind"],
+                planned_start_at=starts_at,
+                planned_duration_minutes=body["planned_duration_minutes"],
+                mode=body["mode"],
+                location=body["location"],
+                worker_ids=body["worker_ids"],
+                by=principal.user_id,
+                same_group_and_start=self._same_group_and_start(
+                    cur, body.get("group_id"), starts_at, session.id
+                ),
+                **links,
+            )
+            warnings = self._likely_duplicates(cur, session, starts_at)
+        session = self._append(request, principal, session, events)
+        return self._respond(session, 201, {"warnings": warnings})
 
     @route(
         "POST",
@@ -292,10 +347,11 @@ class SessionsService(Operations):
     )
     def record_held(self, request, principal, body):
         session = Session(str(uuid.uuid4()))
+        starts_at = body["actual_start_at"]
         with self.store.db.transaction() as cur:
             links = self._links(cur, principal, body)
             events = session.record(
-                actual_start_at=body["actual_start_at"],
+                actual_start_at=starts_at,
                 duration_minutes=body["duration_minutes"],
                 by=principal.user_id,
                 now=now(),
@@ -304,10 +360,15 @@ class SessionsService(Operations):
                 mode=body["mode"],
                 location=body["location"],
                 worker_ids=body["worker_ids"],
+                same_group_and_start=self._same_group_and_start(
+                    cur, body.get("group_id"), starts_at, session.id
+                ),
                 **links,
             )
             events += self._attendance_events(cur, principal, session, body)
-        return self._respond(self._append(request, principal, session, events), 201)
+            warnings = self._likely_duplicates(cur, session, starts_at)
+        session = self._append(request, principal, session, events)
+        return self._respond(session, 201, {"warnings": warnings})
 
     def _session_command(self, request, principal, session_id, body, decide, within=None):
         def may(cur, session):
@@ -337,6 +398,9 @@ class SessionsService(Operations):
                 mode=body.get("mode"),
                 location=body.get("location"),
                 worker_ids=body.get("worker_ids"),
+                same_group_and_start=self._same_group_and_start(
+                    cur, session.group_id, body["actual_start_at"], session.id
+                ),
             )
             # the session's own links count only for a worker it already named
             before = session if principal.user_id in workers_before else None
@@ -441,6 +505,22 @@ class SessionsService(Operations):
         summary="Write a session's notes: coded themes and actions, and words sealed in the vault",
     )
     def write_notes(self, request, principal, session_id, body):
+        return self._notes_command(request, principal, session_id, body, Session.write_notes)
+
+    @route(
+        "POST",
+        "/sessions/<string:session_id>/notes/correct",
+        roles=WRITERS,
+        body=CorrectSessionNotesBody,
+        summary="Correct a session's notes, saying why; every version stays in their history",
+    )
+    def correct_notes(self, request, principal, session_id, body):
+        def correct(session, **notes):
+            return session.correct_notes(reason=body["reason"], **notes)
+
+        return self._notes_command(request, principal, session_id, body, correct)
+
+    def _notes_command(self, request, principal, session_id, body, decide_notes):
         text_id = uuid.uuid4() if body.get("text") else None
         about = {}
 
@@ -451,7 +531,8 @@ class SessionsService(Operations):
                 access.require_on_caseload(cur, principal, [about["person"]], session)
             elif body.get("notes_text_id"):
                 raise BadRequest("notes_text_id", "give the words as text; they are sealed here")
-            return session.write_notes(
+            return decide_notes(
+                session,
                 themes=body["themes"],
                 actions=body["actions"],
                 notes_text_id=str(text_id) if text_id else None,
@@ -463,6 +544,34 @@ class SessionsService(Operations):
                 self.vault.seal_text(cur, about["person"], body["text"], text_id)
 
         return self._session_command(request, principal, session_id, body, decide, seal)
+
+    @route(
+        "POST",
+        "/sessions/<string:session_id>/void",
+        roles=WRITERS,
+        body=VoidBody,
+        summary="Void a session recorded in error, saying why: it leaves lists and reports",
+    )
+    def void_session(self, request, principal, session_id, body):
+        def decide(cur, session):
+            return session.void(reason=body["reason"], by=principal.user_id)
+
+        return self._session_command(request, principal, session_id, body, decide)
+
+    @route(
+        "POST",
+        "/sessions/<string:session_id>/attendance/void",
+        roles=WRITERS,
+        body=VoidAttendanceBody,
+        summary="Void a person's attendance recorded in error, saying why",
+    )
+    def void_attendance(self, request, principal, session_id, body):
+        def decide(cur, session):
+            return session.void_attendance(
+                person_id=str(body["person_id"]), reason=body["reason"], by=principal.user_id
+            )
+
+        return self._session_command(request, principal, session_id, body, decide)
 
     @staticmethod
     def _note_subject(session: Session, body: dict) -> str:
@@ -494,6 +603,8 @@ class SessionsService(Operations):
         if "worker_id" in query:
             where.append("%s = ANY(s.worker_ids)")
             params.append(query["worker_id"])
+        if "status" not in query:
+            where.append(f"s.status <> '{domain.VOIDED}'")
         if "person_id" in query:
             where.append(
                 "(s.person_id = %s OR EXISTS (SELECT 1 FROM sessions.attendance a"
@@ -570,6 +681,39 @@ class SessionsService(Operations):
 
     @route(
         "GET",
+        "/sessions/<string:session_id>/notes/history",
+        roles=READERS,
+        summary="Read every version of a session's notes, who wrote or corrected each and why",
+    )
+    def notes_history(self, request, principal, session_id):
+        session, events = self._load_with_events(Session, session_id, "session")
+        versions = [e for e in events if e.event_type in NOTES_EVENTS]
+        with self.store.db.transaction() as cur:
+            access.require_session(cur, principal, session)
+            self._audit_read(
+                request, principal, "session", session.id, session.person_id, ["notes", "text"]
+            )
+            history = []
+            for event in versions:
+                p = event.payload
+                text = self.vault.open_text(cur, p["notes_text_id"]) if p["notes_text_id"] else None
+                history.append(
+                    {
+                        "version": event.version,
+                        "event_type": event.event_type,
+                        "recorded_at": event.recorded_at,
+                        "by": p.get("written_by") or p.get("corrected_by"),
+                        "reason": p.get("reason"),
+                        "themes": p["themes"],
+                        "actions": p["actions"],
+                        "notes_text_id": p["notes_text_id"],
+                        "text": "erased" if text is ERASED else text,
+                    }
+                )
+        return {"session_id": session.id, "version": session.version, "history": history}
+
+    @route(
+        "GET",
         "/sessions/<string:session_id>/history",
         roles=READERS,
         summary="Read a session's history as its events",
@@ -599,6 +743,7 @@ class SessionsService(Operations):
             " WHERE g.group_id = s.group_id AND %s = ANY(g.facilitator_ids)))",
             "s.starts_at >= %s",
             "s.starts_at < %s",
+            f"s.status <> '{domain.VOIDED}'",
         ]
         params = [worker, worker, _start_of(start), _start_of(end + timedelta(days=1))]
         with self.store.db.transaction() as cur:
@@ -694,7 +839,7 @@ class SessionsService(Operations):
         "/groups/<string:group_id>/leave",
         roles=WRITERS,
         body=LeaveGroupBody,
-        summary="A person leaves a group or its waiting list; the first waiting takes the place",
+        summary="Take a person off a group or its waiting list; the first waiting takes the place",
     )
     def leave_group(self, request, principal, group_id, body):
         def decide(cur, group, on):
@@ -768,7 +913,7 @@ class SessionsService(Operations):
     )
     def register(self, request, principal, group_id, query):
         group = self._load(Group, group_id, "group")
-        where, params = ["s.group_id = %s"], [group_id]
+        where, params = ["s.group_id = %s", f"s.status <> '{domain.VOIDED}'"], [group_id]
         _window(query, "s.starts_at", where, params)
         with self.store.db.transaction() as cur:
             cur.execute(
@@ -785,14 +930,17 @@ class SessionsService(Operations):
                 params,
             )
             marks = cur.fetchall()
-        self._audit_read(request, principal, "group", group.id, None, ["register"])
-        people = list(group.members) + [p for p in group.waiting if p not in group.members]
-        seen_people = {str(person) for _, person, _, _ in marks}
-        people += sorted(seen_people - set(people))
+            self._audit_read(request, principal, "group", group.id, None, ["register"])
+            people = list(group.members) + [p for p in group.waiting if p not in group.members]
+            seen_people = {str(person) for _, person, _, _ in marks}
+            people += sorted(seen_people - set(people))
+            names = self._names(request, principal, group, people) if query["names"] else {}
         cell = {(s, str(p)): (status, corrected) for s, p, status, corrected in marks}
         register_rows = []
         for person in people:
             row = {"person_id": person, "is_member": person in group.members, "attendance": []}
+            if query["names"]:
+                row["full_name"] = names.get(person)
             counts: dict[str, int] = {}
             for s in sessions:
                 status, corrected = cell.get((s["session_id"], person), (None, False))
@@ -809,6 +957,33 @@ class SessionsService(Operations):
             "sessions": sessions,
             "people": register_rows,
         }
+
+    def _names(self, request, principal, group: Group, people: list[str]) -> dict[str, str]:
+        """The register's people's names from the vault, each read audited as a read of that
+        person's identifiers; for the group's facilitators and those who see the partner."""
+        access.require_facilitates(principal, group, "read the names on its register")
+        names = {}
+        with self.store.db.transaction() as cur:
+            for person in people:
+                identifiers = self.vault.read(cur, person)
+                if isinstance(identifiers, dict):
+                    names[person] = identifiers.get("full_name")
+                    fields = ["full_name"]
+                else:
+                    names[person] = "erased" if identifiers is ERASED else None
+                    fields = []
+                self.audit.record(
+                    principal,
+                    "read",
+                    "person",
+                    person,
+                    person_id=person,
+                    fields=fields,
+                    request_id=request.peerlink_request_id,
+                    detail={"via": "group_register", "group_id": group.id},
+                    cur=cur,
+                )
+        return names
 
     # -- sealed text ---------------------------------------------------------------------------
 
@@ -877,7 +1052,14 @@ class SessionsService(Operations):
             self._known_person(cur, body["person_id"])
             access.require_person(cur, principal, body["person_id"])
             self._texts_belong(cur, body["person_id"], body["content"])
+            cur.execute(
+                f"SELECT plan_id, kind FROM {SCHEMA}.plan_list WHERE person_id = %s"
+                " AND status = 'open' ORDER BY drafted_on, plan_id",
+                (str(body["person_id"]),),
+            )
+            open_plans = cur.fetchall()
         events = plan.draft(
+            open_plans=open_plans,
             person_id=str(body["person_id"]),
             kind=body["kind"],
             content=body["content"],
@@ -1042,6 +1224,7 @@ class SessionsService(Operations):
         with self.store.db.transaction() as cur:
             self._known_person(cur, body["person_id"])
             access.require_person(cur, principal, body["person_id"])
+            self._signposting_links(cur, body)
         events = signposting.record(
             person_id=str(body["person_id"]),
             destination=body["destination"],
@@ -1051,6 +1234,34 @@ class SessionsService(Operations):
             on=self._not_in_future(body.get("on"), "on"),
         )
         return self._respond(self._append(request, principal, signposting, events), 201)
+
+    def _signposting_links(self, cur, body: dict) -> None:
+        """A signposting's session and referral are this person's: one unknown here is 404,
+        someone else's is invalid input naming the field."""
+        person = str(body["person_id"])
+        if body.get("referral_id"):
+            referral = referral_status(cur, body["referral_id"])
+            if referral is None:
+                raise NotFound("no such referral")
+            if str(referral["person_id"]) != person:
+                raise BadRequest("referral_id", "must be a referral of this person")
+        if body.get("session_id"):
+            cur.execute(
+                f"SELECT person_id, status, EXISTS (SELECT 1 FROM {SCHEMA}.attendance a"
+                "  WHERE a.session_id = s.session_id AND a.person_id = %s)"
+                f" FROM {SCHEMA}.session_list s WHERE session_id = %s",
+                (person, body["session_id"]),
+            )
+            row = cur.fetchone()
+            if row is None:
+                raise NotFound("no such session")
+            booked_for, status, attended = row
+            if status == domain.VOIDED:
+                raise BadRequest("session_id", "this session was voided as recorded in error")
+            if str(booked_for) != person and not attended:
+                raise BadRequest(
+                    "session_id", "must be a session of this person (booked for them or attended)"
+                )
 
     @route(
         "GET",
@@ -1068,6 +1279,7 @@ class SessionsService(Operations):
         if "person_id" in query:
             where.append("person_id = %s")
             params.append(str(query["person_id"]))
+        where.append("NOT is_voided")
         with self.store.db.transaction() as cur:
             if "person_id" in query:
                 access.require_person(cur, principal, query["person_id"])
@@ -1124,6 +1336,19 @@ class SessionsService(Operations):
 
         return self._signposting_command(request, principal, signposting_id, body, decide)
 
+    @route(
+        "POST",
+        "/signposting/<string:signposting_id>/void",
+        roles=WRITERS,
+        body=VoidSignpostingBody,
+        summary="Void a signposting recorded in error, saying why: it leaves lists and reports",
+    )
+    def void_signposting(self, request, principal, signposting_id, body):
+        def decide(cur, signposting, on):
+            return signposting.void(reason=body["reason"], by=principal.user_id, on=on)
+
+        return self._signposting_command(request, principal, signposting_id, body, decide)
+
     # -- outcome measures ----------------------------------------------------------------------
 
     def _person_path(self, cur, principal, person_id: str, for_change: bool = False) -> str:
@@ -1150,6 +1375,7 @@ class SessionsService(Operations):
         summary="Record an outcome measure a person completed (e.g. SWEMWBS)",
     )
     def record_measure(self, request, principal, person_id, body):
+        self._not_in_future(body["taken_on"], "taken_on")
         with self.store.db.transaction() as cur:
             person = self._person_path(cur, principal, person_id, for_change=True)
         series = PersonMeasures.fold(
@@ -1167,6 +1393,26 @@ class SessionsService(Operations):
         )
         self._append(request, principal, series, events)
         return json_response(201, _measures_body(series), headers={"ETag": f'"{series.version}"'})
+
+    @route(
+        "POST",
+        "/people/<string:person_id>/measures/<string:number>/void",
+        roles=WRITERS,
+        body=VoidBody,
+        summary="Void an outcome measure recorded in error, saying why: it leaves the series",
+    )
+    def void_measure(self, request, principal, person_id, number, body):
+        with self.store.db.transaction() as cur:
+            person = self._person_path(cur, principal, person_id)
+        series = PersonMeasures.fold(
+            person, self.store.read_stream(PersonMeasures.stream_type, person)
+        )
+        if not number.isdigit() or not series.is_standing(int(number)):
+            raise NotFound("no such measure")
+        self._check_version(request, body, series)
+        events = series.void(number=int(number), reason=body["reason"], by=principal.user_id)
+        self._append(request, principal, series, events)
+        return json_response(200, _measures_body(series), headers={"ETag": f'"{series.version}"'})
 
     @route(
         "GET",
@@ -1195,7 +1441,7 @@ class SessionsService(Operations):
     def timeline(self, request, principal, person_id, query):
         with self.store.db.transaction() as cur:
             person = self._person_path(cur, principal, person_id)
-            where, params = ["person_id = %s"], [person]
+            where, params = ["person_id = %s", "NOT is_voided"], [person]
             _window(query, "happened_at", where, params)
             page = _page(
                 cur,

@@ -130,6 +130,14 @@ SESSIONS = {
             },
         ),
     ],
+    "voided": [
+        ("SessionBooked", BOOKING),
+        ("SessionRecorded", HELD),
+        (
+            "SessionVoided",
+            {"reason": "duplicate", "previous_status": "held", "voided_by": "w1"},
+        ),
+    ],
     "group_booked": [("SessionBooked", GROUP_BOOKING)],
     "group_held": [("SessionBooked", GROUP_BOOKING), ("SessionRecorded", GROUP_HELD)],
     "drop_in_held": [("SessionRecorded", DROP_IN_HELD)],
@@ -474,13 +482,15 @@ SESSION_COMMANDS = {
         lambda s: s.write_notes(themes=["sleep"], actions=[], notes_text_id=None, by="w1"),
         "SessionNotesWritten",
     ),
+    "void": (lambda s: s.void(reason="recorded_in_error", by="w1"), "SessionVoided"),
 }
 SESSION_ALLOWED = {
     "book": {"new"},
     "record": {"booked"},
     "cancel": {"booked"},
     "attend": {"booked", "held"},
-    "notes": {"booked", "held", "cancelled"},
+    "notes": {"held"},
+    "void": {"booked", "held", "cancelled"},
 }
 SESSION_REFUSALS = {
     ("book", "booked"): domain.SessionMustBeNew,
@@ -494,8 +504,18 @@ SESSION_REFUSALS = {
     ("attend", "new"): domain.SessionMustExist,
     ("attend", "cancelled"): domain.CancelledSessionCannotChange,
     ("notes", "new"): domain.SessionMustExist,
+    ("notes", "booked"): domain.NotesAreWrittenOnceTheSessionIsHeld,
+    ("notes", "cancelled"): domain.CancelledSessionCannotChange,
+    ("void", "new"): domain.SessionMustExist,
+    ("book", "voided"): domain.SessionMustBeNew,
+    ("record", "voided"): domain.VoidedRecordCannotChange,
+    ("cancel", "voided"): domain.VoidedRecordCannotChange,
+    ("attend", "voided"): domain.VoidedRecordCannotChange,
+    ("notes", "voided"): domain.VoidedRecordCannotChange,
+    ("void", "voided"): domain.VoidedRecordCannotChange,
 }
-LIFECYCLE = [(c, s) for c in SESSION_COMMANDS for s in ("new", "booked", "held", "cancelled")]
+STATES = ("new", "booked", "held", "cancelled", "voided")
+LIFECYCLE = [(c, s) for c in SESSION_COMMANDS for s in STATES]
 
 
 @pytest.mark.parametrize(("command", "state"), LIFECYCLE, ids=[f"{c}-{s}" for c, s in LIFECYCLE])
@@ -732,14 +752,185 @@ def test_structured_notes_carry_codes_and_a_pointer_to_sealed_words():
         "SessionNotesWritten",
     )
     assert event.payload["themes"] == ["sleep", "isolation_and_connection"]
-    story.then(
-        story.now.write_notes(themes=[], actions=[], notes_text_id=str(uuid.uuid4()), by="w1"),
-        "SessionNotesWritten",
-    )
-    assert story.now.notes["themes"] == [] and story.now.notes["notes_text_id"] != text_id
+
+
+def test_notes_say_something():
     refused(
         domain.NotesMustSaySomething,
-        lambda: story.now.write_notes(themes=[], actions=[], notes_text_id=None, by="w1"),
+        lambda: session("held").now.write_notes(themes=[], actions=[], notes_text_id=None, by="w1"),
+    )
+
+
+def test_notes_are_not_written_for_a_session_still_to_come():
+    refused(
+        domain.NotesAreWrittenOnceTheSessionIsHeld,
+        lambda: session("booked_tomorrow").now.write_notes(
+            themes=["sleep"], actions=[], notes_text_id=None, by="w1"
+        ),
+        "record it as held first",
+    )
+
+
+def test_writing_notes_a_second_time_is_refused_and_points_to_a_correction():
+    story = session("held")
+    story.then(
+        story.now.write_notes(themes=["sleep"], actions=[], notes_text_id=None, by="w1"),
+        "SessionNotesWritten",
+    )
+    refused(
+        domain.NotesAreWrittenOnce,
+        lambda: story.now.write_notes(themes=["anxiety"], actions=[], notes_text_id=None, by="w2"),
+        "correct them, with a reason",
+    )
+
+
+def test_correcting_notes_keeps_what_they_said_before_and_why():
+    story = session("held")
+    first_words = str(uuid.uuid4())
+    story.then(
+        story.now.write_notes(themes=["sleep"], actions=[], notes_text_id=first_words, by="w1"),
+        "SessionNotesWritten",
+    )
+    [event] = story.then(
+        story.now.correct_notes(
+            themes=["anxiety"],
+            actions=["measure_due"],
+            notes_text_id=None,
+            reason="wrong_person",
+            by="w2",
+        ),
+        "SessionNotesCorrected",
+    )
+    assert event.payload["previous_themes"] == ["sleep"]
+    assert event.payload["notes_text_id"] == first_words  # no new words: the words stand
+    assert story.now.notes["corrected_by"] == "w2" and story.now.notes["written_by"] == "w1"
+    new_words = str(uuid.uuid4())
+    [event] = story.then(
+        story.now.correct_notes(
+            themes=["anxiety"],
+            actions=["measure_due"],
+            notes_text_id=new_words,
+            reason="new_information",
+            by="w1",
+        ),
+        "SessionNotesCorrected",
+    )
+    assert event.payload["previous_notes_text_id"] == first_words
+    assert story.now.notes["notes_text_id"] == new_words
+
+
+def test_a_notes_correction_needs_notes_a_reason_and_a_change():
+    held = session("held").now
+    refused(
+        domain.CorrectionNeedsAnEarlierRecord,
+        lambda: held.correct_notes(
+            themes=["sleep"], actions=[], notes_text_id=None, reason="other", by="w1"
+        ),
+    )
+    held.write_notes(themes=["sleep"], actions=[], notes_text_id=None, by="w1")
+    refused(
+        domain.CorrectionNeedsAReason,
+        lambda: held.correct_notes(
+            themes=["anxiety"], actions=[], notes_text_id=None, reason=None, by="w1"
+        ),
+    )
+    refused(
+        domain.CorrectionMustChangeTheRecord,
+        lambda: held.correct_notes(
+            themes=["sleep"], actions=[], notes_text_id=None, reason="other", by="w1"
+        ),
+    )
+
+
+# -- voids, duplicates ---------------------------------------------------------------------------
+
+
+def test_a_held_session_can_be_voided_with_a_reason_and_then_changes_no_more():
+    story = session("held")
+    [event] = story.then(story.now.void(reason="duplicate", by="w2"), "SessionVoided")
+    assert event.payload == {"reason": "duplicate", "previous_status": "held", "voided_by": "w2"}
+    assert story.now.status == "voided" and story.now.voided["reason"] == "duplicate"
+    refused(domain.CorrectionNeedsAReason, lambda: session("held").now.void(reason=None, by="w1"))
+
+
+def test_voiding_one_persons_attendance_withdraws_it_and_it_may_be_recorded_again():
+    story = session("group_held")
+    story.then(
+        story.now.record_attendance(person_id=PERSON, status="attended", by="w1", now=NOW),
+        "AttendanceRecorded",
+    )
+    [event] = story.then(
+        story.now.void_attendance(person_id=PERSON, reason="wrong_person", by="w1"),
+        "AttendanceVoided",
+    )
+    assert event.payload["previous_status"] == "attended"
+    assert story.now.attendance == {}
+    refused(
+        domain.VoidNeedsARecord,
+        lambda: story.now.void_attendance(person_id=PERSON, reason="other", by="w1"),
+    )
+    story.then(
+        story.now.record_attendance(person_id=OTHER_PERSON, status="attended", by="w1", now=NOW),
+        "AttendanceRecorded",
+    )
+
+
+def test_a_second_session_of_the_same_group_at_the_same_start_is_refused():
+    refused(
+        domain.GroupSessionIsRecordedOncePerStart,
+        lambda: record_new(
+            session("new").now,
+            kind="group",
+            group_id=GROUP_ID,
+            group_status="open",
+            same_group_and_start=["s-1"],
+        ),
+        "already has a session starting at",
+    )
+    refused(
+        domain.GroupSessionIsRecordedOncePerStart,
+        lambda: book(
+            session("new").now,
+            kind="group",
+            referral_id=None,
+            referral_status=None,
+            person_id=None,
+            group_id=GROUP_ID,
+            group_status="open",
+            same_group_and_start=["s-1"],
+        ),
+    )
+
+
+def test_a_booked_group_session_recorded_at_another_sessions_start_is_refused():
+    refused(
+        domain.GroupSessionIsRecordedOncePerStart,
+        lambda: session("group_booked").now.record(
+            actual_start_at=at(10),
+            duration_minutes=30,
+            by="w1",
+            now=NOW,
+            same_group_and_start=["x"],
+        ),
+    )
+
+
+def test_a_one_to_one_for_the_same_person_within_the_hour_is_only_a_warning():
+    others = [("s-near", at(10, 40)), ("s-far", at(12))]
+    [warning] = domain.likely_duplicates(
+        kind="one_to_one", person_id=PERSON, starts_at=at(10), others=others
+    )
+    assert warning["session_ids"] == ["s-near"]
+    assert warning["rule"] == "OneToOneLikelyRecordedTwice"
+    assert (
+        domain.likely_duplicates(
+            kind="one_to_one", person_id=PERSON, starts_at=at(8), others=others
+        )
+        == []
+    )
+    assert (
+        domain.likely_duplicates(kind="group", person_id=None, starts_at=at(10), others=others)
+        == []
     )
 
 
@@ -1432,6 +1623,14 @@ def test_every_registered_event_type_is_decided_by_some_command():
         ),
     )
     keep(s, s.now.write_notes(themes=["sleep"], actions=[], notes_text_id=None, by="w1"))
+    keep(
+        s,
+        s.now.correct_notes(
+            themes=["anxiety"], actions=[], notes_text_id=None, reason="other", by="w1"
+        ),
+    )
+    keep(s, s.now.void_attendance(person_id=PERSON, reason="recorded_in_error", by="w1"))
+    keep(s, s.now.void(reason="duplicate", by="w1"))
     c = session("booked")
     keep(c, c.now.cancel(cancelled_by="service", reason="venue_unavailable", by="w1"))
     d = session("drop_in_held")
@@ -1471,8 +1670,10 @@ def test_every_registered_event_type_is_decided_by_some_command():
     keep(sp, sp.now.record(person_id=PERSON, destination="housing", by="w1", on=TODAY))
     keep(sp, sp.now.record_outcome(outcome="not_taken_up", by="w1", on=TODAY))
     keep(sp, sp.now.correct_outcome(outcome="taken_up", reason="other", by="w1", on=TODAY))
+    keep(sp, sp.now.void(reason="recorded_in_error", by="w1", on=TODAY))
     m = measures_of()
     keep(m, take(m, "start", swemwbs(3), TODAY))
+    keep(m, m.now.void(number=1, reason="wrong_person", by="w1"))
 
     assert seen == set(registry.names())
 
@@ -1565,6 +1766,10 @@ BODIES = [
     "RecordSignpostingOutcomeBody",
     "CorrectSignpostingOutcomeBody",
     "RecordMeasureBody",
+    "VoidBody",
+    "VoidAttendanceBody",
+    "VoidSignpostingBody",
+    "CorrectSessionNotesBody",
 ]
 
 
