@@ -108,6 +108,24 @@ def _query(cur, sql: str, scope: Scope, extra: dict | None = None) -> list[tuple
 
 # -- referrals ---------------------------------------------------------------------------------
 
+# Each referral as received, with the latest correction (recorded by the moment asked for) of
+# its received_on and source applied; `corrected` also serves other corrected fields.
+_REFERRALS = """corrected AS (
+             SELECT DISTINCT ON (partner_id, stream_id, fields->>'field')
+                    partner_id, stream_id, fields->>'field' AS field, fields->>'value' AS value
+             FROM {FACTS} event_type = 'ReferralCorrected'
+             ORDER BY partner_id, stream_id, fields->>'field', version DESC),
+           referral AS (
+             SELECT f.partner_id, f.stream_id,
+                    coalesce(rc.value, f.fields->>'received_on')::date AS received_on,
+                    coalesce(sc.value, f.fields->>'source') AS source
+             FROM (SELECT partner_id, stream_id, fields
+                   FROM {FACTS} event_type = 'ReferralReceived') f
+             LEFT JOIN corrected rc ON rc.partner_id = f.partner_id
+               AND rc.stream_id = f.stream_id AND rc.field = 'received_on'
+             LEFT JOIN corrected sc ON sc.partner_id = f.partner_id
+               AND sc.stream_id = f.stream_id AND sc.field = 'source')"""
+
 
 def referrals(cur, scope: Scope, policy: Policy) -> dict:
     table = Table(
@@ -118,10 +136,9 @@ def referrals(cur, scope: Scope, policy: Policy) -> dict:
     )
     for partner, month, source, count in _query(
         cur,
-        """SELECT partner_id, to_char((fields->>'received_on')::date, 'YYYY-MM'),
-                  fields->>'source', count(*)
-           FROM {FACTS} event_type = 'ReferralReceived'
-             AND (fields->>'received_on')::date BETWEEN %(start)s AND %(end)s
+        f"""WITH {_REFERRALS}
+           SELECT partner_id, to_char(received_on, 'YYYY-MM'), source, count(*)
+           FROM referral WHERE received_on BETWEEN %(start)s AND %(end)s
            GROUP BY 1, 2, 3""",
         scope,
     ):
@@ -134,16 +151,17 @@ def waits(cur, scope: Scope, policy: Policy) -> dict:
     period: median and 90th percentile per partner."""
     rows = _query(
         cur,
-        """WITH received AS (
-             SELECT partner_id, stream_id, (fields->>'received_on')::date AS on_
-             FROM {FACTS} event_type = 'ReferralReceived'),
+        f"""WITH {_REFERRALS},
            contacted AS (
-             SELECT partner_id, stream_id, min((fields->>'contacted_on')::date) AS on_
-             FROM {FACTS} event_type = 'FirstContactMade' GROUP BY 1, 2)
+             SELECT c.partner_id, c.stream_id, coalesce(fc.value::date, c.on_) AS on_
+             FROM (SELECT partner_id, stream_id, min((fields->>'contacted_on')::date) AS on_
+                   FROM {{FACTS}} event_type = 'FirstContactMade' GROUP BY 1, 2) c
+             LEFT JOIN corrected fc ON fc.partner_id = c.partner_id
+               AND fc.stream_id = c.stream_id AND fc.field = 'first_contact_on')
            SELECT r.partner_id, count(*),
-                  percentile_cont(0.5) WITHIN GROUP (ORDER BY c.on_ - r.on_),
-                  percentile_cont(0.9) WITHIN GROUP (ORDER BY c.on_ - r.on_)
-           FROM received r JOIN contacted c USING (partner_id, stream_id)
+                  percentile_cont(0.5) WITHIN GROUP (ORDER BY c.on_ - r.received_on),
+                  percentile_cont(0.9) WITHIN GROUP (ORDER BY c.on_ - r.received_on)
+           FROM referral r JOIN contacted c USING (partner_id, stream_id)
            WHERE c.on_ BETWEEN %(start)s AND %(end)s
            GROUP BY 1 ORDER BY 1""",
         scope,
@@ -211,7 +229,9 @@ _HELD = """held AS (
                     (fields->>'actual_start_at')::timestamptz AT TIME ZONE 'UTC' AS started
              FROM {FACTS} event_type = 'SessionRecorded'
                AND ((fields->>'actual_start_at')::timestamptz AT TIME ZONE 'UTC')::date
-                   BETWEEN %(start)s AND %(end)s)"""
+                   BETWEEN %(start)s AND %(end)s
+               AND (partner_id, stream_id) NOT IN (
+                   SELECT partner_id, stream_id FROM {FACTS} event_type = 'SessionVoided'))"""
 
 
 def sessions_held(cur, scope: Scope, policy: Policy) -> dict:
@@ -239,12 +259,15 @@ def sessions_held(cur, scope: Scope, policy: Policy) -> dict:
     return {"tables": [by_kind.publish(policy), by_mode.publish(policy)]}
 
 
-_ATTENDANCE = """marks AS (
+# each person's latest mark at a session; a voided one (no status) is left out
+_ATTENDANCE = """latest_marks AS (
              SELECT DISTINCT ON (partner_id, stream_id, fields->>'person_id')
                     partner_id, stream_id, fields->>'person_id' AS person_id,
                     fields->>'status' AS status
-             FROM {FACTS} event_type IN ('AttendanceRecorded', 'AttendanceCorrected')
-             ORDER BY partner_id, stream_id, fields->>'person_id', version DESC)"""
+             FROM {FACTS} event_type IN ('AttendanceRecorded', 'AttendanceCorrected',
+                                         'AttendanceVoided')
+             ORDER BY partner_id, stream_id, fields->>'person_id', version DESC),
+           marks AS (SELECT * FROM latest_marks WHERE status IS NOT NULL)"""
 
 
 def _dna_rate(row: dict) -> dict:
@@ -319,7 +342,10 @@ def wellbeing(cur, scope: Scope, policy: Policy) -> dict:
         """SELECT partner_id, fields->>'person_id', fields->>'timepoint',
                   (fields->>'taken_on')::date, fields->>'metric_score'
            FROM {FACTS} event_type = 'MeasureRecorded' AND fields->>'measure' = 'swemwbs'
-             AND (fields->>'taken_on')::date BETWEEN %(start)s AND %(end)s""",
+             AND (fields->>'taken_on')::date BETWEEN %(start)s AND %(end)s
+             AND (partner_id, stream_id, version) NOT IN (
+                 SELECT partner_id, stream_id, (fields->>'number')::int
+                 FROM {FACTS} event_type = 'MeasureVoided')""",
         scope,
     ):
         series[(partner, person)].append(
@@ -358,6 +384,10 @@ def _improved_share(row: dict) -> dict:
 
 
 def signposting(cur, scope: Scope, policy: Policy) -> dict:
+    """People, not records: a person signposted to one destination several times in the period
+    counts once in its row, under the best outcome so far (taken up, then not taken up, then
+    unknown); a person signposted to two destinations counts in each row. Voided signposting is
+    left out."""
     table = Table(
         "signposting",
         "People signposted in the period, by partner, destination and outcome so far",
@@ -367,19 +397,28 @@ def signposting(cur, scope: Scope, policy: Policy) -> dict:
     for partner, destination, outcome, count in _query(
         cur,
         """WITH made AS (
-             SELECT partner_id, stream_id, fields->>'destination' AS destination
+             SELECT partner_id, stream_id, fields->>'destination' AS destination,
+                    fields->>'person_id' AS person_id
              FROM {FACTS} event_type = 'SignpostingRecorded'
-               AND (fields->>'signposted_on')::date BETWEEN %(start)s AND %(end)s),
+               AND (fields->>'signposted_on')::date BETWEEN %(start)s AND %(end)s
+               AND (partner_id, stream_id) NOT IN (
+                   SELECT partner_id, stream_id FROM {FACTS} event_type = 'SignpostingVoided')),
            outcome AS (
              SELECT DISTINCT ON (partner_id, stream_id) partner_id, stream_id,
                     fields->>'outcome' AS outcome
              FROM {FACTS} event_type IN ('SignpostingOutcomeRecorded',
                                          'SignpostingOutcomeCorrected')
-             ORDER BY partner_id, stream_id, version DESC)
-           SELECT m.partner_id, m.destination, coalesce(o.outcome, 'unknown'), count(*)
-           FROM made m LEFT JOIN outcome o USING (partner_id, stream_id)
+             ORDER BY partner_id, stream_id, version DESC),
+           per_person AS (
+             SELECT DISTINCT ON (m.partner_id, m.destination, m.person_id)
+                    m.partner_id, m.destination, coalesce(o.outcome, 'unknown') AS outcome
+             FROM made m LEFT JOIN outcome o USING (partner_id, stream_id)
+             ORDER BY m.partner_id, m.destination, m.person_id,
+                      array_position(%(best_first)s, coalesce(o.outcome, 'unknown')))
+           SELECT partner_id, destination, outcome, count(*) FROM per_person
            GROUP BY 1, 2, 3""",
         scope,
+        {"best_first": [sessions.TAKEN_UP, sessions.NOT_TAKEN_UP, sessions.UNKNOWN]},
     ):
         table.add((partner, destination), outcome, count)
     return {"tables": [table.publish(policy)]}

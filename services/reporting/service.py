@@ -4,19 +4,27 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 from nameko.extensions import DependencyProvider
 from psycogreen.eventlet import patch_psycopg
 from werkzeug.wrappers import Response
 
 from services.reporting import dashboard, reports
 from services.reporting.projections import CONSUMER_NAME, SCHEMA
+from services.reporting.schemas import (
+    DashboardQuery,
+    Freshness,
+    PeriodQuery,
+    ReferralsReport,
+    ReportList,
+    ReportOut,
+    ReportQuery,
+)
 from services.reporting.suppression import Policy
-from shared import metrics, policy
+from shared import policy
 from shared.config import PARTNERS, Settings
 from shared.db import Database
-from shared.service import check_health
-from shared.web import NotFound, Verifier, openapi_document, route
+from shared.service import Described, check_health
+from shared.web import Health, NotFound, Verifier, route
 
 patch_psycopg()
 
@@ -33,43 +41,7 @@ class HubDatabase(DependencyProvider):
         return self.db
 
 
-class PeriodQuery(Schema):
-    partner = fields.List(fields.String(validate=validate.Length(max=100)), load_default=list)
-    start = fields.Date(load_default=None)
-    end = fields.Date(load_default=None)
-
-
 ANALYSTS = policy.MAY_READ_REPORTS
-
-
-class ReportQuery(Schema):
-    partner = fields.List(fields.String(validate=validate.OneOf(PARTNERS)), load_default=list)
-    from_ = fields.Date(data_key="from", load_default=None)
-    to = fields.Date(load_default=None)
-    as_at = fields.AwareDateTime(load_default=None)
-    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
-
-    @validates_schema
-    def _ordered(self, data, **kwargs):
-        if data.get("from_") and data.get("to") and data["to"] < data["from_"]:
-            raise ValidationError("must not be before from", "to")
-
-
-class DashboardQuery(Schema):
-    partner = fields.List(fields.String(validate=validate.OneOf(PARTNERS)), load_default=list)
-    months = fields.Integer(load_default=6, validate=validate.Range(min=1, max=24))
-    as_at = fields.AwareDateTime(load_default=None)
-
-
-def _with_partners(request, schema: type[Schema]) -> dict:
-    """A query whose `partner` may be given more than once."""
-    args = request.args
-    return schema(unknown=RAISE).load(
-        {
-            **{k: v for k, v in args.items() if k != "partner"},
-            **({"partner": args.getlist("partner")} if "partner" in args else {}),
-        }
-    )
 
 
 def freshness(cur) -> dict:
@@ -81,18 +53,7 @@ def freshness(cur) -> dict:
     return {source: {"position": p, "applied_at": at} for source, p, at in cur.fetchall()}
 
 
-class ReferralsRow(Schema):
-    partner_id = fields.String()
-    source = fields.String()
-    month = fields.Date()
-    referrals = fields.Integer()
-
-
-class ReferralsReport(Schema):
-    rows = fields.List(fields.Nested(ReferralsRow))
-
-
-class ReportingService:
+class ReportingService(Described):
     """Alliance-wide monitoring reports for commissioners and the provider alliance."""
 
     name = "reporting"
@@ -100,34 +61,25 @@ class ReportingService:
     verifier = Verifier()
     suppression = Policy.from_environment()
 
-    @route("GET", "/health", public=True, summary="Check the database and the broker")
+    @route(
+        "GET",
+        "/health",
+        public=True,
+        response=Health,
+        summary="Check the database and the broker (503 when either is down)",
+    )
     def health(self, request, principal):
         return check_health(self.db, Settings.from_environment("reporting").amqp_url)
-
-    @route("GET", "/metrics", roles=policy.MAY_READ_METRICS, summary="Read Prometheus metrics")
-    def metrics(self, request, principal):
-        body, content_type = metrics.exposition()
-        return Response(body, status=200, content_type=content_type)
-
-    @route("GET", "/openapi.json", public=True, summary="Read this API's OpenAPI document")
-    def openapi(self, request, principal):
-        return openapi_document(type(self), "Peerlink reporting")
 
     @route(
         "GET",
         "/internal/referral-counts",
         roles=policy.MAY_READ_INTERNAL_COUNTS,
+        query=PeriodQuery,
         response=ReferralsReport,
         summary="Read the live, unsuppressed referral counter (hub services only, never published)",
     )
-    def referral_counts(self, request, principal):
-        args = request.args
-        query = PeriodQuery().load(
-            {
-                "partner": args.getlist("partner"),
-                **{k: args[k] for k in ("start", "end") if k in args},
-            }
-        )
+    def referral_counts(self, request, principal, query):
         clauses, params = [], []
         if query["partner"]:
             clauses.append("partner_id = ANY(%s)")
@@ -151,7 +103,7 @@ class ReportingService:
             ]
         return ReferralsReport().dump({"rows": rows})
 
-    @route("GET", "/reports", roles=ANALYSTS, summary="List the reports")
+    @route("GET", "/reports", roles=ANALYSTS, response=ReportList, summary="List the reports")
     def list_reports(self, request, principal):
         return {
             "reports": [
@@ -165,12 +117,13 @@ class ReportingService:
         "GET",
         "/reports/<string:name>",
         roles=ANALYSTS,
+        query=ReportQuery,
+        response=ReportOut,
         summary="Read a report for a period and partners, as at a moment, suppressed",
     )
-    def report(self, request, principal, name):
+    def report(self, request, principal, name, query):
         if name not in reports.REPORTS:
             raise NotFound(f"no report named {name}; GET /reports lists them")
-        query = _with_partners(request, ReportQuery)
         scope = reports.Scope(
             partners=tuple(query["partner"]),
             start=query.get("from_"),
@@ -193,10 +146,11 @@ class ReportingService:
         "GET",
         "/dashboard",
         roles=ANALYSTS,
+        query=DashboardQuery,
+        media="text/html",
         summary="The alliance dashboard: main figures per partner and month, as a web page",
     )
-    def dashboard(self, request, principal):
-        query = _with_partners(request, DashboardQuery)
+    def dashboard(self, request, principal, query):
         as_at = query.get("as_at") or datetime.now(UTC)
         end = as_at.date()
         start = (end.replace(day=1) - timedelta(days=31 * (query["months"] - 1))).replace(day=1)
@@ -223,7 +177,8 @@ class ReportingService:
         "GET",
         "/reports/freshness",
         roles=policy.MAY_READ_REPORT_FRESHNESS,
-        summary="How far the hub has read each partner source, and when it last applied one",
+        response=Freshness,
+        summary="Read how far the hub has read each partner source, and when it last applied one",
     )
     def freshness(self, request, principal):
         with self.db.transaction() as cur:

@@ -241,6 +241,10 @@ class NewDecisionMustChangeTheRoute(Rule):
     pass
 
 
+class RevisingADecisionNeedsAReason(Rule):
+    pass
+
+
 class Section42ReferralsAreForAdults(Rule):
     pass
 
@@ -438,6 +442,7 @@ class Concern(Aggregate):
         self.decision_reason: str | None = None
         self.decided_by: str | None = None
         self.decided_at: datetime | None = None  # the first decision: it meets the deadline
+        self.decision_revisions = 0
         self.actions: dict[str, Action] = {}
         self.note_text_ids: list[str] = []
         self.outcome: str | None = None
@@ -591,8 +596,10 @@ class Concern(Aggregate):
         reason: str | None = None,
         rationale_text_id: uuid.UUID | None = None,
         agency_reference: str | None = None,
+        revision_reason_text_id: uuid.UUID | None = None,
     ) -> list[NewEvent]:
-        """A lead decides the route; a later decision may change it until the concern closes."""
+        """A lead decides the route; a later decision may change it until the concern closes,
+        with a reason, as its own event (ConcernDecisionRevised) that keeps the old one."""
         at = _utc(at)
         if self.status not in (ACKNOWLEDGED, DECIDED):
             if self.status == RAISED:
@@ -602,8 +609,18 @@ class Concern(Aggregate):
             raise DecisionNeedsAcknowledgement(
                 f"a decision is made on an acknowledged concern; this one is {_words(self.status)}"
             )
-        if self.status == DECIDED and decision == self.decision:
+        is_revision = self.status == DECIDED
+        if is_revision and decision == self.decision:
             raise NewDecisionMustChangeTheRoute(f"the decision is already {_code_words(decision)}")
+        if is_revision and revision_reason_text_id is None:
+            raise RevisingADecisionNeedsAReason(
+                f"this concern was decided ({_code_words(self.decision)}); say why the decision "
+                "changes (revision_reason)"
+            )
+        if not is_revision and revision_reason_text_id is not None:
+            raise RevisingADecisionNeedsAReason(
+                "a revision reason is given when changing a decision; this is the first one"
+            )
         if decision == SECTION_42_REFERRAL and self.age_group != ADULT:
             raise Section42ReferralsAreForAdults(
                 "a section 42 referral to the local authority is for an adult; refer a concern "
@@ -626,6 +643,23 @@ class Concern(Aggregate):
                 "a reason is recorded with no further action only; record the rationale instead"
             )
         self._not_before(at, self.acknowledged_at, "it was acknowledged")
+        if is_revision:
+            self._not_before(at, self.last_step_at, "the last step on this concern")
+            return self._decide(
+                "ConcernDecisionRevised",
+                {
+                    "decision": decision,
+                    "previous_decision": self.decision,
+                    "reason": reason,
+                    "previous_reason": self.decision_reason,
+                    "revision_reason_text_id": _id(revision_reason_text_id),
+                    "rationale_text_id": _id(rationale_text_id),
+                    "agency_reference": agency_reference,
+                    "revised_by": by,
+                    "revised_at": at.isoformat(),
+                },
+                at,
+            )
         return self._decide(
             "ConcernDecided",
             {
@@ -943,6 +977,13 @@ class Concern(Aggregate):
         if self.decided_at is None:
             self.decided_at = at
 
+    def apply_concern_decision_revised(self, p: dict) -> None:
+        self.decision = p["decision"]
+        self.decision_reason = p.get("reason")
+        self.decided_by = p["revised_by"]
+        self.decision_revisions += 1
+        self._step(p["revised_at"])
+
     def apply_concern_action_added(self, p: dict) -> None:
         self.actions[str(p["action_id"])] = Action(
             action_id=str(p["action_id"]),
@@ -1020,6 +1061,7 @@ class Concern(Aggregate):
             "decision": self.decision,
             "decision_reason": self.decision_reason,
             "decided_at": self.decided_at,
+            "decision_revisions": self.decision_revisions,
             "actions": [action.__dict__ for action in self.actions.values()],
             "note_count": len(self.note_text_ids),
             "outcome": self.outcome,

@@ -37,6 +37,7 @@ _EVENT_WORDS = {
     "ConcernPersonIdentified": "Person identified",
     "ConcernAcknowledged": "Acknowledged",
     "ConcernDecided": "Decided",
+    "ConcernDecisionRevised": "Decision revised",
     "ConcernActionAdded": "Action added",
     "ConcernActionCompleted": "Action completed",
     "ConcernNoteAdded": "Note added",
@@ -169,7 +170,13 @@ def concern_page(view: dict, texts: dict, timeline: list[dict], zone: ZoneInfo) 
             f'<label>Reason <select name="reason">{reasons}</select></label>'
             f'<label>Rationale <textarea name="rationale" rows="3" cols="50"></textarea></label>'
             f'<label>Agency reference <input name="agency_reference"></label>'
-            f'<button type="submit" name="decide">Record the decision</button></form>'
+            + (
+                '<label>Why the decision changes <textarea name="revision_reason" rows="3"'
+                ' cols="50" required></textarea></label>'
+                if view["status"] == "decided"
+                else ""
+            )
+            + '<button type="submit" name="decide">Record the decision</button></form>'
         )
     return _page(
         "Safeguarding concern",

@@ -106,6 +106,9 @@ class ConcernList:
                 "due_at": None,
                 "check_at": None,
             }
+        if kind == "ConcernDecisionRevised":
+            # the first decision met the deadline; a revision changes only the route
+            return {"decision": p["decision"]}
         if kind == "ConcernActionAdded":
             return {"open_actions": ("open_actions + 1",)}
         if kind == "ConcernActionCompleted":

@@ -143,6 +143,24 @@ class ConcernDecidedPayload(Schema):
     decided_at = _when()
 
 
+@registry.event("ConcernDecisionRevised")
+class ConcernDecisionRevisedPayload(Schema):
+    """A lead changes a decided concern's route, saying why (sealed text); the first decision
+    stays in the history and its time still meets the decision deadline."""
+
+    decision = _code(DECISIONS, required=True)
+    previous_decision = _code(DECISIONS, required=True)
+    reason = _optional_code(NO_FURTHER_ACTION_REASONS)
+    previous_reason = _optional_code(NO_FURTHER_ACTION_REASONS)
+    revision_reason_text_id = fields.UUID(required=True)
+    rationale_text_id = _text_id()
+    agency_reference = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=100)
+    )
+    revised_by = _who()
+    revised_at = _when()
+
+
 @registry.event("ConcernActionAdded")
 class ConcernActionAddedPayload(Schema):
     action_id = fields.UUID(required=True)
@@ -210,10 +228,20 @@ class EscalationNotifiedPayload(Schema):
 # -- requests ---------------------------------------------------------------------------------
 
 
+class Words(fields.String):
+    """Text a worker writes: trimmed, and refused when nothing is left (spaces only)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not text:
+            raise SchemaError("must say something: it is empty or spaces only")
+        return text
+
+
 def _text(required: bool = False, max_length: int = 5000):
     if required:
-        return fields.String(required=True, validate=validate.Length(min=1, max=max_length))
-    return fields.String(load_default=None, validate=validate.Length(min=1, max=max_length))
+        return Words(required=True, validate=validate.Length(min=1, max=max_length))
+    return Words(load_default=None, validate=validate.Length(min=1, max=max_length))
 
 
 class CommandBody(Schema):
@@ -316,7 +344,9 @@ class DecideConcernBody(CommandBody):
     decision = _code(DECISIONS, required=True)
     reason = _code(NO_FURTHER_ACTION_REASONS, load_default=None)
     rationale = _text()
-    agency_reference = fields.String(load_default=None, validate=validate.Length(min=1, max=100))
+    agency_reference = Words(load_default=None, validate=validate.Length(min=1, max=100))
+    # why a decided concern's route changes: required then, and only then (sealed text)
+    revision_reason = _text(max_length=2000)
 
     @validates_schema
     def _reason_with_no_further_action(self, data, **kwargs):
@@ -331,7 +361,7 @@ class DecideConcernBody(CommandBody):
 
 class AddActionBody(CommandBody):
     kind = _code(ACTION_KINDS, required=True)
-    owner_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    owner_id = Words(required=True, validate=validate.Length(min=1, max=200))
     due_on = fields.Date(required=True)
     details = _text()
 
@@ -357,7 +387,7 @@ class ConcernListQuery(PageQuery):
     status = fields.String(load_default="open", validate=validate.OneOf(("open", "any", *STATES)))
     severity = _code(SEVERITIES)
     overdue = fields.Boolean()
-    raised_by = fields.String(validate=validate.Length(min=1, max=200))
+    raised_by = Words(validate=validate.Length(min=1, max=200))
 
 
 # -- responses --------------------------------------------------------------------------------
@@ -404,6 +434,7 @@ class ConcernOut(Schema):
     decision = fields.String(allow_none=True)
     decision_reason = fields.String(allow_none=True)
     decided_at = fields.AwareDateTime(allow_none=True)
+    decision_revisions = fields.Integer()
     actions = fields.List(fields.Nested(ActionOut))
     note_count = fields.Integer()
     outcome = fields.String(allow_none=True)
@@ -412,3 +443,90 @@ class ConcernOut(Schema):
     escalations = fields.List(fields.Nested(EscalationOut))
     acknowledge_by = fields.AwareDateTime(allow_none=True)
     decide_by = fields.AwareDateTime(allow_none=True)
+
+
+class ConcernListItem(Schema):
+    concern_id = fields.String()
+    status = fields.String(validate=validate.OneOf(STATES))
+    age_group = fields.String(allow_none=True, validate=validate.OneOf(AGE_GROUPS))
+    categories = fields.List(fields.String(validate=validate.OneOf(ALL_CATEGORIES)))
+    severity = fields.String(allow_none=True, validate=validate.OneOf(SEVERITIES))
+    immediate_risk = fields.Boolean()
+    raised_by = fields.String(allow_none=True)
+    raised_at = fields.AwareDateTime(allow_none=True)
+    acknowledged_at = fields.AwareDateTime(allow_none=True)
+    decision = fields.String(allow_none=True, validate=validate.OneOf(DECISIONS))
+    decided_at = fields.AwareDateTime(allow_none=True)
+    closed_at = fields.AwareDateTime(allow_none=True)
+    outcome = fields.String(allow_none=True, validate=validate.OneOf(CLOSING_OUTCOMES))
+    open_deadline = fields.String(allow_none=True, validate=validate.OneOf(DEADLINES))
+    due_at = fields.AwareDateTime(allow_none=True)
+    escalation_step = fields.Integer(allow_none=True)
+    escalated_to = fields.String(allow_none=True)
+    deadlines_missed = fields.Integer()
+    open_actions = fields.Integer()
+    version = fields.Integer()
+    is_overdue = fields.Boolean()
+
+
+class ConcernPage(Schema):
+    items = fields.List(fields.Nested(ConcernListItem))
+    total = fields.Integer()
+    limit = fields.Integer()
+    offset = fields.Integer()
+
+
+class TimelineStep(Schema):
+    version = fields.Integer()
+    event_type = fields.String(validate=validate.OneOf(tuple(registry.names())))
+    occurred_at = fields.AwareDateTime()
+    recorded_at = fields.AwareDateTime()
+    by = fields.String()
+    role = fields.String()
+    details = fields.Dict(metadata={"description": "The event's coded fields"})
+    texts = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": 'Its words, opened (name without "_id"); "erased" if erased'},
+    )
+
+
+class ConcernRead(ConcernOut):
+    texts = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "The words recorded when it was raised, opened (audited)"},
+    )
+    timeline = fields.List(fields.Nested(TimelineStep))
+
+
+class ConcernHistory(Schema):
+    concern_id = fields.String()
+    events = fields.List(fields.Dict(), metadata={"description": "Event envelopes, oldest first"})
+
+
+class NotificationAttempt(Schema):
+    at = fields.AwareDateTime()
+    outcome = fields.String()
+    error = fields.String(allow_none=True)
+
+
+class NotificationOut(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    deadline = fields.String(allow_none=True)
+    step = fields.Integer(allow_none=True)
+    rung = fields.String(allow_none=True)
+    recipient = fields.String()
+    status = fields.String()
+    attempts = fields.Integer()
+    created_at = fields.AwareDateTime()
+    sent_at = fields.AwareDateTime(allow_none=True)
+    next_attempt_at = fields.AwareDateTime(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    tries = fields.List(fields.Nested(NotificationAttempt))
+
+
+class ConcernNotifications(Schema):
+    concern_id = fields.String()
+    items = fields.List(fields.Nested(NotificationOut))

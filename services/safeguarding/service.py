@@ -33,8 +33,12 @@ from services.safeguarding.schemas import (
     AddNoteBody,
     CloseConcernBody,
     CompleteActionBody,
+    ConcernHistory,
     ConcernListQuery,
+    ConcernNotifications,
     ConcernOut,
+    ConcernPage,
+    ConcernRead,
     ConfirmSuggestionBody,
     DecideConcernBody,
     DismissSuggestionBody,
@@ -396,6 +400,7 @@ class SafeguardingService(Operations):
         "/concerns",
         roles=MAY_RAISE_CONCERNS,
         query=ConcernListQuery,
+        response=ConcernPage,
         summary="List concerns, open ones by deadline first (the lead's inbox)",
     )
     def list_concerns(self, request, principal, query):
@@ -449,7 +454,9 @@ class SafeguardingService(Operations):
         "GET",
         "/concerns/<string:concern_id>",
         roles=MAY_RAISE_CONCERNS,
-        summary="Read a concern with its full timeline, sealed words opened",
+        response=ConcernRead,
+        summary="Read a concern with its full timeline, sealed words opened; its ETag is the"
+        " version every command takes as If-Match",
     )
     def read_concern(self, request, principal, concern_id):
         concern, texts, timeline = self._read_whole(request, principal, concern_id)
@@ -484,6 +491,7 @@ class SafeguardingService(Operations):
         "GET",
         "/concerns/<string:concern_id>/history",
         roles=MAY_RAISE_CONCERNS,
+        response=ConcernHistory,
         summary="Read a concern's history as its events",
     )
     def history(self, request, principal, concern_id):
@@ -498,6 +506,7 @@ class SafeguardingService(Operations):
         "GET",
         "/concerns/<string:concern_id>/notifications",
         roles=MAY_LEAD_SAFEGUARDING,
+        response=ConcernNotifications,
         summary="The e-mail a concern has caused: each message and every attempt to send it",
     )
     def notifications(self, request, principal, concern_id):
@@ -563,8 +572,9 @@ class SafeguardingService(Operations):
                 reason=body.get("reason"),
                 rationale_text_id=texts.get("rationale"),
                 agency_reference=body.get("agency_reference"),
+                revision_reason_text_id=texts.get("revision_reason"),
             ),
-            texts=("rationale",),
+            texts=("rationale", "revision_reason"),
         )
 
     @route(
@@ -674,6 +684,7 @@ class SafeguardingService(Operations):
         "GET",
         "/inbox",
         roles=MAY_LEAD_SAFEGUARDING,
+        media="text/html",
         summary="The lead's inbox page: open concerns by deadline, overdue ones marked",
     )
     def inbox(self, request, principal):
@@ -693,6 +704,7 @@ class SafeguardingService(Operations):
         "GET",
         "/inbox/concerns/<string:concern_id>",
         roles=MAY_LEAD_SAFEGUARDING,
+        media="text/html",
         summary="A concern's page: its details, timeline and the lead's forms",
     )
     def inbox_concern(self, request, principal, concern_id):
@@ -703,6 +715,8 @@ class SafeguardingService(Operations):
         "POST",
         "/inbox/concerns/<string:concern_id>/acknowledge",
         roles=MAY_LEAD_SAFEGUARDING,
+        status=303,
+        media="text/html",
         summary="Acknowledge a concern from its page (a form post)",
     )
     def inbox_acknowledge(self, request, principal, concern_id):
@@ -714,6 +728,8 @@ class SafeguardingService(Operations):
         "POST",
         "/inbox/concerns/<string:concern_id>/decide",
         roles=MAY_LEAD_SAFEGUARDING,
+        status=303,
+        media="text/html",
         summary="Record a decision from a concern's page (a form post)",
     )
     def inbox_decide(self, request, principal, concern_id):

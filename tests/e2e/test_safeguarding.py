@@ -264,6 +264,97 @@ def test_a_stale_version_is_refused_and_changes_nothing(api):
     assert version_of(api, cid) == 2
 
 
+def test_a_concern_read_sends_its_version_as_an_etag_that_every_command_takes(api):
+    cid = raise_concern(api)["concern_id"]
+    lead = api()
+    read = lead.get(f"/concerns/{cid}")
+    assert read.headers["ETag"] == f'"{read.json()["version"]}"' == '"1"'
+    acknowledged = lead.post(
+        f"/concerns/{cid}/acknowledge", headers={"If-Match": read.headers["ETag"]}
+    )
+    assert acknowledged.status_code == 200, acknowledged.text
+    etag = acknowledged.headers["ETag"]
+    assert etag == '"2"' == lead.get(f"/concerns/{cid}").headers["ETag"]
+    # each command refuses the version it was read at once a person's step came in between
+    stale = {"If-Match": read.headers["ETag"]}
+    due = (TODAY + timedelta(days=3)).isoformat()
+    for path, body in [
+        ("decide", {"decision": "police"}),
+        ("notes", {"text": "A note on a stale page"}),
+        ("close", {"outcome": "risk_removed"}),
+        ("actions", {"kind": "welfare_check", "owner_id": "test-safeguarding_lead", "due_on": due}),
+        ("person", {"person_id": str(uuid.uuid4())}),
+    ]:
+        response = lead.post(f"/concerns/{cid}/{path}", body, headers=stale)
+        assert response.status_code == 409, (path, response.text)
+        assert response.json()["actual_version"] == 2, path
+    weak = lead.post(
+        f"/concerns/{cid}/decide", {"decision": "police"}, headers={"If-Match": f"W/{etag}"}
+    )
+    assert weak.status_code == 200 and weak.headers["ETag"] == '"3"', weak.text
+    garbled = lead.post(f"/concerns/{cid}/notes", {"text": "x"}, headers={"If-Match": "three"})
+    assert garbled.status_code == 422 and "If-Match" in garbled.json()["fields"]
+    assert version_of(api, cid) == 3
+
+
+def test_a_decided_concern_is_re_decided_only_with_a_reason_as_its_own_event(api):
+    cid = raise_concern(api)["concern_id"]
+    lead = api()
+    assert lead.post(f"/concerns/{cid}/acknowledge").status_code == 200
+    decided = lead.post(f"/concerns/{cid}/decide", {"decision": "internal_action_plan"})
+    assert decided.status_code == 200, decided.text
+    bare = lead.post(f"/concerns/{cid}/decide", {"decision": "police"})
+    assert bare.status_code == 409, bare.text
+    assert bare.json()["rule"] == "RevisingADecisionNeedsAReason"
+    assert version_of(api, cid) == 3
+    why = f"The police asked to take it on {uuid.uuid4().hex[:6]}"
+    revised = api(user="another-lead").post(
+        f"/concerns/{cid}/decide",
+        {"decision": "police", "revision_reason": f"  {why}  ", "agency_reference": "WY-123"},
+        headers={"If-Match": '"3"'},
+    )
+    assert revised.status_code == 200, revised.text
+    body = revised.json()
+    assert body["decision"] == "police" and body["decision_revisions"] == 1
+    assert body["decided_at"] == decided.json()["decided_at"]  # the deadline was met then
+    read = lead.get(f"/concerns/{cid}").json()
+    step = read["timeline"][-1]
+    assert step["event_type"] == "ConcernDecisionRevised" and step["by"] == "another-lead"
+    assert step["details"]["previous_decision"] == "internal_action_plan"
+    assert step["details"]["decision"] == "police"
+    assert step["texts"]["revision_reason_text"] == why
+    history = lead.get(f"/concerns/{cid}/history").json()["events"]
+    assert [e["event_type"] for e in history][-2:] == ["ConcernDecided", "ConcernDecisionRevised"]
+    assert why not in json.dumps(history)  # sealed in the vault, like every concern's words
+    listed = lead.get("/concerns", params={"status": "decided", "limit": 500}).json()["items"]
+    assert [c["decision"] for c in listed if c["concern_id"] == cid] == ["police"]
+
+
+def test_a_first_decision_takes_no_revision_reason(api):
+    cid = raise_concern(api)["concern_id"]
+    lead = api()
+    assert lead.post(f"/concerns/{cid}/acknowledge").status_code == 200
+    response = lead.post(
+        f"/concerns/{cid}/decide", {"decision": "police", "revision_reason": "Changed my mind"}
+    )
+    assert response.status_code == 409
+    assert response.json()["rule"] == "RevisingADecisionNeedsAReason"
+    assert version_of(api, cid) == 2
+
+
+def test_a_body_too_large_is_413_and_changes_nothing(api):
+    cid = raise_concern(api)["concern_id"]
+    response = api().post(f"/concerns/{cid}/notes", {"text": "x" * (300 * 1024)})
+    assert response.status_code == 413 and response.json()["error"] == "too_large"
+    assert version_of(api, cid) == 1
+
+
+def test_words_are_kept_trimmed(api):
+    concern = raise_concern(api, what_happened="  Told us at the drop-in.\n ")
+    read = api().get(f"/concerns/{concern['concern_id']}").json()
+    assert read["texts"]["what_happened_text"] == "Told us at the drop-in."
+
+
 def test_steps_out_of_order_break_a_named_rule(api):
     cid = raise_concern(api)["concern_id"]
     response = api().post(f"/concerns/{cid}/decide", {"decision": "police"})
@@ -306,6 +397,25 @@ BAD_INPUT = [
     ("suggest", {"signal": "other"}, "person_id"),
     ("confirm", {}, "age_group"),
     ("dismiss", {"reason": "bored"}, "reason"),
+    # words are trimmed, and spaces alone say nothing
+    ("raise", {"what_happened": "   "}, "what_happened"),
+    ("raise", {"person_description": " \t "}, "person_description"),
+    ("raise", {"views": "  "}, "views"),
+    ("raise", {"actions_taken_notes": "  "}, "actions_taken_notes"),
+    ("decide", {"decision": "police", "rationale": "   "}, "rationale"),
+    ("decide", {"decision": "police", "agency_reference": "  "}, "agency_reference"),
+    ("decide", {"decision": "police", "revision_reason": "  "}, "revision_reason"),
+    ("actions", {"kind": "welfare_check", "owner_id": "   ", "due_on": "2099-01-01"}, "owner_id"),
+    (
+        "actions",
+        {"kind": "signpost", "owner_id": "w", "due_on": "2099-01-01", "details": " "},
+        "details",
+    ),
+    ("complete", {"notes": "   "}, "notes"),
+    ("notes", {"text": "    "}, "text"),
+    ("close", {"outcome": "risk_removed", "notes": "  "}, "notes"),
+    ("dismiss", {"reason": "duplicate", "notes": "  "}, "notes"),
+    ("list", {"raised_by": "   "}, "raised_by"),
 ]
 
 

@@ -232,6 +232,10 @@ COMMANDS = {
         ),
         "ConcernDecided",
     ),
+    "revise_to_police": (
+        lambda c: c.record_decision("police", "lead", NOW, revision_reason_text_id=uuid.uuid4()),
+        "ConcernDecisionRevised",
+    ),
     "add_action": (
         lambda c: c.add_action(uuid.uuid4(), "welfare_check", "w2", date(2026, 3, 10), "lead", NOW),
         "ConcernActionAdded",
@@ -252,8 +256,9 @@ ALLOWED = {
     "dismiss": {"suggested"},
     "identify": {"raised_unknown_person"},
     "acknowledge": {"raised", "raised_unknown_person"},
-    "decide_police": {"acknowledged", "decided", "decided_nfa", "action_open"},
-    "decide_nfa": {"acknowledged", "decided"},
+    "decide_police": {"acknowledged"},
+    "decide_nfa": {"acknowledged"},
+    "revise_to_police": {"decided", "decided_nfa", "action_open"},
     "add_action": {"decided", "action_open"},
     "complete_action": {"action_open"},
     "add_note": OPEN | {"closed"},
@@ -501,21 +506,65 @@ def test_no_further_action_needs_a_reason_and_only_it_takes_one():
         concern.record_decision("police", "lead", NOW, reason="duplicate_concern")
 
 
-def test_a_decision_may_change_route_and_keeps_the_first_decision_time():
+def test_a_decision_may_change_route_with_a_reason_and_keeps_the_first_decision_time():
     concern = given("decided")
     first_decided_at = concern.decided_at
+    reason_text = uuid.uuid4()
     with pytest.raises(domain.NewDecisionMustChangeTheRoute):
-        concern.record_decision("internal_action_plan", "lead", NOW)
-    [event] = concern.record_decision("section_42_referral", "lead", NOW)
+        concern.record_decision(
+            "internal_action_plan", "lead", NOW, revision_reason_text_id=reason_text
+        )
+    [event] = concern.record_decision(
+        "section_42_referral", "lead2", NOW, revision_reason_text_id=reason_text
+    )
+    registry.validate(event)
+    assert event.event_type == "ConcernDecisionRevised"
     assert event.payload["previous_decision"] == "internal_action_plan"
+    assert event.payload["decision"] == "section_42_referral"
+    assert event.payload["revised_by"] == "lead2"
+    assert event.payload["revision_reason_text_id"] == str(reason_text)
     assert concern.decision == "section_42_referral"
     assert concern.decided_at == first_decided_at
+    assert concern.as_dict()["decision_revisions"] == 1
+
+
+def test_re_deciding_a_decided_concern_without_a_reason_is_refused():
+    concern = given("decided")
+    with pytest.raises(domain.RevisingADecisionNeedsAReason, match="say why"):
+        concern.record_decision("section_42_referral", "lead", NOW)
+    assert concern.decision == "internal_action_plan"
+
+
+def test_a_first_decision_takes_no_revision_reason():
+    with pytest.raises(domain.RevisingADecisionNeedsAReason, match="first one"):
+        given("acknowledged").record_decision(
+            "police", "lead", NOW, revision_reason_text_id=uuid.uuid4()
+        )
+
+
+def test_a_revised_decision_folds_again_from_its_events():
+    concern = given("decided")
+    events = concern.record_decision(
+        "no_further_action",
+        "lead",
+        NOW,
+        reason="risk_already_managed",
+        revision_reason_text_id=uuid.uuid4(),
+    )
+    assert events[0].payload["previous_decision"] == "internal_action_plan"
+    assert concern.decision == "no_further_action"
+    assert concern.decision_reason == "risk_already_managed"
+    assert concern.status == "decided"
 
 
 def test_no_further_action_is_refused_while_an_action_is_open():
     with pytest.raises(domain.NoFurtherActionLeavesNoActionOpen):
         given("action_open").record_decision(
-            "no_further_action", "lead", NOW, reason="risk_already_managed"
+            "no_further_action",
+            "lead",
+            NOW,
+            reason="risk_already_managed",
+            revision_reason_text_id=uuid.uuid4(),
         )
 
 
