@@ -62,6 +62,12 @@ def _sessions_read_model(app: str) -> str:
     )
 
 
+def _sessions_voids() -> str:
+    from services.sessions.projections import VOIDS_DDL
+
+    return VOIDS_DDL
+
+
 def _workers(app: str) -> str:
     from services.referrals.workforce import DDL, SCHEMA, TABLES
 
@@ -140,6 +146,7 @@ def node_migrations(app: str) -> list[tuple[str, str]]:
         ("0008_safeguarding_read_model", _safeguarding_read_model(app)),
         ("0009_web_sessions", _web_sessions(app)),
         ("0010_workers", _workers(app)),
+        ("0011_sessions_voids", _sessions_voids()),
     ]
 
 

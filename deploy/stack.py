@@ -242,6 +242,8 @@ def create_roles_and_databases(sql, passwords: dict[str, str], partners=PARTNERS
         sql(f"{verb} ROLE {role} LOGIN PASSWORD '{passwords[role]}'{extra}")
 
     login(ADMIN_ROLE, " CREATEDB")
+    # dropping a scratch database ends what still holds it, whichever role that is
+    sql(f"GRANT pg_signal_backend TO {ADMIN_ROLE}")
     # the maintenance database is for the admin alone
     sql("REVOKE CONNECT ON DATABASE postgres FROM PUBLIC")
     sql(f"GRANT CONNECT ON DATABASE postgres TO {ADMIN_ROLE}")
@@ -529,6 +531,12 @@ def process_table(stack: Stack) -> list[dict]:
                         "PEERLINK_SERVICE": service,
                         "PEERLINK_HTTP_ADDRESS": f"127.0.0.1:{ports[service]}",
                         **(safeguarding_env if service == "safeguarding" else {}),
+                        # a person's open sessions and plans, read at discharge
+                        **(
+                            {"PEERLINK_SESSIONS_URL": f"http://127.0.0.1:{ports['sessions']}"}
+                            if service == "referrals"
+                            else {}
+                        ),
                     },
                     "health": f"http://127.0.0.1:{ports[service]}/health",
                 }

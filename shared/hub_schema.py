@@ -38,6 +38,9 @@ HUB_FIELDS: dict[str, tuple[str, ...]] = {
     "ReferralResumed": ("on",),
     "ReferralDischarged": ("discharged_on", "reason"),
     "ReferralClosedWithoutContact": ("closed_on", "reason"),
+    # a date or code put right: which field, the old and new value (dates and codes only; the
+    # worker's reason stays sealed on the node)
+    "ReferralCorrected": ("field", "value", "previous_value", "corrected_on"),
     # an offer carries its coded details to the partner it is offered to, and to the hub
     "ReferralOffered": (
         "to_partner",
@@ -77,6 +80,9 @@ HUB_FIELDS: dict[str, tuple[str, ...]] = {
     "AttendanceCorrected": ("person_id", "status", "attendance_code", "previous_status"),
     "AnonymousAttendeesCounted": ("count",),
     "AnonymousAttendeesCorrected": ("count", "previous_count"),
+    # withdrawn as recorded in error: the coded reason only, so reports leave the record out
+    "SessionVoided": ("reason",),
+    "AttendanceVoided": ("person_id", "reason"),
     "GroupCreated": ("kind", "capacity", "sessions_planned", "created_on"),
     "PlanDrafted": ("person_id", "kind", "drafted_on", "review_interval_days"),
     "PlanReviewed": ("outcome", "reviewed_on"),
@@ -84,6 +90,7 @@ HUB_FIELDS: dict[str, tuple[str, ...]] = {
     "SignpostingRecorded": ("person_id", "destination", "signposted_on"),
     "SignpostingOutcomeRecorded": ("outcome", "recorded_on"),
     "SignpostingOutcomeCorrected": ("outcome", "previous_outcome", "corrected_on"),
+    "SignpostingVoided": ("reason", "voided_on"),
     "MeasureRecorded": (
         "person_id",
         "measure",
@@ -93,6 +100,8 @@ HUB_FIELDS: dict[str, tuple[str, ...]] = {
         "metric_score",
         "referral_id",
     ),
+    # `number`: the voided MeasureRecorded's version in the person's stream
+    "MeasureVoided": ("number", "reason"),
     # safeguarding
     "ConcernSuggested": ("signal", "suggested_at"),
     "ConcernRaised": (
@@ -107,6 +116,7 @@ HUB_FIELDS: dict[str, tuple[str, ...]] = {
     "ConcernSuggestionDismissed": ("reason", "dismissed_at"),
     "ConcernAcknowledged": ("acknowledged_at", "severity", "previous_severity"),
     "ConcernDecided": ("decision", "reason", "decided_at", "previous_decision"),
+    "ConcernDecisionRevised": ("decision", "previous_decision", "reason", "revised_at"),
     "ConcernActionAdded": ("kind", "due_on", "added_at"),
     "ConcernActionCompleted": ("outcome", "completed_at"),
     "ConcernClosed": ("outcome", "desired_outcomes_met", "closed_at"),

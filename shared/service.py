@@ -17,7 +17,15 @@ from shared.events import EventRegistry
 from shared.eventstore import PostgresEventStore
 from shared.hub_schema import hub_payload
 from shared.relay import amqp_connection
-from shared.web import EventFeedQuery, json_response, openapi_document, route
+from shared.web import (
+    EventFeed,
+    EventFeedQuery,
+    Health,
+    OpenApiDocument,
+    json_response,
+    openapi_document,
+    route,
+)
 
 log = logging.getLogger(__name__)
 
@@ -119,12 +127,24 @@ def check_health(db: Database, amqp_url: str) -> Response:
 class Described:
     """/metrics for operators and /openapi.json for anyone; expects `name` and `verifier`."""
 
-    @route("GET", "/metrics", roles=policy.MAY_READ_METRICS, summary="Read Prometheus metrics")
+    @route(
+        "GET",
+        "/metrics",
+        roles=policy.MAY_READ_METRICS,
+        media="text/plain",
+        summary="Read Prometheus metrics",
+    )
     def metrics(self, request, principal):
         body, content_type = metrics.exposition()
         return Response(body, status=200, content_type=content_type)
 
-    @route("GET", "/openapi.json", public=True, summary="Read this API's OpenAPI document")
+    @route(
+        "GET",
+        "/openapi.json",
+        public=True,
+        response=OpenApiDocument,
+        summary="Read this API's OpenAPI document",
+    )
     def openapi(self, request, principal):
         return openapi_document(type(self), f"Peerlink {self.name}")
 
@@ -132,7 +152,13 @@ class Described:
 class Operations(Described):
     """Mixed into every node service; expects `name`, `store`, `settings`, `verifier`."""
 
-    @route("GET", "/health", public=True, summary="Check the database and the broker")
+    @route(
+        "GET",
+        "/health",
+        public=True,
+        response=Health,
+        summary="Check the database and the broker (503 when either is down)",
+    )
     def health(self, request, principal):
         return check_health(self.store.db, self.settings.amqp_url)
 
@@ -141,6 +167,7 @@ class Operations(Described):
         "/events",
         roles=policy.MAY_READ_EVENT_FEED,
         query=EventFeedQuery,
+        response=EventFeed,
         summary="Read this service's events after a position (the event feed)",
     )
     def event_feed(self, request, principal, query):

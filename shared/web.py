@@ -29,7 +29,7 @@ from shared.auth import (
     Unauthenticated,
     principal_from_header,
 )
-from shared.events import Actor, Context, EventError, InvalidPayload
+from shared.events import Actor, Context, EnvelopeSchema, EventError, InvalidPayload
 from shared.eventstore import ConcurrencyError, DuplicateEventId
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,10 @@ def context_of(principal: Principal, request) -> Context:
 
 class NotFound(Exception):
     """No such record for this caller: also what another partner's record looks like."""
+
+
+class TooLarge(Exception):
+    """A body larger than MAX_BODY_BYTES: 413, read no further."""
 
 
 class BadRequest(Exception):
@@ -105,6 +109,8 @@ def error_response(error: Exception, request_id: str) -> Response:
         return _error(403, "forbidden", str(error), request_id)
     if isinstance(error, NotFound):
         return _error(404, "not_found", str(error) or "no such record", request_id)
+    if isinstance(error, TooLarge):
+        return _error(413, "too_large", str(error), request_id)
     if isinstance(error, ValidationError):
         messages = error.normalized_messages()
         return _error(422, "invalid", _describe(messages), request_id, fields=messages)
@@ -153,6 +159,62 @@ def _describe(messages: dict, prefix: str = "") -> str:
     return "; ".join(parts)
 
 
+# The verbs a route's summary starts with when it says what the route does, so a refusal reads
+# "a <role> may not <summary>"; a summary naming what a GET route shows reads "may not read ...".
+IMPERATIVES = frozenset(
+    [
+        "accept",
+        "acknowledge",
+        "add",
+        "allocate",
+        "book",
+        "cancel",
+        "change",
+        "check",
+        "close",
+        "complete",
+        "confirm",
+        "correct",
+        "count",
+        "create",
+        "decide",
+        "decline",
+        "discharge",
+        "dismiss",
+        "draft",
+        "erase",
+        "find",
+        "finish",
+        "flag",
+        "list",
+        "offer",
+        "put",
+        "raise",
+        "read",
+        "record",
+        "register",
+        "remove",
+        "resume",
+        "revise",
+        "run",
+        "seal",
+        "sign",
+        "start",
+        "take",
+        "void",
+        "write",
+    ]
+)
+
+
+def forbidden_phrase(spec: RouteSpec) -> str:
+    """What a role may not do on this route, as the words after "may not"."""
+    summary = spec.summary[0].lower() + spec.summary[1:]
+    if summary.split()[0] in IMPERATIVES:
+        return summary
+    return f"read {summary}" if spec.method == "GET" else f"use this route ({summary})"
+
+
 @dataclass(frozen=True)
 class RouteSpec:
     method: str
@@ -165,12 +227,14 @@ class RouteSpec:
     status: int = 200
     public: bool = False
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # what a success answers when not JSON: text/html pages, text/plain metrics
+    media: str = "application/json"
 
 
 def _load_body(request, schema: type[Schema]) -> dict:
     raw = request.get_data(cache=True)
     if len(raw) > MAX_BODY_BYTES:
-        raise BadRequest("body", f"must be at most {MAX_BODY_BYTES} bytes")
+        raise TooLarge(f"a body is at most {MAX_BODY_BYTES} bytes")
     try:
         data = json.loads(raw or b"{}")
     except ValueError:
@@ -181,7 +245,17 @@ def _load_body(request, schema: type[Schema]) -> dict:
 
 
 def _load_query(request, schema: type[Schema]) -> dict:
-    return schema(unknown=RAISE).load(request.args.to_dict())
+    """A query's fields; a list field (e.g. `partner`) may be given more than once."""
+    loader = schema(unknown=RAISE)
+    repeated = {
+        field.data_key or name
+        for name, field in loader.fields.items()
+        if isinstance(field, fields.List)
+    }
+    args = request.args
+    return loader.load(
+        {name: args.getlist(name) if name in repeated else args[name] for name in args}
+    )
 
 
 def route(
@@ -195,11 +269,14 @@ def route(
     response: type[Schema] | None = None,
     status: int = 200,
     public: bool = False,
+    media: str = "application/json",
 ):
     """A nameko http entrypoint that authenticates, checks the role, validates the body and
     query, and maps domain errors to HTTP; the handler gets `(request, principal, **kw)` and
     returns a body (with `status`) or a werkzeug Response."""
-    spec = RouteSpec(method, path, tuple(roles), summary, body, query, response, status, public)
+    spec = RouteSpec(
+        method, path, tuple(roles), summary, body, query, response, status, public, media=media
+    )
 
     def decorate(fn: Callable):
         @functools.wraps(fn)
@@ -229,9 +306,7 @@ def _call(service, fn, spec: RouteSpec, request, request_id: str, params: dict):
     if not spec.public:
         principal = principal_from_header(service.verifier, request.headers.get("Authorization"))
         if principal.role not in spec.roles:
-            raise Forbidden(
-                f"a {principal.role} may not {spec.summary[0].lower()}{spec.summary[1:]}"
-            )
+            raise Forbidden(f"a {principal.role} may not {forbidden_phrase(spec)}")
         _require_own_node(service, principal, has_record=bool(params))
         # a member of staff is on their partner's workforce from the first time they act: their
         # provider vouched for them, so others may name them from then on
@@ -273,23 +348,120 @@ def routes_of(service_cls) -> list[RouteSpec]:
 _PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 
 
+class Problem(Schema):
+    """Every refusal and failure: what went wrong, the field or rule, and the request's id."""
+
+    error = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            (
+                "unauthenticated",
+                "forbidden",
+                "not_found",
+                "conflict",
+                "rule_broken",
+                "invalid",
+                "too_large",
+                "unavailable",
+                "internal",
+            )
+        ),
+    )
+    message = fields.String(required=True)
+    request_id = fields.String(required=True)
+    fields_ = fields.Dict(
+        data_key="fields",
+        keys=fields.String(),
+        metadata={"description": "422: each field refused, with why"},
+    )
+    rule = fields.String(metadata={"description": "409 or 422: the named rule refused"})
+    expected_version = fields.Integer(allow_none=True, metadata={"description": "409: yours"})
+    actual_version = fields.Integer(metadata={"description": "409: the record's"})
+
+
+# what each status means on every route (README: "What a status code means")
+_PROBLEMS = {
+    "401": "no token, or one this service does not trust",
+    "403": "the role may not do this",
+    "404": "no such record, or one of another partner",
+    "409": "a named rule refuses it in the record's state, or the version is stale",
+    "413": "the body is larger than the service takes",
+    "422": "invalid input, naming each field and rule",
+    "503": "a database or broker it needs is down",
+}
+
+
+def _documented(converter, field, **kwargs) -> dict:
+    """A field's own OpenAPI words (metadata "openapi"), e.g. a plan's content per kind."""
+    return dict(field.metadata.get("openapi", {}))
+
+
+def _problem(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": "Problem"}},
+    }
+
+
+def _success(route_spec: RouteSpec) -> dict:
+    ok: dict = {"description": "success"}
+    if route_spec.response is not None:
+        ok["content"] = {"application/json": {"schema": route_spec.response}}
+    elif route_spec.media != "application/json":
+        ok["content"] = {route_spec.media: {"schema": {"type": "string"}}}
+    query_fields = route_spec.query().fields if route_spec.query is not None else {}
+    formats = query_fields.get("format")
+    if formats is not None and "csv" in getattr(formats.validate, "choices", ()):
+        ok.setdefault("content", {})["text/csv"] = {"schema": {"type": "string"}}
+    return ok
+
+
+def _problems(route_spec: RouteSpec) -> dict:
+    codes = []
+    if not route_spec.public:
+        codes += ["401", "403"]
+    if _PARAM.search(route_spec.path):
+        codes.append("404")
+    if route_spec.method != "GET" and not route_spec.public:
+        codes.append("409")
+    if route_spec.body is not None:
+        codes.append("413")
+    if route_spec.body is not None or route_spec.query is not None or route_spec.method != "GET":
+        codes.append("422")
+    problems = {code: _problem(_PROBLEMS[code]) for code in codes}
+    if route_spec.path == "/health":
+        problems["503"] = {**_success(route_spec), "description": _PROBLEMS["503"]}
+    return problems
+
+
 def openapi_document(service_cls, title: str, version: str = "1.0.0") -> dict:
+    plugin = MarshmallowPlugin()
     spec = APISpec(
         title=title,
         version=version,
         openapi_version="3.0.3",
-        plugins=[MarshmallowPlugin()],
+        plugins=[plugin],
         info={"description": (service_cls.__doc__ or "").strip()},
     )
+    plugin.converter.add_attribute_function(_documented)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("Problem", schema=Problem)
     for route_spec in routes_of(service_cls):
         path = _PARAM.sub(r"{\1}", route_spec.path)
         operation: dict = {"summary": route_spec.summary, "responses": {}}
         parameters = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer"}
+                if f"<int:{name}>" in route_spec.path
+                else {"type": "string"},
+            }
             for name in _PARAM.findall(route_spec.path)
         ]
         if route_spec.query is not None:
+            # one parameter per field, with its type, code list, default and description
             parameters.append({"in": "query", "schema": route_spec.query})
         if parameters:
             operation["parameters"] = parameters
@@ -298,17 +470,11 @@ def openapi_document(service_cls, title: str, version: str = "1.0.0") -> dict:
                 "required": True,
                 "content": {"application/json": {"schema": route_spec.body}},
             }
-        ok: dict = {"description": "success"}
-        if route_spec.response is not None:
-            ok["content"] = {"application/json": {"schema": route_spec.response}}
-        operation["responses"][str(route_spec.status)] = ok
+        operation["responses"][str(route_spec.status)] = _success(route_spec)
         if not route_spec.public:
             operation["security"] = [{"bearer": []}]
             operation["description"] = "Roles: " + ", ".join(route_spec.roles)
-            operation["responses"]["401"] = {"description": "missing or invalid token"}
-            operation["responses"]["403"] = {"description": "role not allowed"}
-        if route_spec.body is not None or route_spec.query is not None:
-            operation["responses"]["422"] = {"description": "invalid input, naming the field"}
+        operation["responses"].update(_problems(route_spec))
         spec.path(path=path, operations={route_spec.method.lower(): operation})
     return spec.to_dict()
 
@@ -319,13 +485,62 @@ class PageQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(
+        load_default=50,
+        validate=validate.Range(min=1, max=500),
+        metadata={"description": "At most this many items"},
+    )
+    offset = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0),
+        metadata={"description": "Skip this many items first"},
+    )
 
 
 class EventFeedQuery(Schema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
+    after = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0),
+        metadata={"description": "Events after this position in the store"},
+    )
+    limit = fields.Integer(
+        load_default=500,
+        validate=validate.Range(min=1, max=5000),
+        metadata={"description": "At most this many events"},
+    )
+
+
+class Health(Schema):
+    status = fields.String(validate=validate.OneOf(("ok", "unhealthy")))
+    checks = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": 'Each dependency (database, broker, ...): "ok" or why not'},
+    )
+
+
+class OpenApiDocument(Schema):
+    """This document: OpenAPI 3.0."""
+
+    class Meta:
+        unknown = "include"
+
+    openapi = fields.String()
+    info = fields.Dict()
+    paths = fields.Dict()
+    components = fields.Dict()
+
+
+class EventFeed(Schema):
+    source = fields.String(metadata={"description": "partner/service"})
+    events = fields.List(fields.Nested(EnvelopeSchema))
+    next_after = fields.Integer(metadata={"description": "Ask with after= this for the next page"})
+
+
+class History(Schema):
+    """A record's events, oldest first: who did what, when, as the events record it."""
+
+    events = fields.List(fields.Nested(EnvelopeSchema(exclude=("partner_id", "stream_type"))))
 
 
 class Verifier(DependencyProvider):

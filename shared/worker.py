@@ -31,6 +31,7 @@ from shared.events import EventRegistry
 from shared.eventstore import PostgresEventStore
 from shared.hub_schema import hub_payload
 from shared.relay import Relay, amqp_connection
+from shared.web import Health, OpenApiDocument, openapi_document, route
 
 log = logging.getLogger("peerlink.worker")
 
@@ -218,9 +219,47 @@ class Worker:
         }
 
 
+class WorkerApi:
+    """The delivery worker's own port: its health (the database, the broker and every relay
+    and consumer thread) and its metrics. It records nothing and serves no record."""
+
+    name = "worker"
+
+    @route(
+        "GET",
+        "/health",
+        public=True,
+        response=Health,
+        summary="Check the database, the broker and every relay and consumer thread",
+    )
+    def health(self, request, principal):  # served by serve_http's handler
+        raise NotImplementedError
+
+    @route(
+        "GET",
+        "/metrics",
+        roles=policy.MAY_READ_METRICS,
+        media="text/plain",
+        summary="Read Prometheus metrics",
+    )
+    def metrics(self, request, principal):  # served by serve_http's handler
+        raise NotImplementedError
+
+    @route(
+        "GET",
+        "/openapi.json",
+        public=True,
+        response=OpenApiDocument,
+        summary="Read this API's OpenAPI document",
+    )
+    def openapi(self, request, principal):  # served by serve_http's handler
+        raise NotImplementedError
+
+
 def serve_http(worker: Worker, address: str) -> ThreadingHTTPServer:
     host, port = address.rsplit(":", 1)
     verifier = verifier_from_environment(worker.settings.partner_id)
+    document = json.dumps(openapi_document(WorkerApi, f"Peerlink {worker.role} worker")).encode()
 
     class Handler(BaseHTTPRequestHandler):
         def _send(self, status: int, body: bytes, content_type: str) -> None:
@@ -231,7 +270,9 @@ def serve_http(worker: Worker, address: str) -> ThreadingHTTPServer:
             self.wfile.write(body)
 
         def do_GET(self):  # noqa: N802 - http.server's naming
-            if self.path == "/health":
+            if self.path == "/openapi.json":
+                self._send(200, document, "application/json")
+            elif self.path == "/health":
                 status, body = worker.health()
                 self._send(status, json.dumps(body).encode(), "application/json")
             elif self.path == "/metrics":

@@ -22,7 +22,7 @@ from shared.auth import Forbidden, Unauthenticated
 from shared.config import Settings
 from shared.db import Database
 from shared.service import Described, NodeSettings
-from shared.web import Verifier, json_response, route
+from shared.web import Health, Verifier, json_response, route
 
 patch_psycopg()
 
@@ -105,7 +105,13 @@ class WebService(Described):
 
     # -- pages -------------------------------------------------------------------------------
 
-    @route("GET", "/", public=True, summary="The home page: sign in, or who is signed in")
+    @route(
+        "GET",
+        "/",
+        public=True,
+        media="text/html",
+        summary="The home page: sign in, or who is signed in",
+    )
     @page
     def home(self, request, principal):
         secret = request.cookies.get(self._cookie(SESSION_COOKIE))
@@ -125,7 +131,7 @@ class WebService(Described):
             self._forget(response, SESSION_COOKIE)
         return response
 
-    @route("GET", "/static/web.css", public=True, summary="The pages' stylesheet")
+    @route("GET", "/static/web.css", public=True, media="text/css", summary="The pages' stylesheet")
     def stylesheet(self, request, principal):
         return Response(
             pages.STYLESHEET.read_bytes(),
@@ -135,7 +141,14 @@ class WebService(Described):
 
     # -- signing in and out ------------------------------------------------------------------
 
-    @route("GET", "/auth/login", public=True, summary="Start signing in at the provider")
+    @route(
+        "GET",
+        "/auth/login",
+        public=True,
+        status=303,
+        media="text/html",
+        summary="Start signing in at the provider",
+    )
     @page
     def login(self, request, principal):
         verifier, challenge = pkce_pair()
@@ -151,7 +164,12 @@ class WebService(Described):
         return response
 
     @route(
-        "GET", "/auth/callback", public=True, summary="Finish signing in with the provider's answer"
+        "GET",
+        "/auth/callback",
+        public=True,
+        status=303,
+        media="text/html",
+        summary="Finish signing in with the provider's answer",
     )
     @page
     def callback(self, request, principal):
@@ -242,7 +260,14 @@ class WebService(Described):
         self._set(response, SESSION_COOKIE, secret)
         return response
 
-    @route("POST", "/auth/logout", public=True, summary="Sign out here and at the provider")
+    @route(
+        "POST",
+        "/auth/logout",
+        public=True,
+        status=303,
+        media="text/html",
+        summary="Sign out here and at the provider",
+    )
     @page
     def logout(self, request, principal):
         issuer = self.signin.issuer
@@ -282,7 +307,13 @@ class WebService(Described):
 
     # -- operations --------------------------------------------------------------------------
 
-    @route("GET", "/health", public=True, summary="Check the database and the sign-in provider")
+    @route(
+        "GET",
+        "/health",
+        public=True,
+        response=Health,
+        summary="Check the database and the sign-in provider",
+    )
     def health(self, request, principal):
         checks = {}
         try:

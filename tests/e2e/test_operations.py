@@ -201,6 +201,36 @@ def test_every_service_publishes_an_openapi_3_document_of_its_routes(endpoints):
         assert document["paths"]["/metrics"]["get"]["security"] == [{"bearer": []}], url
 
 
+def test_every_delivery_worker_publishes_its_openapi_document(endpoints):
+    workers = [endpoints["partners"][p]["worker"] for p in endpoints["partners"]]
+    workers.append(endpoints["hub"]["worker"])
+    for url in workers:
+        response = get(f"{url}/openapi.json")
+        assert response.status_code == 200, url
+        document = response.json()
+        assert document["openapi"].startswith("3."), url
+        assert set(document["paths"]) == {"/health", "/metrics", "/openapi.json"}, url
+        assert document["paths"]["/metrics"]["get"]["security"] == [{"bearer": []}], url
+
+
+def test_every_documented_query_parameter_is_one_named_field(endpoints):
+    services = [(s, url) for _, s, url in node_services(endpoints)]
+    services.append(("reporting", endpoints["hub"]["reporting"]))
+    for service, url in services:
+        document = get(f"{url}/openapi.json").json()
+        for path, operations in document["paths"].items():
+            for method, operation in operations.items():
+                for parameter in operation.get("parameters", []):
+                    assert parameter.get("name") and "type" in parameter["schema"], (
+                        service,
+                        method,
+                        path,
+                        parameter,
+                    )
+                success = [c for c in operation["responses"] if c[0] in "23"]
+                assert len(success) == 1, (service, method, path)
+
+
 def test_the_referrals_document_matches_what_the_service_answers(endpoints):
     url = endpoints["partners"]["leeds-mind"]["referrals"]
     document = get(f"{url}/openapi.json").json()
@@ -326,6 +356,8 @@ def test_a_created_referral_reads_back_exactly_as_it_was_returned(endpoints, aut
     url = endpoints["partners"]["leeds-mind"]["referrals"]
     created = post_referral(endpoints, auth, "leeds-mind")
     read = get(f"{url}/referrals/{created['referral_id']}", auth("team_lead")).json()
+    # a read also opens the referral's sealed words and lists its corrections (none yet)
+    assert read.pop("texts") == {} and read.pop("corrections") == []
     assert set(read) == set(created), set(read) ^ set(created)
     assert read == created
 

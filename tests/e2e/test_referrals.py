@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 import requests
 
-from tests.conftest import wait_for
+from tests.conftest import STACK, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -258,7 +258,7 @@ def _node(partner: str) -> list[str]:
 def test_a_transfer_reaches_a_partner_whose_node_was_down(api):
     from deploy import stack as local
 
-    alliance = local.STACKS["test"]
+    alliance = local.STACKS[STACK]
     specs = {spec["name"]: spec for spec in local.process_table(alliance)}
     leeds, mesmac = api(), api(partner="mesmac")
     referral = new_referral(api, needs=["identity"])

@@ -123,7 +123,11 @@ def some_work(node, partner: str, tag: str) -> None:
             "/workers", {"worker_id": worker}
         )
         assert registered.status_code in (201, 409), registered.text
-        ok(lead_people.post(f"/referrals/{rid}/allocate", {"worker_id": worker}))
+        ok(
+            lead_people.post(
+                f"/referrals/{rid}/allocate", {"worker_id": worker, "on": received.isoformat()}
+            )
+        )
         ok(
             node(partner, "referrals", "peer_worker", worker).post(
                 f"/referrals/{rid}/first-contact",
@@ -189,11 +193,22 @@ def _month(value: str) -> str:
     return value[:7]
 
 
+def _corrected(events) -> dict[tuple, dict]:
+    """(partner, referral) -> field -> its latest corrected value."""
+    latest: dict[tuple, dict] = defaultdict(dict)
+    for e in sorted(
+        (e for e in events if e["event_type"] == "ReferralCorrected"), key=lambda e: e["version"]
+    ):
+        latest[(e["partner_id"], e["stream_id"])][e["payload"]["field"]] = e["payload"]["value"]
+    return latest
+
+
 def direct_referrals(events, policy):
     table = Table("referrals", "", ("partner_id", "month"), tuple(_sources()))
+    corrected = _corrected(events)
     for e in events:
         if e["event_type"] == "ReferralReceived":
-            p = e["payload"]
+            p = {**e["payload"], **corrected.get((e["partner_id"], e["stream_id"]), {})}
             table.add((e["partner_id"], _month(p["received_on"])), p["source"], 1)
     return [table.publish(policy)]
 
@@ -205,11 +220,16 @@ def _sources():
 
 
 def _held(events):
+    voided = _voided(events, "SessionVoided")
     return {
         (e["partner_id"], e["stream_id"]): e["payload"]
         for e in events
-        if e["event_type"] == "SessionRecorded"
+        if e["event_type"] == "SessionRecorded" and (e["partner_id"], e["stream_id"]) not in voided
     }
+
+
+def _voided(events, event_type: str) -> set[tuple]:
+    return {(e["partner_id"], e["stream_id"]) for e in events if e["event_type"] == event_type}
 
 
 def _marks(events):
@@ -219,6 +239,8 @@ def _marks(events):
             marks[(e["partner_id"], e["stream_id"], e["payload"]["person_id"])] = e["payload"][
                 "status"
             ]
+        elif e["event_type"] == "AttendanceVoided":
+            del marks[(e["partner_id"], e["stream_id"], e["payload"]["person_id"])]
     return marks
 
 
@@ -265,8 +287,15 @@ def direct_wellbeing(events, policy):
     from services.reporting.reports import WELLBEING_OUTCOMES, _improved_share
 
     series = defaultdict(list)
+    voided = {
+        (e["partner_id"], e["stream_id"], e["payload"]["number"])
+        for e in events
+        if e["event_type"] == "MeasureVoided"
+    }
     for e in events:
         p = e["payload"]
+        if (e["partner_id"], e["stream_id"], e["version"]) in voided:
+            continue
         if e["event_type"] == "MeasureRecorded" and p["measure"] == "swemwbs":
             series[(e["partner_id"], p["person_id"])].append(
                 measures.Taken(
@@ -307,6 +336,11 @@ def direct_waits(events, policy):
         elif e["event_type"] == "FirstContactMade":
             day = date.fromisoformat(e["payload"]["contacted_on"])
             contacted[key] = min(day, contacted.get(key, day))
+    for key, fields in _corrected(events).items():
+        if "received_on" in fields:
+            received[key] = date.fromisoformat(fields["received_on"])
+        if "first_contact_on" in fields:
+            contacted[key] = date.fromisoformat(fields["first_contact_on"])
     days = defaultdict(list)
     for key, day in contacted.items():
         if key in received:
@@ -414,6 +448,7 @@ def test_reports_are_filtered_by_partner_and_period_exported_as_csv_and_refuse_b
         ({"from": "last week"}, "from"),
         ({"from": "2026-05-01", "to": "2026-04-01"}, "to"),
         ({"as_at": "2026-05-01T10:00:00"}, "as_at"),
+        ({"as_at": "2999-01-01T00:00:00Z"}, "as_at"),
         ({"format": "pdf"}, "format"),
         ({"colour": "blue"}, "colour"),
     ]:
@@ -421,6 +456,10 @@ def test_reports_are_filtered_by_partner_and_period_exported_as_csv_and_refuse_b
         assert response.status_code == 422, (params, response.text)
         assert field in response.json()["fields"], response.text
     assert hub.get("/reports/horoscope").status_code == 404
+    future = hub.get("/dashboard", as_at="2999-01-01T00:00:00Z")
+    assert future.status_code == 422 and "as_at" in future.json()["fields"], future.text
+    two = ok(hub.get("/reports/referrals", partner=["lslcs", "mesmac"]))
+    assert two["partners"] == ["lslcs", "mesmac"]
     assert [r["name"] for r in ok(hub.get("/reports"))["reports"]][:2] == ["referrals", "waits"]
 
 
