@@ -155,6 +155,75 @@ class PersonOut(Schema):
     possible_duplicates = fields.List(fields.String())
 
 
+class AuditEntry(Schema):
+    """One entry of the audit trail: who read or changed what about a person, when, why."""
+
+    id = fields.Integer()
+    at = fields.AwareDateTime()
+    service = fields.String()
+    user_id = fields.String()
+    role = fields.String()
+    partner_id = fields.String()
+    action = fields.String(
+        validate=validate.OneOf(("read", "change", "search", "export", "erase", "break_glass"))
+    )
+    record_type = fields.String()
+    record_id = fields.String(allow_none=True)
+    person_id = fields.UUID(allow_none=True)
+    fields_ = fields.List(fields.String(), data_key="fields")
+    reason = fields.String(allow_none=True)
+    request_id = fields.String(allow_none=True)
+    detail = fields.Dict(allow_none=True)
+
+
+class IdentifiersVersion(Schema):
+    version = fields.Integer()
+    recorded_at = fields.AwareDateTime()
+    identifiers = fields.Dict(metadata={"description": "The identifiers as this version held them"})
+
+
+class PersonHistory(Schema):
+    person_id = fields.String()
+    status = fields.String(validate=validate.OneOf(("active", "erased")))
+    versions = fields.List(
+        fields.Nested(IdentifiersVersion), metadata={"description": "Oldest first"}
+    )
+
+
+class PeopleFound(Schema):
+    people = fields.List(fields.String(), metadata={"description": "Person ids on this node"})
+
+
+class ExportedEvent(Schema):
+    stream_type = fields.String()
+    stream_id = fields.String()
+    version = fields.Integer()
+    event_type = fields.String()
+    occurred_at = fields.AwareDateTime()
+    recorded_at = fields.AwareDateTime()
+    actor_id = fields.String()
+    actor_role = fields.String()
+    payload = fields.Dict()
+
+
+class PersonExport(Schema):
+    """Subject access: everything this node holds about a person."""
+
+    person = fields.Nested(PersonOut)
+    exported_at = fields.AwareDateTime()
+    records = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(("referrals", "sessions", "safeguarding"))),
+        values=fields.List(fields.Nested(ExportedEvent)),
+        metadata={"description": "Each service's events about the person, in order"},
+    )
+    texts = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": 'Every sealed text about the person by id, opened (or "erased")'},
+    )
+    audit = fields.List(fields.Nested(AuditEntry))
+
+
 def register_events(registry) -> None:
     class PersonRegistered(Schema):
         person_id = fields.UUID(required=True)
@@ -391,6 +460,7 @@ class PeopleApi:
         "GET",
         "/people/<uuid:person_id>/history",
         roles=policy.MAY_READ_PERSON_HISTORY,
+        response=PersonHistory,
         summary="Every version of a person's identifiers (audited)",
     )
     def person_history(self, request, principal, person_id):
@@ -418,6 +488,7 @@ class PeopleApi:
         "/people/search",
         roles=policy.MAY_SEARCH_PEOPLE,
         body=SearchQuery,
+        response=PeopleFound,
         summary="Find people by NHS number, or by full name and date of birth",
     )
     def search_people(self, request, principal, body):
@@ -504,6 +575,7 @@ class PeopleApi:
         "GET",
         "/people/<uuid:person_id>/export",
         roles=policy.MAY_EXPORT_PEOPLE,
+        response=PersonExport,
         summary="Subject access: everything this node holds about a person, as one document",
     )
     def export_person(self, request, principal, person_id):

@@ -69,6 +69,31 @@ class RetentionReviewBody(Schema):
     as_of = fields.Date(load_default=None)
 
 
+class RetentionDueItem(Schema):
+    person_id = fields.String()
+    last_contact_on = fields.Date()
+    flagged_at = fields.AwareDateTime(
+        allow_none=True, metadata={"description": "When flagged for this last contact, if yet"}
+    )
+
+
+class RetentionReview(Schema):
+    as_of = fields.Date()
+    retention_years = fields.Integer()
+    flagged = fields.Integer(metadata={"description": "How many this review flagged"})
+    due = fields.List(fields.Nested(RetentionDueItem))
+    total = fields.Integer()
+
+
+class RetentionDuePage(Schema):
+    as_of = fields.Date()
+    retention_years = fields.Integer()
+    items = fields.List(fields.Nested(RetentionDueItem))
+    total = fields.Integer()
+    limit = fields.Integer()
+    offset = fields.Integer()
+
+
 class RetentionApi:
     """Mixed into the referrals service; expects `store`, `settings`, `audit`."""
 
@@ -129,6 +154,7 @@ class RetentionApi:
         "/people/retention-review",
         roles=policy.MAY_REVIEW_RETENTION,
         body=RetentionReviewBody,
+        response=RetentionReview,
         summary="Run the retention review now (or as of a later date) and list who is due",
     )
     def retention_review(self, request, principal, body):
@@ -153,6 +179,7 @@ class RetentionApi:
         "/people/retention-due",
         roles=policy.MAY_REVIEW_RETENTION,
         query=PageQuery,
+        response=RetentionDuePage,
         summary="People past the retention period, with their last contact, for review",
     )
     def retention_due(self, request, principal, query):

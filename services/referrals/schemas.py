@@ -20,11 +20,12 @@ from services.referrals.domain import (
     RISK_LEVELS,
     URGENCIES,
 )
-from services.referrals.people import RegisterPersonBody, Text
+from services.referrals.people import AuditEntry, RegisterPersonBody, Text
 from services.referrals.people import register_events as register_people_events
 from services.referrals.workforce import register_events as register_worker_events
 from shared.config import PARTNERS
 from shared.events import EventRegistry
+from shared.web import History
 
 registry = EventRegistry()
 register_people_events(registry)
@@ -389,3 +390,60 @@ class ReferralOut(Schema):
     corrections = fields.List(fields.Dict())
     open_items = fields.List(fields.Nested(OpenItem))
     warnings = fields.List(fields.String())
+
+
+class ReferralListItem(Schema):
+    referral_id = fields.String()
+    person_id = fields.UUID()
+    status = fields.String(validate=validate.OneOf(OPEN_STATES + ENDED_STATES))
+    source = fields.String(validate=validate.OneOf(sorted(REFERRAL_SOURCES)))
+    urgency = fields.String(validate=validate.OneOf(URGENCIES))
+    worker_id = fields.String(allow_none=True)
+    received_on = fields.Date()
+    first_contact_due_on = fields.Date()
+    first_contact_on = fields.Date(allow_none=True)
+    is_carer_referral = fields.Boolean()
+    version = fields.Integer()
+    is_first_contact_overdue = fields.Boolean()
+
+
+class ReferralPage(Schema):
+    items = fields.List(fields.Nested(ReferralListItem))
+    total = fields.Integer()
+    limit = fields.Integer()
+    offset = fields.Integer()
+
+
+class ReferralHistory(History):
+    referral_id = fields.String()
+    texts = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": 'The sealed words the events name, by text id (or "erased")'},
+    )
+
+
+class WorkerCaseload(Schema):
+    worker_id = fields.String(allow_none=True)
+    caseload = fields.Integer(metadata={"description": "Referrals allocated, active or on hold"})
+    is_over_cap = fields.Boolean(metadata={"description": "At or over the caseload cap"})
+
+
+class Caseloads(Schema):
+    caseload_cap = fields.Integer()
+    workers = fields.List(fields.Nested(WorkerCaseload))
+
+
+class AuditTrail(Schema):
+    person_id = fields.UUID()
+    entries = fields.List(fields.Nested(AuditEntry))
+    total = fields.Integer()
+    limit = fields.Integer()
+    offset = fields.Integer()
+
+
+class OfferPage(Schema):
+    items = fields.List(fields.Nested(OfferOut))
+    total = fields.Integer()
+    limit = fields.Integer()
+    offset = fields.Integer()

@@ -25,6 +25,8 @@ from services.referrals.schemas import (
     REFERRAL_SOURCES,
     AllocateBody,
     AuditQuery,
+    AuditTrail,
+    Caseloads,
     CloseBody,
     ConsentBody,
     CorrectBody,
@@ -37,8 +39,11 @@ from services.referrals.schemas import (
     OfferDeclineBody,
     OfferListQuery,
     OfferOut,
+    OfferPage,
     ReceiveReferralBody,
+    ReferralHistory,
     ReferralOut,
+    ReferralPage,
     registry,
 )
 from services.referrals.workforce import WorkersApi, Workforce
@@ -315,6 +320,7 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
         "/referrals",
         roles=READERS,
         query=ListQuery,
+        response=ReferralPage,
         summary="List referrals, filtered and paged",
     )
     def list(self, request, principal, query):
@@ -394,6 +400,7 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
         "GET",
         "/referrals/<string:referral_id>/history",
         roles=READERS,
+        response=ReferralHistory,
         summary="Read a referral's history as its events",
     )
     def history(self, request, principal, referral_id):
@@ -411,6 +418,7 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
         "GET",
         "/caseloads",
         roles=policy.MAY_READ_CASELOADS,
+        response=Caseloads,
         summary="Caseload size per worker, with the caseload cap",
     )
     def caseloads(self, request, principal):
@@ -434,6 +442,7 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
         "/audit",
         roles=policy.MAY_READ_AUDIT,
         query=AuditQuery,
+        response=AuditTrail,
         summary="Read the audit trail of a person: who read or changed what, when, why",
     )
     def audit_trail(self, request, principal, query):
@@ -718,6 +727,7 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
         "/offers",
         roles=DECIDERS,
         query=OfferListQuery,
+        response=OfferPage,
         summary="List referrals other partners have offered to this one",
     )
     def offers(self, request, principal, query):

@@ -136,6 +136,18 @@ class WorkerOut(Schema):
     left_on = fields.Date(allow_none=True)
 
 
+class WorkerListItem(WorkerOut):
+    status = fields.String(validate=validate.OneOf((REGISTERED, LEFT)))
+    roles = fields.List(fields.String(validate=validate.OneOf(WORKER_ROLES)))
+
+
+class WorkerPage(Schema):
+    items = fields.List(fields.Nested(WorkerListItem))
+    total = fields.Integer()
+    limit = fields.Integer()
+    offset = fields.Integer()
+
+
 # -- the read model ---------------------------------------------------------------------------
 
 
@@ -330,6 +342,7 @@ class WorkersApi:
         "/workers",
         roles=policy.MAY_READ_WORKERS,
         query=WorkerListQuery,
+        response=WorkerPage,
         summary="List this partner's workers, paged",
     )
     def list_workers(self, request, principal, query):
