@@ -68,6 +68,12 @@ def _sessions_voids() -> str:
     return VOIDS_DDL
 
 
+def _sessions_referral_dates() -> str:
+    from services.sessions.projections import REFERRAL_DATES_BACKFILL, REFERRAL_DATES_DDL
+
+    return REFERRAL_DATES_DDL + REFERRAL_DATES_BACKFILL
+
+
 def _workers(app: str) -> str:
     from services.referrals.workforce import DDL, SCHEMA, TABLES
 
@@ -147,6 +153,7 @@ def node_migrations(app: str) -> list[tuple[str, str]]:
         ("0009_web_sessions", _web_sessions(app)),
         ("0010_workers", _workers(app)),
         ("0011_sessions_voids", _sessions_voids()),
+        ("0012_sessions_referral_dates", _sessions_referral_dates()),
     ]
 
 

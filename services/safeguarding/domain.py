@@ -20,7 +20,7 @@ from services.safeguarding.deadlines import (
     IMMEDIATE,
     Escalation,
 )
-from shared.aggregate import Aggregate, RuleBroken
+from shared.aggregate import Aggregate, ReferenceRefused, RuleBroken
 from shared.events import NewEvent
 
 SUGGESTED = "suggested"
@@ -187,6 +187,11 @@ class Rule(RuleBroken):
 
 class ConcernMustBeNew(Rule):
     pass
+
+
+class DateMustNotPrecedeTheEarliestDate(ReferenceRefused):
+    """A date before the earliest the partner records (a mistyped year such as 1900): invalid
+    input, answered 422 naming the field."""
 
 
 class ConcernNeedsAPerson(Rule):
@@ -479,7 +484,10 @@ class Concern(Aggregate):
             at,
         )
 
-    def raise_concern(self, details: ConcernDetails, by: str, at: datetime) -> list[NewEvent]:
+    def raise_concern(
+        self, details: ConcernDetails, by: str, at: datetime, earliest: date | None = None
+    ) -> list[NewEvent]:
+        """`earliest`: the earliest date the partner records; what happened is not before it."""
         at = _utc(at)
         if self.status in (SUGGESTED, DISMISSED):
             raise ConcernMustBeNew("this concern was suggested: confirm or dismiss the suggestion")
@@ -487,7 +495,7 @@ class Concern(Aggregate):
             raise ConcernMustBeNew(
                 f"this concern has already been raised; it is {_words(self.status)}"
             )
-        self._check_details(details)
+        self._check_details(details, earliest)
         payload = {
             **details.payload(),
             "raised_by": by,
@@ -498,8 +506,11 @@ class Concern(Aggregate):
         }
         return self._decide("ConcernRaised", payload, at)
 
-    def confirm_suggestion(self, details: ConcernDetails, by: str, at: datetime) -> list[NewEvent]:
-        """A worker confirms a suggested concern: it is raised, with what they record."""
+    def confirm_suggestion(
+        self, details: ConcernDetails, by: str, at: datetime, earliest: date | None = None
+    ) -> list[NewEvent]:
+        """A worker confirms a suggested concern: it is raised, with what they record
+        (`earliest` as for `raise_concern`)."""
         at = _utc(at)
         self._must_be_suggested("confirmed")
         self._not_before(at, self.suggestion.suggested_at, "it was suggested")
@@ -513,7 +524,7 @@ class Concern(Aggregate):
                 "the person of a suggested concern is known; no description is needed"
             )
         details = replace(details, person_id=uuid.UUID(self.person_id))
-        self._check_details(details)
+        self._check_details(details, earliest)
         payload = {
             **details.payload(),
             "raised_by": by,
@@ -844,7 +855,13 @@ class Concern(Aggregate):
 
     # -- rules -------------------------------------------------------------------------------
 
-    def _check_details(self, details: ConcernDetails) -> None:
+    def _check_details(self, details: ConcernDetails, earliest: date | None = None) -> None:
+        if details.happened_on and earliest and details.happened_on < earliest:
+            raise DateMustNotPrecedeTheEarliestDate(
+                "happened_on",
+                f"{details.happened_on.isoformat()} is before {earliest.isoformat()}, the"
+                " earliest date this partner records",
+            )
         if (details.person_id is None) == (details.description_text_id is None):
             raise ConcernNeedsAPerson(
                 "record the person at risk, or describe them if they are not yet known: "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from eventlet.greenpool import GreenPool
 from nameko.timer import timer
@@ -83,6 +83,9 @@ MAIL = MailSettings.from_environment()
 # How often the timer looks for deadlines passed and the sender for e-mail due.
 TICK_SECONDS = float(os.environ.get("PEERLINK_SAFEGUARDING_TICK_SECONDS", "1"))
 SEND_SECONDS = float(os.environ.get("PEERLINK_SAFEGUARDING_SEND_SECONDS", "0.5"))
+# No date a worker gives may be earlier than this (as for referrals): what happened in 1900 is a
+# mistyped year, refused. A partner whose records start earlier sets it earlier.
+EARLIEST_DATE = date.fromisoformat(os.environ.get("PEERLINK_EARLIEST_DATE", "2000-01-01"))
 # concerns escalated side by side in one tick; each holds one of the store's 10 connections
 ESCALATING_AT_ONCE = 4
 # Free text a worker writes, by request field -> the ConcernDetails field naming its sealed id.
@@ -236,7 +239,7 @@ class SafeguardingService(Operations):
         person_id = body.get("person_id")
         text_ids = {name: uuid.uuid4() for name in FORM_TEXTS if body.get(name) is not None}
         details = self._form_details(body, text_ids, person_id)
-        events = concern.raise_concern(details, principal.user_id, now())
+        events = concern.raise_concern(details, principal.user_id, now(), EARLIEST_DATE)
         subject = person_id or subject_of(concern.id)
 
         def seal(cur):
@@ -340,7 +343,7 @@ class SafeguardingService(Operations):
             concern_id,
             body,
             lambda c, texts, body: c.confirm_suggestion(
-                self._form_details(body, texts), principal.user_id, now()
+                self._form_details(body, texts), principal.user_id, now(), EARLIEST_DATE
             ),
             texts=tuple(name for name in FORM_TEXTS if name != "person_description"),
         )

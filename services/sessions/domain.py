@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from services.sessions import measures
-from shared.aggregate import Aggregate, RuleBroken
+from shared.aggregate import Aggregate, ReferenceRefused, RuleBroken
 from shared.events import NewEvent
 
 
@@ -284,6 +284,60 @@ class VoidedRecordCannotChange(Rule):
     pass
 
 
+class DateMustNotPrecedeTheEarliestDate(ReferenceRefused):
+    """A date before the earliest the partner records (a mistyped year such as 1900): invalid
+    input, answered 422 naming the field."""
+
+
+class ReferralTimelineRunsForward(Rule):
+    """received <= ... <= sessions <= discharge: a session for a referral is dated within the
+    referral's own timeline (a conflict with what is recorded: 409)."""
+
+
+class SessionCannotPrecedeTheReferral(ReferralTimelineRunsForward):
+    pass
+
+
+class SessionCannotFollowTheDischarge(ReferralTimelineRunsForward):
+    pass
+
+
+def not_before_earliest(field_name: str, on: date | None, earliest: date | None) -> date | None:
+    """`on`, refused when it is before the earliest date the partner records."""
+    if on is not None and earliest is not None and on < earliest:
+        raise DateMustNotPrecedeTheEarliestDate(
+            field_name,
+            f"{on.isoformat()} is before {earliest.isoformat()}, the earliest date this partner"
+            " records",
+        )
+    return on
+
+
+def within_the_referral(
+    kind: str | None,
+    field_name: str,
+    starts_at: datetime,
+    received_on: date | None,
+    ended_on: date | None,
+) -> None:
+    """A one-to-one or carer session is held on or after the day its referral was received and,
+    once the referral is discharged or closed, on or before the day it ended."""
+    if kind not in REFERRAL_KINDS:
+        return
+    on = starts_at.date()
+    name = _session_name(kind)
+    if received_on is not None and on < received_on:
+        raise SessionCannotPrecedeTheReferral(
+            f"{field_name}: {name} on {on.isoformat()} would come before the referral was"
+            f" received on {received_on.isoformat()}"
+        )
+    if ended_on is not None and on > ended_on:
+        raise SessionCannotFollowTheDischarge(
+            f"{field_name}: {name} on {on.isoformat()} would come after the referral ended on"
+            f" {ended_on.isoformat()}"
+        )
+
+
 def _void_reason(reason: str | None) -> str:
     if not reason:
         raise CorrectionNeedsAReason("say why the record is being voided")
@@ -460,13 +514,21 @@ class Session(Aggregate):
         group_id: str | None = None,
         group_status: str | None = None,
         same_group_and_start: Sequence[str] = (),
+        earliest: date | None = None,
+        referral_received_on: date | None = None,
+        referral_ended_on: date | None = None,
     ) -> list[NewEvent]:
         """`same_group_and_start`: the group's other sessions (not cancelled or voided)
-        starting at `planned_start_at`."""
+        starting at `planned_start_at`; `earliest`: the earliest date the partner records;
+        `referral_received_on` and `referral_ended_on`: the referral's timeline, if known."""
         if self.status is not None:
             raise SessionMustBeNew("this session has already been booked or recorded")
+        not_before_earliest("planned_start_at", planned_start_at.date(), earliest)
         links = _links(
             kind, "booked", referral_id, referral_status, person_id, group_id, group_status
+        )
+        within_the_referral(
+            kind, "planned_start_at", planned_start_at, referral_received_on, referral_ended_on
         )
         _not_a_second_group_session(kind, group_id, planned_start_at, same_group_and_start)
         payload = {
@@ -499,10 +561,14 @@ class Session(Aggregate):
         group_id: str | None = None,
         group_status: str | None = None,
         same_group_and_start: Sequence[str] = (),
+        earliest: date | None = None,
+        referral_received_on: date | None = None,
+        referral_ended_on: date | None = None,
     ) -> list[NewEvent]:
         """Record the session as held: a booked one (its details stand unless mode, location or
         workers are given) or one that was never booked (then every detail is needed).
-        `same_group_and_start`: the group's other sessions starting at `actual_start_at`."""
+        `same_group_and_start`: the group's other sessions starting at `actual_start_at`;
+        `earliest`, `referral_received_on`, `referral_ended_on` as for `book`."""
         self._must_not_be_voided()
         if self.status == CANCELLED:
             raise CancelledSessionCannotChange(
@@ -511,6 +577,7 @@ class Session(Aggregate):
         if self.status == HELD:
             raise SessionIsRecordedOnce("this session has already been recorded as held")
         _length(duration_minutes)
+        not_before_earliest("actual_start_at", actual_start_at.date(), earliest)
         ends_at = actual_start_at + timedelta(minutes=duration_minutes)
         if ends_at > now + max_future:
             ahead = math.ceil((ends_at - now).total_seconds() / 60)
@@ -527,6 +594,13 @@ class Session(Aggregate):
             links = _links(
                 kind, "recorded", referral_id, referral_status, person_id, group_id, group_status
             )
+        within_the_referral(
+            links["kind"],
+            "actual_start_at",
+            actual_start_at,
+            referral_received_on,
+            referral_ended_on,
+        )
         _not_a_second_group_session(
             links["kind"], links["group_id"], actual_start_at, same_group_and_start
         )
@@ -1587,9 +1661,11 @@ class Signposting(Aggregate):
         on: date,
         referral_id: str | None = None,
         session_id: str | None = None,
+        earliest: date | None = None,
     ) -> list[NewEvent]:
         if self.person_id is not None:
             raise SignpostingMustBeNew("this signposting has already been recorded")
+        not_before_earliest("on", on, earliest)
         payload = {
             "person_id": str(person_id),
             "destination": destination,
@@ -1737,9 +1813,12 @@ class PersonMeasures(Aggregate):
         today: date,
         by: str,
         referral_id: str | None = None,
+        earliest: date | None = None,
     ) -> list[NewEvent]:
         """Refuses answers that do not fit the measure with ValueError (the request body's
-        schema checks them first, as a bad request)."""
+        schema checks them first, as a bad request); `earliest`: the earliest date the partner
+        records."""
+        not_before_earliest("taken_on", taken_on, earliest)
         scored = measures.measure(measure)
         score = scored.score(answers)
         if timepoint not in measures.TIMEPOINTS:

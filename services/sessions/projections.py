@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from psycopg2.extras import Json
 
+from services.referrals.projections import SCHEMA as REFERRALS_SCHEMA
 from services.referrals.projections import STATUS_AFTER
 from services.sessions import domain
 from shared.events import RecordedEvent
@@ -24,6 +25,45 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.referral_status (
     worker_id    text,
     version      integer NOT NULL
 );
+"""
+
+# the referral's own timeline, so a session for it is dated within it: the day it was received
+# and, once it ended (discharged, closed or transferred), the day it ended
+REFERRAL_DATES_DDL = f"""
+ALTER TABLE {SCHEMA}.referral_status ADD COLUMN IF NOT EXISTS received_on date;
+ALTER TABLE {SCHEMA}.referral_status ADD COLUMN IF NOT EXISTS ended_on date;
+"""
+# the event and payload field dating the end of a referral at this partner
+ENDED_ON = {
+    "ReferralDischarged": "discharged_on",
+    "ReferralClosedWithoutContact": "closed_on",
+    "ReferralTransferred": "transferred_on",
+}
+# referrals learnt before their dates were kept take them from the referrals store (same
+# database), the latest correction standing
+REFERRAL_DATES_BACKFILL = f"""
+UPDATE {SCHEMA}.referral_status r SET
+    received_on = (
+        SELECT (CASE e.event_type WHEN 'ReferralReceived' THEN e.payload->>'received_on'
+                ELSE e.payload->>'value' END)::date
+        FROM {REFERRALS_SCHEMA}.events e
+        WHERE e.stream_type = 'referral' AND e.stream_id = r.referral_id
+          AND (e.event_type = 'ReferralReceived' OR (e.event_type = 'ReferralCorrected'
+               AND e.payload->>'field' = 'received_on'))
+        ORDER BY e.version DESC LIMIT 1),
+    ended_on = (
+        SELECT (CASE e.event_type
+                WHEN 'ReferralDischarged' THEN e.payload->>'discharged_on'
+                WHEN 'ReferralClosedWithoutContact' THEN e.payload->>'closed_on'
+                WHEN 'ReferralTransferred' THEN e.payload->>'transferred_on'
+                ELSE e.payload->>'value' END)::date
+        FROM {REFERRALS_SCHEMA}.events e
+        WHERE e.stream_type = 'referral' AND e.stream_id = r.referral_id
+          AND (e.event_type IN ('ReferralDischarged', 'ReferralClosedWithoutContact',
+                                'ReferralTransferred')
+               OR (e.event_type = 'ReferralCorrected' AND e.payload->>'field' IN
+                   ('discharged_on', 'closed_on', 'transferred_on')))
+        ORDER BY e.version DESC LIMIT 1);
 """
 
 READ_MODEL_DDL = f"""
@@ -150,30 +190,54 @@ class ReferralStatus:
         p = event.payload
         if event.event_type == "ReferralReceived":
             cur.execute(
-                f"INSERT INTO {SCHEMA}.referral_status (referral_id, person_id, status, version)"
-                " VALUES (%s, %s, 'received', %s) ON CONFLICT (referral_id) DO NOTHING",
-                (event.stream_id, p["person_id"], event.version),
+                f"INSERT INTO {SCHEMA}.referral_status"
+                " (referral_id, person_id, status, version, received_on)"
+                " VALUES (%s, %s, 'received', %s, %s) ON CONFLICT (referral_id) DO NOTHING",
+                (event.stream_id, p["person_id"], event.version, p.get("received_on")),
             )
             return
         status = STATUS_AFTER.get(event.event_type)
         worker = p.get("worker_id")
+        received, ended = _referral_dates(event.event_type, p)
         cur.execute(
             f"UPDATE {SCHEMA}.referral_status SET status = coalesce(%s, status),"
-            " worker_id = coalesce(%s, worker_id), version = %s WHERE referral_id = %s",
-            (status, worker, event.version, event.stream_id),
+            " worker_id = coalesce(%s, worker_id), received_on = coalesce(%s, received_on),"
+            " ended_on = coalesce(%s, ended_on), version = %s WHERE referral_id = %s",
+            (status, worker, received, ended, event.version, event.stream_id),
         )
 
     def reset(self, cur) -> None:
         cur.execute(f"TRUNCATE {SCHEMA}.referral_status")
 
 
+def _referral_dates(event_type: str, p: dict) -> tuple[str | None, str | None]:
+    """The received and ended dates an event sets (or corrects), each None when unchanged."""
+    if event_type in ENDED_ON:
+        return None, p.get(ENDED_ON[event_type])
+    if event_type == "ReferralCorrected":
+        if p.get("field") == "received_on":
+            return p.get("value"), None
+        if p.get("field") in ENDED_ON.values():
+            return None, p.get("value")
+    return None, None
+
+
 def referral_status(cur, referral_id: str) -> dict | None:
     cur.execute(
-        f"SELECT person_id, status, worker_id FROM {SCHEMA}.referral_status WHERE referral_id = %s",
+        f"SELECT person_id, status, worker_id, received_on, ended_on"
+        f" FROM {SCHEMA}.referral_status WHERE referral_id = %s",
         (referral_id,),
     )
     row = cur.fetchone()
-    return None if row is None else {"person_id": row[0], "status": row[1], "worker_id": row[2]}
+    if row is None:
+        return None
+    return {
+        "person_id": row[0],
+        "status": row[1],
+        "worker_id": row[2],
+        "received_on": row[3],
+        "ended_on": row[4],
+    }
 
 
 def _day(value: str) -> datetime:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from services.sessions import domain, measures
 from shared.events import EventRegistry
+from shared.web import History
 
 registry = EventRegistry()
 
@@ -69,6 +72,51 @@ def _minutes(**kwargs) -> fields.Integer:
 def _must_match(data: dict, value: str, table: dict, code: str) -> None:
     if table.get(data[value]) != data[code]:
         raise ValidationError(f"must be the code of {value} '{data[value]}'", code)
+
+
+# -- documenting shapes that depend on another field ------------------------------------------
+
+
+def _json_schema(schema_cls: type[Schema]) -> dict:
+    """A schema as a JSON schema with its nested schemas written out in place, for a field whose
+    shape depends on another field (a plan's content on its kind)."""
+    spec = APISpec("content", "1", "3.0.3", plugins=[MarshmallowPlugin()])
+    spec.components.schema(schema_cls.__name__, schema=schema_cls)
+    components = spec.to_dict()["components"]["schemas"]
+
+    def inline(node):
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if ref:
+                return inline(components[ref.rsplit("/", 1)[1]])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(value) for value in node]
+        return node
+
+    return inline(components[schema_cls.__name__])
+
+
+def measure_answers_document() -> dict:
+    """Each measure's items: the answer to each, a whole number in the measure's range."""
+    shapes = []
+    for code, measure in measures.MEASURES.items():
+        answer = {
+            "type": "integer",
+            "minimum": measure.lowest_answer,
+            "maximum": measure.highest_answer,
+        }
+        shapes.append(
+            {
+                "title": code,
+                "description": f"{measure.name} (SNOMED CT {measure.snomed_ct}): every item",
+                "type": "object",
+                "properties": {item: dict(answer) for item in measure.items},
+                "required": list(measure.items),
+                "additionalProperties": False,
+            }
+        )
+    return {"description": "The answer to each of the measure's items", "anyOf": shapes}
 
 
 # -- session events ----------------------------------------------------------------------------
@@ -347,12 +395,24 @@ PLAN_CONTENT: dict[str, type[Schema]] = {
 }
 
 
+def plan_content_document() -> dict:
+    """A plan's `content`, one shape per kind (the plan's `kind` says which)."""
+    shapes = []
+    for kind, schema_cls in PLAN_CONTENT.items():
+        shape = _json_schema(schema_cls)
+        shapes.append({**shape, "title": kind, "additionalProperties": False})
+    kinds = "; ".join(
+        f"{kind}: {', '.join(schema_cls().fields)}" for kind, schema_cls in PLAN_CONTENT.items()
+    )
+    return {"description": f"The plan's content, by its kind ({kinds})", "anyOf": shapes}
+
+
 class PlanContentOfKind(Schema):
     """A plan's kind and its content, checked against that kind's content schema and stored in
     its normal form (so that comparing two versions compares what they say)."""
 
     kind = _code(domain.PLAN_KINDS, required=True)
-    content = fields.Dict(required=True)
+    content = fields.Dict(required=True, metadata={"openapi": plan_content_document()})
 
     @validates_schema
     def _content_fits_kind(self, data, **kwargs):
@@ -466,7 +526,12 @@ class MeasureAnswers(Schema):
     """A measure's code and the person's answer to each item, checked by the measure's scorer."""
 
     measure = _code(measures.MEASURES, required=True)
-    answers = fields.Dict(keys=fields.String(), values=fields.Integer(strict=True), required=True)
+    answers = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(strict=True),
+        required=True,
+        metadata={"openapi": measure_answers_document()},
+    )
 
     @validates_schema
     def _answers_fit_measure(self, data, **kwargs):
@@ -827,3 +892,375 @@ class SignpostingListQuery(Schema):
 
 class TimelineQuery(_Window):
     pass
+
+
+# -- HTTP: what each route answers -------------------------------------------------------------
+# Each mirrors what its handler returns; a coded field lists its codes.
+
+SESSION_STATUSES = (domain.BOOKED, domain.HELD, domain.CANCELLED, domain.VOIDED)
+GROUP_STATUSES = (domain.OPEN, domain.CLOSED)
+PLAN_STATUSES = (domain.OPEN, domain.CLOSED)
+MEASURE_CODES = tuple(measures.MEASURES)
+
+
+def _out_code(choices, **kwargs) -> fields.String:
+    return fields.String(validate=validate.OneOf(tuple(choices)), **kwargs)
+
+
+def _out_codes(choices, **kwargs) -> fields.List:
+    return fields.List(_out_code(choices), **kwargs)
+
+
+class Page(Schema):
+    total = fields.Integer(metadata={"description": "How many match, on every page"})
+    limit = fields.Integer()
+    offset = fields.Integer()
+
+
+class AttendanceOut(Schema):
+    person_id = fields.String()
+    status = _out_code(domain.ATTENDANCE)
+    attendance_code = _out_code(domain.ATTENDANCE.values())
+
+
+class SessionNotesOut(Schema):
+    themes = _out_codes(domain.NOTE_THEMES)
+    actions = _out_codes(domain.SESSION_ACTIONS)
+    notes_text_id = fields.String(allow_none=True)
+    written_by = fields.String()
+    corrected_by = fields.String(metadata={"description": "Once corrected"})
+    reason = _out_code(domain.CORRECTION_REASONS, metadata={"description": "Once corrected"})
+
+
+class CancellationOut(Schema):
+    cancelled_by = _out_code(domain.CANCELLED_BY)
+    reason = _out_code(domain.CANCELLATION_REASONS)
+
+
+class SessionVoidOut(Schema):
+    reason = _out_code(domain.VOID_REASONS)
+    previous_status = _out_code((domain.BOOKED, domain.HELD, domain.CANCELLED))
+
+
+class SessionOut(Schema):
+    session_id = fields.String()
+    version = fields.Integer()
+    status = _out_code(SESSION_STATUSES)
+    kind = _out_code(domain.SESSION_KINDS)
+    mode = _out_code(domain.MODES)
+    medium_code = _out_code(MEDIUM_CODES)
+    location = _out_code(domain.LOCATIONS)
+    worker_ids = fields.List(fields.String())
+    referral_id = fields.String(allow_none=True)
+    person_id = fields.String(allow_none=True)
+    group_id = fields.String(allow_none=True)
+    planned_start_at = fields.AwareDateTime(allow_none=True)
+    planned_duration_minutes = fields.Integer(allow_none=True)
+    actual_start_at = fields.AwareDateTime(allow_none=True)
+    duration_minutes = fields.Integer(allow_none=True)
+    attendance = fields.List(fields.Nested(AttendanceOut))
+    anonymous_attendees = fields.Integer(allow_none=True)
+    notes = fields.Nested(SessionNotesOut, allow_none=True)
+    cancellation = fields.Nested(CancellationOut, allow_none=True)
+    voided = fields.Nested(SessionVoidOut, allow_none=True)
+
+
+class DuplicateWarning(Schema):
+    """Not a refusal: the record stands, and may be voided if it is a duplicate."""
+
+    rule = fields.String()
+    message = fields.String()
+    session_ids = fields.List(fields.String())
+
+
+class SessionRecorded(SessionOut):
+    warnings = fields.List(fields.Nested(DuplicateWarning))
+
+
+class SessionRead(SessionOut):
+    attendance_history = fields.List(
+        fields.Dict(),
+        metadata={"description": "Each attendance recorded, corrected or voided, in order"},
+    )
+
+
+class SessionListItem(Schema):
+    session_id = fields.String()
+    kind = _out_code(domain.SESSION_KINDS)
+    status = _out_code(SESSION_STATUSES)
+    mode = _out_code(domain.MODES)
+    location = _out_code(domain.LOCATIONS)
+    worker_ids = fields.List(fields.String())
+    referral_id = fields.String(allow_none=True)
+    person_id = fields.String(allow_none=True)
+    group_id = fields.String(allow_none=True)
+    starts_at = fields.AwareDateTime()
+    duration_minutes = fields.Integer()
+    anonymous_attendees = fields.Integer(allow_none=True)
+    version = fields.Integer()
+    seen = fields.Integer(metadata={"description": "People who attended (seen or late seen)"})
+
+
+class SessionPage(Page):
+    items = fields.List(fields.Nested(SessionListItem))
+
+
+class NotesRead(SessionNotesOut):
+    text = fields.String(allow_none=True, metadata={"description": 'The words, or "erased"'})
+
+
+class SessionNotesRead(Schema):
+    session_id = fields.String()
+    version = fields.Integer()
+    notes = fields.Nested(NotesRead)
+
+
+class NotesVersion(Schema):
+    version = fields.Integer()
+    event_type = _out_code(("SessionNotesWritten", "SessionNotesCorrected"))
+    recorded_at = fields.AwareDateTime()
+    by = fields.String()
+    reason = _out_code(domain.CORRECTION_REASONS, allow_none=True)
+    themes = _out_codes(domain.NOTE_THEMES)
+    actions = _out_codes(domain.SESSION_ACTIONS)
+    notes_text_id = fields.String(allow_none=True)
+    text = fields.String(allow_none=True, metadata={"description": 'The words, or "erased"'})
+
+
+class SessionNotesHistory(Schema):
+    session_id = fields.String()
+    version = fields.Integer()
+    history = fields.List(fields.Nested(NotesVersion))
+
+
+class SessionHistory(History):
+    session_id = fields.String()
+
+
+class DiaryItem(Schema):
+    session_id = fields.String()
+    kind = _out_code(domain.SESSION_KINDS)
+    status = _out_code(SESSION_STATUSES)
+    mode = _out_code(domain.MODES)
+    location = _out_code(domain.LOCATIONS)
+    worker_ids = fields.List(fields.String())
+    referral_id = fields.String(allow_none=True)
+    person_id = fields.String(allow_none=True)
+    group_id = fields.String(allow_none=True)
+    group_name = fields.String(allow_none=True)
+    starts_at = fields.AwareDateTime()
+    duration_minutes = fields.Integer()
+    ends_at = fields.AwareDateTime()
+    version = fields.Integer()
+
+
+class Diary(Page):
+    worker_id = fields.String()
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    items = fields.List(fields.Nested(DiaryItem))
+
+
+class GroupOut(Schema):
+    group_id = fields.String()
+    version = fields.Integer()
+    status = _out_code(GROUP_STATUSES)
+    name = fields.String()
+    kind = _out_code(domain.GROUP_KINDS)
+    capacity = fields.Integer()
+    places_free = fields.Integer()
+    sessions_planned = fields.Integer(allow_none=True)
+    facilitator_ids = fields.List(fields.String())
+    members = fields.List(fields.String())
+    waiting_list = fields.List(fields.String(), metadata={"description": "First waiting first"})
+
+
+class GroupListItem(Schema):
+    group_id = fields.String()
+    name = fields.String()
+    kind = _out_code(domain.GROUP_KINDS)
+    status = _out_code(GROUP_STATUSES)
+    capacity = fields.Integer()
+    members = fields.Integer(metadata={"description": "How many are members"})
+    waiting = fields.Integer(metadata={"description": "How many are waiting"})
+    places_free = fields.Integer()
+    facilitator_ids = fields.List(fields.String())
+    sessions_planned = fields.Integer(allow_none=True)
+    created_on = fields.Date()
+    version = fields.Integer()
+
+
+class GroupPage(Page):
+    items = fields.List(fields.Nested(GroupListItem))
+
+
+class RegisterSession(Schema):
+    session_id = fields.String()
+    status = _out_code(SESSION_STATUSES)
+    starts_at = fields.AwareDateTime()
+    duration_minutes = fields.Integer()
+    anonymous_attendees = fields.Integer(allow_none=True)
+
+
+class RegisterMark(Schema):
+    session_id = fields.String()
+    status = _out_code(domain.ATTENDANCE, allow_none=True)
+    is_corrected = fields.Boolean()
+
+
+class RegisterRow(Schema):
+    person_id = fields.String()
+    is_member = fields.Boolean()
+    full_name = fields.String(
+        allow_none=True,
+        metadata={"description": 'With names=true only: the name, or "erased" (audited)'},
+    )
+    attendance = fields.List(fields.Nested(RegisterMark))
+    totals = fields.Dict(
+        keys=_out_code(domain.ATTENDANCE),
+        values=fields.Integer(),
+        metadata={"description": "Sessions per attendance status"},
+    )
+
+
+class GroupRegister(Schema):
+    group_id = fields.String()
+    name = fields.String()
+    sessions = fields.List(fields.Nested(RegisterSession))
+    people = fields.List(fields.Nested(RegisterRow))
+
+
+class TextSealed(Schema):
+    text_id = fields.String()
+    person_id = fields.String()
+
+
+class TextRead(TextSealed):
+    text = fields.String(metadata={"description": 'The words, or "erased"'})
+
+
+class PlanOut(Schema):
+    plan_id = fields.String()
+    version = fields.Integer()
+    status = _out_code(PLAN_STATUSES)
+    person_id = fields.String()
+    kind = _out_code(domain.PLAN_KINDS)
+    referral_id = fields.String(allow_none=True)
+    revision = fields.Integer()
+    content = fields.Dict(metadata={"openapi": plan_content_document()})
+    drafted_on = fields.Date()
+    last_reviewed_on = fields.Date(allow_none=True)
+    review_interval_days = fields.Integer()
+    review_due_on = fields.Date()
+
+
+class PlanRead(PlanOut):
+    texts = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": 'Each sealed text the content names, opened (or "erased")'},
+    )
+
+
+class PlanListItem(Schema):
+    plan_id = fields.String()
+    person_id = fields.String()
+    kind = _out_code(domain.PLAN_KINDS)
+    status = _out_code(PLAN_STATUSES)
+    revision = fields.Integer()
+    referral_id = fields.String(allow_none=True)
+    drafted_on = fields.Date()
+    last_reviewed_on = fields.Date(allow_none=True)
+    review_interval_days = fields.Integer()
+    review_due_on = fields.Date(allow_none=True)
+    version = fields.Integer()
+    is_review_overdue = fields.Boolean()
+
+
+class PlanPage(Page):
+    items = fields.List(fields.Nested(PlanListItem))
+
+
+class PlanHistory(History):
+    plan_id = fields.String()
+
+
+class SignpostingVoidOut(Schema):
+    reason = _out_code(domain.VOID_REASONS)
+    voided_on = fields.Date()
+
+
+class SignpostingOut(Schema):
+    signposting_id = fields.String()
+    version = fields.Integer()
+    person_id = fields.String()
+    destination = _out_code(domain.SIGNPOSTING_DESTINATIONS)
+    referral_id = fields.String(allow_none=True)
+    session_id = fields.String(allow_none=True)
+    signposted_on = fields.Date()
+    outcome = _out_code(domain.SIGNPOSTING_OUTCOMES)
+    voided = fields.Nested(SignpostingVoidOut, allow_none=True)
+
+
+class SignpostingListItem(Schema):
+    signposting_id = fields.String()
+    person_id = fields.String()
+    destination = _out_code(domain.SIGNPOSTING_DESTINATIONS)
+    outcome = _out_code(domain.SIGNPOSTING_OUTCOMES)
+    signposted_on = fields.Date()
+    referral_id = fields.String(allow_none=True)
+    session_id = fields.String(allow_none=True)
+    version = fields.Integer()
+
+
+class SignpostingPage(Page):
+    items = fields.List(fields.Nested(SignpostingListItem))
+
+
+class MeasureTakenOut(Schema):
+    number = fields.Integer(metadata={"description": "The path's number, to void it by"})
+    measure = _out_code(measures.MEASURES)
+    timepoint = _out_code(measures.TIMEPOINTS)
+    taken_on = fields.Date()
+    metric_score = fields.Float()
+
+
+class ScoreOn(Schema):
+    taken_on = fields.Date()
+    score = fields.Float()
+
+
+class MeasureChange(Schema):
+    first = fields.Nested(ScoreOn)
+    latest = fields.Nested(ScoreOn)
+    change = fields.Float()
+    threshold = fields.Float()
+    outcome = _out_code((measures.IMPROVED, measures.NO_RELIABLE_CHANGE, measures.DETERIORATED))
+    is_meaningful = fields.Boolean()
+    threshold_source = fields.String()
+
+
+class PersonMeasuresOut(Schema):
+    person_id = fields.String()
+    version = fields.Integer()
+    measures = fields.List(fields.Nested(MeasureTakenOut))
+    changes = fields.Dict(
+        keys=_out_code(MEASURE_CODES),
+        values=fields.Nested(MeasureChange),
+        metadata={"description": "Per measure taken twice or more: first to latest"},
+    )
+    measures_known = _out_codes(MEASURE_CODES)
+
+
+class TimelineItem(Schema):
+    happened_at = fields.AwareDateTime()
+    what = fields.String(metadata={"description": "The kind of record: session, group, plan, …"})
+    id = fields.String(metadata={"description": "The record's id"})
+    event_type = _out_code(tuple(registry.names()))
+    detail = fields.Dict()
+    position = fields.Integer()
+
+
+class Timeline(Page):
+    person_id = fields.String()
+    items = fields.List(fields.Nested(TimelineItem))

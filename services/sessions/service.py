@@ -28,13 +28,22 @@ from services.sessions.schemas import (
     CorrectSignpostingOutcomeBody,
     CountAnonymousAttendeesBody,
     CreateGroupBody,
+    Diary,
     DiaryQuery,
     DraftPlanBody,
     GroupListQuery,
+    GroupOut,
+    GroupPage,
+    GroupRegister,
     HeldSessionBody,
     JoinGroupBody,
     LeaveGroupBody,
+    PersonMeasuresOut,
+    PlanHistory,
     PlanListQuery,
+    PlanOut,
+    PlanPage,
+    PlanRead,
     RecordAttendanceBody,
     RecordBookedWithAttendanceBody,
     RecordMeasureBody,
@@ -45,9 +54,21 @@ from services.sessions.schemas import (
     ReviewPlanBody,
     RevisePlanBody,
     SealTextBody,
+    SessionHistory,
     SessionListQuery,
     SessionNotesBody,
+    SessionNotesHistory,
+    SessionNotesRead,
+    SessionOut,
+    SessionPage,
+    SessionRead,
+    SessionRecorded,
     SignpostingListQuery,
+    SignpostingOut,
+    SignpostingPage,
+    TextRead,
+    TextSealed,
+    Timeline,
     TimelineQuery,
     VoidAttendanceBody,
     VoidBody,
@@ -83,6 +104,9 @@ READERS = policy.MAY_READ_SESSIONS
 WRITERS = policy.MAY_RECORD_SESSIONS
 # How far past now a session recorded as held may end; a partner may allow more.
 MAX_FUTURE = timedelta(minutes=int(os.environ.get("PEERLINK_SESSION_MAX_FUTURE_MINUTES", "15")))
+# No date a worker gives may be earlier than this (as for referrals): a mistyped year such as
+# 1990 is refused, not reported. A partner whose records start earlier sets it earlier.
+EARLIEST_DATE = date.fromisoformat(os.environ.get("PEERLINK_EARLIEST_DATE", "2000-01-01"))
 DIARY_DAYS = 7
 NOTES_EVENTS = ("SessionNotesWritten", "SessionNotesCorrected")
 # sessions that stand: neither cancelled nor voided
@@ -204,7 +228,18 @@ class SessionsService(Operations):
         day = day or today()
         if day > today():
             raise BadRequest(field_name, "cannot be in the future")
-        return day
+        return domain.not_before_earliest(field_name, day, EARLIEST_DATE)
+
+    @staticmethod
+    def _referral_dates(cur, referral_id: str | None) -> dict:
+        """The referral's received and ended dates, for a session dated within them."""
+        referral = referral_status(cur, referral_id) if referral_id else None
+        if referral is None:
+            return {}
+        return {
+            "referral_received_on": referral["received_on"],
+            "referral_ended_on": referral["ended_on"],
+        }
 
     # -- sessions: recording -------------------------------------------------------------------
 
@@ -219,6 +254,8 @@ class SessionsService(Operations):
             links["referral_id"] = body["referral_id"]
             links["referral_status"] = referral and referral["status"]
             links["person_id"] = referral and str(referral["person_id"])
+            links["referral_received_on"] = referral["received_on"]
+            links["referral_ended_on"] = referral["ended_on"]
             if (
                 referral
                 and referral["status"] in domain.SUPPORTABLE_REFERRAL_STATES
@@ -313,6 +350,7 @@ class SessionsService(Operations):
         roles=WRITERS,
         body=BookSessionBody,
         status=201,
+        response=SessionRecorded,
         summary="Book a session",
     )
     def book(self, request, principal, body):
@@ -331,6 +369,7 @@ class SessionsService(Operations):
                 same_group_and_start=self._same_group_and_start(
                     cur, body.get("group_id"), starts_at, session.id
                 ),
+                earliest=EARLIEST_DATE,
                 **links,
             )
             warnings = self._likely_duplicates(cur, session, starts_at)
@@ -343,6 +382,7 @@ class SessionsService(Operations):
         roles=WRITERS,
         body=HeldSessionBody,
         status=201,
+        response=SessionRecorded,
         summary="Record a session that took place, with who attended, without booking it first",
     )
     def record_held(self, request, principal, body):
@@ -363,6 +403,7 @@ class SessionsService(Operations):
                 same_group_and_start=self._same_group_and_start(
                     cur, body.get("group_id"), starts_at, session.id
                 ),
+                earliest=EARLIEST_DATE,
                 **links,
             )
             events += self._attendance_events(cur, principal, session, body)
@@ -381,6 +422,7 @@ class SessionsService(Operations):
         "/sessions/<string:session_id>/record",
         roles=WRITERS,
         body=RecordBookedWithAttendanceBody,
+        response=SessionOut,
         summary="Record a booked session as held, with who attended",
     )
     def record_booked(self, request, principal, session_id, body):
@@ -401,6 +443,8 @@ class SessionsService(Operations):
                 same_group_and_start=self._same_group_and_start(
                     cur, session.group_id, body["actual_start_at"], session.id
                 ),
+                earliest=EARLIEST_DATE,
+                **self._referral_dates(cur, session.referral_id),
             )
             # the session's own links count only for a worker it already named
             before = session if principal.user_id in workers_before else None
@@ -417,6 +461,7 @@ class SessionsService(Operations):
         "/sessions/<string:session_id>/cancel",
         roles=WRITERS,
         body=CancelSessionBody,
+        response=SessionOut,
         summary="Cancel a booked session, saying who called it off and why",
     )
     def cancel(self, request, principal, session_id, body):
@@ -432,6 +477,7 @@ class SessionsService(Operations):
         "/sessions/<string:session_id>/attendance",
         roles=WRITERS,
         body=RecordAttendanceBody,
+        response=SessionOut,
         summary="Record one person's attendance at a session",
     )
     def record_attendance(self, request, principal, session_id, body):
@@ -453,6 +499,7 @@ class SessionsService(Operations):
         "/sessions/<string:session_id>/attendance/correct",
         roles=WRITERS,
         body=CorrectAttendanceBody,
+        response=SessionOut,
         summary="Correct a person's attendance, keeping what was recorded before and why",
     )
     def correct_attendance(self, request, principal, session_id, body):
@@ -474,6 +521,7 @@ class SessionsService(Operations):
         "/sessions/<string:session_id>/anonymous-attendees",
         roles=WRITERS,
         body=CountAnonymousAttendeesBody,
+        response=SessionOut,
         summary="Count the people at a drop-in who did not give their details",
     )
     def count_anonymous(self, request, principal, session_id, body):
@@ -487,6 +535,7 @@ class SessionsService(Operations):
         "/sessions/<string:session_id>/anonymous-attendees/correct",
         roles=WRITERS,
         body=CorrectAnonymousAttendeesBody,
+        response=SessionOut,
         summary="Correct a drop-in's anonymous count, saying why",
     )
     def correct_anonymous(self, request, principal, session_id, body):
@@ -502,6 +551,7 @@ class SessionsService(Operations):
         "/sessions/<string:session_id>/notes",
         roles=WRITERS,
         body=SessionNotesBody,
+        response=SessionOut,
         summary="Write a session's notes: coded themes and actions, and words sealed in the vault",
     )
     def write_notes(self, request, principal, session_id, body):
@@ -512,6 +562,7 @@ class SessionsService(Operations):
         "/sessions/<string:session_id>/notes/correct",
         roles=WRITERS,
         body=CorrectSessionNotesBody,
+        response=SessionOut,
         summary="Correct a session's notes, saying why; every version stays in their history",
     )
     def correct_notes(self, request, principal, session_id, body):
@@ -550,6 +601,7 @@ class SessionsService(Operations):
         "/sessions/<string:session_id>/void",
         roles=WRITERS,
         body=VoidBody,
+        response=SessionOut,
         summary="Void a session recorded in error, saying why: it leaves lists and reports",
     )
     def void_session(self, request, principal, session_id, body):
@@ -563,6 +615,7 @@ class SessionsService(Operations):
         "/sessions/<string:session_id>/attendance/void",
         roles=WRITERS,
         body=VoidAttendanceBody,
+        response=SessionOut,
         summary="Void a person's attendance recorded in error, saying why",
     )
     def void_attendance(self, request, principal, session_id, body):
@@ -593,7 +646,14 @@ class SessionsService(Operations):
 
     # -- sessions: reading ---------------------------------------------------------------------
 
-    @route("GET", "/sessions", roles=READERS, query=SessionListQuery, summary="List sessions")
+    @route(
+        "GET",
+        "/sessions",
+        roles=READERS,
+        query=SessionListQuery,
+        response=SessionPage,
+        summary="List sessions",
+    )
     def list_sessions(self, request, principal, query):
         where, params = [], []
         for name in ("group_id", "referral_id", "kind", "status"):
@@ -648,7 +708,13 @@ class SessionsService(Operations):
             detail={"filters": {k: str(v) for k, v in query.items()}, "returned": returned},
         )
 
-    @route("GET", "/sessions/<string:session_id>", roles=READERS, summary="Read a session")
+    @route(
+        "GET",
+        "/sessions/<string:session_id>",
+        roles=READERS,
+        response=SessionRead,
+        summary="Read a session",
+    )
     def read_session(self, request, principal, session_id):
         session = self._load(Session, session_id, "session")
         with self.store.db.transaction() as cur:
@@ -664,6 +730,7 @@ class SessionsService(Operations):
         "GET",
         "/sessions/<string:session_id>/notes",
         roles=READERS,
+        response=SessionNotesRead,
         summary="Read a session's notes, the sealed words opened",
     )
     def read_notes(self, request, principal, session_id):
@@ -683,6 +750,7 @@ class SessionsService(Operations):
         "GET",
         "/sessions/<string:session_id>/notes/history",
         roles=READERS,
+        response=SessionNotesHistory,
         summary="Read every version of a session's notes, who wrote or corrected each and why",
     )
     def notes_history(self, request, principal, session_id):
@@ -716,6 +784,7 @@ class SessionsService(Operations):
         "GET",
         "/sessions/<string:session_id>/history",
         roles=READERS,
+        response=SessionHistory,
         summary="Read a session's history as its events",
     )
     def session_history(self, request, principal, session_id):
@@ -730,6 +799,7 @@ class SessionsService(Operations):
         "/diary",
         roles=READERS,
         query=DiaryQuery,
+        response=Diary,
         summary="A worker's diary: their sessions and the sessions of groups they facilitate",
     )
     def diary(self, request, principal, query):
@@ -765,7 +835,13 @@ class SessionsService(Operations):
     # -- groups --------------------------------------------------------------------------------
 
     @route(
-        "POST", "/groups", roles=WRITERS, body=CreateGroupBody, status=201, summary="Create a group"
+        "POST",
+        "/groups",
+        roles=WRITERS,
+        body=CreateGroupBody,
+        status=201,
+        response=GroupOut,
+        summary="Create a group",
     )
     def create_group(self, request, principal, body):
         group = Group(str(uuid.uuid4()))
@@ -782,7 +858,14 @@ class SessionsService(Operations):
         )
         return self._respond(self._append(request, principal, group, events), 201)
 
-    @route("GET", "/groups", roles=READERS, query=GroupListQuery, summary="List groups")
+    @route(
+        "GET",
+        "/groups",
+        roles=READERS,
+        query=GroupListQuery,
+        response=GroupPage,
+        summary="List groups",
+    )
     def list_groups(self, request, principal, query):
         where, params = [], []
         for name in ("status", "kind"):
@@ -804,7 +887,13 @@ class SessionsService(Operations):
                 query,
             )
 
-    @route("GET", "/groups/<string:group_id>", roles=READERS, summary="Read a group")
+    @route(
+        "GET",
+        "/groups/<string:group_id>",
+        roles=READERS,
+        response=GroupOut,
+        summary="Read a group",
+    )
     def read_group(self, request, principal, group_id):
         group = self._load(Group, group_id, "group")
         self._audit_read(request, principal, "group", group.id, None, ["members", "waiting_list"])
@@ -823,6 +912,7 @@ class SessionsService(Operations):
         "/groups/<string:group_id>/join",
         roles=WRITERS,
         body=JoinGroupBody,
+        response=GroupOut,
         summary="Add a person to a group, or to its waiting list when it is full",
     )
     def join_group(self, request, principal, group_id, body):
@@ -839,6 +929,7 @@ class SessionsService(Operations):
         "/groups/<string:group_id>/leave",
         roles=WRITERS,
         body=LeaveGroupBody,
+        response=GroupOut,
         summary="Take a person off a group or its waiting list; the first waiting takes the place",
     )
     def leave_group(self, request, principal, group_id, body):
@@ -854,6 +945,7 @@ class SessionsService(Operations):
         "/groups/<string:group_id>/capacity",
         roles=WRITERS,
         body=ChangeGroupCapacityBody,
+        response=GroupOut,
         summary="Change a group's number of places",
     )
     def change_capacity(self, request, principal, group_id, body):
@@ -867,6 +959,7 @@ class SessionsService(Operations):
         "/groups/<string:group_id>/facilitators",
         roles=WRITERS,
         body=AddFacilitatorBody,
+        response=GroupOut,
         summary="Add a facilitator to a group",
     )
     def add_facilitator(self, request, principal, group_id, body):
@@ -881,6 +974,7 @@ class SessionsService(Operations):
         "/groups/<string:group_id>/facilitators/remove",
         roles=WRITERS,
         body=RemoveFacilitatorBody,
+        response=GroupOut,
         summary="Remove a facilitator from a group",
     )
     def remove_facilitator(self, request, principal, group_id, body):
@@ -896,6 +990,7 @@ class SessionsService(Operations):
         "/groups/<string:group_id>/close",
         roles=WRITERS,
         body=CloseGroupBody,
+        response=GroupOut,
         summary="Close a group",
     )
     def close_group(self, request, principal, group_id, body):
@@ -909,6 +1004,7 @@ class SessionsService(Operations):
         "/groups/<string:group_id>/register",
         roles=READERS,
         query=RegisterQuery,
+        response=GroupRegister,
         summary="A group's register: each session and each person's attendance",
     )
     def register(self, request, principal, group_id, query):
@@ -993,6 +1089,7 @@ class SessionsService(Operations):
         roles=WRITERS,
         body=SealTextBody,
         status=201,
+        response=TextSealed,
         summary="Seal free text about a person in the vault, for a plan to refer to",
     )
     def seal_text(self, request, principal, body):
@@ -1011,7 +1108,13 @@ class SessionsService(Operations):
         )
         return {"text_id": text_id, "person_id": body["person_id"]}
 
-    @route("GET", "/texts/<string:text_id>", roles=READERS, summary="Read sealed text")
+    @route(
+        "GET",
+        "/texts/<string:text_id>",
+        roles=READERS,
+        response=TextRead,
+        summary="Read sealed text",
+    )
     def read_text(self, request, principal, text_id):
         try:
             text_uuid = uuid.UUID(text_id)
@@ -1044,6 +1147,7 @@ class SessionsService(Operations):
         roles=WRITERS,
         body=DraftPlanBody,
         status=201,
+        response=PlanOut,
         summary="Draft a recovery and wellbeing, crisis and safety, or carer's crisis plan",
     )
     def draft_plan(self, request, principal, body):
@@ -1070,7 +1174,14 @@ class SessionsService(Operations):
         )
         return self._respond(self._append(request, principal, plan, events), 201)
 
-    @route("GET", "/plans", roles=READERS, query=PlanListQuery, summary="List plans")
+    @route(
+        "GET",
+        "/plans",
+        roles=READERS,
+        query=PlanListQuery,
+        response=PlanPage,
+        summary="List plans",
+    )
     def list_plans(self, request, principal, query):
         where, params = [], []
         for name in ("kind", "status"):
@@ -1107,7 +1218,13 @@ class SessionsService(Operations):
         self._audit_search(request, principal, "plan", query, len(page["items"]))
         return page
 
-    @route("GET", "/plans/<string:plan_id>", roles=READERS, summary="Read a plan, texts opened")
+    @route(
+        "GET",
+        "/plans/<string:plan_id>",
+        roles=READERS,
+        response=PlanRead,
+        summary="Read a plan, texts opened",
+    )
     def read_plan(self, request, principal, plan_id):
         plan = self._load(Plan, plan_id, "plan")
         with self.store.db.transaction() as cur:
@@ -1123,6 +1240,7 @@ class SessionsService(Operations):
         "GET",
         "/plans/<string:plan_id>/history",
         roles=READERS,
+        response=PlanHistory,
         summary="Read every version of a plan as its events",
     )
     def plan_history(self, request, principal, plan_id):
@@ -1153,6 +1271,7 @@ class SessionsService(Operations):
         "/plans/<string:plan_id>/revise",
         roles=WRITERS,
         body=RevisePlanBody,
+        response=PlanOut,
         summary="Revise a plan with its full new content",
     )
     def revise_plan(self, request, principal, plan_id, body):
@@ -1173,6 +1292,7 @@ class SessionsService(Operations):
         "/plans/<string:plan_id>/review",
         roles=WRITERS,
         body=ReviewPlanBody,
+        response=PlanOut,
         summary="Record a plan's review",
     )
     def review_plan(self, request, principal, plan_id, body):
@@ -1186,6 +1306,7 @@ class SessionsService(Operations):
         "/plans/<string:plan_id>/review-interval",
         roles=WRITERS,
         body=ChangeReviewIntervalBody,
+        response=PlanOut,
         summary="Change how often a plan is reviewed",
     )
     def change_review_interval(self, request, principal, plan_id, body):
@@ -1201,6 +1322,7 @@ class SessionsService(Operations):
         "/plans/<string:plan_id>/close",
         roles=WRITERS,
         body=ClosePlanBody,
+        response=PlanOut,
         summary="Close a plan",
     )
     def close_plan(self, request, principal, plan_id, body):
@@ -1217,6 +1339,7 @@ class SessionsService(Operations):
         roles=WRITERS,
         body=RecordSignpostingBody,
         status=201,
+        response=SignpostingOut,
         summary="Record that a person was signposted somewhere",
     )
     def signpost(self, request, principal, body):
@@ -1232,6 +1355,7 @@ class SessionsService(Operations):
             session_id=body.get("session_id"),
             by=principal.user_id,
             on=self._not_in_future(body.get("on"), "on"),
+            earliest=EARLIEST_DATE,
         )
         return self._respond(self._append(request, principal, signposting, events), 201)
 
@@ -1268,6 +1392,7 @@ class SessionsService(Operations):
         "/signposting",
         roles=READERS,
         query=SignpostingListQuery,
+        response=SignpostingPage,
         summary="List signposting, with outcomes",
     )
     def list_signposting(self, request, principal, query):
@@ -1313,6 +1438,7 @@ class SessionsService(Operations):
         "/signposting/<string:signposting_id>/outcome",
         roles=WRITERS,
         body=RecordSignpostingOutcomeBody,
+        response=SignpostingOut,
         summary="Record whether a person took up where they were signposted",
     )
     def signposting_outcome(self, request, principal, signposting_id, body):
@@ -1326,6 +1452,7 @@ class SessionsService(Operations):
         "/signposting/<string:signposting_id>/outcome/correct",
         roles=WRITERS,
         body=CorrectSignpostingOutcomeBody,
+        response=SignpostingOut,
         summary="Correct a signposting outcome, saying why",
     )
     def correct_signposting_outcome(self, request, principal, signposting_id, body):
@@ -1341,6 +1468,7 @@ class SessionsService(Operations):
         "/signposting/<string:signposting_id>/void",
         roles=WRITERS,
         body=VoidSignpostingBody,
+        response=SignpostingOut,
         summary="Void a signposting recorded in error, saying why: it leaves lists and reports",
     )
     def void_signposting(self, request, principal, signposting_id, body):
@@ -1372,6 +1500,7 @@ class SessionsService(Operations):
         roles=WRITERS,
         body=RecordMeasureBody,
         status=201,
+        response=PersonMeasuresOut,
         summary="Record an outcome measure a person completed (e.g. SWEMWBS)",
     )
     def record_measure(self, request, principal, person_id, body):
@@ -1390,6 +1519,7 @@ class SessionsService(Operations):
             today=today(),
             referral_id=body.get("referral_id"),
             by=principal.user_id,
+            earliest=EARLIEST_DATE,
         )
         self._append(request, principal, series, events)
         return json_response(201, _measures_body(series), headers={"ETag": f'"{series.version}"'})
@@ -1399,6 +1529,7 @@ class SessionsService(Operations):
         "/people/<string:person_id>/measures/<string:number>/void",
         roles=WRITERS,
         body=VoidBody,
+        response=PersonMeasuresOut,
         summary="Void an outcome measure recorded in error, saying why: it leaves the series",
     )
     def void_measure(self, request, principal, person_id, number, body):
@@ -1418,6 +1549,7 @@ class SessionsService(Operations):
         "GET",
         "/people/<string:person_id>/measures",
         roles=READERS,
+        response=PersonMeasuresOut,
         summary="A person's outcome measures, and first-to-latest change against the threshold",
     )
     def read_measures(self, request, principal, person_id):
@@ -1436,6 +1568,7 @@ class SessionsService(Operations):
         "/people/<string:person_id>/timeline",
         roles=READERS,
         query=TimelineQuery,
+        response=Timeline,
         summary="A person's timeline: sessions, attendance, groups, plans, measures, signposting",
     )
     def timeline(self, request, principal, person_id, query):

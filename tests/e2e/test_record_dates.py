@@ -1,0 +1,271 @@
+"""Dates a worker gives are within the record's timeline and no earlier than the partner's
+earliest date: sessions within their referral's received and discharge dates, measures,
+signposting and concerns not before the floor. Each refusal names the field (422) or the rule
+(409), and nothing is recorded."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+
+import psycopg2
+import pytest
+import requests
+
+from services.sessions.measures import SWEMWBS_ITEMS
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.e2e
+
+TODAY = date.today()
+PARTNER = "leeds-mind"
+
+
+def days_ago(days: int) -> date:
+    return TODAY - timedelta(days=days)
+
+
+def at_ten(day: date) -> str:
+    return datetime.combine(day, time(10), tzinfo=UTC).isoformat()
+
+
+class Api:
+    def __init__(self, base: str, headers: dict):
+        self.base = base
+        self.session = requests.Session()
+        self.session.headers.update(headers)
+
+    def get(self, path, **params):
+        return self.session.get(self.base + path, params=params, timeout=15)
+
+    def post(self, path, body=None):
+        return self.session.post(self.base + path, json={} if body is None else body, timeout=15)
+
+
+@pytest.fixture(scope="module")
+def api(endpoints, auth):
+    def make(service="sessions", role="team_lead", user=None):
+        return Api(endpoints["partners"][PARTNER][service], auth(role, PARTNER, user))
+
+    return make
+
+
+def ok(response, status=200) -> dict:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def refused(response, status: int, rule: str, field: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["rule"] == rule, body
+    if field is not None:
+        assert field in body["fields"], body
+    return body
+
+
+def register_person(api) -> str:
+    body = {"full_name": f"Dana Dates-{uuid.uuid4().hex[:10]}", "date_of_birth": "1980-05-06"}
+    return ok(api("referrals").post("/people", body), 201)["person_id"]
+
+
+def active_referral(api, person: str, worker: str, received: date, contacted: date) -> str:
+    """A referral received on `received`, accepted and allocated the same day, first contact on
+    `contacted`."""
+    admin = api("referrals", "partner_admin")
+    assert admin.post("/workers", {"worker_id": worker}).status_code in (201, 409)
+    lead = api("referrals")
+    body = {"person_id": person, "source": "gp", "received_on": received.isoformat()}
+    rid = ok(lead.post("/referrals", body), 201)["referral_id"]
+    ok(lead.post(f"/referrals/{rid}/accept", {"on": received.isoformat()}))
+    ok(lead.post(f"/referrals/{rid}/allocate", {"worker_id": worker, "on": received.isoformat()}))
+    ok(lead.post(f"/referrals/{rid}/first-contact", {"on": contacted.isoformat()}))
+    return rid
+
+
+def sessions_sees(stack_state, referral_id: str, column: str, value) -> None:
+    """Wait until the sessions service's view of the referral (fed by the referrals service's
+    events) has `column` = `value`."""
+    conn = psycopg2.connect(stack_state["owner_dsn"]["peerlink_leeds_mind"])
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+
+            def seen():
+                cur.execute(
+                    f"SELECT {column} FROM sessions.referral_status WHERE referral_id = %s",
+                    (referral_id,),
+                )
+                row = cur.fetchone()
+                return row is not None and row[0] == value
+
+            wait_for(seen, timeout=20, message=f"sessions never saw {referral_id} {value}")
+    finally:
+        conn.close()
+
+
+def one_to_one(referral_id: str, worker: str, day: date) -> dict:
+    return {
+        "kind": "one_to_one",
+        "referral_id": referral_id,
+        "mode": "phone",
+        "location": "remote",
+        "worker_ids": [worker],
+        "actual_start_at": at_ten(day),
+        "duration_minutes": 50,
+    }
+
+
+def sessions_of(api, referral_id: str) -> int:
+    return ok(api().get("/sessions", referral_id=referral_id))["total"]
+
+
+@pytest.fixture
+def referral(api, stack_state):
+    """An active referral received 60 days ago, first contact 40 days ago."""
+    worker = f"pw-dates-{uuid.uuid4().hex[:6]}"
+    person = register_person(api)
+    rid = active_referral(api, person, worker, days_ago(60), days_ago(40))
+    sessions_sees(stack_state, rid, "status", "active")
+    return {"referral_id": rid, "person_id": person, "worker": worker}
+
+
+def test_a_session_held_in_1990_is_refused_naming_the_field_and_nothing_is_recorded(api, referral):
+    rid, worker = referral["referral_id"], referral["worker"]
+    pw = api(role="peer_worker", user=worker)
+    body = one_to_one(rid, worker, date(1990, 1, 1))
+    refused(
+        pw.post("/sessions/held", body), 422, "DateMustNotPrecedeTheEarliestDate", "actual_start_at"
+    )
+    booking = {
+        **{k: v for k, v in body.items() if k not in ("actual_start_at", "duration_minutes")},
+        "planned_start_at": at_ten(date(1999, 12, 31)),
+        "planned_duration_minutes": 50,
+    }
+    refused(
+        pw.post("/sessions", booking), 422, "DateMustNotPrecedeTheEarliestDate", "planned_start_at"
+    )
+    drop_in = {
+        "kind": "drop_in",
+        "mode": "community_venue",
+        "location": "community_venue",
+        "worker_ids": [worker],
+        "actual_start_at": at_ten(date(1990, 1, 1)),
+        "duration_minutes": 60,
+    }
+    refused(
+        pw.post("/sessions/held", drop_in),
+        422,
+        "DateMustNotPrecedeTheEarliestDate",
+        "actual_start_at",
+    )
+    assert sessions_of(api, rid) == 0
+    assert ok(api().get("/sessions", **{"from": "1989-12-01", "to": "2000-01-01"}))["total"] == 0
+
+
+def test_a_one_to_one_before_the_referral_was_received_is_a_conflict_and_nothing_is_recorded(
+    api, referral
+):
+    rid, worker = referral["referral_id"], referral["worker"]
+    pw = api(role="peer_worker", user=worker)
+    body = refused(
+        pw.post("/sessions/held", one_to_one(rid, worker, days_ago(61))),
+        409,
+        "SessionCannotPrecedeTheReferral",
+    )
+    assert days_ago(60).isoformat() in body["message"]
+    assert sessions_of(api, rid) == 0
+    # the day it was received is within its timeline
+    ok(pw.post("/sessions/held", one_to_one(rid, worker, days_ago(60))), 201)
+    assert sessions_of(api, rid) == 1
+
+
+def test_a_corrected_received_date_is_followed(api, stack_state, referral):
+    rid, worker = referral["referral_id"], referral["worker"]
+    pw = api(role="peer_worker", user=worker)
+    refused(
+        pw.post("/sessions/held", one_to_one(rid, worker, days_ago(70))),
+        409,
+        "SessionCannotPrecedeTheReferral",
+    )
+    correction = {"field": "received_on", "value": days_ago(90).isoformat(), "reason": "typo"}
+    ok(api("referrals").post(f"/referrals/{rid}/correct", correction))
+    sessions_sees(stack_state, rid, "received_on", days_ago(90))
+    ok(pw.post("/sessions/held", one_to_one(rid, worker, days_ago(70))), 201)
+    assert sessions_of(api, rid) == 1
+
+
+def test_a_booked_one_to_one_is_not_recorded_as_held_after_the_discharge(
+    api, stack_state, referral
+):
+    rid, worker = referral["referral_id"], referral["worker"]
+    pw = api(role="peer_worker", user=worker)
+    booking = {
+        "kind": "one_to_one",
+        "referral_id": rid,
+        "mode": "phone",
+        "location": "remote",
+        "worker_ids": [worker],
+        "planned_start_at": at_ten(days_ago(10)),
+        "planned_duration_minutes": 50,
+    }
+    session = ok(pw.post("/sessions", booking), 201)
+    discharge = {"reason": "goals_met", "on": days_ago(20).isoformat()}
+    ok(api("referrals", "peer_worker", worker).post(f"/referrals/{rid}/discharge", discharge))
+    sessions_sees(stack_state, rid, "ended_on", days_ago(20))
+    held = {"actual_start_at": at_ten(days_ago(10)), "duration_minutes": 50}
+    body = refused(
+        pw.post(f"/sessions/{session['session_id']}/record", held),
+        409,
+        "SessionCannotFollowTheDischarge",
+    )
+    assert days_ago(20).isoformat() in body["message"]
+    assert ok(pw.get(f"/sessions/{session['session_id']}"))["status"] == "booked"
+    # on the day of the discharge it is within the timeline
+    held["actual_start_at"] = at_ten(days_ago(20))
+    assert ok(pw.post(f"/sessions/{session['session_id']}/record", held))["status"] == "held"
+
+
+def test_a_measure_and_a_signposting_before_the_earliest_date_are_refused(api, referral):
+    person, worker = referral["person_id"], referral["worker"]
+    pw = api(role="peer_worker", user=worker)
+    measure = {
+        "measure": "swemwbs",
+        "timepoint": "start",
+        "taken_on": "1990-01-01",
+        "answers": dict.fromkeys(SWEMWBS_ITEMS, 3),
+    }
+    refused(
+        pw.post(f"/people/{person}/measures", measure),
+        422,
+        "DateMustNotPrecedeTheEarliestDate",
+        "taken_on",
+    )
+    signposting = {"person_id": person, "destination": "housing", "on": "1990-01-01"}
+    refused(pw.post("/signposting", signposting), 422, "DateMustNotPrecedeTheEarliestDate", "on")
+    measures = pw.get(f"/people/{person}/measures")
+    assert measures.status_code == 404 or measures.json()["measures"] == [], measures.text
+    assert ok(pw.get("/signposting", person_id=person))["total"] == 0
+
+
+def test_a_concern_that_happened_in_1900_is_refused_naming_the_field(api):
+    raiser = f"pw-concern-{uuid.uuid4().hex[:6]}"
+    worker = api("safeguarding", "peer_worker", raiser)
+    form = {
+        "age_group": "adult",
+        "categories": ["financial_material"],
+        "severity": "standard",
+        "immediate_risk": False,
+        "what_happened": "Said a relative keeps their bank card.",
+        "actions_taken": ["none"],
+        "consent_given": True,
+        "person_description": "Man in his sixties at the Tuesday drop-in.",
+        "happened_on": "1900-01-01",
+    }
+    refused(worker.post("/concerns", form), 422, "DateMustNotPrecedeTheEarliestDate", "happened_on")
+    lead = api("safeguarding", "safeguarding_lead")
+    listed = ok(lead.get("/concerns", raised_by=raiser, status="any"))
+    assert listed["total"] == 0
+    form["happened_on"] = days_ago(3).isoformat()
+    ok(worker.post("/concerns", form), 201)
+    assert ok(lead.get("/concerns", raised_by=raiser, status="any"))["total"] == 1
