@@ -181,6 +181,10 @@ class ReferralNamesARegisteredPerson(ReferenceRefused):
     pass
 
 
+class ACarerCaresForSomeoneElse(ReferenceRefused):
+    pass
+
+
 class InputRule(ReferenceRefused):
     """A value that is wrong in itself (a date before the partner's earliest, or in the
     future, a blank text): invalid input, answered 422 naming the field and the rule."""
@@ -329,6 +333,12 @@ class Referral(Aggregate):
         """`details` is the ReferralReceived payload (validated by its schema)."""
         if self.status is not None:
             raise ReferralMustBeNew("this referral has already been received")
+        cared_for = details.get("cared_for_person_id")
+        if cared_for is not None and cared_for == details.get("person_id"):
+            raise ACarerCaresForSomeoneElse(
+                "cared_for_person_id",
+                "names the person referred: a carer's referral names the person they care for",
+            )
         return self.decide([NewEvent("ReferralReceived", details)])
 
     def accept(self, by: str, on: date) -> list[NewEvent]:

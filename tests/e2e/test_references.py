@@ -110,6 +110,20 @@ def test_a_carer_referrals_cared_for_person_must_be_registered(api, register_per
     assert events_naming("referrals", carer) == 1  # their registration, no referral
 
 
+def test_a_carers_referral_does_not_name_the_carer_as_the_person_cared_for(
+    api, register_person, events_naming
+):
+    carer = register_person()
+    response = api().post(
+        "/referrals",
+        referral_body(
+            person_id=carer, source="carer", is_carer_referral=True, cared_for_person_id=carer
+        ),
+    )
+    refused(response, "cared_for_person_id", "ACarerCaresForSomeoneElse")
+    assert events_naming("referrals", carer) == 1  # their registration, no referral
+
+
 def test_another_partners_person_is_not_a_person_of_this_node(api, register_person):
     theirs = register_person("lslcs")
     response = api().post("/referrals", referral_body(person_id=theirs))

@@ -238,6 +238,15 @@ def test_a_referral_is_received_once():
         given("received").receive(RECEIVED)
 
 
+def test_a_carers_referral_does_not_name_the_carer_as_the_person_they_care_for():
+    carer = {**RECEIVED, "is_carer_referral": True, "source": "carer"}
+    with pytest.raises(domain.ACarerCaresForSomeoneElse) as refused:
+        Referral("r").receive({**carer, "cared_for_person_id": carer["person_id"]})
+    assert refused.value.field_name == "cared_for_person_id"
+    [event] = Referral("r").receive({**carer, "cared_for_person_id": str(uuid.uuid4())})
+    assert event.event_type == "ReferralReceived"
+
+
 # -- one timeline per referral -----------------------------------------------------------------
 
 
