@@ -479,6 +479,19 @@ def openapi_document(service_cls, title: str, version: str = "1.0.0") -> dict:
     return spec.to_dict()
 
 
+class Text(fields.String):
+    """Free text a person writes: trimmed; nothing but spaces is refused (the rule
+    TextMustHaveContent)."""
+
+    default_error_messages = {"blank": "must not be blank (rule TextMustHaveContent)"}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not text:
+            raise self.make_error("blank")
+        return text
+
+
 class PageQuery(Schema):
     """Pagination shared by every list endpoint."""
 

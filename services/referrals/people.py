@@ -16,7 +16,7 @@ from shared.aggregate import ReferenceRefused
 from shared.auth import Forbidden, Principal
 from shared.db import rows
 from shared.events import NewEvent
-from shared.web import BadRequest, NotFound, context_of, route
+from shared.web import BadRequest, NotFound, Text, context_of, route
 
 GENDERS = ("woman", "man", "non_binary", "other", "prefer_not_to_say", "not_known")
 # NHS ethnic category groups (the first letter groups of the national code list)
@@ -57,17 +57,6 @@ def postcode_district(postcode: str | None) -> str | None:
         return None
     compact = postcode.replace(" ", "").upper()
     return compact[:-3] if len(compact) > 3 else None
-
-
-class Text(fields.String):
-    """Free text, trimmed; text of nothing but spaces is refused (the rule TextMustHaveContent)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        trimmed = text.strip()
-        if not trimmed:
-            raise ValidationError("must not be blank (rule TextMustHaveContent)")
-        return trimmed
 
 
 def _text(max_length: int, **kw):

@@ -30,7 +30,7 @@ from services.safeguarding.domain import (
     WITHOUT_CONSENT_REASONS,
 )
 from shared.events import EventRegistry
-from shared.web import PageQuery
+from shared.web import PageQuery, Text
 
 registry = EventRegistry()
 
@@ -228,20 +228,10 @@ class EscalationNotifiedPayload(Schema):
 # -- requests ---------------------------------------------------------------------------------
 
 
-class Words(fields.String):
-    """Text a worker writes: trimmed, and refused when nothing is left (spaces only)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
-        if not text:
-            raise SchemaError("must say something: it is empty or spaces only")
-        return text
-
-
 def _text(required: bool = False, max_length: int = 5000):
     if required:
-        return Words(required=True, validate=validate.Length(min=1, max=max_length))
-    return Words(load_default=None, validate=validate.Length(min=1, max=max_length))
+        return Text(required=True, validate=validate.Length(min=1, max=max_length))
+    return Text(load_default=None, validate=validate.Length(min=1, max=max_length))
 
 
 class CommandBody(Schema):
@@ -344,7 +334,7 @@ class DecideConcernBody(CommandBody):
     decision = _code(DECISIONS, required=True)
     reason = _code(NO_FURTHER_ACTION_REASONS, load_default=None)
     rationale = _text()
-    agency_reference = Words(load_default=None, validate=validate.Length(min=1, max=100))
+    agency_reference = Text(load_default=None, validate=validate.Length(min=1, max=100))
     # why a decided concern's route changes: required then, and only then (sealed text)
     revision_reason = _text(max_length=2000)
 
@@ -361,7 +351,7 @@ class DecideConcernBody(CommandBody):
 
 class AddActionBody(CommandBody):
     kind = _code(ACTION_KINDS, required=True)
-    owner_id = Words(required=True, validate=validate.Length(min=1, max=200))
+    owner_id = Text(required=True, validate=validate.Length(min=1, max=200))
     due_on = fields.Date(required=True)
     details = _text()
 
@@ -387,7 +377,7 @@ class ConcernListQuery(PageQuery):
     status = fields.String(load_default="open", validate=validate.OneOf(("open", "any", *STATES)))
     severity = _code(SEVERITIES)
     overdue = fields.Boolean()
-    raised_by = Words(validate=validate.Length(min=1, max=200))
+    raised_by = Text(validate=validate.Length(min=1, max=200))
 
 
 # -- responses --------------------------------------------------------------------------------

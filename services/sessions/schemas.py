@@ -16,7 +16,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from services.sessions import domain, measures
 from shared.events import EventRegistry
-from shared.web import History
+from shared.web import History, Text
 
 registry = EventRegistry()
 
@@ -35,26 +35,14 @@ def _codes(choices, **kwargs) -> fields.List:
     return fields.List(_code(choices), validate=validate.Length(max=len(choices)), **kwargs)
 
 
-class Trimmed(fields.String):
-    """Text with its surrounding spaces taken off; what is left must say something."""
-
-    default_error_messages = {"blank": "must not be blank"}
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
-        if not text:
-            raise self.make_error("blank")
-        return text
-
-
 def _user(**kwargs) -> fields.String:
     """A worker's user id, as the token names them."""
-    return Trimmed(validate=validate.Length(min=1, max=200), **kwargs)
+    return Text(validate=validate.Length(min=1, max=200), **kwargs)
 
 
 def _stream(**kwargs) -> fields.String:
     """The id of another stream: a referral, session or group."""
-    return Trimmed(validate=validate.Length(min=1, max=200), **kwargs)
+    return Text(validate=validate.Length(min=1, max=200), **kwargs)
 
 
 def _optional(field_class, **kwargs):
@@ -256,7 +244,7 @@ class AttendanceVoidedPayload(Schema):
 @registry.event("GroupCreated")
 class GroupCreatedPayload(Schema):
     # a group's name describes the group ("Tuesday walking group"), never a person in it
-    name = Trimmed(required=True, validate=validate.Length(min=1, max=120))
+    name = Text(required=True, validate=validate.Length(min=1, max=120))
     kind = _code(domain.GROUP_KINDS, required=True)
     capacity = fields.Integer(required=True, validate=validate.Range(min=1))
     facilitator_ids = _workers(required=True)
@@ -669,7 +657,7 @@ class WriteSessionNotesBody(VersionedBody):
 
 
 class CreateGroupBody(Schema):
-    name = Trimmed(required=True, validate=validate.Length(min=1, max=120))
+    name = Text(required=True, validate=validate.Length(min=1, max=120))
     kind = _code(domain.GROUP_KINDS, required=True)
     capacity = fields.Integer(required=True, validate=validate.Range(min=1, max=500))
     facilitator_ids = _workers(required=True)
@@ -771,7 +759,7 @@ MAX_TEXT = 20_000
 
 
 def _text(**kwargs) -> fields.String:
-    return Trimmed(validate=validate.Length(min=1, max=MAX_TEXT), **kwargs)
+    return Text(validate=validate.Length(min=1, max=MAX_TEXT), **kwargs)
 
 
 class AttendanceItem(Schema):
