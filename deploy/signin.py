@@ -61,9 +61,18 @@ class Tokens:
                 resource=audience_of(partner),
             )
         issuer = HUB_PARTNER if partner == HUB_PARTNER else partner
+        username, password = self.account(role, partner, user)
+        return idp.login(providers[issuer], username, password, resource=audience_of(partner))
+
+    def account(self, role: str, partner: str = "leeds-mind", user: str | None = None):
+        """(username, password) of a person at their partner's provider, for signing in as a
+        browser would; the account is made first when it is new."""
+        issuer = HUB_PARTNER if partner == HUB_PARTNER else partner
         username = user or f"test-{role}"
         password = self._demo.get((issuer, username))
-        if password is None:
+        if password is not None:
+            return username, password
+        with self._lock:
             if (issuer, username, role) not in self._made:
                 idp.ensure_account(
                     self.state["idp"]["database_url"],
@@ -74,8 +83,7 @@ class Tokens:
                     username,
                 )
                 self._made.add((issuer, username, role))
-            password = self._password
-        return idp.login(providers[issuer], username, password, resource=audience_of(partner))
+        return username, self._password
 
     def _client_secret(self, issuer: str, client_id: str) -> str:
         path = Path(self.state["idp"]["secrets"]) / f"{issuer}.{client_id}"

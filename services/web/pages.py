@@ -10,7 +10,6 @@ from werkzeug.utils import redirect
 from werkzeug.wrappers import Response
 
 HERE = Path(__file__).resolve().parent
-STYLESHEET = HERE / "static" / "web.css"
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(HERE / "templates"),

@@ -11,13 +11,28 @@ import secrets
 from datetime import UTC, datetime
 
 import jwt
+import requests
 from nameko.extensions import DependencyProvider
 from psycogreen.eventlet import patch_psycopg
 from werkzeug.wrappers import Response
 
 from services.web import pages
+from services.web.api import Endpoints
+from services.web.app import safe_next, signed_in
+from services.web.assets import Assets
 from services.web.sessions import PendingLogin, SessionStore
 from services.web.signin import RelyingParty, SignInFailed, is_same_state, pkce_pair
+from services.web.views.admin import AdminPages
+from services.web.views.concerns import RaisingConcerns
+from services.web.views.day import my_day
+from services.web.views.groups import GroupPages
+from services.web.views.outcomes import OutcomePages
+from services.web.views.people import PeoplePages
+from services.web.views.plans import PlanPages
+from services.web.views.referrals import ReferralPages
+from services.web.views.safeguarding import SafeguardingPages
+from services.web.views.sessions import SessionPages
+from services.web.views.team import TeamPages
 from shared.auth import Forbidden, Unauthenticated
 from shared.config import Settings
 from shared.db import Database
@@ -51,11 +66,39 @@ class Sessions(DependencyProvider):
         return self.store
 
 
+class NodeEndpoints(DependencyProvider):
+    """Where the node's services answer (PEERLINK_REFERRALS_URL, _SESSIONS_URL,
+    _SAFEGUARDING_URL), read once at start."""
+
+    def setup(self):
+        self.endpoints = Endpoints.from_environment()
+
+    def get_dependency(self, worker_ctx):
+        return self.endpoints
+
+
+class HttpClient(DependencyProvider):
+    """One pool of connections to the node's services, shared by every page."""
+
+    def setup(self):
+        self.http = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
+        self.http.mount("http://", adapter)
+        self.http.mount("https://", adapter)
+
+    def stop(self):
+        self.http.close()
+
+    def get_dependency(self, worker_ctx):
+        return self.http
+
+
 class SignIn(DependencyProvider):
     """The web app as a client of the partner's provider, from PEERLINK_OIDC_ISSUER and
     PEERLINK_WEB_*; read once at start."""
 
     def setup(self):
+        Assets.check()
         self.relying_party = RelyingParty.from_environment()
 
     def get_dependency(self, worker_ctx):
@@ -93,15 +136,30 @@ def page(fn):
     return wrapper
 
 
-class WebService(Described):
+class WebService(
+    RaisingConcerns,
+    SafeguardingPages,
+    SessionPages,
+    GroupPages,
+    PlanPages,
+    OutcomePages,
+    ReferralPages,
+    PeoplePages,
+    TeamPages,
+    AdminPages,
+    Described,
+):
     """The people's pages of a partner node: sign-in with the partner's OpenID provider
-    (authorization code with PKCE) and server-side sessions."""
+    (authorization code with PKCE), server-side sessions, and the pages of a day's work, each
+    calling the node's services with the signed-in person's token."""
 
     name = "web"
     settings = NodeSettings()
     verifier = Verifier()
     sessions = Sessions()
     signin = SignIn()
+    endpoints = NodeEndpoints()
+    http = HttpClient()
 
     # -- pages -------------------------------------------------------------------------------
 
@@ -116,27 +174,50 @@ class WebService(Described):
     def home(self, request, principal):
         secret = request.cookies.get(self._cookie(SESSION_COOKIE))
         session = self.sessions.find(secret, now())
-        if session is not None and session.is_token_expired(now()):
-            # the provider's own session outlives the hour of an access token: a fresh one
-            # comes back without asking for the password again
-            return pages.see_other("/auth/login", self.signin.issuer)
-        body = pages.render(
-            "home.html",
-            title="Signed in" if session else "Sign in",
-            session=session,
-            role=pages.role_in_words(session.role) if session else "",
-        )
+        if session is not None:
+            return self.my_day(request, principal)
+        body = pages.render("home.html", title="Sign in", session=None)
         response = pages.html(body, self.signin.issuer)
-        if secret and session is None:
+        if secret:
             self._forget(response, SESSION_COOKIE)
         return response
 
-    @route("GET", "/static/web.css", public=True, media="text/css", summary="The pages' stylesheet")
-    def stylesheet(self, request, principal):
+    @signed_in()
+    def my_day(self, page):
+        return page.render("day/my_day.html", title="My day", day=my_day(page))
+
+    @route(
+        "GET",
+        "/static/<string:name>",
+        public=True,
+        media="text/css",
+        summary="The pages' stylesheets and scripts (the NHS.UK frontend, served here)",
+    )
+    def static(self, request, principal, name):
+        return Assets.response(name)
+
+    @route(
+        "GET",
+        "/assets/images/<string:name>",
+        public=True,
+        media="image/svg+xml",
+        summary="The NHS.UK frontend's icons",
+    )
+    def images(self, request, principal, name):
+        return Assets.image(name)
+
+    @route(
+        "GET",
+        "/session/keep-alive",
+        public=True,
+        status=204,
+        media="text/plain",
+        summary="Keep a signed-in session from ending while the person is still working",
+    )
+    def keep_alive(self, request, principal):
+        session = self.sessions.find(request.cookies.get(self._cookie(SESSION_COOKIE)), now())
         return Response(
-            pages.STYLESHEET.read_bytes(),
-            content_type="text/css; charset=utf-8",
-            headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "max-age=3600"},
+            status=204 if session is not None else 401, headers={"Cache-Control": "no-store"}
         )
 
     # -- signing in and out ------------------------------------------------------------------
@@ -153,7 +234,11 @@ class WebService(Described):
     def login(self, request, principal):
         verifier, challenge = pkce_pair()
         pending = PendingLogin(
-            state=_random(), nonce=_random(), code_verifier=verifier, created_at=now()
+            state=_random(),
+            nonce=_random(),
+            code_verifier=verifier,
+            created_at=now(),
+            next_path=safe_next(request.args.get("next")),
         )
         # after "Sign in with another account" the provider asks for a password again
         prompt = "login" if request.args.get("prompt") == "login" else None
@@ -255,7 +340,7 @@ class WebService(Described):
             id_token=tokens.id_token,
         )
         log.info("signed in %s as %s", person.user_id, person.role)
-        response = pages.see_other("/", issuer)
+        response = pages.see_other(safe_next(pending.next_path), issuer)
         self._forget(response, LOGIN_COOKIE)
         self._set(response, SESSION_COOKIE, secret)
         return response

@@ -111,6 +111,8 @@ class PendingLogin:
     nonce: str
     code_verifier: str
     created_at: datetime
+    # the page to go back to once signed in (a path of the app)
+    next_path: str = "/"
 
     def is_over(self, now: datetime) -> bool:
         return now >= self.created_at + timedelta(seconds=PENDING_LOGIN_SECONDS)
@@ -127,7 +129,12 @@ class SessionStore:
         """Records a sign-in under way; returns the secret for its cookie."""
         secret = new_secret()
         expires_at = pending.created_at + timedelta(seconds=PENDING_LOGIN_SECONDS)
-        data = {"state": pending.state, "nonce": pending.nonce, "verifier": pending.code_verifier}
+        data = {
+            "state": pending.state,
+            "nonce": pending.nonce,
+            "verifier": pending.code_verifier,
+            "next": pending.next_path,
+        }
         with self.db.transaction() as cur:
             self._sweep(cur, pending.created_at)
             cur.execute(
@@ -153,7 +160,9 @@ class SessionStore:
         data = unseal(secret, row[0])
         if data is None:
             return None
-        pending = PendingLogin(data["state"], data["nonce"], data["verifier"], row[1])
+        pending = PendingLogin(
+            data["state"], data["nonce"], data["verifier"], row[1], data.get("next") or "/"
+        )
         return None if pending.is_over(now) else pending
 
     def start(

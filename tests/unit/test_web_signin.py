@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -16,8 +17,10 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from nameko.testing.services import worker_factory
 from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Response
 
 from services.web import pages
+from services.web.api import SERVICES, Endpoints
 from services.web.service import WebService
 from services.web.sessions import PendingLogin, Session
 from services.web.signin import (
@@ -333,6 +336,29 @@ class FakeSettings:
     partner_id = "leeds-mind"
 
 
+class FakeNodeHttp:
+    """The node's services, answering every list with nothing in it."""
+
+    def __init__(self):
+        self.asked = []
+
+    def request(self, method, url, headers=None, **kwargs):
+        self.asked.append((method, url, headers["Authorization"]))
+        answer = Response(json.dumps({"items": [], "total": 0}), mimetype="application/json")
+        return FakeAnswer(answer)
+
+
+class FakeAnswer:
+    def __init__(self, response: Response):
+        self.status_code = response.status_code
+        self.content = response.get_data()
+        self.headers = dict(response.headers)
+        self.reason = "OK"
+
+    def json(self):
+        return json.loads(self.content)
+
+
 def web(verifier_answer=None, identity=None):
     return worker_factory(
         WebService,
@@ -340,6 +366,8 @@ def web(verifier_answer=None, identity=None):
         signin=FakeRelyingParty(identity),
         verifier=FakeVerifier(verifier_answer or Principal("sam", "peer_worker", "leeds-mind")),
         settings=FakeSettings(),
+        endpoints=Endpoints({name: f"http://{name}.test" for name in SERVICES}),
+        http=FakeNodeHttp(),
     )
 
 
@@ -443,9 +471,12 @@ def test_the_home_page_says_who_is_signed_in_in_words_and_escapes_their_name():
     service = web()
     response = service.home(request("/", cookies={"peerlink_session": signed_in(service)}))
     text = response.get_data(as_text=True)
-    assert "Signed in as <strong>&lt;b&gt;Sam&lt;/b&gt; Peer</strong> (peer worker)" in text
+    assert response.status_code == 200, text
+    assert "&lt;b&gt;Sam&lt;/b&gt; Peer (peer worker)" in text and "<b>Sam" not in text
     assert 'name="csrf_token" value="csrf"' in text
     assert text.count("<h1") == 1 and '<html lang="en-GB">' in text
+    # My day is read from the node's services with the signed-in person's own token
+    assert service.http.asked and all(token == "Bearer at" for _, _, token in service.http.asked)
 
 
 def test_every_page_carries_the_security_headers():
