@@ -238,7 +238,12 @@ def _demo_transfer(state: dict, tokens: Tokens) -> None:
         offers = mesmac.session.get(
             f"{mesmac.base}/offers", params={"status": "received"}, timeout=10
         ).json()["items"]
-        mine = [o for o in offers if o["referral_id"] == referral["referral_id"]]
+        # accepted once the person's record sealed for MESMAC has arrived with the offer
+        mine = [
+            o
+            for o in offers
+            if o["referral_id"] == referral["referral_id"] and o["person_record"] == "arrived"
+        ]
         if mine:
             mesmac.post(f"/offers/{mine[0]['offer_id']}/accept", {})
             print("[peerlink] demo transfer: a Leeds Mind referral accepted by MESMAC")

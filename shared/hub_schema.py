@@ -36,7 +36,9 @@ HUB_FIELDS: dict[str, tuple[str, ...]] = {
     "FirstContactMade": ("contacted_on",),
     "ReferralPutOnHold": ("on", "reason"),
     "ReferralResumed": ("on",),
-    "ReferralDischarged": ("discharged_on", "reason"),
+    # close_open_items: the node's sessions service (which reads these fields off the broker
+    # too) cancels the referral's sessions still booked and closes its plans
+    "ReferralDischarged": ("discharged_on", "reason", "close_open_items"),
     "ReferralClosedWithoutContact": ("closed_on", "reason"),
     # a date or code put right: which field, the old and new value (dates and codes only; the
     # worker's reason stays sealed on the node)
@@ -61,7 +63,10 @@ HUB_FIELDS: dict[str, tuple[str, ...]] = {
     ),
     "OfferDeclined": ("offer_id", "from_partner", "referral_id", "declined_on", "reason"),
     "ReferralOfferDeclined": ("to_partner", "declined_on"),
+    "ReferralOfferWithdrawn": ("to_partner", "offer_id", "withdrawn_on", "reason"),
     "ReferralTransferred": ("to_partner", "transferred_on"),
+    # the person of a referral transferred to a partner was erased: that partner is told
+    "TransferredPersonErased": ("to_partner", "offer_id", "erased_on"),
     # sessions
     "SessionBooked": ("kind", "mode", "medium_code", "location", "group_id", "person_id"),
     "SessionRecorded": (

@@ -15,15 +15,26 @@ DEAD_LETTER_EXCHANGE = "peerlink.dead"
 # what other partners publish that concerns this one (referral offers and their answers),
 # federated into each partner vhost from every other partner's events exchange
 INBOUND_EXCHANGE = "peerlink.inbound"
+# a person's record sealed for the one partner their referral is offered to: published on an
+# exchange of its own, which only the other partners' inbound exchanges federate from (never
+# the hub's), routed by its recipient so that no other partner receives it either
+TRANSFERS_EXCHANGE = "peerlink.transfers"
 HUB_QUEUE = "hub.reports"
 REFERRALS_INBOUND_QUEUE = "referrals.inbound"
 SESSIONS_REFERRALS_QUEUE = "sessions.referrals"
 SAFEGUARDING_SIGNALS_QUEUE = "safeguarding.signals"
 INBOUND_ROUTING_KEYS = (
     "*.referrals.ReferralOffered",
+    "*.referrals.ReferralOfferWithdrawn",
     "*.referrals.OfferAccepted",
     "*.referrals.OfferDeclined",
+    "*.referrals.TransferredPersonErased",
 )
+
+
+def transfer_routing_key(from_partner: str, to_partner: str) -> str:
+    """The routing key of a record sealed by `from_partner` for `to_partner`."""
+    return f"{from_partner}.transfers.{to_partner}"
 
 
 @dataclass(frozen=True)
@@ -79,8 +90,13 @@ def node_topology(partner: str) -> Topology:
     from other partners arrive on the inbound exchange."""
     topology = base_topology()
     topology.exchanges.append(Exchange(INBOUND_EXCHANGE))
+    topology.exchanges.append(Exchange(TRANSFERS_EXCHANGE))
     topology.consumer_queue(
-        REFERRALS_INBOUND_QUEUE, *INBOUND_ROUTING_KEYS, exchange=INBOUND_EXCHANGE
+        REFERRALS_INBOUND_QUEUE,
+        *INBOUND_ROUTING_KEYS,
+        # records sealed for this partner by any other
+        transfer_routing_key("*", partner),
+        exchange=INBOUND_EXCHANGE,
     )
     # the sessions service follows this partner's referrals (a one-to-one needs an active one)
     topology.consumer_queue(SESSIONS_REFERRALS_QUEUE, f"{partner}.referrals.#")
@@ -145,7 +161,7 @@ def permissions(partners=PARTNERS) -> list[dict]:
                 "user": broker_user(partner),
                 "vhost": partner,
                 "configure": "^$",
-                "write": _only([EVENTS_EXCHANGE]),
+                "write": _only([EVENTS_EXCHANGE, TRANSFERS_EXCHANGE]),
                 "read": _only(_consumed(node_topology(partner))),
             }
         )
@@ -155,7 +171,10 @@ def permissions(partners=PARTNERS) -> list[dict]:
                 "vhost": partner,
                 "configure": FEDERATION_RESOURCES,
                 "write": FEDERATION_RESOURCES,
-                "read": f"^({re.escape(EVENTS_EXCHANGE)}$|federation: )",
+                "read": (
+                    f"^({re.escape(EVENTS_EXCHANGE)}$|{re.escape(TRANSFERS_EXCHANGE)}$"
+                    "|federation: )"
+                ),
             }
         )
     rights.append(
@@ -176,7 +195,8 @@ def definitions(
     partners=PARTNERS,
 ) -> dict:
     """RabbitMQ definitions (for `rabbitmqctl import_definitions`): users, vhosts,
-    permissions, topology, and the federation that carries each partner's events to the hub.
+    permissions, topology, and the federation that carries each partner's events to the hub
+    (and to the other partners, with the records each seals for one of them).
 
     `password_hashes` maps every name of `broker_users(partners)` to its RabbitMQ password
     hash; `upstream_uri(partner)` is the URI a link reads that partner's vhost with (as the
@@ -239,6 +259,13 @@ def definitions(
                 for other in partners
                 if other != partner
             ),
+            # the records other partners seal for this one: partner vhosts only, not the hub's
+            *(
+                _upstream(partner, f"{other}.transfers", upstream_uri(other), TRANSFERS_EXCHANGE)
+                for partner in partners
+                for other in partners
+                if other != partner
+            ),
             *(_upstream(HUB_VHOST, partner, upstream_uri(partner)) for partner in partners),
         ],
         "policies": [
@@ -251,14 +278,14 @@ def definitions(
     }
 
 
-def _upstream(vhost: str, name: str, uri: str) -> dict:
+def _upstream(vhost: str, name: str, uri: str, exchange: str = EVENTS_EXCHANGE) -> dict:
     return {
         "vhost": vhost,
         "component": "federation-upstream",
         "name": name,
         "value": {
             "uri": uri,
-            "exchange": EVENTS_EXCHANGE,
+            "exchange": exchange,
             # the upstream's copy is removed only once the downstream has it on disk
             "ack-mode": "on-confirm",
             # the user_id the upstream validated (the partner's node user) travels with each

@@ -25,7 +25,7 @@ from shared.auth import (
     verifier_from_environment,
 )
 from shared.config import NODE_SERVICES, Settings, broker_user, feed_urls, source_name
-from shared.consumer import Consumer, HttpFeed, Reactor, SenderCheck, run_catch_up, run_queue
+from shared.consumer import Consumer, HttpFeed, SenderCheck, run_catch_up, run_queue
 from shared.db import Database
 from shared.events import EventRegistry
 from shared.eventstore import PostgresEventStore
@@ -72,24 +72,43 @@ class Worker:
 
     def start_node(self) -> None:
         from services.referrals.projections import referrals_projector
-        from services.referrals.transfers import TransferReactions
+        from services.referrals.transfers import (
+            InboundTransfers,
+            SealedRecords,
+            TransferReactions,
+            TransferSender,
+        )
+        from shared.config import PARTNERS
         from shared.topology import REFERRALS_INBOUND_QUEUE
+        from shared.transfer_keys import TransferKeys
+        from shared.vault import MasterKeys, Vault
 
+        partner = self.settings.partner_id
         registry = node_registry()
         referrals = PostgresEventStore(
             self.db, "referrals", registry, service="referrals", projector=referrals_projector()
         )
-        reactor = Reactor(
-            "referrals-inbound", TransferReactions(referrals, self.settings.partner_id)
+        # a record another partner sealed for this one waits in the vault until it is answered
+        vault = Vault("vault", MasterKeys.from_environment(partner))
+        inbound = InboundTransfers(
+            "referrals-inbound",
+            partner,
+            PARTNERS,
+            TransferReactions(referrals, partner, vault),
+            SealedRecords(referrals, vault, TransferKeys.from_environment(partner)),
+            self.db,
         )
         self._thread(
             "referrals-inbound",
             run_queue,
-            reactor,
+            inbound,
             self.settings.amqp_url,
             REFERRALS_INBOUND_QUEUE,
             self.stop,
         )
+        # the records this partner sealed for others, each to its partner alone
+        sender = TransferSender(self.db, self.settings.amqp_url, partner)
+        self._thread("transfer-outbox", sender.run, self.stop)
         self._start_referral_status(referrals)
         self._start_safeguarding_signals(registry)
         for service in NODE_SERVICES:
@@ -146,17 +165,33 @@ class Worker:
 
     def _start_referral_status(self, referrals: PostgresEventStore) -> None:
         """The sessions service's view of referral status, fed by this partner's referral
-        events; gaps are read straight from the referrals store of the same database."""
-        from services.sessions.projections import CONSUMER, SCHEMA, ReferralStatus
+        events, and what a discharge asks it to close; gaps are read straight from the
+        referrals store of the same database."""
+        from services.sessions.discharge import OpenItemsClosing
+        from services.sessions.projections import (
+            CONSUMER,
+            SCHEMA,
+            ReferralStatus,
+            sessions_projector,
+        )
         from shared.consumer import StoreFeed
         from shared.topology import SESSIONS_REFERRALS_QUEUE
 
         source = source_name(self.settings.partner_id, "referrals")
+        # what it appends reaches the sessions read model in the same transaction, as the
+        # service's own appends do
+        sessions = PostgresEventStore(
+            self.db,
+            "sessions",
+            referrals.registry,
+            service="sessions",
+            projector=sessions_projector(),
+        )
         consumer = Consumer(
             CONSUMER,
             self.db,
             SCHEMA,
-            [ReferralStatus()],
+            [ReferralStatus(), OpenItemsClosing(sessions, self.settings.partner_id)],
             StoreFeed({source: referrals}),
             **self._own_events_only(source),
         )

@@ -80,6 +80,11 @@ NEED_THEMES = (
 )
 RISK_LEVELS = ("none_known", "low", "medium", "high")
 CONTACT_MODES = ("face_to_face", "home_visit", "phone", "video", "text", "email", "letter")
+# What a person may consent to share with the partner their referral is offered to, sealed for
+# that partner alone: who they are, how to reach them (and how they like to be reached), their
+# needs and risk in the worker's words, and the referral's coded history. Coded needs, urgency
+# and risk level travel with every offer: a partner decides on them before accepting.
+SHAREABLE = ("identifiers", "contact", "needs", "risk", "history")
 
 CODE_LISTS = {
     "source": tuple(REFERRAL_SOURCES),
@@ -177,6 +182,20 @@ class NoOfferToAnswer(Rule):
     pass
 
 
+class OfferMustStayWithinConsent(TransferNeedsConsentToShare):
+    """What the person consented to names the partners their record may go to and what of it:
+    an offer to anyone else, or of anything more, is refused."""
+
+
+class TransferCarriesWhoThePersonIs(Rule):
+    """A referral moves with its person: an offer shares their identifiers, or the partner
+    taking it could not tell who they are."""
+
+
+class NoOfferToWithdraw(Rule):
+    pass
+
+
 class ReferralNamesARegisteredPerson(ReferenceRefused):
     pass
 
@@ -217,6 +236,37 @@ class ReferralTimelineRunsForward(Rule):
 
 class FirstContactCannotPrecedeReferral(ReferralTimelineRunsForward):
     pass
+
+
+class DischargeCannotPrecedeASessionHeld(ReferralTimelineRunsForward):
+    pass
+
+
+class FirstContactCannotFollowASessionHeld(ReferralTimelineRunsForward):
+    pass
+
+
+@dataclass(frozen=True)
+class SessionsHeld:
+    """The first and last day of the referral's one-to-one or carer sessions held (as the
+    sessions service records them): first contact <= sessions <= discharge."""
+
+    first: date
+    last: date
+    # the dates sessions held bound
+    BOUNDED = ("first_contact_on", "discharged_on")
+
+    def bound(self, field_name: str, on: date) -> None:
+        if field_name == "discharged_on" and on < self.last:
+            raise DischargeCannotPrecedeASessionHeld(
+                f"discharged on {on.isoformat()} would come before a session held on "
+                f"{self.last.isoformat()}; void that session if it was recorded in error"
+            )
+        if field_name == "first_contact_on" and on > self.first:
+            raise FirstContactCannotFollowASessionHeld(
+                f"first contact on {on.isoformat()} would come after a session held on "
+                f"{self.first.isoformat()}, which was contact already"
+            )
 
 
 class CorrectionMustChangeTheValue(Rule):
@@ -319,6 +369,9 @@ class Referral(Aggregate):
         self.consent_withdrawn_on: date | None = None
         self.offered_to: str | None = None
         self.offer_id: str | None = None
+        # once transferred: to whom, by which offer (an erasure here is told to them)
+        self.transferred_to: str | None = None
+        self.transfer_offer_id: str | None = None
         self.history_of_workers: list[str] = []
         self.outcome_reason: str | None = None
         # the dated steps in the order they were recorded: (timeline field, date)
@@ -436,7 +489,17 @@ class Referral(Aggregate):
         self._follows("resumed_on", on)
         return self.decide([NewEvent("ReferralResumed", {"by": by, "on": on.isoformat()})])
 
-    def discharge(self, by: str, on: date, reason: str) -> list[NewEvent]:
+    def discharge(
+        self,
+        by: str,
+        on: date,
+        reason: str,
+        close_open_items: bool = False,
+        held: SessionsHeld | None = None,
+    ) -> list[NewEvent]:
+        """`close_open_items`: the sessions service is asked to cancel the referral's sessions
+        still to come and close its open plans (it reacts to this event); `held`: the
+        referral's sessions held, none of which a discharge comes before."""
         if self.status not in (ACTIVE, ON_HOLD):
             if self.status in (RECEIVED, ACCEPTED, ALLOCATED):
                 raise DischargeNeedsActiveSupport(
@@ -446,11 +509,18 @@ class Referral(Aggregate):
                 f"a {_ended(self.status or 'new')} referral cannot be discharged"
             )
         self._follows("discharged_on", on)
+        if held is not None:
+            held.bound("discharged_on", on)
         return self.decide(
             [
                 NewEvent(
                     "ReferralDischarged",
-                    {"discharged_by": by, "discharged_on": on.isoformat(), "reason": reason},
+                    {
+                        "discharged_by": by,
+                        "discharged_on": on.isoformat(),
+                        "reason": reason,
+                        "close_open_items": close_open_items,
+                    },
                 )
             ]
         )
@@ -471,8 +541,16 @@ class Referral(Aggregate):
         )
 
     def offer_to(
-        self, partner_id: str, own_partner: str, by: str, on: date, share: dict
+        self,
+        partner_id: str,
+        own_partner: str,
+        by: str,
+        on: date,
+        share: dict,
+        shares: list[str] | None = None,
     ) -> list[NewEvent]:
+        """`share`: the offer's id and coded details; `shares`: what of the person's record is
+        sealed for the partner (SHAREABLE; by default all that their consent allows)."""
         if self.status not in OPEN_STATES:
             raise TransferNeedsAnOpenReferral(
                 f"a {_ended(self.status or 'new')} referral cannot be offered to a partner"
@@ -488,6 +566,25 @@ class Referral(Aggregate):
             )
         if partner_id == own_partner:
             raise TransferMustGoToAnotherPartner("a referral is offered to another partner")
+        partners = self.consent_shares_with()
+        if partners is not None and partner_id not in partners:
+            raise OfferMustStayWithinConsent(
+                f"the person consented to share their referral with "
+                f"{', '.join(partners) or 'no partner'}, not with {partner_id}"
+            )
+        consented = self.consented_shares()
+        shares = sorted(set(consented if shares is None else shares), key=SHAREABLE.index)
+        beyond = [name for name in shares if name not in consented]
+        if beyond:
+            raise OfferMustStayWithinConsent(
+                f"the person did not consent to share their {', '.join(beyond)}; they consented "
+                f"to share {', '.join(consented) or 'nothing of their record'}"
+            )
+        if "identifiers" not in shares:
+            raise TransferCarriesWhoThePersonIs(
+                "an offer shares the person's identifiers: the partner taking their referral "
+                "registers them with it"
+            )
         if self.offered_to:
             raise OneOfferAtATime(f"this referral is already offered to {self.offered_to}")
         if self.received_on and on < self.received_on:
@@ -504,10 +601,62 @@ class Referral(Aggregate):
                         "offered_by": by,
                         "offered_on": on.isoformat(),
                         **share,
+                        "shares": shares,
                     },
                 )
             ]
         )
+
+    def withdraw_offer(self, by: str, on: date, reason: str) -> list[NewEvent]:
+        """The offer taken back before the partner answered it; they keep nothing of it."""
+        if not self.offered_to:
+            raise NoOfferToWithdraw("this referral is not offered to any partner")
+        return self.decide(
+            [
+                NewEvent(
+                    "ReferralOfferWithdrawn",
+                    {
+                        "to_partner": self.offered_to,
+                        "offer_id": self.offer_id,
+                        "withdrawn_by": by,
+                        "withdrawn_on": on.isoformat(),
+                        "reason": reason,
+                    },
+                )
+            ]
+        )
+
+    def person_erased(self, by: str, on: date) -> list[NewEvent]:
+        """The person was erased here: an open offer is withdrawn, and a partner their referral
+        went to is told (each partner answers for its own copy)."""
+        if self.offered_to:
+            return self.withdraw_offer(by, on, "person_erased")
+        if self.status == TRANSFERRED and self.transferred_to:
+            return self.decide(
+                [
+                    NewEvent(
+                        "TransferredPersonErased",
+                        {
+                            "to_partner": self.transferred_to,
+                            "offer_id": self.transfer_offer_id,
+                            "erased_on": on.isoformat(),
+                        },
+                    )
+                ]
+            )
+        return []
+
+    def consent_shares_with(self) -> list[str] | None:
+        """The partners the person consented to share with; None: any partner of the alliance
+        (consent recorded before it named them)."""
+        return None if self.consent is None else self.consent.get("share_with")
+
+    def consented_shares(self) -> list[str]:
+        """What of their record the person consented to share (SHAREABLE)."""
+        if not self.consent_to_share:
+            return []
+        shares = (self.consent or {}).get("shares")
+        return list(SHAREABLE) if shares is None else [s for s in SHAREABLE if s in shares]
 
     def settle_offer(
         self, offer_id: str, accepted: bool, partner_id: str, on: date
@@ -540,17 +689,27 @@ class Referral(Aggregate):
 
     def withdraw_consent(self, by: str, on: date) -> list[NewEvent]:
         """A person may withdraw consent at any time; their referral is then offered to no one
-        until they give it again."""
+        until they give it again, and an offer still open is withdrawn with it."""
         self._must_exist()
-        return self.decide(
+        events = self.decide(
             [NewEvent("ConsentWithdrawn", {"withdrawn_by": by, "withdrawn_on": on.isoformat()})]
         )
+        if self.offered_to:
+            events += self.withdraw_offer(by, on, "consent_withdrawn")
+        return events
 
     def correct(
-        self, field_name: str, value, by: str, on: date, reason_text_id: str
+        self,
+        field_name: str,
+        value,
+        by: str,
+        on: date,
+        reason_text_id: str,
+        held: SessionsHeld | None = None,
     ) -> list[NewEvent]:
         """Puts right a date or coded field recorded wrongly: who, when, why (sealed text),
-        the old value and the new; the timeline must still run forward afterwards."""
+        the old value and the new; the timeline must still run forward afterwards, around
+        the referral's sessions `held` too."""
         self._must_exist()
         if field_name not in CORRECTABLE_FIELDS:
             raise CorrectionMustNameACorrectableField(
@@ -558,6 +717,8 @@ class Referral(Aggregate):
             )
         if field_name in CORRECTABLE_DATES:
             previous, value = self._correct_date(field_name, value)
+            if held is not None:
+                held.bound(field_name, date.fromisoformat(value))
         else:
             previous, value = self._correct_code(field_name, value)
         if previous == value:
@@ -710,9 +871,16 @@ class Referral(Aggregate):
     def apply_referral_offer_declined(self, p: dict) -> None:
         self.offered_to = self.offer_id = None
 
+    def apply_referral_offer_withdrawn(self, p: dict) -> None:
+        self.offered_to = self.offer_id = None
+
     def apply_referral_transferred(self, p: dict) -> None:
         self.status = TRANSFERRED
+        self.transferred_to, self.transfer_offer_id = self.offered_to, self.offer_id
         self.offered_to = self.offer_id = None
+
+    def apply_transferred_person_erased(self, p: dict) -> None:
+        pass
 
     def apply_consent_recorded(self, p: dict) -> None:
         self.consent = {k: v for k, v in p.items() if k != "recorded_by"}
@@ -768,6 +936,9 @@ class Referral(Aggregate):
             "offered_to": self.offered_to,
             "outcome_reason": self.outcome_reason,
             "transferred_from": None,
+            "transferred_to": self.transferred_to,
+            # accepted from a partner's offer: where from, and the history it brought
+            "transfer": None,
             **self.details,
             "received_on": self.received_on,
             "consent": self.consent,
@@ -793,10 +964,34 @@ class OfferMustBeOpen(Rule):
 
 
 OFFER_DECLINE_REASONS = ("no_capacity", "outside_service_criteria", "person_declined", "other")
+# why the offering partner withdraws an offer still open
+OFFER_WITHDRAWAL_REASONS = (
+    "consent_withdrawn",
+    "needs_changed",
+    "offered_in_error",
+    "person_erased",
+    "other",
+)
+
+
+class OfferAwaitsThePersonsRecord(Rule):
+    """An offer is accepted once the person's record sealed for this partner has arrived: it
+    travels apart from the offer's coded details, and a moment later."""
+
+
+class TransferredPersonMayBeRegisteredHere(Rule):
+    """Someone registered on this node has the transferred person's NHS number, or their name
+    and date of birth: the worker says whether it is them (link) or someone else (register)."""
+
+    def __init__(self, message: str, candidates: list[str]):
+        super().__init__(message)
+        self.details = {"candidates": candidates}
 
 
 class IncomingOffer(Aggregate):
-    """A referral another partner offers to this one; accepted or declined here."""
+    """A referral another partner offers to this one; accepted or declined here, or withdrawn
+    by the partner that made it. The person's record sealed for this partner is kept apart (in
+    the vault, under a key of the offer's own) until it is accepted, declined or withdrawn."""
 
     stream_type = "offer"
 
@@ -810,8 +1005,11 @@ class IncomingOffer(Aggregate):
             return []  # the same offer delivered again
         return self.decide([NewEvent("OfferReceived", details, event_id=event_id)])
 
-    def accept(self, by: str, on: date, new_referral_id: str) -> list[NewEvent]:
-        self._must_be_open("accepted")
+    def accept(
+        self, by: str, on: date, new_referral_id: str, person_id: str, person: str
+    ) -> list[NewEvent]:
+        """`person`: "registered" (new on this node) or "linked" (someone registered here)."""
+        self.require_open("accepted")
         return self.decide(
             [
                 NewEvent(
@@ -823,13 +1021,15 @@ class IncomingOffer(Aggregate):
                         "new_referral_id": new_referral_id,
                         "accepted_by": by,
                         "accepted_on": on.isoformat(),
+                        "person_id": person_id,
+                        "person": person,
                     },
                 )
             ]
         )
 
     def decline(self, by: str, on: date, reason: str) -> list[NewEvent]:
-        self._must_be_open("declined")
+        self.require_open("declined")
         return self.decide(
             [
                 NewEvent(
@@ -846,7 +1046,46 @@ class IncomingOffer(Aggregate):
             ]
         )
 
-    def _must_be_open(self, verb: str) -> None:
+    def withdrawn(self, on: date, reason: str) -> list[NewEvent]:
+        """The partner that made the offer took it back; an answered offer stays answered."""
+        self.require_open("withdrawn")
+        return self.decide(
+            [
+                NewEvent(
+                    "OfferWithdrawn",
+                    {
+                        "offer_id": self.id,
+                        "from_partner": self.details["from_partner"],
+                        "referral_id": self.details["referral_id"],
+                        "withdrawn_on": on.isoformat(),
+                        "reason": reason,
+                    },
+                )
+            ]
+        )
+
+    def erasure_noticed(self, on: date) -> list[NewEvent]:
+        """The partner the referral came from erased the person there. Our copy is ours to
+        answer for: the notice is recorded for a partner admin to act on, nothing is erased."""
+        if self.status != "accepted" or self.details.get("erasure_noticed_on"):
+            return []
+        return self.decide(
+            [
+                NewEvent(
+                    "ErasureNoticeReceived",
+                    {
+                        "offer_id": self.id,
+                        "from_partner": self.details["from_partner"],
+                        "referral_id": self.details["referral_id"],
+                        "new_referral_id": self.details["new_referral_id"],
+                        "person_id": self.details.get("person_id"),
+                        "erased_on": on.isoformat(),
+                    },
+                )
+            ]
+        )
+
+    def require_open(self, verb: str) -> None:
         if self.status != "received":
             raise OfferMustBeOpen(
                 f"an offer can be {verb} only while it is open; this one is {self.status}"
@@ -859,9 +1098,18 @@ class IncomingOffer(Aggregate):
     def apply_offer_accepted(self, p: dict) -> None:
         self.status = "accepted"
         self.details["new_referral_id"] = p["new_referral_id"]
+        self.details["person_id"] = p.get("person_id")
+        self.details["person"] = p.get("person")
 
     def apply_offer_declined(self, p: dict) -> None:
         self.status = "declined"
+
+    def apply_offer_withdrawn(self, p: dict) -> None:
+        self.status = "withdrawn"
+        self.details["withdrawn_on"] = p["withdrawn_on"]
+
+    def apply_erasure_notice_received(self, p: dict) -> None:
+        self.details["erasure_noticed_on"] = p["erased_on"]
 
     def as_dict(self) -> dict:
         return {"offer_id": self.id, "version": self.version, "status": self.status, **self.details}

@@ -47,6 +47,10 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.incoming_offers (
     version          integer NOT NULL
 );
 """
+# the day the partner an accepted offer came from erased its person there (their notice)
+OFFERS_ERASURE_NOTICE_DDL = f"""
+ALTER TABLE {SCHEMA}.incoming_offers ADD COLUMN IF NOT EXISTS erasure_noticed_on date;
+"""
 
 STATUS_AFTER = {
     "ReferralAccepted": "accepted",
@@ -154,11 +158,21 @@ class ReferralList:
                     event.version,
                 ),
             )
+        elif event.event_type == "ErasureNoticeReceived":
+            cur.execute(
+                f"UPDATE {SCHEMA}.incoming_offers SET erasure_noticed_on = %s, version = %s"
+                " WHERE offer_id = %s",
+                (p["erased_on"], event.version, p["offer_id"]),
+            )
         else:
-            status = {"OfferAccepted": "accepted", "OfferDeclined": "declined"}[event.event_type]
+            status = {
+                "OfferAccepted": "accepted",
+                "OfferDeclined": "declined",
+                "OfferWithdrawn": "withdrawn",
+            }[event.event_type]
             cur.execute(
                 f"UPDATE {SCHEMA}.incoming_offers SET status = %s, version = %s,"
-                " new_referral_id = %s WHERE offer_id = %s",
+                " new_referral_id = coalesce(%s, new_referral_id) WHERE offer_id = %s",
                 (status, event.version, p.get("new_referral_id"), p["offer_id"]),
             )
 

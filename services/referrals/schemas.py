@@ -15,12 +15,20 @@ from services.referrals.domain import (
     HOLD_REASONS,
     NEED_THEMES,
     OFFER_DECLINE_REASONS,
+    OFFER_WITHDRAWAL_REASONS,
     OPEN_STATES,
     REFERRAL_SOURCES,
     RISK_LEVELS,
+    SHAREABLE,
     URGENCIES,
 )
-from services.referrals.people import AuditEntry, RegisterPersonBody, Text
+from services.referrals.people import (
+    ETHNICITY,
+    GENDERS,
+    AuditEntry,
+    RegisterPersonBody,
+    Text,
+)
 from services.referrals.people import register_events as register_people_events
 from services.referrals.workforce import register_events as register_worker_events
 from shared.config import PARTNERS
@@ -48,6 +56,25 @@ class ConsentSchema(Schema):
     )
     contact_times = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
     recorded_on = fields.Date(required=True)
+    share_with = fields.List(
+        fields.String(validate=validate.OneOf(PARTNERS)),
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "The partners the person's referral may be offered to (left out: any"
+            " partner of the alliance)"
+        },
+    )
+    shares = fields.List(
+        fields.String(validate=validate.OneOf(SHAREABLE)),
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "What of their record may be sealed for that partner: identifiers,"
+            " contact (details and preferences), needs and risk (the worker's words), history"
+            " (the referral's coded steps); left out: all of it"
+        },
+    )
 
 
 class ConsentPayload(Schema):
@@ -62,12 +89,40 @@ class ConsentPayload(Schema):
     # events written before the words were sealed carry them here
     contact_times = fields.String(load_default=None, allow_none=True)
     recorded_on = fields.Date(required=True)
+    # with whom and what may be shared (None: any partner, all of it, as consent recorded
+    # before these were named meant)
+    share_with = fields.List(fields.String(), load_default=None, allow_none=True)
+    shares = fields.List(
+        fields.String(validate=validate.OneOf(SHAREABLE)), load_default=None, allow_none=True
+    )
 
 
 class ReferrerSchema(Schema):
     organisation = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
     # the referring professional's name and contact are sealed in the vault, not in events
     contact_text_id = fields.UUID(load_default=None, allow_none=True)
+
+
+class HistoryStep(Schema):
+    """One step of a referral's history as a partner shares it: what happened, when, and its
+    codes (never who did it, nor their words)."""
+
+    event = fields.String(required=True)
+    on = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
+        metadata={"description": "The step's date (YYYY-MM-DD)"},
+    )
+    codes = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class TransferOrigin(Schema):
+    from_partner = fields.String(required=True, validate=validate.OneOf(PARTNERS))
+    offer_id = fields.UUID(required=True)
+    referral_id = fields.String(required=True)
+    shares = fields.List(fields.String(validate=validate.OneOf(SHAREABLE)), required=True)
+    history = fields.List(fields.Nested(HistoryStep), load_default=list)
 
 
 @registry.event("ReferralReceived")
@@ -89,6 +144,8 @@ class ReferralReceivedPayload(Schema):
     is_carer_referral = fields.Boolean(load_default=False)
     cared_for_person_id = fields.UUID(load_default=None, allow_none=True)
     transferred_from = fields.String(load_default=None, allow_none=True)
+    # a referral accepted from a partner's offer: which offer, and the coded history it had there
+    transfer = fields.Nested(TransferOrigin, load_default=None, allow_none=True)
 
 
 def _decision(name: str, by: str, on: str, reasons=None):
@@ -105,8 +162,17 @@ _decision("ReferralDeclined", "declined_by", "declined_on", DECLINE_REASONS)
 _decision("FirstContactMade", "contacted_by", "contacted_on")
 _decision("ReferralPutOnHold", "by", "on", HOLD_REASONS)
 _decision("ReferralResumed", "by", "on")
-_decision("ReferralDischarged", "discharged_by", "discharged_on", DISCHARGE_REASONS)
 _decision("ReferralClosedWithoutContact", "closed_by", "closed_on", CLOSURE_REASONS)
+
+
+@registry.event("ReferralDischarged")
+class ReferralDischargedPayload(Schema):
+    discharged_by = fields.String(required=True)
+    discharged_on = fields.Date(required=True)
+    reason = _reason(DISCHARGE_REASONS)
+    # the worker asked for the referral's booked sessions still to come to be cancelled and its
+    # open plans closed: the sessions service does it, as events of its own
+    close_open_items = fields.Boolean(load_default=False)
 
 
 @registry.event("ReferralAllocated")
@@ -138,6 +204,11 @@ class ReferralOfferedPayload(OfferedReferral):
     offered_by = fields.String(required=True)
     offered_on = fields.Date(required=True)
     offer_id = fields.UUID(required=True)
+    # what of the person's record was sealed for the partner (offers before records travelled
+    # with them have none)
+    shares = fields.List(
+        fields.String(validate=validate.OneOf(SHAREABLE)), load_default=None, allow_none=True
+    )
 
 
 @registry.event("OfferReceived")
@@ -156,6 +227,47 @@ class OfferAcceptedPayload(Schema):
     new_referral_id = fields.String(required=True)
     accepted_by = fields.String(required=True)
     accepted_on = fields.Date(required=True)
+    # the person on this node the referral names: registered with it, or linked to someone
+    # registered here before (offers accepted before records travelled have neither)
+    person_id = fields.UUID(load_default=None, allow_none=True)
+    person = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(("registered", "linked"))
+    )
+
+
+@registry.event("OfferWithdrawn")
+class OfferWithdrawnPayload(Schema):
+    """The partner that made the offer withdrew it before it was answered; the person's record
+    sealed for this partner was destroyed with it."""
+
+    offer_id = fields.UUID(required=True)
+    from_partner = fields.String(required=True)
+    referral_id = fields.String(required=True)
+    withdrawn_on = fields.Date(required=True)
+    reason = fields.String(required=True, validate=validate.OneOf(OFFER_WITHDRAWAL_REASONS))
+
+
+@registry.event("TransferredPersonErased")
+class TransferredPersonErasedPayload(Schema):
+    """The person of a referral transferred to a partner was erased here: the partner is told
+    (it answers for its own copy under its own lawful basis)."""
+
+    to_partner = fields.String(required=True)
+    offer_id = fields.UUID(required=True)
+    erased_on = fields.Date(required=True)
+
+
+@registry.event("ErasureNoticeReceived")
+class ErasureNoticeReceivedPayload(Schema):
+    """The partner a referral came from erased the person there; this node keeps its own copy
+    until a partner admin decides (the notice is what they act on)."""
+
+    offer_id = fields.UUID(required=True)
+    from_partner = fields.String(required=True)
+    referral_id = fields.String(required=True)
+    new_referral_id = fields.String(required=True)
+    person_id = fields.UUID(load_default=None, allow_none=True)
+    erased_on = fields.Date(required=True)
 
 
 @registry.event("OfferDeclined")
@@ -172,6 +284,18 @@ class OfferDeclinedPayload(Schema):
 class ReferralOfferDeclinedPayload(Schema):
     to_partner = fields.String(required=True)
     declined_on = fields.Date(required=True)
+
+
+@registry.event("ReferralOfferWithdrawn")
+class ReferralOfferWithdrawnPayload(Schema):
+    """An offer still open withdrawn by the partner that made it, with a coded reason (the
+    person withdrew their consent, say): an answer to it settles nothing."""
+
+    to_partner = fields.String(required=True)
+    offer_id = fields.UUID(required=True)
+    withdrawn_by = fields.String(required=True)
+    withdrawn_on = fields.Date(required=True)
+    reason = fields.String(required=True, validate=validate.OneOf(OFFER_WITHDRAWAL_REASONS))
 
 
 @registry.event("ReferralTransferred")
@@ -280,6 +404,8 @@ class HoldBody(DatedBody):
 
 class DischargeBody(DatedBody):
     reason = _reason(DISCHARGE_REASONS)
+    # cancel the referral's sessions booked from today on and close its open plans
+    close_open_items = fields.Boolean(load_default=False)
 
 
 class CloseBody(DatedBody):
@@ -288,10 +414,44 @@ class CloseBody(DatedBody):
 
 class OfferBody(DatedBody):
     to_partner = fields.String(required=True, validate=validate.OneOf(PARTNERS))
+    share = fields.List(
+        fields.String(validate=validate.OneOf(SHAREABLE)),
+        load_default=None,
+        validate=validate.Length(min=1),
+        metadata={
+            "description": "What of the person's record to seal for the partner (left out: all"
+            " that their consent allows; identifiers always)"
+        },
+    )
+
+
+class OfferWithdrawBody(DatedBody):
+    reason = _reason(OFFER_WITHDRAWAL_REASONS)
 
 
 class OfferDeclineBody(DatedBody):
     reason = _reason(OFFER_DECLINE_REASONS)
+
+
+class AcceptOfferBody(DatedBody):
+    """Accepting registers the person on this node, unless someone registered here may be them
+    (the same NHS number, or name and date of birth): then it is 409
+    TransferredPersonMayBeRegisteredHere naming the `candidates`, and the worker answers with
+    `person_id` (it is them: link the referral to them) or `register_person` (someone else)."""
+
+    person_id = fields.UUID(
+        load_default=None,
+        metadata={"description": "Link the referral to this person, registered here already"},
+    )
+    register_person = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Register the person as new, whoever else is registered here"},
+    )
+
+    @validates_schema
+    def _one_answer(self, data, **kwargs):
+        if data.get("person_id") and data.get("register_person"):
+            raise SchemaError("give person_id or register_person, not both", "person_id")
 
 
 class ConsentBody(ConsentSchema, VersionedBody):
@@ -307,10 +467,40 @@ class CorrectBody(DatedBody):
     reason = Text(required=True, validate=validate.Length(min=1, max=1000))
 
 
+class SharedRecord(Schema):
+    """What a partner seals for the partner it offers a referral to: the parts of the person's
+    record they consented to share (`shares`), each left out when not shared."""
+
+    shares = fields.List(fields.String(validate=validate.OneOf(SHAREABLE)), required=True)
+    identifiers = fields.Dict(
+        keys=fields.String(), values=fields.String(allow_none=True), load_default=None
+    )
+    gender = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(GENDERS))
+    ethnicity = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(ETHNICITY)
+    )
+    contact = fields.Dict(
+        keys=fields.String(), values=fields.String(allow_none=True), load_default=None
+    )
+    preferred_contact_mode = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(CONTACT_MODES)
+    )
+    to_contact = fields.Boolean(load_default=None, allow_none=True)
+    contact_methods = fields.List(
+        fields.String(validate=validate.OneOf(CONTACT_MODES)), load_default=None, allow_none=True
+    )
+    contact_times = fields.String(load_default=None, allow_none=True)
+    needs_notes = fields.String(load_default=None, allow_none=True)
+    risk_notes = fields.String(load_default=None, allow_none=True)
+    history = fields.List(fields.Nested(HistoryStep), load_default=None, allow_none=True)
+
+
 class OfferOut(Schema):
     offer_id = fields.String()
     version = fields.Integer()
-    status = fields.String()
+    status = fields.String(
+        validate=validate.OneOf(("received", "accepted", "declined", "withdrawn"))
+    )
     from_partner = fields.String()
     referral_id = fields.String()
     offered_on = fields.String()
@@ -320,6 +510,32 @@ class OfferOut(Schema):
     risk_level = fields.String()
     is_carer_referral = fields.Boolean()
     new_referral_id = fields.String(allow_none=True)
+    person_record = fields.String(
+        validate=validate.OneOf(("arrived", "awaited", "destroyed")),
+        metadata={
+            "description": "The person's record sealed for this partner: arrived (and kept until"
+            " the offer is answered), awaited, or destroyed (declined, withdrawn, or accepted:"
+            " then it is the person's record here)"
+        },
+    )
+    record = fields.Nested(
+        SharedRecord,
+        allow_none=True,
+        metadata={"description": "GET /offers/{offer_id} while it is open: the record (audited)"},
+    )
+    person_id = fields.UUID(allow_none=True, metadata={"description": "Once accepted"})
+    person = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(("registered", "linked")),
+        metadata={"description": "Once accepted: registered with it, or linked to someone here"},
+    )
+    withdrawn_on = fields.String(allow_none=True, metadata={"description": "YYYY-MM-DD"})
+    erasure_noticed_on = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The day (YYYY-MM-DD) the partner it came from erased the person there"
+        },
+    )
 
 
 class AuditQuery(Schema):
@@ -332,7 +548,12 @@ class OfferListQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    status = fields.String(validate=validate.OneOf(("received", "accepted", "declined")))
+    status = fields.String(
+        validate=validate.OneOf(("received", "accepted", "declined", "withdrawn"))
+    )
+    erasure_noticed = fields.Boolean(
+        metadata={"description": "Only offers whose person the offering partner erased since"}
+    )
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
@@ -344,7 +565,10 @@ class ListQuery(Schema):
     status = fields.String(validate=validate.OneOf(OPEN_STATES + ENDED_STATES))
     worker_id = fields.String(validate=validate.Length(min=1, max=200))
     source = fields.String(validate=validate.OneOf(sorted(REFERRAL_SOURCES)))
+    person_id = fields.UUID(metadata={"description": "Only the referrals of this person"})
     overdue = fields.Boolean()
+    # each listed person's name opened from the vault, every one an audited read of them
+    names = fields.Boolean(load_default=False)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
@@ -353,10 +577,19 @@ class ListQuery(Schema):
 
 
 class OpenItem(Schema):
-    kind = fields.String()
+    kind = fields.String(validate=validate.OneOf(("session", "plan")))
     id = fields.String()
     summary = fields.String()
     to_close = fields.String()
+    referral_id = fields.String(
+        allow_none=True, metadata={"description": "The referral it was booked or drafted for"}
+    )
+    is_closing = fields.Boolean(
+        metadata={
+            "description": "Cancelled or closed by the sessions service with this discharge"
+            " (close_open_items: the referral's own sessions and plans)"
+        }
+    )
 
 
 class ReferralOut(Schema):
@@ -378,6 +611,12 @@ class ReferralOut(Schema):
     offered_to = fields.String(allow_none=True)
     outcome_reason = fields.String(allow_none=True)
     transferred_from = fields.String(allow_none=True)
+    transferred_to = fields.String(allow_none=True)
+    transfer = fields.Nested(
+        TransferOrigin,
+        allow_none=True,
+        metadata={"description": "Accepted from a partner's offer: the offer and its history"},
+    )
     referrer = fields.Dict(allow_none=True)
     consent = fields.Dict(allow_none=True)
     consent_withdrawn_on = fields.Date(allow_none=True)
@@ -385,9 +624,9 @@ class ReferralOut(Schema):
     timeline = fields.Dict(keys=fields.String(), values=fields.Date())
     # the free text sealed with the referral, opened for those who may read it (audited)
     texts = fields.Dict(keys=fields.String(), values=fields.String())
-    # on discharge: what is still open for the person (future sessions, open plans)
     # each correction: field, previous_value, value, corrected_by, corrected_on, reason
     corrections = fields.List(fields.Dict())
+    # on discharge: what is still open for the person (future sessions, open plans)
     open_items = fields.List(fields.Nested(OpenItem))
     warnings = fields.List(fields.String())
 
@@ -405,6 +644,8 @@ class ReferralListItem(Schema):
     is_carer_referral = fields.Boolean()
     version = fields.Integer()
     is_first_contact_overdue = fields.Boolean()
+    # with names=true: the person's name ("erased" once they are)
+    full_name = fields.String(allow_none=True)
 
 
 class ReferralPage(Schema):

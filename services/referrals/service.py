@@ -12,11 +12,12 @@ from psycogreen.eventlet import patch_psycopg
 from services.referrals.domain import (
     CORRECTABLE_DATES,
     Calendar,
-    IncomingOffer,
     Referral,
+    SessionsHeld,
     require_referable,
     text_with_content,
 )
+from services.referrals.offers import OffersApi, PartnerTransferKeys
 from services.referrals.open_items import OpenItems
 from services.referrals.people import PeopleApi, Person
 from services.referrals.projections import SCHEMA, referrals_projector
@@ -35,11 +36,6 @@ from services.referrals.schemas import (
     DischargeBody,
     HoldBody,
     ListQuery,
-    OfferBody,
-    OfferDeclineBody,
-    OfferListQuery,
-    OfferOut,
-    OfferPage,
     ReceiveReferralBody,
     ReferralHistory,
     ReferralOut,
@@ -51,7 +47,7 @@ from shared import policy
 from shared.aggregate import RuleBroken
 from shared.auth import Forbidden, Principal
 from shared.db import select_page
-from shared.events import RecordedEvent, derived_id, with_id
+from shared.events import RecordedEvent
 from shared.eventstore import ConcurrencyError
 from shared.service import (
     Audit,
@@ -85,8 +81,6 @@ READERS = policy.MAY_READ_REFERRALS
 INTAKE = policy.MAY_RECORD_REFERRALS
 DECIDERS = policy.MAY_DECIDE_REFERRALS
 CASEWORK = policy.MAY_WORK_REFERRALS
-# what a partner learns of a referral offered to it: coded fields, never identifiers
-OFFERED_FIELDS = ("source", "urgency", "needs", "risk_level", "is_carer_referral")
 
 
 def today() -> date:
@@ -102,7 +96,7 @@ def calendar() -> Calendar:
 RECEIVED_TEXTS = ("needs_notes", "risk_notes", "referrer_contact", "contact_times")
 
 
-class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
+class ReferralsService(OffersApi, PeopleApi, WorkersApi, RetentionApi, Operations):
     """Referrals: received, accepted or declined, allocated, active, on hold, discharged; the
     people they are about and the workers they are allocated to."""
 
@@ -114,6 +108,7 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
     verifier = Verifier()
     workforce = Workforce()
     open_items = OpenItems()
+    transfer_keys = PartnerTransferKeys()
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -280,6 +275,10 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
             "contact_methods": consent["contact_methods"],
             "contact_times_text_id": contact_times_text_id,
             "recorded_on": consent["recorded_on"].isoformat(),
+            # with whom, and what of their record, the person consents to share (None: any
+            # partner, all of it); refusing to share refuses it all
+            "share_with": consent.get("share_with") if consent["to_share"] else [],
+            "shares": consent.get("shares") if consent["to_share"] else [],
         }
 
     def _person_standing(self, principal: Principal, person_id) -> str | None:
@@ -328,10 +327,10 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
         if principal.role == "peer_worker":
             clauses.append("worker_id = %s")
             params.append(principal.user_id)
-        for name in ("status", "worker_id", "source"):
+        for name in ("status", "worker_id", "source", "person_id"):
             if name in query:
                 clauses.append(f"{name} = %s")
-                params.append(query[name])
+                params.append(str(query[name]))
         if "overdue" in query:
             overdue = (
                 "first_contact_on IS NULL AND first_contact_due_on < %s"
@@ -365,7 +364,31 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
                 and item["status"] in ("received", "accepted", "allocated")
                 and item["first_contact_due_on"] < today()
             )
+        if query["names"]:
+            self._open_names(request, principal, items)
         return {"items": items, "total": total, "limit": query["limit"], "offset": query["offset"]}
+
+    def _open_names(self, request, principal, items: list[dict]) -> None:
+        """Each listed person's name from the vault, every read audited as a read of them."""
+        with self.store.db.transaction() as cur:
+            for item in items:
+                person_id = str(item["person_id"])
+                identifiers = self.vault.read(cur, person_id)
+                if isinstance(identifiers, dict):
+                    item["full_name"] = identifiers.get("full_name")
+                else:
+                    item["full_name"] = "erased" if identifiers is ERASED else None
+                self.audit.record(
+                    principal,
+                    "read",
+                    "person",
+                    person_id,
+                    person_id=person_id,
+                    fields=["full_name"] if isinstance(identifiers, dict) else [],
+                    request_id=request.peerlink_request_id,
+                    detail={"via": "referral_list", "referral_id": item["referral_id"]},
+                    cur=cur,
+                )
 
     @route(
         "GET",
@@ -500,7 +523,9 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
         def decide(referral: Referral, on: date):
             events = referral.allocate(body["worker_id"], principal.user_id, on)
             with self.store.db.transaction() as cur:
-                self.workforce.require_named(cur, principal, "worker_id", [body["worker_id"]])
+                self.workforce.require_caseload_holder(
+                    cur, principal, "worker_id", body["worker_id"]
+                )
             return events
 
         response = self._command(request, principal, referral_id, body, decide)
@@ -572,27 +597,48 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
         roles=CASEWORK,
         body=DischargeBody,
         response=ReferralOut,
-        summary="Discharge a person from support, with a coded reason",
+        summary="Discharge a person from support, with a coded reason, closing what is open",
     )
     def discharge(self, request, principal, referral_id, body):
         # read before the discharge: a peer worker no longer sees the person once it is made
         referral = self._load(principal, referral_id)
         items, warnings = self.open_items.of(request, referral.details["person_id"])
+        closing = body["close_open_items"]
         response = self._command(
             request,
             principal,
             referral_id,
             body,
-            lambda r, on: r.discharge(principal.user_id, on, body["reason"]),
+            lambda r, on: r.discharge(
+                principal.user_id, on, body["reason"], closing, self._sessions_held(referral_id)
+            ),
         )
+        for item in items:
+            # the sessions service cancels and closes the referral's own, on the discharge event
+            item["is_closing"] = closing and item["referral_id"] == referral_id
         return self._with_open_items(response, items, warnings)
+
+    def _sessions_held(self, referral_id: str) -> SessionsHeld | None:
+        """The first and last day of the referral's sessions held, read from the sessions
+        service's read model in the node's database (voided ones are not held)."""
+        with self.store.db.transaction() as cur:
+            cur.execute(
+                "SELECT min(starts_at AT TIME ZONE 'UTC')::date,"
+                " max(starts_at AT TIME ZONE 'UTC')::date"
+                " FROM sessions.session_list WHERE referral_id = %s AND status = 'held'",
+                (referral_id,),
+            )
+            first, last = cur.fetchone()
+        return SessionsHeld(first, last) if first else None
 
     @staticmethod
     def _with_open_items(response, items: list[dict], warnings: list[str]):
         body = json.loads(response.get_data())
         body["open_items"] = items
         body["warnings"] = warnings + [
-            f"{item['summary']}: still open; {item['to_close']}" for item in items
+            f"{item['summary']}: still open; {item['to_close']}"
+            for item in items
+            if not item.get("is_closing")
         ]
         response.set_data(json.dumps(body, default=json_default))
         return response
@@ -670,7 +716,14 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
             principal,
             referral_id,
             body,
-            lambda r, on: r.correct(body["field"], value, principal.user_id, on, reason_id),
+            lambda r, on: r.correct(
+                body["field"],
+                value,
+                principal.user_id,
+                on,
+                reason_id,
+                self._sessions_held(referral_id) if body["field"] in SessionsHeld.BOUNDED else None,
+            ),
             texts={reason_id: body["reason"]},
         )
 
@@ -690,135 +743,6 @@ class ReferralsService(PeopleApi, WorkersApi, RetentionApi, Operations):
             body,
             lambda r, on: r.close_without_contact(principal.user_id, on, body["reason"]),
         )
-
-    @route(
-        "POST",
-        "/referrals/<string:referral_id>/offer",
-        roles=DECIDERS,
-        body=OfferBody,
-        response=ReferralOut,
-        summary="Offer a referral to another alliance partner (needs consent to share)",
-    )
-    def offer(self, request, principal, referral_id, body):
-        return self._command(
-            request,
-            principal,
-            referral_id,
-            body,
-            lambda r, on: r.offer_to(
-                body["to_partner"],
-                principal.partner_id,
-                principal.user_id,
-                on,
-                {"offer_id": str(uuid.uuid4()), **{k: r.details[k] for k in OFFERED_FIELDS}},
-            ),
-        )
-
-    # -- offers from other partners ----------------------------------------------------------
-
-    def _load_offer(self, principal: Principal, offer_id: str) -> IncomingOffer:
-        events = self.store.read_stream(IncomingOffer.stream_type, offer_id)
-        if not events or events[0].partner_id != principal.partner_id:
-            raise NotFound("no such offer")
-        return IncomingOffer.fold(offer_id, events)
-
-    @route(
-        "GET",
-        "/offers",
-        roles=DECIDERS,
-        query=OfferListQuery,
-        response=OfferPage,
-        summary="List referrals other partners have offered to this one",
-    )
-    def offers(self, request, principal, query):
-        clauses, params = ["partner_id = %s"], [principal.partner_id]
-        if "status" in query:
-            clauses.append("status = %s")
-            params.append(query["status"])
-        where = " AND ".join(clauses)
-        with self.store.db.transaction() as cur:
-            cur.execute(f"SELECT count(*) FROM {SCHEMA}.incoming_offers WHERE {where}", params)
-            total = cur.fetchone()[0]
-            cur.execute(
-                f"SELECT offer_id FROM {SCHEMA}.incoming_offers WHERE {where}"
-                " ORDER BY offered_on, offer_id LIMIT %s OFFSET %s",
-                (*params, query["limit"], query["offset"]),
-            )
-            ids = [str(row[0]) for row in cur.fetchall()]
-        items = [OfferOut().dump(self._load_offer(principal, i).as_dict()) for i in ids]
-        return {"items": items, "total": total, "limit": query["limit"], "offset": query["offset"]}
-
-    @route(
-        "GET",
-        "/offers/<string:offer_id>",
-        roles=DECIDERS,
-        response=OfferOut,
-        summary="Read an offer from another partner",
-    )
-    def read_offer(self, request, principal, offer_id):
-        return OfferOut().dump(self._load_offer(principal, offer_id).as_dict())
-
-    @route(
-        "POST",
-        "/offers/<string:offer_id>/accept",
-        roles=DECIDERS,
-        body=DatedBody,
-        response=OfferOut,
-        summary="Accept an offered referral: it becomes a referral here",
-    )
-    def accept_offer(self, request, principal, offer_id, body):
-        offer = self._load_offer(principal, offer_id)
-        on = self._date(body)
-        # ids derived from the offer, so a retried accept creates nothing twice
-        referral = Referral(str(derived_id(offer_id, "referral")))
-        details = {
-            "person_id": str(derived_id(offer_id, "person")),
-            "source": "partner_organisation",
-            "source_group": REFERRAL_SOURCES["partner_organisation"],
-            "received_on": on.isoformat(),
-            "urgency": offer.details["urgency"],
-            "needs": offer.details["needs"],
-            "risk_level": offer.details["risk_level"],
-            "is_carer_referral": offer.details["is_carer_referral"],
-            "referrer": {"organisation": offer.details["from_partner"]},
-            "transferred_from": offer.details["from_partner"],
-        }
-        context = context_of(principal, request)
-        if offer.status == "received":
-            self.store.append(
-                Referral.stream_type,
-                referral.id,
-                0,
-                with_id(referral.receive(details), derived_id(offer_id, "referral-received")),
-                context,
-            )
-        events = offer.accept(principal.user_id, on, referral.id)
-        recorded = self.store.append(
-            IncomingOffer.stream_type, offer_id, offer.version, events, context
-        )
-        offer.version = recorded[-1].version
-        return OfferOut().dump(offer.as_dict())
-
-    @route(
-        "POST",
-        "/offers/<string:offer_id>/decline",
-        roles=DECIDERS,
-        body=OfferDeclineBody,
-        response=OfferOut,
-        summary="Decline an offered referral, with a coded reason",
-    )
-    def decline_offer(self, request, principal, offer_id, body):
-        offer = self._load_offer(principal, offer_id)
-        events = offer.decline(principal.user_id, self._date(body), body["reason"])
-        recorded = self.store.append(
-            IncomingOffer.stream_type,
-            offer_id,
-            offer.version,
-            events,
-            context_of(principal, request),
-        )
-        offer.version = recorded[-1].version
-        return OfferOut().dump(offer.as_dict())
 
     @staticmethod
     def _date(body: dict) -> date:

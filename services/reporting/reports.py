@@ -497,6 +497,40 @@ def safeguarding(cur, scope: Scope, policy: Policy) -> dict:
     }
 
 
+# -- transfers ---------------------------------------------------------------------------------
+
+TRANSFER_DIRECTIONS = ("transferred_out", "received_in")
+
+
+def transfers(cur, scope: Scope, policy: Policy) -> dict:
+    """Referrals transferred between partners, by partner and month: out (accepted by the
+    partner they were offered to) and in (accepted here from a partner's offer)."""
+    table = Table(
+        "transfers",
+        "Referrals transferred between partners, by partner and month",
+        ("partner_id", "month"),
+        TRANSFER_DIRECTIONS,
+    )
+    for partner, month, direction, count in _query(
+        cur,
+        """SELECT partner_id, to_char((fields->>'transferred_on')::date, 'YYYY-MM'),
+                  'transferred_out', count(*)
+           FROM {FACTS} event_type = 'ReferralTransferred'
+             AND (fields->>'transferred_on')::date BETWEEN %(start)s AND %(end)s
+           GROUP BY 1, 2
+           UNION ALL
+           SELECT partner_id, to_char((fields->>'received_on')::date, 'YYYY-MM'),
+                  'received_in', count(*)
+           FROM {FACTS} event_type = 'ReferralReceived'
+             AND fields->>'transferred_from' IS NOT NULL
+             AND (fields->>'received_on')::date BETWEEN %(start)s AND %(end)s
+           GROUP BY 1, 2""",
+        scope,
+    ):
+        table.add((partner, month), direction, count)
+    return {"tables": [table.publish(policy)]}
+
+
 def _hours(value) -> float | None:
     return None if value is None else round(float(value), 1)
 
@@ -511,6 +545,7 @@ REPORTS: dict[str, Callable] = {
     "wellbeing": wellbeing,
     "signposting": signposting,
     "safeguarding": safeguarding,
+    "transfers": transfers,
 }
 
 

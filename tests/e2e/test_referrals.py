@@ -358,7 +358,8 @@ def test_reads_and_changes_of_a_persons_referral_are_in_their_audit_trail(api):
     referral = new_referral(api, "mesmac")
     person, rid = referral["person_id"], referral["referral_id"]
     lead = api(partner="mesmac", user="lead-audit")
-    lead.get(f"/referrals/{rid}", headers={"X-Request-Id": "req-audit-1"})
+    request_id = str(uuid.uuid4())
+    lead.get(f"/referrals/{rid}", headers={"X-Request-Id": request_id})
     lead.post(f"/referrals/{rid}/accept")
     admin = api(partner="mesmac", role="partner_admin")
     trail = admin.get("/audit", params={"person_id": person}).json()
@@ -366,7 +367,7 @@ def test_reads_and_changes_of_a_persons_referral_are_in_their_audit_trail(api):
     assert ("read", "lead-audit", rid) in actions
     assert ("change", "lead-audit", rid) in actions
     read = next(e for e in trail["entries"] if e["action"] == "read")
-    assert read["request_id"] == "req-audit-1" and read["role"] == "team_lead"
+    assert read["request_id"] == request_id and read["role"] == "team_lead"
     assert "status" in read["fields"]
     assert api(partner="mesmac").get("/audit", params={"person_id": person}).status_code == 403
     missing = admin.get("/audit")

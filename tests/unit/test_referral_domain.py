@@ -444,3 +444,61 @@ def test_withdrawn_consent_blocks_an_offer_until_given_again():
     referral.record_consent(CONSENT, "w1")
     [offered] = referral.offer_to("mesmac", "leeds-mind", "lead", DAY, OFFER_DETAILS)
     assert offered.event_type == "ReferralOffered"
+
+
+def test_withdrawing_consent_withdraws_an_offer_still_open():
+    # given a referral offered to mesmac and not yet answered
+    referral = given("accepted")
+    [offered] = referral.offer_to("mesmac", "leeds-mind", "lead", DAY, OFFER_DETAILS)
+    # when the person withdraws their consent
+    events = referral.withdraw_consent("w1", DAY)
+    # then the offer is withdrawn with it, as its own event naming the offer
+    assert [e.event_type for e in events] == ["ConsentWithdrawn", "ReferralOfferWithdrawn"]
+    for event in events:
+        registry.validate(event)
+    withdrawn = events[1].payload
+    assert withdrawn["offer_id"] == offered.payload["offer_id"]
+    assert (withdrawn["to_partner"], withdrawn["reason"]) == ("mesmac", "consent_withdrawn")
+    assert referral.offered_to is None
+    # and a late answer from the partner settles nothing
+    with pytest.raises(domain.NoOfferToAnswer):
+        referral.settle_offer(offered.payload["offer_id"], True, "mesmac", DAY)
+
+
+def test_withdrawing_consent_with_no_offer_open_withdraws_nothing_else():
+    [event] = given("accepted").withdraw_consent("w1", DAY)
+    assert event.event_type == "ConsentWithdrawn"
+
+
+def test_a_discharge_says_whether_the_worker_asked_to_close_what_is_open():
+    [kept] = given("active").discharge("w1", DAY, "goals_met")
+    [closing] = given("active").discharge("w1", DAY, "goals_met", close_open_items=True)
+    registry.validate(closing)
+    assert kept.payload["close_open_items"] is False
+    assert closing.payload["close_open_items"] is True
+
+
+# -- first contact <= sessions held <= discharge -------------------------------------------------
+
+HELD = domain.SessionsHeld(first=date(2026, 3, 10), last=date(2026, 3, 24))
+
+
+def test_a_discharge_dated_before_a_session_held_is_refused():
+    referral = given("active")
+    with pytest.raises(domain.DischargeCannotPrecedeASessionHeld, match="2026-03-24") as refusal:
+        referral.discharge("w1", date(2026, 3, 20), "goals_met", held=HELD)
+    assert isinstance(refusal.value, domain.ReferralTimelineRunsForward)
+    assert referral.status == "active"
+    [event] = referral.discharge("w1", date(2026, 3, 24), "goals_met", held=HELD)
+    assert event.payload["discharged_on"] == "2026-03-24"
+
+
+def test_correcting_a_date_past_the_sessions_held_is_refused():
+    active = given("active")
+    with pytest.raises(domain.FirstContactCannotFollowASessionHeld, match="2026-03-10"):
+        active.correct("first_contact_on", "2026-03-11", "lead", DAY, REASON, held=HELD)
+    [moved] = active.correct("first_contact_on", "2026-03-10", "lead", DAY, REASON, held=HELD)
+    assert moved.payload["value"] == "2026-03-10"
+    discharged = given("discharged")
+    with pytest.raises(domain.DischargeCannotPrecedeASessionHeld):
+        discharged.correct("discharged_on", "2026-03-23", "lead", DAY, REASON, held=HELD)

@@ -76,6 +76,7 @@ KEPT = {
     | {
         "on": ("ReferralDischarged", "discharged_on"),
         "reason": ("ReferralDischarged", "reason"),
+        "close_open_items": ("ReferralDischarged", "close_open_items"),
     },
     "POST /referrals/<string:referral_id>/close": DATED
     | {
@@ -83,7 +84,16 @@ KEPT = {
         "reason": ("ReferralClosedWithoutContact", "reason"),
     },
     "POST /referrals/<string:referral_id>/offer": DATED
-    | {"on": ("ReferralOffered", "offered_on"), "to_partner": ("ReferralOffered", "to_partner")},
+    | {
+        "on": ("ReferralOffered", "offered_on"),
+        "to_partner": ("ReferralOffered", "to_partner"),
+        "share": ("ReferralOffered", "shares"),
+    },
+    "POST /referrals/<string:referral_id>/offer/withdraw": DATED
+    | {
+        "on": ("ReferralOfferWithdrawn", "withdrawn_on"),
+        "reason": ("ReferralOfferWithdrawn", "reason"),
+    },
     "POST /referrals/<string:referral_id>/consent": DATED
     | {
         "to_share": ("ConsentRecorded", "to_share"),
@@ -91,6 +101,8 @@ KEPT = {
         "contact_methods": ("ConsentRecorded", "contact_methods"),
         "contact_times": ("ConsentRecorded", "contact_times_text_id"),
         "recorded_on": ("ConsentRecorded", "recorded_on"),
+        "share_with": ("ConsentRecorded", "share_with"),
+        "shares": ("ConsentRecorded", "shares"),
     },
     "POST /referrals/<string:referral_id>/consent/withdraw": DATED
     | {"on": ("ConsentWithdrawn", "withdrawn_on")},
@@ -101,7 +113,12 @@ KEPT = {
         "reason": ("ReferralCorrected", "reason_text_id"),
         "on": ("ReferralCorrected", "corrected_on"),
     },
-    "POST /offers/<string:offer_id>/accept": DATED | {"on": ("OfferAccepted", "accepted_on")},
+    "POST /offers/<string:offer_id>/accept": DATED
+    | {
+        "on": ("OfferAccepted", "accepted_on"),
+        "person_id": ("OfferAccepted", "person_id"),
+        "register_person": ("OfferAccepted", "person"),  # "registered" rather than "linked"
+    },
     "POST /offers/<string:offer_id>/decline": DATED
     | {"on": ("OfferDeclined", "declined_on"), "reason": ("OfferDeclined", "reason")},
     "POST /people": PERSON,

@@ -1,0 +1,249 @@
+"""Transfers between partners, without servers: what the person's consent allows an offer to
+share and with whom, withdrawing an offer, what an erasure tells a partner, and the offer as
+the receiving partner keeps it. Given these past events, when this command, then these new
+events or this refusal."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+
+from services.referrals import domain
+from services.referrals.domain import IncomingOffer, Referral
+from services.referrals.schemas import SharedRecord, registry
+from services.referrals.transfers import history_step, shared_record
+from shared.events import SYSTEM, Context, NewEvent
+from shared.eventstore import InMemoryEventStore
+
+pytestmark = pytest.mark.unit
+
+DAY = date(2026, 4, 2)
+CONSENT = {
+    "to_share": True,
+    "to_contact": True,
+    "contact_methods": ["phone"],
+    "contact_times": None,
+    "recorded_on": "2026-03-02",
+}
+RECEIVED = {
+    "person_id": str(uuid.uuid4()),
+    "source": "gp",
+    "source_group": "primary_care",
+    "received_on": "2026-03-02",
+    "urgency": "routine",
+    "needs": ["isolation"],
+    "risk_level": "low",
+    "preferred_contact_mode": "phone",
+    "is_carer_referral": False,
+    "consent": CONSENT,
+}
+CODED = {"source": "gp", "urgency": "routine", "needs": [], "risk_level": "low"}
+
+
+def given(*events: tuple[str, dict]) -> tuple[Referral, list]:
+    """A referral folded from these events, stored first so their payloads are valid."""
+    store = InMemoryEventStore(registry)
+    stream = str(uuid.uuid4())
+    store.append(
+        "referral",
+        stream,
+        0,
+        [NewEvent(t, p) for t, p in events],
+        Context("leeds-mind", SYSTEM),
+    )
+    recorded = store.read_stream("referral", stream)
+    return Referral.fold(stream, recorded), recorded
+
+
+def offer(referral: Referral, to: str = "mesmac", shares=None) -> list:
+    details = {"offer_id": str(uuid.uuid4()), **CODED, "is_carer_referral": False}
+    events = referral.offer_to(to, "leeds-mind", "lead", DAY, details, shares)
+    for event in events:
+        registry.validate(event)
+    return events
+
+
+def with_consent(**consent) -> tuple[Referral, list]:
+    return given(("ReferralReceived", {**RECEIVED, "consent": {**CONSENT, **consent}}))
+
+
+def test_an_offer_shares_all_that_consent_allows_unless_told_less():
+    referral, _ = with_consent()
+    [offered] = offer(referral)
+    assert offered.payload["shares"] == ["identifiers", "contact", "needs", "risk", "history"]
+    narrower, _ = with_consent()
+    [offered] = offer(narrower, shares=["history", "identifiers"])
+    assert offered.payload["shares"] == ["identifiers", "history"]
+
+
+def test_an_offer_to_a_partner_the_person_did_not_name_is_refused_naming_the_rule():
+    # given consent to share with mesmac only
+    referral, _ = with_consent(share_with=["mesmac"])
+    # when offered to lslcs, then refused, and nothing is offered
+    with pytest.raises(domain.OfferMustStayWithinConsent, match="with mesmac, not with lslcs"):
+        offer(referral, to="lslcs")
+    assert referral.offered_to is None
+    assert offer(referral, to="mesmac")[0].payload["to_partner"] == "mesmac"
+
+
+def test_sharing_more_than_the_person_consented_to_is_refused_naming_what():
+    referral, _ = with_consent(shares=["identifiers", "needs"])
+    with pytest.raises(domain.OfferMustStayWithinConsent, match="their risk, history"):
+        offer(referral, shares=["identifiers", "risk", "history"])
+    [offered] = offer(referral)
+    assert offered.payload["shares"] == ["identifiers", "needs"]
+
+
+def test_an_offer_always_carries_who_the_person_is():
+    referral, _ = with_consent()
+    with pytest.raises(domain.TransferCarriesWhoThePersonIs):
+        offer(referral, shares=["needs"])
+    without_identifiers, _ = with_consent(shares=["needs"])
+    with pytest.raises(domain.TransferCarriesWhoThePersonIs):
+        offer(without_identifiers)
+
+
+def test_refused_consent_shares_nothing():
+    referral, _ = with_consent(to_share=False, share_with=[], shares=[])
+    with pytest.raises(domain.TransferNeedsConsentToShare):
+        offer(referral)
+
+
+def test_an_open_offer_is_withdrawn_and_the_referral_may_be_offered_again():
+    referral, _ = with_consent()
+    with pytest.raises(domain.NoOfferToWithdraw):
+        referral.withdraw_offer("lead", DAY, "offered_in_error")
+    [offered] = offer(referral)
+    [withdrawn] = referral.withdraw_offer("lead", DAY, "offered_in_error")
+    registry.validate(withdrawn)
+    assert withdrawn.payload["offer_id"] == offered.payload["offer_id"]
+    assert withdrawn.payload["to_partner"] == "mesmac" and referral.offered_to is None
+    with pytest.raises(domain.NoOfferToAnswer):  # an answer to the withdrawn offer settles nothing
+        referral.settle_offer(offered.payload["offer_id"], True, "mesmac", DAY)
+    assert offer(referral, to="lslcs")[0].payload["to_partner"] == "lslcs"
+
+
+def test_erasing_the_person_withdraws_an_open_offer():
+    referral, _ = with_consent()
+    offer(referral)
+    [withdrawn] = referral.person_erased("admin", DAY)
+    assert withdrawn.event_type == "ReferralOfferWithdrawn"
+    assert withdrawn.payload["reason"] == "person_erased"
+
+
+def test_erasing_a_transferred_person_tells_the_partner_it_went_to():
+    referral, _ = with_consent()
+    [offered] = offer(referral)
+    referral.settle_offer(offered.payload["offer_id"], True, "mesmac", DAY)
+    [notice] = referral.person_erased("admin", DAY)
+    registry.validate(notice)
+    assert notice.event_type == "TransferredPersonErased"
+    assert notice.payload == {
+        "to_partner": "mesmac",
+        "offer_id": offered.payload["offer_id"],
+        "erased_on": DAY.isoformat(),
+    }
+    assert referral.as_dict()["transferred_to"] == "mesmac"
+
+
+def test_erasing_a_person_whose_referral_never_left_tells_no_one():
+    referral, _ = with_consent()
+    assert referral.person_erased("admin", DAY) == []
+
+
+def _incoming() -> IncomingOffer:
+    offer = IncomingOffer(str(uuid.uuid4()))
+    details = {
+        "offer_id": offer.id,
+        "from_partner": "leeds-mind",
+        "referral_id": str(uuid.uuid4()),
+        "offered_on": DAY.isoformat(),
+        **CODED,
+        "is_carer_referral": False,
+    }
+    offer.receive(details, uuid.uuid4())
+    return offer
+
+
+def test_a_withdrawn_offer_can_no_longer_be_accepted():
+    incoming = _incoming()
+    [withdrawn] = incoming.withdrawn(DAY, "consent_withdrawn")
+    registry.validate(withdrawn)
+    assert incoming.status == "withdrawn"
+    with pytest.raises(domain.OfferMustBeOpen):
+        incoming.accept("lead", DAY, "r", str(uuid.uuid4()), "registered")
+
+
+def test_an_accepted_offer_stays_accepted_when_the_partner_withdraws_it():
+    incoming = _incoming()
+    incoming.accept("lead", DAY, "r", str(uuid.uuid4()), "registered")
+    with pytest.raises(domain.OfferMustBeOpen):
+        incoming.withdrawn(DAY, "other")
+
+
+def test_an_erasure_notice_is_recorded_once_for_an_accepted_offer_and_erases_nothing():
+    incoming = _incoming()
+    assert incoming.erasure_noticed(DAY) == []  # not accepted: nothing of theirs is here
+    person = str(uuid.uuid4())
+    incoming.accept("lead", DAY, "new-referral", person, "registered")
+    [notice] = incoming.erasure_noticed(DAY)
+    registry.validate(notice)
+    assert notice.payload["person_id"] == person and notice.payload["new_referral_id"] == (
+        "new-referral"
+    )
+    assert incoming.as_dict()["erasure_noticed_on"] == DAY.isoformat()
+    assert incoming.erasure_noticed(DAY) == []
+
+
+def test_the_shared_record_holds_only_the_parts_named_and_never_who_did_what():
+    referral, events = given(
+        ("ReferralReceived", RECEIVED),
+        ("ReferralAccepted", {"accepted_by": "lead-7", "accepted_on": "2026-03-03"}),
+        (
+            "ReferralDeclined",
+            {"declined_by": "lead-7", "declined_on": "2026-03-04", "reason": "outside_area"},
+        ),
+    )
+    identifiers = {
+        "full_name": "Jordan Ellis",
+        "date_of_birth": "1961-03-17",
+        "phone": "07700 900123",
+        "nhs_number": "9434765919",
+    }
+    texts = {"needs_notes": "lonely since the move", "risk_notes": "none known"}
+    record = shared_record(
+        ["identifiers", "history"], identifiers, {"gender": "woman"}, referral, events, texts
+    )
+    SharedRecord().load(record)
+    assert record["identifiers"] == {
+        "full_name": "Jordan Ellis",
+        "date_of_birth": "1961-03-17",
+        "nhs_number": "9434765919",
+    }
+    assert "contact" not in record and "needs_notes" not in record and "risk_notes" not in record
+    assert [step["event"] for step in record["history"]] == [
+        "ReferralReceived",
+        "ReferralAccepted",
+        "ReferralDeclined",
+    ]
+    assert record["history"][2] == {
+        "event": "ReferralDeclined",
+        "on": "2026-03-04",
+        "codes": {"reason": "outside_area"},
+    }
+    assert "lead-7" not in str(record)
+    everything = shared_record(
+        ["identifiers", "contact", "needs", "risk"], identifiers, {}, referral, events, texts
+    )
+    assert everything["contact"] == {"phone": "07700 900123"}
+    assert everything["needs_notes"] == "lonely since the move"
+    assert everything["contact_methods"] == ["phone"] and "history" not in everything
+
+
+def test_a_history_step_keeps_codes_and_dates_only():
+    _, [event] = given(("ReferralReceived", RECEIVED))
+    step = history_step(event)
+    assert step["on"] == "2026-03-02"
+    assert set(step["codes"]) == {"source", "urgency", "risk_level", "needs"}
