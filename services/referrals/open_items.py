@@ -18,8 +18,8 @@ TIMEOUT_SECONDS = 3.0
 
 
 class SessionsReader:
-    """Open items of a person, as {kind, id, summary, to_close}, and warnings for what could
-    not be read."""
+    """Open items of a person, as {kind, id, summary, to_close, referral_id}, and warnings for
+    what could not be read."""
 
     def __init__(self, base_url: str | None, http=None):
         self.base_url = base_url.rstrip("/") if base_url else None
@@ -54,6 +54,7 @@ class SessionsReader:
                 "id": s["session_id"],
                 "summary": f"{s['kind'].replace('_', ' ')} session booked for {s['starts_at']}",
                 "to_close": f"POST /sessions/{s['session_id']}/cancel on the sessions service",
+                "referral_id": s.get("referral_id"),
             }
             for s in sessions
         ] + [
@@ -62,6 +63,7 @@ class SessionsReader:
                 "id": p["plan_id"],
                 "summary": f"{p['kind'].replace('_', ' ')} plan open",
                 "to_close": f"POST /plans/{p['plan_id']}/close on the sessions service",
+                "referral_id": p.get("referral_id"),
             }
             for p in plans
         ]

@@ -14,6 +14,9 @@ from shared.events import NewEvent
 
 # the roles of a partner's staff: anyone signed in with one of these may be named as a worker
 WORKER_ROLES = ("peer_worker", "team_lead", "safeguarding_lead", "partner_admin")
+# the roles that carry a caseload, so may have referrals allocated to them: peer workers, and
+# team leads who keep a few people of their own (DOMAIN.md: a peer worker carries a caseload)
+CASELOAD_ROLES = ("peer_worker", "team_lead")
 REGISTERED = "registered"
 LEFT = "left"
 # how a worker came onto the list: registered by a partner admin, or on first acting
@@ -45,6 +48,10 @@ class WorkerMustBeRegistered(ReferenceRefused):
 
 
 class WorkerMustNotHaveLeft(ReferenceRefused):
+    pass
+
+
+class AllocatedWorkerMustHoldACaseload(ReferenceRefused):
     pass
 
 
@@ -143,3 +150,15 @@ def require_may_be_named(
         )
     if standing == LEFT:
         raise WorkerMustNotHaveLeft(field_name, f"{worker_id!r} has left this partner")
+
+
+def require_holds_caseload(field_name: str, worker_id: str, roles) -> None:
+    """A referral is allocated to someone who carries a caseload: a worker on the list with a
+    caseload role (`roles` as the list has them, none when they are not on it)."""
+    if not set(roles or ()) & set(CASELOAD_ROLES):
+        held = ", ".join(r.replace("_", " ") for r in roles) if roles else "no role here"
+        raise AllocatedWorkerMustHoldACaseload(
+            field_name,
+            f"{worker_id!r} holds no caseload ({held}); a referral is allocated to a peer worker"
+            " or team lead",
+        )

@@ -27,6 +27,7 @@ from services.referrals.workers import (
     REGISTERED,
     WORKER_ROLES,
     Worker,
+    require_holds_caseload,
     require_may_be_named,
 )
 from shared import policy
@@ -194,12 +195,16 @@ class WorkerList:
 
 def standing(cur, partner_id: str, worker_id: str) -> str | None:
     """Whether the worker is "registered" or "left"; None when never on the workforce."""
+    row = _worker_row(cur, partner_id, worker_id)
+    return row[0] if row else None
+
+
+def _worker_row(cur, partner_id: str, worker_id: str) -> tuple[str, list[str]] | None:
     cur.execute(
-        f"SELECT status FROM {SCHEMA}.workers WHERE partner_id = %s AND worker_id = %s",
+        f"SELECT status, roles FROM {SCHEMA}.workers WHERE partner_id = %s AND worker_id = %s",
         (partner_id, worker_id),
     )
-    row = cur.fetchone()
-    return row[0] if row else None
+    return cur.fetchone()
 
 
 def _today() -> date:
@@ -236,6 +241,15 @@ class Roster:
                 standing(cur, principal.partner_id, worker_id),
                 principal.user_id,
             )
+
+    def require_caseload_holder(self, cur, principal: Principal, field_name: str, worker_id):
+        """Refuses (422, naming the field) a worker a referral may not be allocated to: one not
+        on the list or who left, or one whose roles carry no caseload (a partner admin, a
+        safeguarding lead)."""
+        self.require_named(cur, principal, field_name, [worker_id])
+        row = _worker_row(cur, principal.partner_id, worker_id)
+        roles = row[1] if row else [principal.role] if worker_id == principal.user_id else []
+        require_holds_caseload(field_name, worker_id, roles)
 
     def sign_in(self, principal: Principal) -> None:
         """A member of staff acting for the first time goes on the list (once: a worker who

@@ -2,9 +2,10 @@
 
 Team leads and partner admins see their whole partner. A peer worker sees the people on their
 own caseload (referrals allocated to them and not ended), the people of the groups they
-facilitate and the people at sessions they ran; they record sessions they run or whose group
-they facilitate, and about people only as the caseload rules allow (caseload.py), so their own
-recording never widens whom they see.
+facilitate and the people at sessions they ran, and who is in a group (its members, waiting
+list and register) only for the groups they facilitate; they record sessions they run or whose
+group they facilitate, and about people only as the caseload rules allow (caseload.py), so
+their own recording never widens whom they see.
 """
 
 from __future__ import annotations
@@ -80,11 +81,26 @@ def require_runs_session(cur, principal: Principal, session: Session) -> None:
     raise Forbidden("a peer worker records only sessions they run or whose group they facilitate")
 
 
-def require_facilitates(principal: Principal, group: Group, what: str | None = None) -> None:
+class GroupMembersRefused(Forbidden):
+    """Who is in a group, read by a peer worker who does not facilitate it (HTTP 403): its
+    members are on its facilitators' caseloads, not on everyone's."""
+
+    rule = "PeerWorkerSeesOnlyTheMembersOfGroupsTheyFacilitate"
+
+
+def require_sees_members(principal: Principal, group: Group, what: str) -> None:
+    """Reading who is in a group (members, waiting list, register): its facilitators, and those
+    who see the whole partner."""
     if sees_everyone(principal) or principal.user_id in group.facilitator_ids:
         return
-    if what:
-        raise Forbidden(f"only the group's facilitators may {what}")
+    raise GroupMembersRefused(
+        f"only the group's facilitators may {what} (rule {GroupMembersRefused.rule})"
+    )
+
+
+def require_facilitates(principal: Principal, group: Group) -> None:
+    if sees_everyone(principal) or principal.user_id in group.facilitator_ids:
+        return
     raise Forbidden("a peer worker changes only groups they facilitate")
 
 

@@ -103,6 +103,8 @@ CANCELLATION_REASONS = (
     "venue_unavailable",
     "too_few_booked",
     "weather_or_travel",
+    # the person's referral ended (the discharge asked for what was still booked to be cancelled)
+    "support_ended",
     "other",
 )
 CORRECTION_REASONS = ("recorded_in_error", "wrong_person", "new_information", "other")
@@ -298,6 +300,10 @@ class SessionCannotPrecedeTheReferral(ReferralTimelineRunsForward):
     pass
 
 
+class SessionCannotPrecedeTheFirstContact(ReferralTimelineRunsForward):
+    pass
+
+
 class SessionCannotFollowTheDischarge(ReferralTimelineRunsForward):
     pass
 
@@ -319,8 +325,10 @@ def within_the_referral(
     starts_at: datetime,
     received_on: date | None,
     ended_on: date | None,
+    first_contact_on: date | None = None,
 ) -> None:
-    """A one-to-one or carer session is held on or after the day its referral was received and,
+    """A one-to-one or carer session is held on or after the day its referral was received and
+    the day of its first contact (a session on that day may be the first contact itself) and,
     once the referral is discharged or closed, on or before the day it ended."""
     if kind not in REFERRAL_KINDS:
         return
@@ -330,6 +338,12 @@ def within_the_referral(
         raise SessionCannotPrecedeTheReferral(
             f"{field_name}: {name} on {on.isoformat()} would come before the referral was"
             f" received on {received_on.isoformat()}"
+        )
+    if first_contact_on is not None and on < first_contact_on:
+        raise SessionCannotPrecedeTheFirstContact(
+            f"{field_name}: {name} on {on.isoformat()} would come before the referral's first"
+            f" contact on {first_contact_on.isoformat()}; if this session was the first contact,"
+            " correct the referral's first_contact_on"
         )
     if ended_on is not None and on > ended_on:
         raise SessionCannotFollowTheDischarge(
@@ -346,7 +360,7 @@ def _void_reason(reason: str | None) -> str:
     return reason
 
 
-def _not_a_second_group_session(
+def not_a_second_group_session(
     kind: str, group_id: str | None, starts_at: datetime, same_group_and_start: Sequence[str]
 ) -> None:
     """A group meets once at a time: a second session of the same group starting at the same
@@ -517,10 +531,12 @@ class Session(Aggregate):
         earliest: date | None = None,
         referral_received_on: date | None = None,
         referral_ended_on: date | None = None,
+        referral_first_contact_on: date | None = None,
     ) -> list[NewEvent]:
         """`same_group_and_start`: the group's other sessions (not cancelled or voided)
         starting at `planned_start_at`; `earliest`: the earliest date the partner records;
-        `referral_received_on` and `referral_ended_on`: the referral's timeline, if known."""
+        `referral_received_on`, `referral_first_contact_on` and `referral_ended_on`: the
+        referral's timeline, if known."""
         if self.status is not None:
             raise SessionMustBeNew("this session has already been booked or recorded")
         not_before_earliest("planned_start_at", planned_start_at.date(), earliest)
@@ -528,9 +544,14 @@ class Session(Aggregate):
             kind, "booked", referral_id, referral_status, person_id, group_id, group_status
         )
         within_the_referral(
-            kind, "planned_start_at", planned_start_at, referral_received_on, referral_ended_on
+            kind,
+            "planned_start_at",
+            planned_start_at,
+            referral_received_on,
+            referral_ended_on,
+            referral_first_contact_on,
         )
-        _not_a_second_group_session(kind, group_id, planned_start_at, same_group_and_start)
+        not_a_second_group_session(kind, group_id, planned_start_at, same_group_and_start)
         payload = {
             **links,
             "mode": mode,
@@ -564,11 +585,12 @@ class Session(Aggregate):
         earliest: date | None = None,
         referral_received_on: date | None = None,
         referral_ended_on: date | None = None,
+        referral_first_contact_on: date | None = None,
     ) -> list[NewEvent]:
         """Record the session as held: a booked one (its details stand unless mode, location or
         workers are given) or one that was never booked (then every detail is needed).
         `same_group_and_start`: the group's other sessions starting at `actual_start_at`;
-        `earliest`, `referral_received_on`, `referral_ended_on` as for `book`."""
+        `earliest` and the `referral_*` dates as for `book`."""
         self._must_not_be_voided()
         if self.status == CANCELLED:
             raise CancelledSessionCannotChange(
@@ -600,8 +622,9 @@ class Session(Aggregate):
             actual_start_at,
             referral_received_on,
             referral_ended_on,
+            referral_first_contact_on,
         )
-        _not_a_second_group_session(
+        not_a_second_group_session(
             links["kind"], links["group_id"], actual_start_at, same_group_and_start
         )
         mode = mode or self.mode

@@ -66,6 +66,23 @@ UPDATE {SCHEMA}.referral_status r SET
         ORDER BY e.version DESC LIMIT 1);
 """
 
+# the day of the referral's first contact (and its corrections): no one-to-one or carer session
+# for it is dated earlier
+FIRST_CONTACT_DDL = f"""
+ALTER TABLE {SCHEMA}.referral_status ADD COLUMN IF NOT EXISTS first_contact_on date;
+"""
+FIRST_CONTACT_BACKFILL = f"""
+UPDATE {SCHEMA}.referral_status r SET
+    first_contact_on = (
+        SELECT (CASE e.event_type WHEN 'FirstContactMade' THEN e.payload->>'contacted_on'
+                ELSE e.payload->>'value' END)::date
+        FROM {REFERRALS_SCHEMA}.events e
+        WHERE e.stream_type = 'referral' AND e.stream_id = r.referral_id
+          AND (e.event_type = 'FirstContactMade' OR (e.event_type = 'ReferralCorrected'
+               AND e.payload->>'field' = 'first_contact_on'))
+        ORDER BY e.version DESC LIMIT 1);
+"""
+
 READ_MODEL_DDL = f"""
 CREATE INDEX IF NOT EXISTS referral_status_person ON {SCHEMA}.referral_status (person_id);
 CREATE TABLE IF NOT EXISTS {SCHEMA}.session_list (
@@ -170,6 +187,26 @@ ALTER TABLE {SCHEMA}.timeline ADD COLUMN IF NOT EXISTS is_voided boolean NOT NUL
 """
 ATTENDANCE_EVENTS = ("AttendanceRecorded", "AttendanceCorrected")
 
+# a group meets once at a time: each standing (booked or held) session of a group claims its
+# start, and the primary key refuses a second claim even when two requests pass the domain's
+# check at the same moment. Sessions recorded twice before the claims existed keep standing
+# (the first of each pair claims the start); they are voided as duplicates by a worker.
+GROUP_STARTS_TABLE = "group_session_starts"
+GROUP_STARTS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {SCHEMA}.group_session_starts (
+    group_id    text NOT NULL,
+    starts_at   timestamptz NOT NULL,
+    session_id  text NOT NULL UNIQUE,
+    PRIMARY KEY (group_id, starts_at)
+);
+INSERT INTO {SCHEMA}.group_session_starts (group_id, starts_at, session_id)
+SELECT DISTINCT ON (group_id, starts_at) group_id, starts_at, session_id
+FROM {SCHEMA}.session_list
+WHERE group_id IS NOT NULL AND status IN ('{domain.BOOKED}', '{domain.HELD}')
+ORDER BY group_id, starts_at, session_id
+ON CONFLICT DO NOTHING;
+"""
+
 READ_MODEL_TABLES = (
     "session_list",
     "attendance",
@@ -198,33 +235,39 @@ class ReferralStatus:
             return
         status = STATUS_AFTER.get(event.event_type)
         worker = p.get("worker_id")
-        received, ended = _referral_dates(event.event_type, p)
+        received, first_contact, ended = _referral_dates(event.event_type, p)
         cur.execute(
             f"UPDATE {SCHEMA}.referral_status SET status = coalesce(%s, status),"
             " worker_id = coalesce(%s, worker_id), received_on = coalesce(%s, received_on),"
+            " first_contact_on = coalesce(%s, first_contact_on),"
             " ended_on = coalesce(%s, ended_on), version = %s WHERE referral_id = %s",
-            (status, worker, received, ended, event.version, event.stream_id),
+            (status, worker, received, first_contact, ended, event.version, event.stream_id),
         )
 
     def reset(self, cur) -> None:
         cur.execute(f"TRUNCATE {SCHEMA}.referral_status")
 
 
-def _referral_dates(event_type: str, p: dict) -> tuple[str | None, str | None]:
-    """The received and ended dates an event sets (or corrects), each None when unchanged."""
+def _referral_dates(event_type: str, p: dict) -> tuple[str | None, str | None, str | None]:
+    """The received, first contact and ended dates an event sets (or corrects), each None when
+    unchanged."""
     if event_type in ENDED_ON:
-        return None, p.get(ENDED_ON[event_type])
+        return None, None, p.get(ENDED_ON[event_type])
+    if event_type == "FirstContactMade":
+        return None, p.get("contacted_on"), None
     if event_type == "ReferralCorrected":
         if p.get("field") == "received_on":
-            return p.get("value"), None
+            return p.get("value"), None, None
+        if p.get("field") == "first_contact_on":
+            return None, p.get("value"), None
         if p.get("field") in ENDED_ON.values():
-            return None, p.get("value")
-    return None, None
+            return None, None, p.get("value")
+    return None, None, None
 
 
 def referral_status(cur, referral_id: str) -> dict | None:
     cur.execute(
-        f"SELECT person_id, status, worker_id, received_on, ended_on"
+        f"SELECT person_id, status, worker_id, received_on, ended_on, first_contact_on"
         f" FROM {SCHEMA}.referral_status WHERE referral_id = %s",
         (referral_id,),
     )
@@ -237,7 +280,33 @@ def referral_status(cur, referral_id: str) -> dict | None:
         "worker_id": row[2],
         "received_on": row[3],
         "ended_on": row[4],
+        "first_contact_on": row[5],
     }
+
+
+def _claim_group_start(cur, session_id: str, kind: str, group_id: str, starts_at: str) -> None:
+    """The session's claim on its group's start (moved when it is held at another time); a
+    start another standing session claims is refused, even one committed a moment ago."""
+    cur.execute(f"DELETE FROM {SCHEMA}.group_session_starts WHERE session_id = %s", (session_id,))
+    for _ in range(2):
+        cur.execute(
+            f"INSERT INTO {SCHEMA}.group_session_starts (group_id, starts_at, session_id)"
+            " VALUES (%s, %s, %s) ON CONFLICT (group_id, starts_at) DO NOTHING"
+            " RETURNING session_id",
+            (group_id, starts_at, session_id),
+        )
+        if cur.fetchone() is not None:
+            return
+        cur.execute(
+            f"SELECT session_id FROM {SCHEMA}.group_session_starts"
+            " WHERE group_id = %s AND starts_at = %s",
+            (group_id, starts_at),
+        )
+        claimed = [row[0] for row in cur.fetchall()]
+        # none when the claim was given up between the two statements: try once more
+        domain.not_a_second_group_session(
+            kind, group_id, datetime.fromisoformat(str(starts_at)), claimed
+        )
 
 
 def _day(value: str) -> datetime:
@@ -259,7 +328,8 @@ class SessionsReadModel:
             handler(cur, event, event.payload)
 
     def reset(self, cur) -> None:
-        cur.execute("TRUNCATE " + ", ".join(f"{SCHEMA}.{t}" for t in READ_MODEL_TABLES))
+        tables = (*READ_MODEL_TABLES, GROUP_STARTS_TABLE)
+        cur.execute("TRUNCATE " + ", ".join(f"{SCHEMA}.{t}" for t in tables))
 
     # -- sessions ------------------------------------------------------------------------------
 
@@ -294,6 +364,8 @@ class SessionsReadModel:
                     event.version,
                 ),
             )
+            if p["group_id"]:
+                _claim_group_start(cur, event.stream_id, p["kind"], p["group_id"], starts_at)
             if p["person_id"]:
                 self._timeline(cur, event, p["person_id"], starts_at, _session_detail(p))
             return
@@ -313,6 +385,11 @@ class SessionsReadModel:
             (*params, event.stream_id),
         )
         session = cur.fetchone()
+        if kind in ("SessionCancelled", "SessionVoided"):
+            cur.execute(
+                f"DELETE FROM {SCHEMA}.group_session_starts WHERE session_id = %s",
+                (event.stream_id,),
+            )
         if kind in ("AttendanceRecorded", "AttendanceCorrected"):
             cur.execute(
                 f"INSERT INTO {SCHEMA}.attendance (session_id, person_id, status, attendance_code,"

@@ -653,7 +653,6 @@ class CorrectAnonymousAttendeesBody(CountAnonymousAttendeesBody):
 class WriteSessionNotesBody(VersionedBody):
     themes = _codes(domain.NOTE_THEMES)
     actions = _codes(domain.SESSION_ACTIONS)
-    notes_text_id = _optional(fields.UUID)
 
 
 class CreateGroupBody(Schema):
@@ -796,8 +795,9 @@ class RecordBookedWithAttendanceBody(RecordBookedSessionBody, WhoCame):
 
 
 class SessionNotesBody(WriteSessionNotesBody):
-    """Coded notes, and the worker's own words, sealed under the person they are about: the
-    session's person, or for a group or drop-in `about_person_id`, someone who attended."""
+    """Coded notes, and the worker's own words (`text`, sealed here: the event names them by
+    their text id), sealed under the person they are about: the session's person, or for a
+    group or drop-in `about_person_id`, someone who attended (given with `text` only)."""
 
     text = _optional(_text)
     about_person_id = _optional(fields.UUID)
@@ -880,6 +880,15 @@ class SignpostingListQuery(Schema):
 
 class TimelineQuery(_Window):
     pass
+
+
+class MeasuresDueQuery(Schema):
+    """A worker's open caseload (their own for a peer worker) and when each was last measured."""
+
+    worker_id = _user()
+    measure = _code(sorted(measures.MEASURES), load_default="swemwbs")
+    # measured less recently than this many days ago (or never) is due
+    every_days = fields.Integer(load_default=84, validate=validate.Range(min=7, max=366))
 
 
 # -- HTTP: what each route answers -------------------------------------------------------------
@@ -1247,6 +1256,20 @@ class TimelineItem(Schema):
     event_type = _out_code(tuple(registry.names()))
     detail = fields.Dict()
     position = fields.Integer()
+
+
+class MeasureDue(Schema):
+    person_id = fields.String()
+    referral_id = fields.String()
+    last_taken_on = fields.Date(allow_none=True)
+    is_due = fields.Boolean()
+
+
+class MeasuresDue(Schema):
+    worker_id = fields.String()
+    measure = fields.String()
+    every_days = fields.Integer()
+    items = fields.List(fields.Nested(MeasureDue))
 
 
 class Timeline(Page):

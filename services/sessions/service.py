@@ -38,6 +38,8 @@ from services.sessions.schemas import (
     HeldSessionBody,
     JoinGroupBody,
     LeaveGroupBody,
+    MeasuresDue,
+    MeasuresDueQuery,
     PersonMeasuresOut,
     PlanHistory,
     PlanListQuery,
@@ -232,14 +234,9 @@ class SessionsService(Operations):
 
     @staticmethod
     def _referral_dates(cur, referral_id: str | None) -> dict:
-        """The referral's received and ended dates, for a session dated within them."""
+        """The referral's timeline, for a session dated within it."""
         referral = referral_status(cur, referral_id) if referral_id else None
-        if referral is None:
-            return {}
-        return {
-            "referral_received_on": referral["received_on"],
-            "referral_ended_on": referral["ended_on"],
-        }
+        return _timeline_of(referral) if referral else {}
 
     # -- sessions: recording -------------------------------------------------------------------
 
@@ -254,8 +251,7 @@ class SessionsService(Operations):
             links["referral_id"] = body["referral_id"]
             links["referral_status"] = referral and referral["status"]
             links["person_id"] = referral and str(referral["person_id"])
-            links["referral_received_on"] = referral["received_on"]
-            links["referral_ended_on"] = referral["ended_on"]
+            links.update(_timeline_of(referral))
             if (
                 referral
                 and referral["status"] in domain.SUPPORTABLE_REFERRAL_STATES
@@ -580,8 +576,10 @@ class SessionsService(Operations):
                 about["person"] = self._note_subject(session, body)
                 self._known_person(cur, about["person"], "about_person_id")
                 access.require_on_caseload(cur, principal, [about["person"]], session)
-            elif body.get("notes_text_id"):
-                raise BadRequest("notes_text_id", "give the words as text; they are sealed here")
+            elif body.get("about_person_id"):
+                raise BadRequest(
+                    "about_person_id", "is given with text: it names whom the words are about"
+                )
             return decide_notes(
                 session,
                 themes=body["themes"],
@@ -896,6 +894,7 @@ class SessionsService(Operations):
     )
     def read_group(self, request, principal, group_id):
         group = self._load(Group, group_id, "group")
+        access.require_sees_members(principal, group, "read who is in it")
         self._audit_read(request, principal, "group", group.id, None, ["members", "waiting_list"])
         return self._respond(group)
 
@@ -1009,6 +1008,7 @@ class SessionsService(Operations):
     )
     def register(self, request, principal, group_id, query):
         group = self._load(Group, group_id, "group")
+        access.require_sees_members(principal, group, "read its register")
         where, params = ["s.group_id = %s", f"s.status <> '{domain.VOIDED}'"], [group_id]
         _window(query, "s.starts_at", where, params)
         with self.store.db.transaction() as cur:
@@ -1056,8 +1056,8 @@ class SessionsService(Operations):
 
     def _names(self, request, principal, group: Group, people: list[str]) -> dict[str, str]:
         """The register's people's names from the vault, each read audited as a read of that
-        person's identifiers; for the group's facilitators and those who see the partner."""
-        access.require_facilitates(principal, group, "read the names on its register")
+        person's identifiers; whoever may read the register (its facilitators and those who
+        see the partner) may read them."""
         names = {}
         with self.store.db.transaction() as cur:
             for person in people:
@@ -1590,6 +1590,57 @@ class SessionsService(Operations):
             item["id"] = item.pop("stream_id")
         self._audit_read(request, principal, "person", person, person, ["timeline"])
         return {"person_id": person, **page}
+
+    @route(
+        "GET",
+        "/measures/due",
+        roles=READERS,
+        query=MeasuresDueQuery,
+        response=MeasuresDue,
+        summary="A worker's open caseload with each person's last measure and whether it is due",
+    )
+    def measures_due(self, request, principal, query):
+        worker = query.get("worker_id") or principal.user_id
+        if principal.role == "peer_worker" and worker != principal.user_id:
+            raise Forbidden("a peer worker reads the measures due on their own caseload")
+        since = today() - timedelta(days=query["every_days"])
+        with self.store.db.transaction() as cur:
+            cur.execute(
+                f"SELECT r.person_id::text, r.referral_id, max(t.happened_at)::date"
+                f" FROM {SCHEMA}.referral_status r"
+                f" LEFT JOIN {SCHEMA}.timeline t ON t.person_id = r.person_id"
+                f" AND t.event_type = 'MeasureRecorded' AND NOT t.is_voided"
+                f" AND t.detail->>'measure' = %s"
+                f" WHERE r.worker_id = %s AND r.status = ANY(%s)"
+                f" GROUP BY r.person_id, r.referral_id ORDER BY 3 NULLS FIRST, 1",
+                (query["measure"], worker, list(access.OPEN_REFERRAL_STATES)),
+            )
+            found = cur.fetchall()
+        items = [
+            {
+                "person_id": person,
+                "referral_id": referral,
+                "last_taken_on": last,
+                "is_due": last is None or last < since,
+            }
+            for person, referral, last in found
+        ]
+        self._audit_search(request, principal, "person_measures", query, len(items))
+        return {
+            "worker_id": worker,
+            "measure": query["measure"],
+            "every_days": query["every_days"],
+            "items": items,
+        }
+
+
+def _timeline_of(referral: dict) -> dict:
+    """The dates of a referral (as the sessions service knows it) a session is dated within."""
+    return {
+        "referral_received_on": referral["received_on"],
+        "referral_first_contact_on": referral["first_contact_on"],
+        "referral_ended_on": referral["ended_on"],
+    }
 
 
 def _text_ids(content) -> set[str]:

@@ -175,12 +175,62 @@ def test_a_one_to_one_before_the_referral_was_received_is_a_conflict_and_nothing
     )
     assert days_ago(60).isoformat() in body["message"]
     assert sessions_of(api, rid) == 0
-    # the day it was received is within its timeline
-    ok(pw.post("/sessions/held", one_to_one(rid, worker, days_ago(60))), 201)
+
+
+def test_a_one_to_one_before_the_first_contact_is_a_conflict_unless_it_was_that_contact(
+    api, referral
+):
+    rid, worker = referral["referral_id"], referral["worker"]
+    pw = api(role="peer_worker", user=worker)
+    # received 60 days ago, first contact 40 days ago: a session 50 days ago contradicts it
+    body = refused(
+        pw.post("/sessions/held", one_to_one(rid, worker, days_ago(50))),
+        409,
+        "SessionCannotPrecedeTheFirstContact",
+    )
+    assert days_ago(40).isoformat() in body["message"] and "first_contact_on" in body["message"]
+    booking = {
+        **{
+            k: v
+            for k, v in one_to_one(rid, worker, days_ago(50)).items()
+            if k not in ("actual_start_at", "duration_minutes")
+        },
+        "planned_start_at": at_ten(days_ago(45)),
+        "planned_duration_minutes": 50,
+    }
+    refused(pw.post("/sessions", booking), 409, "SessionCannotPrecedeTheFirstContact")
+    assert sessions_of(api, rid) == 0
+    # the session on the day of the first contact may be that contact itself
+    ok(pw.post("/sessions/held", one_to_one(rid, worker, days_ago(40))), 201)
     assert sessions_of(api, rid) == 1
 
 
-def test_a_corrected_received_date_is_followed(api, stack_state, referral):
+def test_a_discharge_or_first_contact_is_not_dated_across_a_session_held(api, referral):
+    rid, worker = referral["referral_id"], referral["worker"]
+    pw = api(role="peer_worker", user=worker)
+    ok(pw.post("/sessions/held", one_to_one(rid, worker, days_ago(30))), 201)
+    referrals = api("referrals", "peer_worker", worker)
+    early = {"reason": "goals_met", "on": days_ago(35).isoformat()}
+    body = refused(
+        referrals.post(f"/referrals/{rid}/discharge", early),
+        409,
+        "DischargeCannotPrecedeASessionHeld",
+    )
+    assert days_ago(30).isoformat() in body["message"]
+    late = {"field": "first_contact_on", "value": days_ago(25).isoformat(), "reason": "typo"}
+    refused(
+        api("referrals").post(f"/referrals/{rid}/correct", late),
+        409,
+        "FirstContactCannotFollowASessionHeld",
+    )
+    read = ok(referrals.get(f"/referrals/{rid}"))
+    assert read["status"] == "active" and read["corrections"] == []
+    # on the day of the last session held it is within the timeline
+    on_the_day = {"reason": "goals_met", "on": days_ago(30).isoformat()}
+    assert ok(referrals.post(f"/referrals/{rid}/discharge", on_the_day))["status"] == "discharged"
+
+
+def test_a_corrected_received_date_and_first_contact_are_followed(api, stack_state, referral):
     rid, worker = referral["referral_id"], referral["worker"]
     pw = api(role="peer_worker", user=worker)
     refused(
@@ -188,9 +238,21 @@ def test_a_corrected_received_date_is_followed(api, stack_state, referral):
         409,
         "SessionCannotPrecedeTheReferral",
     )
+    lead = api("referrals")
     correction = {"field": "received_on", "value": days_ago(90).isoformat(), "reason": "typo"}
-    ok(api("referrals").post(f"/referrals/{rid}/correct", correction))
+    ok(lead.post(f"/referrals/{rid}/correct", correction))
     sessions_sees(stack_state, rid, "received_on", days_ago(90))
+    # within the corrected received date, but still before the first contact
+    refused(
+        pw.post("/sessions/held", one_to_one(rid, worker, days_ago(70))),
+        409,
+        "SessionCannotPrecedeTheFirstContact",
+    )
+    # the session 70 days ago was the first contact: the worker corrects the referral's date
+    for field, value in (("accepted_on", 75), ("allocated_on", 75), ("first_contact_on", 70)):
+        change = {"field": field, "value": days_ago(value).isoformat(), "reason": "as it was"}
+        ok(lead.post(f"/referrals/{rid}/correct", change))
+    sessions_sees(stack_state, rid, "first_contact_on", days_ago(70))
     ok(pw.post("/sessions/held", one_to_one(rid, worker, days_ago(70))), 201)
     assert sessions_of(api, rid) == 1
 

@@ -264,6 +264,32 @@ def test_a_team_lead_may_allocate_to_themselves_without_being_registered_first(
     assert response.status_code == 200, response.text
 
 
+@pytest.mark.parametrize("role", ["partner_admin", "safeguarding_lead"])
+def test_a_referral_is_not_allocated_to_a_worker_who_holds_no_caseload(
+    api, register_person, register_worker, role
+):
+    referral = accepted_referral(api, register_person())
+    rid, admin = referral["referral_id"], register_worker(nobody(), role=role)
+    response = api().post(f"/referrals/{rid}/allocate", {"worker_id": admin})
+    refused(response, "worker_id", "AllocatedWorkerMustHoldACaseload")
+    after = api().get(f"/referrals/{rid}").json()
+    assert after["worker_id"] is None and after["version"] == referral["version"]
+
+
+def test_a_partner_admin_may_not_allocate_to_themselves(api, register_person):
+    admin_id = nobody()
+    referral = accepted_referral(api, register_person())
+    admin = api(role="partner_admin", user=admin_id)
+    response = admin.post(f"/referrals/{referral['referral_id']}/allocate", {"worker_id": admin_id})
+    refused(response, "worker_id", "AllocatedWorkerMustHoldACaseload")
+    # a peer worker on the workforce may be allocated it
+    worker = api(role="partner_admin").post("/workers", {"worker_id": nobody()}).json()
+    allocated = admin.post(
+        f"/referrals/{referral['referral_id']}/allocate", {"worker_id": worker["worker_id"]}
+    )
+    assert allocated.status_code == 200, allocated.text
+
+
 # -- sessions and safeguarding name workers too ----------------------------------------------------
 
 

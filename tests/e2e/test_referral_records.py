@@ -4,9 +4,11 @@ time, what is still open at discharge, blank text refused, erasure reasons check
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+import psycopg2
 import pytest
 import requests
 
@@ -277,6 +279,52 @@ def test_a_wrong_date_and_source_are_corrected_with_a_reason_and_the_hub_follows
     )
 
 
+def test_the_hubs_referral_counter_moves_a_referral_its_corrections_move(api, endpoints, auth):
+    # two months long past, of this test's own, at mesmac
+    rng = random.Random(uuid.uuid4().int)
+    first, second = rng.sample(
+        [date(y, m, 12) for y in range(2001, 2020) for m in (2, 5, 8, 11)], 2
+    )
+    counter = f"{endpoints['hub']['reporting']}/internal/referral-counts"
+
+    def counts() -> dict:
+        answer = requests.get(
+            counter, params={"partner": "mesmac"}, headers=auth("service", "alliance"), timeout=10
+        )
+        rows = {(r["month"], r["source"]): r["referrals"] for r in ok(answer)["rows"]}
+        return {
+            (day, source): rows.get((day.replace(day=1).isoformat(), source), 0)
+            for day in (first, second)
+            for source in ("carer", "cmht")
+        }
+
+    def counted_in(before: dict, day: date, source: str):
+        """Wait until the counter shows `before` with this referral counted in one place."""
+        wanted = {**before, (day, source): before[(day, source)] + 1}
+        wait_for(lambda: counts() == wanted, timeout=30, message=lambda: f"{counts()} {wanted}")
+
+    before = counts()
+    lead = api(partner="mesmac")
+    body = {
+        "person": {
+            "full_name": f"Cal Counter {uuid.uuid4().hex[:8]}",
+            "date_of_birth": "1990-01-01",
+        },
+        "source": "carer",
+        "received_on": first.isoformat(),
+    }
+    rid = ok(lead.post("/referrals", body), 201)["referral_id"]
+    counted_in(before, first, "carer")
+    # the received date was wrong: the counter moves it to the month it was received in
+    change = {"field": "received_on", "value": second.isoformat(), "reason": "wrong year"}
+    ok(lead.post(f"/referrals/{rid}/correct", change))
+    counted_in(before, second, "carer")
+    # and the source too
+    change = {"field": "source", "value": "cmht", "reason": "the CMHT referred"}
+    ok(lead.post(f"/referrals/{rid}/correct", change))
+    counted_in(before, second, "cmht")
+
+
 def test_a_correction_needs_a_reason_and_a_known_field(api):
     lead = api()
     rid = referral(api)["referral_id"]
@@ -334,35 +382,180 @@ def test_consent_recorded_later_lets_a_referral_be_offered_and_withdrawal_blocks
     assert types.count("ConsentRecorded") == 2 and "ConsentWithdrawn" in types
 
 
+def test_withdrawing_consent_withdraws_the_offer_still_open(api, stack_state):
+    # given a referral with consent to share, offered to mesmac and not yet answered
+    lead = api()
+    consent = {"to_share": True, "to_contact": True, "recorded_on": days_ago(2)}
+    rid = referral(api, consent=consent)["referral_id"]
+    offered = ok(lead.post(f"/referrals/{rid}/offer", {"to_partner": "mesmac"}))
+    assert offered["offered_to"] == "mesmac"
+    # when the person withdraws their consent
+    withdrawn = ok(lead.post(f"/referrals/{rid}/consent/withdraw", {}))
+    # then the offer is withdrawn with it, as an event naming the offer and why
+    assert withdrawn["offered_to"] is None
+    events = ok(lead.get(f"/referrals/{rid}/history"))["events"]
+    [offer] = [e["payload"] for e in events if e["event_type"] == "ReferralOffered"]
+    [gone] = [e["payload"] for e in events if e["event_type"] == "ReferralOfferWithdrawn"]
+    assert gone["offer_id"] == offer["offer_id"] and gone["to_partner"] == "mesmac"
+    assert gone["reason"] == "consent_withdrawn" and gone["withdrawn_on"] == TODAY.isoformat()
+    # and the hub learns it, coded
+    conn = psycopg2.connect(stack_state["owner_dsn"]["peerlink_hub"])
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+
+            def hub_has_it():
+                cur.execute(
+                    "SELECT fields FROM reporting.facts WHERE partner_id = 'leeds-mind'"
+                    " AND stream_id = %s AND event_type = 'ReferralOfferWithdrawn'",
+                    (rid,),
+                )
+                row = cur.fetchone()
+                return row is not None and row[0]["offer_id"] == offer["offer_id"]
+
+            wait_for(hub_has_it, timeout=20, message="the hub to learn the offer was withdrawn")
+    finally:
+        conn.close()
+    # offering again needs consent again
+    refused(
+        lead.post(f"/referrals/{rid}/offer", {"to_partner": "mesmac"}),
+        409,
+        "OfferNeedsConsentNotWithdrawn",
+    )
+
+
 # -- discharge shows what is still open ------------------------------------------------------------
+
+
+def book_ahead(api, referral_id: str, worker: str, days: int) -> str:
+    """A one-to-one booked `days` ahead by the referral's worker, once the sessions service
+    knows the referral is active."""
+    body = {
+        "kind": "one_to_one",
+        "referral_id": referral_id,
+        "mode": "phone",
+        "location": "remote",
+        "worker_ids": [worker],
+        "planned_start_at": (datetime.now(UTC) + timedelta(days=days)).isoformat(),
+    }
+    sessions = api(role="peer_worker", user=worker, service="sessions")
+    answer = {}
+
+    def book():
+        answer["r"] = sessions.post("/sessions", body)
+        return answer["r"].status_code == 201
+
+    wait_for(book, timeout=20, message=lambda: answer["r"].text)
+    return answer["r"].json()["session_id"]
 
 
 def test_discharge_lists_the_future_sessions_still_booked(api, register_worker):
     rid, worker = active(api, register_worker)
     pw = api(role="peer_worker", user=worker)
-    sessions = api(role="peer_worker", user=worker, service="sessions")
-    body = {
-        "kind": "one_to_one",
-        "referral_id": rid,
-        "mode": "phone",
-        "location": "remote",
-        "worker_ids": [worker],
-        "planned_start_at": (datetime.now(UTC) + timedelta(days=7)).isoformat(),
-    }
-    booked = {}
-
-    def book():
-        booked["r"] = sessions.post("/sessions", body)
-        return booked["r"].status_code == 201
-
-    wait_for(book, timeout=20, message=lambda: booked["r"].text)
-    sid = booked["r"].json()["session_id"]
+    sid = book_ahead(api, rid, worker, days=7)
     items = ok(pw.get(f"/referrals/{rid}/open-items"))["open_items"]
     assert [i["id"] for i in items if i["kind"] == "session"] == [sid]
     discharged = ok(pw.post(f"/referrals/{rid}/discharge", {"reason": "goals_met"}))
     assert discharged["status"] == "discharged"
     assert [i["id"] for i in discharged["open_items"]] == [sid]
     assert any(f"/sessions/{sid}/cancel" in w for w in discharged["warnings"])
+
+
+def test_discharge_asked_to_close_cancels_the_referrals_sessions_and_closes_its_plans(
+    api, register_worker
+):
+    # given an active referral with two one-to-ones booked ahead, a crisis plan drafted for it,
+    # and a recovery plan of the person's drafted for no referral
+    rid, worker = active(api, register_worker)
+    pw = api(role="peer_worker", user=worker)
+    sessions = api(role="peer_worker", user=worker, service="sessions")
+    person = ok(pw.get(f"/referrals/{rid}"))["person_id"]
+    booked = [book_ahead(api, rid, worker, days) for days in (3, 10)]
+    crisis = {
+        "person_id": person,
+        "referral_id": rid,
+        "kind": "crisis_safety",
+        "content": {"services": [{"type": "crisis_line"}]},
+    }
+    plan = ok(sessions.post("/plans", crisis), 201)["plan_id"]
+    goal = ok(sessions.post("/texts", {"person_id": person, "text": "Walk to the park"}), 201)
+    own = {
+        "person_id": person,
+        "kind": "recovery_wellbeing",
+        "content": {
+            "goals": [
+                {
+                    "goal_id": str(uuid.uuid4()),
+                    "life_area": "physical_health",
+                    "text_id": goal["text_id"],
+                }
+            ]
+        },
+    }
+    unreferred = ok(sessions.post("/plans", own), 201)["plan_id"]
+
+    # when the worker discharges, asking for what is open to be closed
+    discharged = ok(
+        pw.post(f"/referrals/{rid}/discharge", {"reason": "goals_met", "close_open_items": True})
+    )
+
+    # then the answer says which items close with it, and warns only of the one left open
+    closing = {i["id"]: i["is_closing"] for i in discharged["open_items"]}
+    assert closing == {booked[0]: True, booked[1]: True, plan: True, unreferred: False}
+    assert [w for w in discharged["warnings"] if "still open" in w] == [
+        w for w in discharged["warnings"] if unreferred in w
+    ]
+    lead_sessions = api(service="sessions")
+
+    def closed():
+        statuses = [ok(lead_sessions.get(f"/sessions/{sid}"))["status"] for sid in booked]
+        return statuses == ["cancelled", "cancelled"] and (
+            ok(lead_sessions.get(f"/plans/{plan}"))["status"] == "closed"
+        )
+
+    wait_for(closed, timeout=20, message="the sessions service to close the referral's items")
+    # each as an event of its own, by the worker who discharged, with a coded reason
+    for sid in booked:
+        events = ok(lead_sessions.get(f"/sessions/{sid}/history"))["events"]
+        cancelled = [e for e in events if e["event_type"] == "SessionCancelled"]
+        assert len(cancelled) == 1
+        assert cancelled[0]["payload"]["reason"] == "support_ended"
+        assert cancelled[0]["payload"]["cancelled_by"] == "service"
+        assert cancelled[0]["actor"]["user_id"] == worker
+    history = ok(lead_sessions.get(f"/plans/{plan}/history"))["events"]
+    assert [e["payload"]["reason"] for e in history if e["event_type"] == "PlanClosed"] == [
+        "support_ended"
+    ]
+    # the person's own plan, drafted for no referral, stays open
+    assert ok(lead_sessions.get(f"/plans/{unreferred}"))["status"] == "open"
+    left = ok(api().get(f"/referrals/{rid}/open-items"))["open_items"]
+    assert [i["id"] for i in left] == [unreferred]
+
+
+def test_discharge_not_asked_to_close_leaves_the_sessions_booked(api, register_worker, stack_state):
+    rid, worker = active(api, register_worker)
+    sid = book_ahead(api, rid, worker, days=5)
+    pw = api(role="peer_worker", user=worker)
+    discharged = ok(pw.post(f"/referrals/{rid}/discharge", {"reason": "goals_met"}))
+    assert [i["is_closing"] for i in discharged["open_items"]] == [False]
+    assert any(f"/sessions/{sid}/cancel" in w for w in discharged["warnings"])
+    # once the sessions service has taken in the discharge (what closes items is done before
+    # its status is), the session is still booked
+    conn = psycopg2.connect(stack_state["owner_dsn"]["peerlink_leeds_mind"])
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+
+            def discharge_seen():
+                cur.execute(
+                    "SELECT status FROM sessions.referral_status WHERE referral_id = %s", (rid,)
+                )
+                return cur.fetchone() == ("discharged",)
+
+            wait_for(discharge_seen, timeout=20, message="the sessions service to see it")
+    finally:
+        conn.close()
+    assert ok(api(service="sessions").get(f"/sessions/{sid}"))["status"] == "booked"
 
 
 # -- blank values and erasure reasons --------------------------------------------------------------

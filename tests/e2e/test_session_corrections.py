@@ -4,7 +4,9 @@ warned of; notes written once and corrected with their history; references check
 
 from __future__ import annotations
 
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg2
@@ -264,6 +266,15 @@ def test_notes_are_written_once_held_and_corrected_with_a_reason_keeping_their_h
         201,
     )
     sid = held["session_id"]
+    # what would not be kept is refused: a text id made elsewhere, whom words are about
+    # without any words
+    for body, field in (
+        ({"themes": ["sleep"], "notes_text_id": str(uuid.uuid4())}, "notes_text_id"),
+        ({"themes": ["sleep"], "about_person_id": person}, "about_person_id"),
+    ):
+        answer = pw.post(f"/sessions/{sid}/notes", body)
+        assert answer.status_code == 422 and field in answer.json()["fields"], answer.text
+    assert ok(pw.get(f"/sessions/{sid}"))["notes"] is None
     ok(pw.post(f"/sessions/{sid}/notes", {"themes": ["sleep"], "text": "Slept badly."}))
     second = pw.post(f"/sessions/{sid}/notes", {"themes": ["anxiety"], "text": "Overwrites?"})
     assert second.status_code == 409 and second.json()["rule"] == "NotesAreWrittenOnce"
@@ -393,3 +404,51 @@ def test_a_facilitator_reads_their_members_names_on_the_register_audited(api):
         )
 
     wait_for(audited, timeout=10, message="the facilitator's read of the name to be audited")
+
+
+def test_a_peer_worker_reads_who_is_in_a_group_only_if_they_facilitate_it(api):
+    # given a group facilitated by one peer worker, with two members
+    facilitator = f"pw-members-{uuid.uuid4().hex[:6]}"
+    people = [register_person(api) for _ in range(2)]
+    gid = a_group(api, facilitator, people)
+    # when another peer worker of the partner asks who is in it
+    other = api(role="peer_worker", user=f"pw-outside-{uuid.uuid4().hex[:6]}")
+    for path in (f"/groups/{gid}", f"/groups/{gid}/register"):
+        answer = other.get(path)
+        # then they are refused, naming the rule, and no person id is in the answer
+        assert answer.status_code == 403, answer.text
+        assert "PeerWorkerSeesOnlyTheMembersOfGroupsTheyFacilitate" in answer.json()["message"]
+        assert not any(person in answer.text for person in people)
+    # while the group's own facilitator and the team lead read them
+    mine = api(role="peer_worker", user=facilitator)
+    assert ok(mine.get(f"/groups/{gid}"))["members"] == people
+    assert {r["person_id"] for r in ok(api().get(f"/groups/{gid}/register"))["people"]} == set(
+        people
+    )
+    # and the list of groups shows no one's id to anyone
+    listed = ok(other.get("/groups", facilitator_id=facilitator))["items"]
+    assert [g["group_id"] for g in listed] == [gid] and listed[0]["members"] == 2
+
+
+def test_two_requests_for_the_same_group_session_at_once_record_it_once(api):
+    facilitator = f"pw-race-{uuid.uuid4().hex[:6]}"
+    people = [register_person(api)]
+    gid = a_group(api, facilitator, people)
+    # two clients of the same worker, each with a connection of its own
+    clients = [api(role="peer_worker", user=facilitator) for _ in range(2)]
+    for round_ in range(4):
+        start = START - timedelta(days=1 + round_)
+        body = group_held(gid, facilitator, people, start)
+        ready = threading.Barrier(2)
+
+        def send(client, body=body, ready=ready):
+            ready.wait(timeout=10)
+            return client.post("/sessions/held", body)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            answers = list(pool.map(send, clients))
+        assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
+        [refusal] = [a.json() for a in answers if a.status_code == 409]
+        assert refusal["rule"] == "GroupSessionIsRecordedOncePerStart"
+        at_start = ok(api().get("/sessions", group_id=gid, **{"from": start.date().isoformat()}))
+        assert len([s for s in at_start["items"] if s["starts_at"] == start.isoformat()]) == 1

@@ -79,9 +79,11 @@ def active_referral(api, person_id: str, worker: str) -> str:
         201,
     )
     rid = referral["referral_id"]
-    ok(lead.post(f"/referrals/{rid}/accept"))
-    ok(lead.post(f"/referrals/{rid}/allocate", {"worker_id": worker}))
-    ok(api("referrals", "peer_worker", worker).post(f"/referrals/{rid}/first-contact"))
+    # every step on the day it was received: the sessions that follow may be dated from then on
+    ok(lead.post(f"/referrals/{rid}/accept", {"on": received}))
+    ok(lead.post(f"/referrals/{rid}/allocate", {"worker_id": worker, "on": received}))
+    worker_referrals = api("referrals", "peer_worker", worker)
+    ok(worker_referrals.post(f"/referrals/{rid}/first-contact", {"on": received}))
     return rid
 
 

@@ -147,6 +147,36 @@ def test_a_one_to_one_on_the_day_the_referral_was_received_is_kept():
     assert events[0].payload["actual_start_at"].startswith("2026-01-05")
 
 
+def test_a_one_to_one_before_the_first_contact_is_a_conflict_naming_the_first_contact():
+    contacted = date(2026, 1, 12)
+    refusal = refused(
+        domain.SessionCannotPrecedeTheFirstContact,
+        lambda: record_held(
+            actual_start_at=on(date(2026, 1, 9)), referral_first_contact_on=contacted
+        ),
+        None,
+    )
+    assert isinstance(refusal, domain.ReferralTimelineRunsForward)
+    assert "first contact on 2026-01-12" in refusal.message
+
+
+def test_a_one_to_one_on_the_day_of_the_first_contact_may_be_that_contact():
+    contacted = date(2026, 1, 12)
+    events = record_held(actual_start_at=on(contacted), referral_first_contact_on=contacted)
+    assert [e.event_type for e in events] == ["SessionRecorded"]
+
+
+def test_booking_a_one_to_one_before_the_first_contact_is_refused():
+    refused(
+        domain.SessionCannotPrecedeTheFirstContact,
+        lambda: Session("s1").book(
+            **booking(planned_start_at=on(date(2026, 1, 8))),
+            referral_first_contact_on=date(2026, 1, 12),
+        ),
+        None,
+    )
+
+
 def test_carer_support_booked_before_the_referral_is_refused():
     refused(
         domain.SessionCannotPrecedeTheReferral,
@@ -203,21 +233,27 @@ def _no_referral() -> dict:
 @pytest.mark.parametrize(
     ("event_type", "payload", "dates"),
     [
-        ("ReferralDischarged", {"discharged_on": "2026-03-01"}, (None, "2026-03-01")),
-        ("ReferralClosedWithoutContact", {"closed_on": "2026-02-01"}, (None, "2026-02-01")),
-        ("ReferralTransferred", {"transferred_on": "2026-02-03"}, (None, "2026-02-03")),
+        ("ReferralDischarged", {"discharged_on": "2026-03-01"}, (None, None, "2026-03-01")),
+        ("ReferralClosedWithoutContact", {"closed_on": "2026-02-01"}, (None, None, "2026-02-01")),
+        ("ReferralTransferred", {"transferred_on": "2026-02-03"}, (None, None, "2026-02-03")),
+        ("FirstContactMade", {"contacted_on": "2026-01-09"}, (None, "2026-01-09", None)),
         (
             "ReferralCorrected",
             {"field": "received_on", "value": "2026-01-02"},
-            ("2026-01-02", None),
+            ("2026-01-02", None, None),
+        ),
+        (
+            "ReferralCorrected",
+            {"field": "first_contact_on", "value": "2026-01-07"},
+            (None, "2026-01-07", None),
         ),
         (
             "ReferralCorrected",
             {"field": "discharged_on", "value": "2026-03-04"},
-            (None, "2026-03-04"),
+            (None, None, "2026-03-04"),
         ),
-        ("ReferralCorrected", {"field": "urgency", "value": "urgent"}, (None, None)),
-        ("ReferralAccepted", {"accepted_on": "2026-01-06"}, (None, None)),
+        ("ReferralCorrected", {"field": "urgency", "value": "urgent"}, (None, None, None)),
+        ("ReferralAccepted", {"accepted_on": "2026-01-06"}, (None, None, None)),
     ],
 )
 def test_the_referral_dates_each_event_sets(event_type, payload, dates):

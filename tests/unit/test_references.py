@@ -149,3 +149,17 @@ def test_a_registered_worker_may_be_named():
 @pytest.mark.parametrize("standing", [None, workers.LEFT])
 def test_whoever_acts_may_name_themselves(standing):
     workers.require_may_be_named("worker_id", "alex", standing, "alex")
+
+
+@pytest.mark.parametrize("roles", [["partner_admin"], ["safeguarding_lead"], []])
+def test_a_referral_is_not_allocated_to_someone_who_holds_no_caseload(roles):
+    with pytest.raises(ReferenceRefused) as refused:
+        workers.require_holds_caseload("worker_id", "rae", roles)
+    assert refused.value.rule == "AllocatedWorkerMustHoldACaseload"
+    assert refused.value.field_name == "worker_id"
+    assert "peer worker or team lead" in refused.value.message
+
+
+@pytest.mark.parametrize("roles", [["peer_worker"], ["team_lead"], ["partner_admin", "team_lead"]])
+def test_a_peer_worker_or_team_lead_may_hold_a_caseload(roles):
+    workers.require_holds_caseload("worker_id", "sam", roles)
