@@ -74,7 +74,7 @@ def start_service(state: dict, dsn: str, smtp_port: int, args, log: Path):
         "PEERLINK_OIDC_ISSUER": state["endpoints"]["identity"]["leeds-mind"],
         "PEERLINK_OIDC_AUDIENCE": "urn:peerlink:node:leeds-mind",
         "PEERLINK_HUB_ISSUER": state["endpoints"]["identity"]["alliance"],
-        "PEERLINK_MASTER_KEY_FILE": state["master_key_files"]["leeds-mind"],
+        "PEERLINK_MASTER_KEY_DIR": state["master_key_dirs"]["leeds-mind"],
         "PEERLINK_SMTP_PORT": str(smtp_port),
         "PEERLINK_SAFEGUARDING_TIMESCALES": json.dumps(timescales),
     }
@@ -151,7 +151,7 @@ def main() -> None:
             controller.stop()
     delays, detected, sending = [], [], []
     for message in messages:
-        concern_id = message["body"].split("/inbox/concerns/")[1].split()[0]
+        concern_id = message["body"].split("/safeguarding/concerns/")[1].split()[0]
         delays.append(message["received_at"] - due[concern_id])
         if concern_id in recorded:
             at = recorded[concern_id].timestamp()

@@ -73,6 +73,16 @@ def database_roles(database: str) -> tuple[str, str]:
     return f"{database}_owner", f"{database}_app"
 
 
+VAULT_KEEPER_SUFFIX = "_vault_keeper"
+
+
+def vault_keeper_role(database: str) -> str:
+    """The role that owns a node's vault key tables (it cannot log in). The services' role is a
+    member, so that it may vacuum them once an erasure commits: PostgreSQL 15 lets only a
+    table's owner vacuum it."""
+    return f"{database}{VAULT_KEEPER_SUFFIX}"
+
+
 REQUIRED_SETTINGS = ("PEERLINK_PARTNER", "PEERLINK_DATABASE_URL", "PEERLINK_AMQP_URL")
 
 

@@ -9,9 +9,11 @@ import enum
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import threading
+import time
 import unicodedata
 import uuid
 from collections import OrderedDict
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import psycopg2.errors
 import psycopg2.extensions
 import psycopg2.extras
 from cryptography.exceptions import InvalidTag
@@ -28,6 +31,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 psycopg2.extras.register_uuid()
+
+log = logging.getLogger(__name__)
 
 IDENTIFIER_FIELDS = (
     "full_name",
@@ -47,7 +52,16 @@ IDENTIFIER_FIELDS = (
 
 MASTER_KEY_ENV = "PEERLINK_MASTER_KEY"
 MASTER_KEY_FILE_ENV = "PEERLINK_MASTER_KEY_FILE"
+MASTER_KEY_DIR_ENV = "PEERLINK_MASTER_KEY_DIR"
 MASTER_KEY_BYTES = 32
+# A key directory holds one file per version of one partner's master key; a single key given
+# by PEERLINK_MASTER_KEY or PEERLINK_MASTER_KEY_FILE is version 1.
+_MASTER_KEY_FILE_NAME = re.compile(
+    r"master\.(?P<partner>[a-z0-9][a-z0-9-]*)\.(?P<version>[1-9][0-9]{0,8})\.key"
+)
+# how often a process looks at its key directory again: a version added by a rotation is used
+# for new keys, and a destroyed one forgotten, within this many seconds of the next vault use
+_KEY_DIRECTORY_RECHECK_SECONDS = 5.0
 
 # Changing a label derives other keys: every wrapped person key and every index digest made
 # under the old label would be lost. A new label means a migration that rewraps and reindexes.
@@ -75,6 +89,15 @@ _NOT_IN_ERASURE_REASON = (
     "emergency_contact",
 )
 _SHORTEST_CHECKED_VALUE = 4
+
+# The key tables: their old row versions hold what an erasure destroys (a wrapped key, the
+# person's digests) until a vacuum removes them.
+_SWEPT_TABLES = ("person_keys", "blind_index")
+# A sweep waits this long for the tables' lock, so that readers queue behind it briefly at most,
+# and tries again this many times before it is left due for the next sweep.
+_SWEEP_LOCK_WAIT_SECONDS = 1.0
+_SWEEP_ATTEMPTS = 5
+_NOT_YET_REMOVABLE = re.compile(r"(\d+) dead row versions cannot be removed yet")
 
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -225,12 +248,14 @@ class Sealed:
 class PersonKey:
     """One person's data key, bound to their person_id."""
 
-    __slots__ = ("person_id", "_secret", "_aead")
+    __slots__ = ("person_id", "_secret", "_aead", "master_version")
 
-    def __init__(self, person_id: uuid.UUID, secret: bytes):
+    def __init__(self, person_id: uuid.UUID, secret: bytes, master_version: int | None = None):
         self.person_id = person_id
         self._secret = secret
         self._aead = AESGCM(secret)
+        # the version of the master key that wraps it (None until it is wrapped)
+        self.master_version = master_version
 
     @classmethod
     def generate(cls, person_id: uuid.UUID) -> PersonKey:
@@ -272,22 +297,100 @@ class PersonKey:
         return json.loads(data)
 
 
-class MasterKeys:
-    """A partner's master key, held only as the two keys derived from it (HKDF-SHA256): one
-    wraps person keys, the other makes blind-index digests. Each partner has its own, and a
-    wrapped key names its partner in its associated data: a key wrapped for one partner does
-    not open as another's, whatever master key the other holds."""
+def master_key_file_name(partner_id: str, version: int) -> str:
+    """The file of one version of a partner's master key in its key directory."""
+    return f"master.{partner_id}.{version}.key"
 
-    __slots__ = ("_wrapping", "_index_key", "partner_id")
 
-    def __init__(self, master_key: bytes, partner_id: str):
+def _key_files(directory: Path, partner_id: str) -> list[tuple[int, os.DirEntry]]:
+    try:
+        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+    except OSError as error:
+        raise MasterKeyError(
+            f"{MASTER_KEY_DIR_ENV} names {directory}, which cannot be read: {error.strerror}"
+        ) from None
+    found = []
+    for entry in entries:
+        match = _MASTER_KEY_FILE_NAME.fullmatch(entry.name)
+        if match is None:
+            continue  # a file being written is named otherwise until it is complete
+        if match["partner"] != partner_id:
+            raise MasterKeyError(
+                f"{directory} holds {entry.name}, a key of another partner: a node's key"
+                f" directory holds its own partner's ({partner_id}) keys only"
+            )
+        found.append((int(match["version"]), entry))
+    return found
+
+
+def master_key_versions_in(directory: str | Path, partner_id: str) -> list[int]:
+    """The versions of the partner's master key a key directory holds (none when empty)."""
+    return sorted(version for version, _ in _key_files(Path(directory), partner_id))
+
+
+def _listing(files: list[tuple[int, os.DirEntry]]) -> tuple:
+    # what tells a changed directory from an unchanged one without reading any key
+    return tuple((entry.name, entry.stat().st_mtime_ns, entry.stat().st_size) for _, entry in files)
+
+
+def _read_key_directory(directory: Path, partner_id: str) -> tuple[dict[int, bytes], tuple]:
+    files = _key_files(directory, partner_id)
+    versions = {}
+    for version, entry in files:
+        try:
+            text = Path(entry.path).read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as error:
+            raise MasterKeyError(
+                f"the master key file {entry.path} cannot be read: {error}"
+            ) from None
+        versions[version] = _decode_master_key(text, f"the master key file {entry.path}")
+    if not versions:
+        raise MasterKeyError(
+            f"{directory} holds no master key of {partner_id}: put one in it as"
+            f" {master_key_file_name(partner_id, 1)} (shared.vault.generate_master_key())"
+        )
+    return versions, _listing(files)
+
+
+class _MasterKeyVersion:
+    """One version of a master key, held only as the two keys derived from it (HKDF-SHA256):
+    one wraps person keys, the other makes blind-index digests."""
+
+    __slots__ = ("version", "wrapping", "index_key")
+
+    def __init__(self, version: int, master_key: bytes):
         if len(master_key) != MASTER_KEY_BYTES:
             raise MasterKeyError(f"a master key is {MASTER_KEY_BYTES} bytes, not {len(master_key)}")
+        self.version = version
+        self.wrapping = AESGCM(_derive(master_key, _KEY_WRAPPING_INFO))
+        self.index_key = _derive(master_key, _BLIND_INDEX_INFO)
+
+
+class MasterKeys:
+    """A partner's master key, in one or more versions. The newest version wraps every new
+    person key and makes their blind-index digests; an older one still opens what was made
+    under it, until a rotation (shared.key_rotation) has made all of it again under the
+    newest, and the old version can be destroyed. Each partner has its own, and a wrapped key
+    names its partner in its associated data: a key wrapped for one partner does not open as
+    another's, whatever master key the other holds.
+
+    Read from a key directory, the versions follow the directory: a version a rotation adds
+    is taken up, and one it destroys forgotten, within _KEY_DIRECTORY_RECHECK_SECONDS."""
+
+    __slots__ = ("partner_id", "_versions", "_directory", "_listing", "_checked_at")
+
+    def __init__(self, master_key: bytes | Mapping[int, bytes], partner_id: str):
+        """`master_key`: the key (version 1), or each version's key by its version."""
         if not partner_id:
             raise MasterKeyError("a master key belongs to a partner: name it")
         self.partner_id = partner_id
-        self._wrapping = AESGCM(_derive(master_key, _KEY_WRAPPING_INFO))
-        self._index_key = _derive(master_key, _BLIND_INDEX_INFO)
+        versions = master_key if isinstance(master_key, Mapping) else {1: master_key}
+        if not versions or min(versions) < 1:
+            raise MasterKeyError("master key versions are numbered from 1")
+        self._versions = {v: _MasterKeyVersion(v, key) for v, key in versions.items()}
+        self._directory: Path | None = None
+        self._listing: tuple = ()
+        self._checked_at = 0.0
 
     def __repr__(self) -> str:
         return "MasterKeys(...)"
@@ -297,16 +400,33 @@ class MasterKeys:
         return cls(_decode_master_key(text, source), partner_id)
 
     @classmethod
+    def from_directory(cls, directory: str | Path, partner_id: str) -> MasterKeys:
+        """Every version of `partner_id`'s master key in `directory`, one file each named
+        master.<partner>.<version>.key (urlsafe base64 of 32 bytes)."""
+        directory = Path(directory)
+        versions, listing = _read_key_directory(directory, partner_id)
+        keys = cls(versions, partner_id)
+        keys._directory, keys._listing, keys._checked_at = directory, listing, time.monotonic()
+        return keys
+
+    @classmethod
     def from_environment(
         cls, partner_id: str, environ: Mapping[str, str] | None = None
     ) -> MasterKeys:
-        """The master key of `partner_id` from PEERLINK_MASTER_KEY (urlsafe base64 of 32
-        bytes) or the file that PEERLINK_MASTER_KEY_FILE names; exactly one of them must be
-        set."""
+        """The master key of `partner_id` from PEERLINK_MASTER_KEY_DIR (a key directory, see
+        from_directory: the form a rotation needs), or as a single key (version 1) from
+        PEERLINK_MASTER_KEY (urlsafe base64 of 32 bytes) or the file PEERLINK_MASTER_KEY_FILE
+        names; exactly one of them must be set."""
         environ = os.environ if environ is None else environ
         text, path = environ.get(MASTER_KEY_ENV), environ.get(MASTER_KEY_FILE_ENV)
-        if text and path:
-            raise MasterKeyError(f"set {MASTER_KEY_ENV} or {MASTER_KEY_FILE_ENV}, not both")
+        directory = environ.get(MASTER_KEY_DIR_ENV)
+        if len([given for given in (text, path, directory) if given]) > 1:
+            raise MasterKeyError(
+                f"set only one of {MASTER_KEY_ENV}, {MASTER_KEY_FILE_ENV} and"
+                f" {MASTER_KEY_DIR_ENV}: two could name different keys"
+            )
+        if directory:
+            return cls.from_directory(directory, partner_id)
         if text:
             return cls.from_text(text, partner_id, MASTER_KEY_ENV)
         if path:
@@ -318,49 +438,116 @@ class MasterKeys:
                 ) from None
             return cls.from_text(content, partner_id, f"the master key file {path}")
         raise MasterKeyError(
-            f"no master key: set {MASTER_KEY_ENV} (urlsafe base64 of {MASTER_KEY_BYTES} bytes) "
-            f"or {MASTER_KEY_FILE_ENV} (a file holding one)"
+            f"no master key: set {MASTER_KEY_ENV} (urlsafe base64 of {MASTER_KEY_BYTES} bytes), "
+            f"{MASTER_KEY_FILE_ENV} (a file holding one) or {MASTER_KEY_DIR_ENV} (a directory"
+            " of versions, master.<partner>.<version>.key)"
         )
+
+    # -- versions ----------------------------------------------------------------------------
+
+    @property
+    def directory(self) -> Path | None:
+        return self._directory
+
+    @property
+    def versions(self) -> tuple[int, ...]:
+        """The versions held, oldest first."""
+        self._follow_directory()
+        return tuple(sorted(self._versions))
+
+    @property
+    def newest_version(self) -> int:
+        self._follow_directory()
+        return max(self._versions)
+
+    def reload(self) -> None:
+        """Reads the key directory again now (a rotation added or destroyed a version)."""
+        self._follow_directory(now=True)
+
+    def _follow_directory(self, now: bool = False) -> None:
+        if self._directory is None:
+            return
+        if not now and time.monotonic() - self._checked_at < _KEY_DIRECTORY_RECHECK_SECONDS:
+            return
+        self._checked_at = time.monotonic()
+        if _listing(_key_files(self._directory, self.partner_id)) == self._listing:
+            return
+        versions, listing = _read_key_directory(self._directory, self.partner_id)
+        self._versions = {v: _MasterKeyVersion(v, key) for v, key in versions.items()}
+        self._listing = listing
+
+    def _version(self, version: int | None) -> _MasterKeyVersion:
+        self._follow_directory()
+        if version is None:
+            return self._versions[max(self._versions)]
+        held = self._versions.get(version)
+        if held is None:
+            self._follow_directory(now=True)  # a rotation may have added it a moment ago
+            held = self._versions.get(version)
+        if held is None:
+            raise MasterKeyError(
+                f"version {version} of {self.partner_id}'s master key is not held here"
+                " (destroyed after a rotation, or not given to this process)"
+            )
+        return held
+
+    # -- person keys -------------------------------------------------------------------------
 
     def _wrapping_aad(self, person_id: uuid.UUID) -> bytes:
         partner = self.partner_id.encode("utf-8")
         return _aad(b"person-key", person_id, len(partner).to_bytes(2, "big") + partner)
 
-    def wrap(self, key: PersonKey) -> bytes:
+    def wrap_versioned(self, key: PersonKey) -> tuple[int, bytes]:
+        """The key wrapped under the newest version, and that version."""
+        held = self._version(None)
         nonce = os.urandom(_NONCE_BYTES)
-        return nonce + self._wrapping.encrypt(nonce, key._secret, self._wrapping_aad(key.person_id))
+        sealed = held.wrapping.encrypt(nonce, key._secret, self._wrapping_aad(key.person_id))
+        return held.version, nonce + sealed
 
-    def unwrap(self, person_id: uuid.UUID, wrapped: bytes) -> PersonKey:
+    def wrap(self, key: PersonKey) -> bytes:
+        return self.wrap_versioned(key)[1]
+
+    def unwrap(self, person_id: uuid.UUID, wrapped: bytes, version: int | None = None) -> PersonKey:
+        """The person key wrapped under `version` (the newest when not named)."""
+        held = self._version(version)
         nonce, sealed = wrapped[:_NONCE_BYTES], wrapped[_NONCE_BYTES:]
         try:
-            secret = self._wrapping.decrypt(nonce, sealed, self._wrapping_aad(person_id))
+            secret = held.wrapping.decrypt(nonce, sealed, self._wrapping_aad(person_id))
         except InvalidTag:
             raise VaultIntegrityError(
-                f"the key of person {person_id} does not open with this master key as"
-                f" {self.partner_id}'s (another partner's key or wrapping, or the row was"
-                " altered or moved)"
+                f"the key of person {person_id} does not open with this master key (version"
+                f" {held.version}) as {self.partner_id}'s (another partner's key or wrapping,"
+                " or the row was altered or moved)"
             ) from None
-        return PersonKey(person_id, secret)
+        return PersonKey(person_id, secret, held.version)
 
-    def nhs_number_digest(self, nhs_number: str) -> bytes:
-        return self._digest(NHS_NUMBER_INDEX, validate_nhs_number(nhs_number))
+    # -- blind index -------------------------------------------------------------------------
 
-    def name_and_dob_digest(self, name: str, date_of_birth: str | date) -> bytes:
+    def nhs_number_digest(self, nhs_number: str, version: int | None = None) -> bytes:
+        return self._digest(NHS_NUMBER_INDEX, validate_nhs_number(nhs_number), version)
+
+    def name_and_dob_digest(
+        self, name: str, date_of_birth: str | date, version: int | None = None
+    ) -> bytes:
         return self._digest(
-            NAME_AND_DOB_INDEX, f"{normalise_name(name)}|{_iso_date(date_of_birth)}"
+            NAME_AND_DOB_INDEX, f"{normalise_name(name)}|{_iso_date(date_of_birth)}", version
         )
 
-    def _digest(self, kind: str, normalised: str) -> bytes:
+    def _digest(self, kind: str, normalised: str, version: int | None) -> bytes:
         message = kind.encode("ascii") + b"\x00" + normalised.encode("utf-8")
-        return hmac.new(self._index_key, message, hashlib.sha256).digest()
+        return hmac.new(self._version(version).index_key, message, hashlib.sha256).digest()
 
-    def index_digests(self, identifiers: Mapping[str, str]) -> dict[str, bytes]:
+    def index_digests(
+        self, identifiers: Mapping[str, str], version: int | None = None
+    ) -> dict[str, bytes]:
+        """The blind-index digests of these identifiers under `version` (the newest when not
+        named): a person's digests are made under the version that wraps their key."""
         digests = {}
         if identifiers.get("nhs_number"):
-            digests[NHS_NUMBER_INDEX] = self.nhs_number_digest(identifiers["nhs_number"])
+            digests[NHS_NUMBER_INDEX] = self.nhs_number_digest(identifiers["nhs_number"], version)
         if identifiers.get("full_name") and identifiers.get("date_of_birth"):
             digests[NAME_AND_DOB_INDEX] = self.name_and_dob_digest(
-                identifiers["full_name"], identifiers["date_of_birth"]
+                identifiers["full_name"], identifiers["date_of_birth"], version
             )
         return digests
 
@@ -408,9 +595,14 @@ CREATE TABLE IF NOT EXISTS {s}.person_keys (
     created_at      timestamptz NOT NULL DEFAULT now(),
     erased_at       timestamptz,
     erasure_reason  text,
+    -- the version of the partner's master key that wraps it
+    key_version     integer CHECK (key_version > 0),
     CONSTRAINT erasure_destroys_the_key CHECK (
         (wrapped_key IS NULL) = (erased_at IS NOT NULL)
         AND (erased_at IS NULL) = (erasure_reason IS NULL)
+    ),
+    CONSTRAINT a_key_names_its_master_key_version CHECK (
+        (wrapped_key IS NULL) = (key_version IS NULL)
     )
 );
 CREATE TABLE IF NOT EXISTS {s}.person_identifiers (
@@ -435,6 +627,22 @@ CREATE TABLE IF NOT EXISTS {s}.sensitive_texts (
     nonce           bytea NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT now()
 );
+-- Every version of the partner's master key the vault has used, and when no key wrapped under
+-- it was left in the key tables (retired_at): from then on, only the backups taken before
+-- still need it.
+CREATE TABLE IF NOT EXISTS {s}.master_key_versions (
+    version         integer PRIMARY KEY CHECK (version > 0),
+    added_at        timestamptz NOT NULL DEFAULT now(),
+    retired_at      timestamptz,
+    destroyed_at    timestamptz,
+    CONSTRAINT destroyed_only_once_retired CHECK (destroyed_at IS NULL OR retired_at IS NOT NULL)
+);
+-- Rows rewritten in the key tables (an erasure, a rotation) whose old row versions a vacuum
+-- has still to remove from the table's pages.
+CREATE TABLE IF NOT EXISTS {s}.key_sweeps_due (
+    person_id       uuid PRIMARY KEY,
+    due_since       timestamptz NOT NULL DEFAULT now()
+);
 """
 
 
@@ -447,6 +655,26 @@ def _checked_schema(schema: str) -> str:
 def vault_ddl(schema: str) -> str:
     """CREATE ... IF NOT EXISTS for the vault's tables in `schema`; safe to run again."""
     return _DDL.format(s=_checked_schema(schema))
+
+
+_VERSIONED_KEYS_DDL = """
+ALTER TABLE {s}.person_keys ADD COLUMN IF NOT EXISTS key_version integer CHECK (key_version > 0);
+UPDATE {s}.person_keys SET key_version = 1 WHERE wrapped_key IS NOT NULL AND key_version IS NULL;
+ALTER TABLE {s}.person_keys DROP CONSTRAINT IF EXISTS a_key_names_its_master_key_version;
+ALTER TABLE {s}.person_keys ADD CONSTRAINT a_key_names_its_master_key_version
+    CHECK ((wrapped_key IS NULL) = (key_version IS NULL));
+INSERT INTO {s}.master_key_versions (version)
+    SELECT 1 WHERE EXISTS (SELECT 1 FROM {s}.person_keys) ON CONFLICT DO NOTHING;
+-- an erasure made before left its key in an old row version until some vacuum came by
+INSERT INTO {s}.key_sweeps_due (person_id)
+    SELECT person_id FROM {s}.person_keys WHERE erased_at IS NOT NULL ON CONFLICT DO NOTHING;
+"""
+
+
+def versioned_keys_ddl(schema: str) -> str:
+    """Brings a vault made before master key versions up to date (run after vault_ddl): every
+    key it holds was wrapped under version 1, and each erasure made before is swept again."""
+    return vault_ddl(schema) + _VERSIONED_KEYS_DDL.format(s=_checked_schema(schema))
 
 
 def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:
@@ -472,6 +700,12 @@ def _refuse_identifying_reason(reason: str, identifiers: Mapping[str, str]) -> N
             )
 
 
+def _rows_not_yet_removable(notices: list[str]) -> int:
+    # VACUUM VERBOSE tells how many dead rows a transaction still running may read; a server
+    # that speaks another language is taken at its word that it removed them
+    return sum(int(found) for notice in notices for found in _NOT_YET_REMOVABLE.findall(notice))
+
+
 Cursor = psycopg2.extensions.cursor
 
 
@@ -492,11 +726,11 @@ class Vault:
         person_id = _as_uuid(person_id)
         values = {f: v for f, v in validate_identifiers(identifiers).items() if v is not None}
         key = PersonKey.generate(person_id)
-        wrapped = self.keys.wrap(key)
+        key.master_version, wrapped = self.keys.wrap_versioned(key)
         cur.execute(
-            f"INSERT INTO {self.schema}.person_keys (person_id, wrapped_key) VALUES (%s, %s) "
-            "ON CONFLICT (person_id) DO NOTHING",
-            (person_id, wrapped),
+            f"INSERT INTO {self.schema}.person_keys (person_id, wrapped_key, key_version)"
+            " VALUES (%s, %s, %s) ON CONFLICT (person_id) DO NOTHING",
+            (person_id, wrapped, key.master_version),
         )
         if cur.rowcount == 0:
             # an erased person's id stays taken: reusing it would join new data to old history
@@ -520,28 +754,32 @@ class Vault:
             self._write_version(cur, key, version + 1, merged)
         return merged
 
-    def read(self, cur: Cursor, person_id: uuid.UUID | str) -> dict[str, str] | Erased | None:
-        """The latest identifiers, ERASED once the key is gone, or None for an unknown person."""
+    def read(
+        self, cur: Cursor, person_id: uuid.UUID | str, for_share: bool = False
+    ) -> dict[str, str] | Erased | None:
+        """The latest identifiers, ERASED once the key is gone, or None for an unknown person.
+        `for_share`: an erasure waits for the caller's transaction (what it reads goes out with
+        it, e.g. sealed for a partner)."""
         person_id = _as_uuid(person_id)
         cur.execute(
-            f"""SELECT k.wrapped_key, i.version, i.nonce, i.ciphertext
+            f"""SELECT k.wrapped_key, k.key_version, i.version, i.nonce, i.ciphertext
                 FROM {self.schema}.person_keys k
                 LEFT JOIN LATERAL (
                     SELECT version, nonce, ciphertext FROM {self.schema}.person_identifiers
                     WHERE person_id = k.person_id ORDER BY version DESC LIMIT 1
                 ) i ON true
-                WHERE k.person_id = %s""",
+                WHERE k.person_id = %s {"FOR SHARE OF k" if for_share else ""}""",
             (person_id,),
         )
         row = cur.fetchone()
         if row is None:
             return None
-        wrapped, version, nonce, ciphertext = row
+        wrapped, key_version, version, nonce, ciphertext = row
         if wrapped is None:
             return ERASED
         if version is None:
             return {}
-        key = self._person_key(person_id, bytes(wrapped))
+        key = self._person_key(person_id, bytes(wrapped), key_version)
         return key.open_identifiers(version, _sealed(nonce, ciphertext))
 
     def history(self, cur: Cursor, person_id: uuid.UUID | str) -> list[dict] | Erased:
@@ -569,22 +807,29 @@ class Vault:
 
     # -- search ------------------------------------------------------------------------------
 
+    # A person's digests are made under the master key version that wraps their key, so a
+    # search looks for the digest under every version held: during a rotation some people are
+    # indexed under the old version and some under the new.
+
     def find_by_nhs_number(self, cur: Cursor, nhs_number: str) -> list[uuid.UUID]:
         """People with this NHS number (any spacing); ValueError if it is not a valid one."""
-        return self._find(cur, NHS_NUMBER_INDEX, self.keys.nhs_number_digest(nhs_number))
+        digests = [self.keys.nhs_number_digest(nhs_number, v) for v in self.keys.versions]
+        return self._find(cur, NHS_NUMBER_INDEX, digests)
 
     def find_by_name_and_dob(
         self, cur: Cursor, name: str, date_of_birth: str | date
     ) -> list[uuid.UUID]:
         """People with this full name (ignoring case, accents and spacing) and date of birth."""
-        digest = self.keys.name_and_dob_digest(name, date_of_birth)
-        return self._find(cur, NAME_AND_DOB_INDEX, digest)
+        digests = [
+            self.keys.name_and_dob_digest(name, date_of_birth, v) for v in self.keys.versions
+        ]
+        return self._find(cur, NAME_AND_DOB_INDEX, digests)
 
-    def _find(self, cur: Cursor, kind: str, digest: bytes) -> list[uuid.UUID]:
+    def _find(self, cur: Cursor, kind: str, digests: list[bytes]) -> list[uuid.UUID]:
         cur.execute(
-            f"SELECT person_id FROM {self.schema}.blind_index WHERE kind = %s AND digest = %s "
-            "ORDER BY person_id",
-            (kind, digest),
+            f"SELECT person_id FROM {self.schema}.blind_index"
+            " WHERE kind = %s AND digest = ANY(%s::bytea[]) ORDER BY person_id",
+            (kind, [psycopg2.Binary(d) for d in digests]),
         )
         return [row[0] for row in cur.fetchall()]
 
@@ -637,7 +882,7 @@ class Vault:
         """The text, ERASED once its person's key is gone, or None for an unknown text_id."""
         text_id = _as_uuid(text_id)
         cur.execute(
-            f"SELECT t.person_id, k.wrapped_key, t.nonce, t.ciphertext "
+            f"SELECT t.person_id, k.wrapped_key, k.key_version, t.nonce, t.ciphertext "
             f"FROM {self.schema}.sensitive_texts t "
             f"JOIN {self.schema}.person_keys k USING (person_id) WHERE t.text_id = %s",
             (text_id,),
@@ -645,10 +890,10 @@ class Vault:
         row = cur.fetchone()
         if row is None:
             return None
-        person_id, wrapped, nonce, ciphertext = row
+        person_id, wrapped, key_version, nonce, ciphertext = row
         if wrapped is None:
             return ERASED
-        key = self._person_key(person_id, bytes(wrapped))
+        key = self._person_key(person_id, bytes(wrapped), key_version)
         return key.open_text(text_id, _sealed(nonce, ciphertext))
 
     def move_texts(
@@ -683,9 +928,12 @@ class Vault:
     # -- erasure -----------------------------------------------------------------------------
 
     def erase(self, cur: Cursor, person_id: uuid.UUID | str, reason: str) -> None:
-        """Destroys the person's key and their blind-index rows and records when and why.
-        Their ciphertext stays, unreadable for good (in backups too, once no backup holds the
-        key). Erasing an erased person changes nothing."""
+        """Destroys the person's key and their blind-index rows and records when and why; the
+        key table is to be swept once the caller's transaction commits (sweep), so that no old
+        row version keeps the key in the table's pages. Their ciphertext stays, unreadable for
+        good (in backups too, once no backup holds the key, or once the master key version
+        that wrapped it is destroyed: docs/erasure.md). Erasing an erased person changes
+        nothing."""
         person_id = _as_uuid(person_id)
         reason = (reason or "").strip()
         if not reason:
@@ -696,39 +944,130 @@ class Vault:
         if wrapped is ERASED:
             return
         try:
-            key = self._person_key(person_id, wrapped)
+            key = self._person_key(person_id, *wrapped)
             _refuse_identifying_reason(reason, self._latest(cur, key)[1])
-        except VaultIntegrityError:
+        except (VaultIntegrityError, MasterKeyError):
             # a record that no longer opens must still be erasable; its reason cannot be
             # checked against identifiers nobody can read
             pass
         cur.execute(
-            f"UPDATE {self.schema}.person_keys "
-            "SET wrapped_key = NULL, erased_at = now(), erasure_reason = %s WHERE person_id = %s",
+            f"UPDATE {self.schema}.person_keys SET wrapped_key = NULL, key_version = NULL,"
+            " erased_at = now(), erasure_reason = %s WHERE person_id = %s",
             (reason, person_id),
         )
         cur.execute(f"DELETE FROM {self.schema}.blind_index WHERE person_id = %s", (person_id,))
+        cur.execute(
+            f"INSERT INTO {self.schema}.key_sweeps_due (person_id) VALUES (%s)"
+            " ON CONFLICT DO NOTHING",
+            (person_id,),
+        )
         self._cache.forget(person_id)
+
+    def sweep(
+        self,
+        conn: psycopg2.extensions.connection,
+        everything: bool = False,
+        attempts: int = _SWEEP_ATTEMPTS,
+        lock_wait_seconds: float = _SWEEP_LOCK_WAIT_SECONDS,
+    ) -> bool:
+        """Vacuums the key tables once erasures (or, with `everything`, a rotation) have
+        committed, so that no old row version keeps a destroyed or superseded wrapped key, or
+        an erased person's digests, in the tables' pages. A full vacuum: a plain one leaves the
+        bytes of a removed row in the page's free space. `conn` must be in autocommit (a vacuum
+        runs outside any transaction) and log in as a role that owns the tables.
+
+        True once nothing is left to sweep. False when, on every attempt, the tables stayed
+        locked for `lock_wait_seconds` or a transaction that may still read the old rows kept
+        them; the sweeps stay due for the next call."""
+        if not conn.autocommit:
+            raise ValueError("a vacuum runs outside a transaction: give an autocommit connection")
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT person_id FROM {self.schema}.key_sweeps_due")
+            due = [row[0] for row in cur.fetchall()]
+            if not due and not everything:
+                return True
+            for attempt in range(attempts):
+                if attempt:
+                    time.sleep(min(0.25 * 2**attempt, 2.0))
+                if self._vacuumed(conn, cur, lock_wait_seconds):
+                    cur.execute(
+                        f"DELETE FROM {self.schema}.key_sweeps_due WHERE person_id = ANY(%s)",
+                        (due,),
+                    )
+                    return True
+        log.warning("the vault's key tables could not be swept yet; the sweep stays due")
+        return False
+
+    def _vacuumed(self, conn, cur: Cursor, lock_wait_seconds: float) -> bool:
+        cur.execute(f"SET lock_timeout = '{max(1, int(lock_wait_seconds * 1000))}ms'")
+        try:
+            for table in _SWEPT_TABLES:
+                del conn.notices[:]
+                try:
+                    cur.execute(f"VACUUM (FULL, VERBOSE) {self.schema}.{table}")
+                except psycopg2.errors.LockNotAvailable:
+                    return False
+                if _rows_not_yet_removable(conn.notices):
+                    return False
+            return True
+        finally:
+            cur.execute("RESET lock_timeout")
+
+    # -- rotation ----------------------------------------------------------------------------
+
+    def rewrap(self, cur: Cursor, limit: int = 500) -> int:
+        """Wraps again under the newest master key version up to `limit` person keys wrapped
+        under an older one, and makes their blind-index digests again under it; returns how
+        many. Keys another transaction holds are left for a later call."""
+        newest = self.keys.newest_version
+        cur.execute(
+            f"SELECT person_id, wrapped_key, key_version FROM {self.schema}.person_keys"
+            " WHERE wrapped_key IS NOT NULL AND key_version < %s"
+            " ORDER BY person_id LIMIT %s FOR UPDATE SKIP LOCKED",
+            (newest, limit),
+        )
+        rows = cur.fetchall()
+        for person_id, wrapped, key_version in rows:
+            old = self._person_key(person_id, bytes(wrapped), key_version)
+            key = PersonKey(person_id, old._secret)
+            key.master_version, rewrapped = self.keys.wrap_versioned(key)
+            cur.execute(
+                f"UPDATE {self.schema}.person_keys SET wrapped_key = %s, key_version = %s"
+                " WHERE person_id = %s",
+                (rewrapped, key.master_version, person_id),
+            )
+            self._index(cur, key, self._latest(cur, key)[1])
+            self._cache.put(person_id, rewrapped, key)
+        return len(rows)
+
+    def keys_by_master_version(self, cur: Cursor) -> dict[int, int]:
+        """How many live person keys each master key version wraps."""
+        cur.execute(
+            f"SELECT key_version, count(*) FROM {self.schema}.person_keys"
+            " WHERE wrapped_key IS NOT NULL GROUP BY 1 ORDER BY 1"
+        )
+        return dict(cur.fetchall())
 
     # -- inside ------------------------------------------------------------------------------
 
     def _wrapped_key(
         self, cur: Cursor, person_id: uuid.UUID, lock: str = ""
-    ) -> bytes | Erased | None:
+    ) -> tuple[bytes, int] | Erased | None:
         cur.execute(
-            f"SELECT wrapped_key FROM {self.schema}.person_keys WHERE person_id = %s {lock}",
+            f"SELECT wrapped_key, key_version FROM {self.schema}.person_keys"
+            f" WHERE person_id = %s {lock}",
             (person_id,),
         )
         row = cur.fetchone()
         if row is None:
             return None
-        return ERASED if row[0] is None else bytes(row[0])
+        return ERASED if row[0] is None else (bytes(row[0]), row[1])
 
     def _key(self, cur: Cursor, person_id: uuid.UUID, lock: str = "") -> PersonKey | Erased | None:
         wrapped = self._wrapped_key(cur, person_id, lock)
         if wrapped is None or wrapped is ERASED:
             return wrapped
-        return self._person_key(person_id, wrapped)
+        return self._person_key(person_id, *wrapped)
 
     def _key_for_writing(self, cur: Cursor, person_id: uuid.UUID, lock: str) -> PersonKey:
         key = self._key(cur, person_id, lock)
@@ -738,10 +1077,10 @@ class Vault:
             raise PersonErased(f"person {person_id} was erased")
         return key
 
-    def _person_key(self, person_id: uuid.UUID, wrapped: bytes) -> PersonKey:
+    def _person_key(self, person_id: uuid.UUID, wrapped: bytes, key_version: int) -> PersonKey:
         key = self._cache.get(person_id, wrapped)
         if key is None:
-            key = self.keys.unwrap(person_id, wrapped)
+            key = self.keys.unwrap(person_id, wrapped, key_version)
             self._cache.put(person_id, wrapped, key)
         return key
 
@@ -766,9 +1105,12 @@ class Vault:
             "VALUES (%s, %s, %s, %s)",
             (key.person_id, version, sealed.ciphertext, sealed.nonce),
         )
+        self._index(cur, key, identifiers)
+
+    def _index(self, cur: Cursor, key: PersonKey, identifiers: dict[str, str]) -> None:
         # the index follows the latest identifiers only: an old NHS number finds no one
         cur.execute(f"DELETE FROM {self.schema}.blind_index WHERE person_id = %s", (key.person_id,))
-        digests = self.keys.index_digests(identifiers)
+        digests = self.keys.index_digests(identifiers, key.master_version)
         if digests:
             psycopg2.extras.execute_values(
                 cur,

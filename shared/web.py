@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -143,7 +143,9 @@ def error_response(error: Exception, request_id: str) -> Response:
     if isinstance(error, DuplicateEventId):
         return _error(409, "conflict", str(error), request_id)
     if isinstance(error, RuleBroken):
-        return _error(409, "rule_broken", error.message, request_id, rule=error.rule)
+        # a rule may name what the caller needs to decide (e.g. the candidates to link to)
+        details = getattr(error, "details", None) or {}
+        return _error(409, "rule_broken", error.message, request_id, rule=error.rule, **details)
     log.exception("request %s failed", request_id, exc_info=error)
     return _error(500, "internal", "something went wrong; quote the request id", request_id)
 
@@ -202,6 +204,7 @@ IMPERATIVES = frozenset(
         "start",
         "take",
         "void",
+        "withdraw",
         "write",
     ]
 )
@@ -231,17 +234,70 @@ class RouteSpec:
     media: str = "application/json"
 
 
-def _load_body(request, schema: type[Schema]) -> dict:
-    raw = request.get_data(cache=True)
+# JSON deeper than this is no record Peerlink keeps
+MAX_DEPTH = 16
+# what a PostgreSQL bigint holds: no number outside it reaches the database
+BIGINT = 2**63 - 1
+# PostgreSQL's timestamptz takes a UTC offset of less than 16 hours; Python's, of less than 24
+MAX_UTC_OFFSET = timedelta(hours=16)
+
+
+def read_body(request) -> bytes:
+    """The body, refused (413) before it is read when it says it is too large, and never read
+    past the limit when it does not say."""
+    declared = request.content_length
+    if declared is not None and declared > MAX_BODY_BYTES:
+        raise TooLarge(f"a body is at most {MAX_BODY_BYTES} bytes")
+    raw = request.stream.read(MAX_BODY_BYTES + 1)
     if len(raw) > MAX_BODY_BYTES:
         raise TooLarge(f"a body is at most {MAX_BODY_BYTES} bytes")
+    return raw
+
+
+def check_values(value, where: str, depth: int = 0) -> None:
+    """Refuses, naming the field, what no record should hold: nesting deeper than MAX_DEPTH,
+    a NUL or an unpaired surrogate in text (in names too), an integer a bigint cannot hold, a
+    moment whose UTC offset the database cannot hold."""
+    if depth > MAX_DEPTH:
+        raise BadRequest(where, f"must not be nested more than {MAX_DEPTH} deep")
+    if isinstance(value, datetime):
+        offset = value.utcoffset()
+        if offset is not None and abs(offset) >= MAX_UTC_OFFSET:
+            raise BadRequest(where, "must have a UTC offset between -15:59 and +15:59")
+    elif isinstance(value, str):
+        if "\x00" in value:
+            raise BadRequest(where, "must not contain a NUL character")
+        if any("\ud800" <= c <= "\udfff" for c in value):
+            raise BadRequest(where, "must be valid Unicode text (an unpaired surrogate)")
+    elif isinstance(value, bool):
+        return
+    elif isinstance(value, int):
+        if not -BIGINT - 1 <= value <= BIGINT:
+            raise BadRequest(where, f"must be between {-BIGINT - 1} and {BIGINT}")
+    elif isinstance(value, dict):
+        for name, inner in value.items():
+            path = f"{where}.{name}" if where != "body" else str(name)
+            check_values(name, path, depth + 1)
+            check_values(inner, path, depth + 1)
+    elif isinstance(value, list | tuple):
+        for index, inner in enumerate(value):
+            check_values(inner, f"{where}.{index}" if where != "body" else str(index), depth + 1)
+
+
+def _load_body(request, schema: type[Schema]) -> dict:
+    raw = read_body(request)
     try:
         data = json.loads(raw or b"{}")
+    except RecursionError:
+        raise BadRequest("body", f"must not be nested more than {MAX_DEPTH} deep") from None
     except ValueError:
         raise BadRequest("body", "must be a JSON object") from None
     if not isinstance(data, dict):
         raise BadRequest("body", "must be a JSON object")
-    return schema(unknown=RAISE).load(data)
+    check_values(data, "body")
+    loaded = schema(unknown=RAISE).load(data)
+    check_values(loaded, "body")
+    return loaded
 
 
 def _load_query(request, schema: type[Schema]) -> dict:
@@ -253,9 +309,23 @@ def _load_query(request, schema: type[Schema]) -> dict:
         if isinstance(field, fields.List)
     }
     args = request.args
-    return loader.load(
-        {name: args.getlist(name) if name in repeated else args[name] for name in args}
-    )
+    given = {name: args.getlist(name) if name in repeated else args[name] for name in args}
+    for name, value in given.items():
+        check_values(name, name)
+        check_values(value, name)
+    loaded = loader.load(given)
+    for name, value in loaded.items():
+        check_values(value, name.rstrip("_"))
+    return loaded
+
+
+def request_id_of(request) -> str:
+    """The caller's X-Request-Id when it is a UUID (it is logged and stored), else a new one."""
+    given = request.headers.get("X-Request-Id", "")
+    try:
+        return str(uuid.UUID(given)) if given else str(uuid.uuid4())
+    except ValueError:
+        return str(uuid.uuid4())
 
 
 def route(
@@ -281,7 +351,7 @@ def route(
     def decorate(fn: Callable):
         @functools.wraps(fn)
         def entry(self, request, **params):
-            request_id = request.headers.get("X-Request-Id") or str(uuid.uuid4())
+            request_id = request_id_of(request)
             started = time.perf_counter()
             try:
                 result = _call(self, fn, spec, request, request_id, params)
@@ -377,6 +447,13 @@ class Problem(Schema):
     rule = fields.String(metadata={"description": "409 or 422: the named rule refused"})
     expected_version = fields.Integer(allow_none=True, metadata={"description": "409: yours"})
     actual_version = fields.Integer(metadata={"description": "409: the record's"})
+    candidates = fields.List(
+        fields.String(),
+        metadata={
+            "description": "409 TransferredPersonMayBeRegisteredHere: the people of this node"
+            " who may be the person transferred (link to one, or register them as new)"
+        },
+    )
 
 
 # what each status means on every route (README: "What a status code means")
@@ -467,7 +544,8 @@ def openapi_document(service_cls, title: str, version: str = "1.0.0") -> dict:
             operation["parameters"] = parameters
         if route_spec.body is not None:
             operation["requestBody"] = {
-                "required": True,
+                # an empty body is read as {}: it is enough when no field is required
+                "required": any(f.required for f in route_spec.body().fields.values()),
                 "content": {"application/json": {"schema": route_spec.body}},
             }
         operation["responses"][str(route_spec.status)] = _success(route_spec)

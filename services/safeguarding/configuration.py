@@ -76,6 +76,10 @@ def timescales_from_environment(environ: Mapping[str, str] | None = None) -> Tim
     return timescales_from(env.get(TIMESCALES_VARIABLE))
 
 
+# leeds-mind's web app on the local stack (deploy/stack.py sets each node's own)
+DEFAULT_INBOX_URL = "http://127.0.0.1:8104"
+
+
 @dataclass(frozen=True)
 class MailSettings:
     """Where notifications go. Recipients are role mailboxes (the duty lead's shared address,
@@ -85,6 +89,7 @@ class MailSettings:
     smtp_port: int
     sender: str
     recipients: Mapping[str, str]
+    # the node's web app (its people's pages), where a message's link opens the concern
     inbox_url: str
     timeout_seconds: float = 10.0
     # retries: 2, 4, 8 ... seconds after each failure, then every 5 minutes. A concern's e-mail
@@ -113,13 +118,12 @@ class MailSettings:
         for pair in filter(None, env.get("PEERLINK_SAFEGUARDING_RECIPIENTS", "").split(",")):
             rung, _, address = pair.partition("=")
             recipients[rung.strip()] = address.strip()
-        address = env.get("PEERLINK_HTTP_ADDRESS", "127.0.0.1:8103")
         return cls(
             smtp_host=env.get("PEERLINK_SMTP_HOST", "127.0.0.1"),
             smtp_port=int(env.get("PEERLINK_SMTP_PORT", "8025")),
             sender=env.get("PEERLINK_SMTP_FROM", f"safeguarding@{partner}.peerlink.test"),
             recipients=recipients,
-            inbox_url=env.get("PEERLINK_SAFEGUARDING_INBOX_URL", f"http://{address}").rstrip("/"),
+            inbox_url=env.get("PEERLINK_SAFEGUARDING_INBOX_URL", DEFAULT_INBOX_URL).rstrip("/"),
             max_attempts=int(env.get("PEERLINK_SMTP_MAX_ATTEMPTS", "0")),
             first_retry_seconds=float(env.get("PEERLINK_SMTP_FIRST_RETRY_SECONDS", "2")),
         )

@@ -24,7 +24,8 @@ from shared.db import Database
 from shared.events import RecordedEvent
 
 SCHEMA = "safeguarding"
-INBOX_PATH = "/inbox/concerns/"
+# a concern's page in the node's web app, where the lead acts on it
+CONCERN_PAGE_PATH = "/safeguarding/concerns/"
 
 DDL = f"""
 CREATE TABLE IF NOT EXISTS {SCHEMA}.notification_outbox (
@@ -118,7 +119,7 @@ class NotificationOutbox:
 
     def message_for(self, event: RecordedEvent) -> tuple | None:
         p = event.payload
-        link = f"{self.settings.inbox_url}{INBOX_PATH}{event.stream_id}"
+        link = f"{self.settings.inbox_url}{CONCERN_PAGE_PATH}{event.stream_id}"
         if event.event_type == "ConcernRaised" and p["immediate_risk"]:
             rung = "duty_lead"
             subject = "Safeguarding: a concern with immediate risk has been raised"

@@ -134,7 +134,10 @@ class ConcernDecidedPayload(Schema):
     decision = _code(DECISIONS, required=True)
     reason = _optional_code(NO_FURTHER_ACTION_REASONS)
     rationale_text_id = _text_id()
-    # the local authority's, children's services' or police's reference for the referral
+    # the local authority's, children's services' or police's reference for the referral: it
+    # identifies the person, so it is sealed in the vault like the lead's words
+    agency_reference_text_id = _text_id()
+    # kept in decisions recorded before references were sealed; never written now
     agency_reference = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(min=1, max=100)
     )
@@ -154,6 +157,8 @@ class ConcernDecisionRevisedPayload(Schema):
     previous_reason = _optional_code(NO_FURTHER_ACTION_REASONS)
     revision_reason_text_id = fields.UUID(required=True)
     rationale_text_id = _text_id()
+    agency_reference_text_id = _text_id()
+    # kept in revisions recorded before references were sealed; never written now
     agency_reference = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(min=1, max=100)
     )
@@ -234,17 +239,21 @@ def _text(required: bool = False, max_length: int = 5000):
     return Text(load_default=None, validate=validate.Length(min=1, max=max_length))
 
 
-class CommandBody(Schema):
-    """Refuses fields it does not know. `expected_version`: the version the client last saw
-    (or an If-Match header)."""
+class StrictBody(Schema):
+    """Refuses fields it does not know."""
 
     class Meta:
         unknown = RAISE
 
+
+class CommandBody(StrictBody):
+    """A command on a concern: `expected_version`, the version the client last saw (or an
+    If-Match header)."""
+
     expected_version = fields.Integer(load_default=None, validate=validate.Range(min=1))
 
 
-class ConcernFormBody(CommandBody):
+class ConcernFormBody(StrictBody):
     """What a worker records about a concern; free text here is sealed by the service."""
 
     age_group = _code(AGE_GROUPS, required=True)
@@ -301,7 +310,7 @@ class RaiseConcernBody(ConcernFormBody):
             raise SchemaError(message, "person_id" if not has_person else "person_description")
 
 
-class SuggestConcernBody(CommandBody):
+class SuggestConcernBody(StrictBody):
     """A possible concern flagged from a signal (a session note, an attendance pattern)."""
 
     person_id = fields.UUID(required=True)
@@ -312,7 +321,7 @@ class SuggestConcernBody(CommandBody):
     )
 
 
-class ConfirmSuggestionBody(ConcernFormBody):
+class ConfirmSuggestionBody(ConcernFormBody, CommandBody):
     pass
 
 

@@ -17,14 +17,11 @@ from datetime import UTC, date, datetime
 from eventlet.greenpool import GreenPool
 from nameko.timer import timer
 from psycogreen.eventlet import patch_psycopg
-from werkzeug.utils import redirect
-from werkzeug.wrappers import Response
 
 from services.referrals.workforce import Workforce
 from services.safeguarding.configuration import MailSettings, timescales_from_environment
 from services.safeguarding.deadlines import deadlines_for, due_escalations, open_deadlines
 from services.safeguarding.domain import OPEN_STATES, Concern, ConcernDetails
-from services.safeguarding.inbox import concern_page, inbox_page
 from services.safeguarding.notifications import Notification, NotificationOutbox, send_due
 from services.safeguarding.projections import SCHEMA, safeguarding_projector
 from services.safeguarding.schemas import (
@@ -178,8 +175,6 @@ class SafeguardingService(Operations):
         body)` gets the id each is sealed under; `also(cur, concern)` writes what else must
         commit with the events."""
         concern, history = self._load_with_events(principal, concern_id)
-        if callable(body):  # a form, read once the concern is known to exist
-            body = body()
         expected = expected_version(request, body)
         if expected is not None and expected != concern.version:
             # what the timer records (deadlines missed, escalations, e-mail sent) changes
@@ -540,9 +535,6 @@ class SafeguardingService(Operations):
         summary="Acknowledge a concern, regrading its severity if need be",
     )
     def acknowledge(self, request, principal, concern_id, body):
-        return self._acknowledge(request, principal, concern_id, body)
-
-    def _acknowledge(self, request, principal, concern_id, body):
         return self._command(
             request,
             principal,
@@ -560,9 +552,6 @@ class SafeguardingService(Operations):
         summary="Decide what happens: no further action, an action plan or a referral",
     )
     def decide(self, request, principal, concern_id, body):
-        return self._decide(request, principal, concern_id, body)
-
-    def _decide(self, request, principal, concern_id, body):
         return self._command(
             request,
             principal,
@@ -574,10 +563,10 @@ class SafeguardingService(Operations):
                 now(),
                 reason=body.get("reason"),
                 rationale_text_id=texts.get("rationale"),
-                agency_reference=body.get("agency_reference"),
+                agency_reference_text_id=texts.get("agency_reference"),
                 revision_reason_text_id=texts.get("revision_reason"),
             ),
-            texts=("rationale", "revision_reason"),
+            texts=("rationale", "revision_reason", "agency_reference"),
         )
 
     @route(
@@ -681,65 +670,6 @@ class SafeguardingService(Operations):
             texts=("notes",),
         )
 
-    # -- the lead's inbox as pages -----------------------------------------------------------
-
-    @route(
-        "GET",
-        "/inbox",
-        roles=MAY_LEAD_SAFEGUARDING,
-        media="text/html",
-        summary="The lead's inbox page: open concerns by deadline, overdue ones marked",
-    )
-    def inbox(self, request, principal):
-        query = {"status": "open", "limit": 500, "offset": 0}
-        items, total = self._inbox(principal, query)
-        self.audit.record(
-            principal,
-            "search",
-            Concern.stream_type,
-            fields=["inbox"],
-            request_id=request.peerlink_request_id,
-            detail={"returned": len(items)},
-        )
-        return _html(inbox_page(items, total, TIMESCALES.zone))
-
-    @route(
-        "GET",
-        "/inbox/concerns/<string:concern_id>",
-        roles=MAY_LEAD_SAFEGUARDING,
-        media="text/html",
-        summary="A concern's page: its details, timeline and the lead's forms",
-    )
-    def inbox_concern(self, request, principal, concern_id):
-        concern, texts, timeline = self._read_whole(request, principal, concern_id)
-        return _html(concern_page(self._view(concern), texts, timeline, TIMESCALES.zone))
-
-    @route(
-        "POST",
-        "/inbox/concerns/<string:concern_id>/acknowledge",
-        roles=MAY_LEAD_SAFEGUARDING,
-        status=303,
-        media="text/html",
-        summary="Acknowledge a concern from its page (a form post)",
-    )
-    def inbox_acknowledge(self, request, principal, concern_id):
-        form = _form_reader(request, AcknowledgeConcernBody)
-        self._acknowledge(request, principal, concern_id, form)
-        return redirect(f"/inbox/concerns/{concern_id}", code=303)
-
-    @route(
-        "POST",
-        "/inbox/concerns/<string:concern_id>/decide",
-        roles=MAY_LEAD_SAFEGUARDING,
-        status=303,
-        media="text/html",
-        summary="Record a decision from a concern's page (a form post)",
-    )
-    def inbox_decide(self, request, principal, concern_id):
-        form = _form_reader(request, DecideConcernBody)
-        self._decide(request, principal, concern_id, form)
-        return redirect(f"/inbox/concerns/{concern_id}", code=303)
-
     # -- deadlines and e-mail ----------------------------------------------------------------
 
     @timer(interval=TICK_SECONDS)
@@ -829,20 +759,3 @@ class SafeguardingService(Operations):
                 return
             except ConcurrencyError:
                 continue
-
-
-def _html(page: str) -> Response:
-    return Response(page, status=200, content_type="text/html; charset=utf-8")
-
-
-def _form_reader(request, schema):
-    """A form post read (once the concern is known to exist) as its JSON body would be; a post
-    from another site is refused, since the sign-in proxy adds the lead's token to any request."""
-    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
-        raise Forbidden("a form is posted from the inbox's own pages")
-
-    def read() -> dict:
-        fields = {k: v for k, v in request.form.to_dict().items() if v.strip()}
-        return schema().load(fields)
-
-    return read

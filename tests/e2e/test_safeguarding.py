@@ -323,9 +323,12 @@ def test_a_decided_concern_is_re_decided_only_with_a_reason_as_its_own_event(api
     assert step["details"]["previous_decision"] == "internal_action_plan"
     assert step["details"]["decision"] == "police"
     assert step["texts"]["revision_reason_text"] == why
+    # the agency's case reference identifies the person: sealed, opened for the lead
+    assert step["texts"]["agency_reference_text"] == "WY-123"
     history = lead.get(f"/concerns/{cid}/history").json()["events"]
     assert [e["event_type"] for e in history][-2:] == ["ConcernDecided", "ConcernDecisionRevised"]
     assert why not in json.dumps(history)  # sealed in the vault, like every concern's words
+    assert "WY-123" not in json.dumps(history)
     listed = lead.get("/concerns", params={"status": "decided", "limit": 500}).json()["items"]
     assert [c["decision"] for c in listed if c["concern_id"] == cid] == ["police"]
 
@@ -451,7 +454,7 @@ def test_bad_input_is_refused_naming_the_field_and_changes_nothing(api, endpoint
         assert after == before
 
 
-def test_an_immediate_risk_concern_emails_the_duty_lead_at_once_naming_nobody(api):
+def test_an_immediate_risk_concern_emails_the_duty_lead_at_once_naming_nobody(api, endpoints):
     description = f"Man by the canal bridge {uuid.uuid4().hex[:8]}"
     concern = raise_concern(
         api,
@@ -470,7 +473,9 @@ def test_an_immediate_risk_concern_emails_the_duty_lead_at_once_naming_nobody(ap
     [message] = wait_for(delivered, timeout=15, message="the immediate-risk e-mail")
     assert message["kind"] == "immediate_risk"
     assert message["rcpt_tos"] == ["duty-lead@leeds-mind.peerlink.test"]
-    assert f"/inbox/concerns/{cid}" in message["body"]
+    # the link opens the concern's page in the node's web app
+    web = endpoints["partners"]["leeds-mind"]["web"]
+    assert f"{web}/safeguarding/concerns/{cid}" in message["body"]
     for text in (description, "bank card", "canal"):
         assert text not in message["body"] + message["subject"]
 

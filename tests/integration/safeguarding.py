@@ -86,7 +86,7 @@ class ServiceProcess:
             "PEERLINK_OIDC_ISSUER": stack_state["endpoints"]["identity"]["leeds-mind"],
             "PEERLINK_OIDC_AUDIENCE": node_audience("leeds-mind"),
             "PEERLINK_HUB_ISSUER": stack_state["endpoints"]["identity"]["alliance"],
-            "PEERLINK_MASTER_KEY_FILE": stack_state["master_key_files"]["leeds-mind"],
+            "PEERLINK_MASTER_KEY_DIR": stack_state["master_key_dirs"]["leeds-mind"],
             "PEERLINK_SMTP_PORT": str(smtp_port),
             "PEERLINK_SAFEGUARDING_TIMESCALES": json.dumps(TIMESCALES),
             "PEERLINK_SAFEGUARDING_TICK_SECONDS": "0.2",

@@ -73,7 +73,7 @@ def test_a_deadline_passing_while_the_service_is_stopped_escalates_once_on_resta
         "head-of-service@leeds-mind.peerlink.test",
     ]
     for message in messages:
-        assert f"/inbox/concerns/{concern_id}" in message["body"]
+        assert f"/safeguarding/concerns/{concern_id}" in message["body"]
         assert "allotment" not in message["body"] and "post piling" not in message["body"]
 
     def recorded() -> Counter:

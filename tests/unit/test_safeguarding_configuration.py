@@ -136,7 +136,7 @@ def test_a_missed_deadline_emails_its_rung_a_link_and_no_more():
     assert (kind, deadline, step, rung) == ("escalation", "decide", 1, "deputy_lead")
     assert recipient == "deputy-lead@leeds-mind.peerlink.test"
     assert "decision deadline" in subject
-    assert "https://sg.example/inbox/concerns/c-1" in body
+    assert "https://sg.example/safeguarding/concerns/c-1" in body
     assert message_id == f"<{escalated.event_id}.deputy_lead@leeds-mind.peerlink>"
 
 

@@ -101,7 +101,7 @@ def decided(decision: str, reason: str | None = None) -> tuple[str, dict]:
             "decision": decision,
             "reason": reason,
             "rationale_text_id": None,
-            "agency_reference": None,
+            "agency_reference_text_id": None,
             "previous_decision": None,
             "decided_by": "lead",
             "decided_at": iso("2026-03-02 14:00"),
@@ -481,7 +481,9 @@ def test_a_section_42_referral_is_for_an_adult_and_childrens_services_for_a_chil
     adult = given("acknowledged")
     with pytest.raises(domain.ChildrensServicesReferralsAreForChildren):
         adult.record_decision("childrens_services_referral", "lead", NOW)
-    [event] = adult.record_decision("section_42_referral", "lead", NOW, agency_reference="LA-1")
+    [event] = adult.record_decision(
+        "section_42_referral", "lead", NOW, agency_reference_text_id=uuid.UUID(int=7)
+    )
     registry.validate(event)
     child = given(
         "acknowledged",

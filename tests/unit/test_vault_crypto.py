@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from shared.vault import (
     IDENTIFIER_FIELDS,
+    MASTER_KEY_DIR_ENV,
     MASTER_KEY_ENV,
     MASTER_KEY_FILE_ENV,
     MasterKeyError,
@@ -190,11 +191,81 @@ def test_an_unreadable_master_key_file_is_named(tmp_path):
 
 
 def test_a_master_key_given_twice_is_refused(tmp_path):
-    with pytest.raises(MasterKeyError, match="not both"):
+    with pytest.raises(MasterKeyError, match="only one of"):
         MasterKeys.from_environment(
             PARTNER,
             {MASTER_KEY_ENV: generate_master_key(), MASTER_KEY_FILE_ENV: str(tmp_path / "k")},
         )
+
+
+def write_version(directory, version: int, partner: str = PARTNER) -> str:
+    directory.mkdir(exist_ok=True)
+    key = generate_master_key()
+    (directory / f"master.{partner}.{version}.key").write_text(key + "\n")
+    return key
+
+
+def test_a_key_directory_gives_every_version_and_the_newest_wraps(tmp_path):
+    directory = tmp_path / "keys"
+    first, second = write_version(directory, 1), write_version(directory, 2)
+    (directory / ".master.leeds-mind.3.key.partial").write_text("being written")
+    keys = MasterKeys.from_environment(PARTNER, {MASTER_KEY_DIR_ENV: str(directory)})
+    assert (keys.versions, keys.newest_version) == ((1, 2), 2)
+
+    key = PersonKey.generate(uuid.uuid4())
+    version, wrapped = keys.wrap_versioned(key)
+    assert version == 2
+    assert MasterKeys.from_text(second, PARTNER).unwrap(key.person_id, wrapped)._secret == (
+        key._secret
+    )
+    older = MasterKeys.from_text(first, PARTNER).wrap(key)
+    assert keys.unwrap(key.person_id, older, 1).master_version == 1
+    with pytest.raises(VaultIntegrityError, match="version 2"):
+        keys.unwrap(key.person_id, older, 2)
+
+
+def test_a_key_directory_followed_by_a_process_takes_up_and_forgets_versions(tmp_path):
+    directory = tmp_path / "keys"
+    write_version(directory, 1)
+    keys = MasterKeys.from_directory(directory, PARTNER)
+    key = PersonKey.generate(uuid.uuid4())
+    wrapped_under_1 = keys.wrap(key)
+
+    write_version(directory, 2)
+    wrapped_under_2 = MasterKeys.from_directory(directory, PARTNER).wrap(key)
+    # a key wrapped under a version this process has not seen yet makes it look again
+    assert keys.unwrap(key.person_id, wrapped_under_2, 2)._secret == key._secret
+    assert keys.newest_version == 2
+
+    (directory / f"master.{PARTNER}.1.key").unlink()
+    keys.reload()
+    assert keys.versions == (2,)
+    with pytest.raises(MasterKeyError, match="version 1 of leeds-mind's master key is not held"):
+        keys.unwrap(key.person_id, wrapped_under_1, 1)
+
+
+def test_a_key_directory_holds_its_own_partners_keys_only(tmp_path):
+    directory = tmp_path / "keys"
+    write_version(directory, 1)
+    write_version(directory, 1, partner="mesmac")
+    with pytest.raises(MasterKeyError, match="master.mesmac.1.key, a key of another partner"):
+        MasterKeys.from_directory(directory, PARTNER)
+
+
+def test_an_empty_key_directory_names_the_file_to_put_in_it(tmp_path):
+    with pytest.raises(MasterKeyError, match="master.leeds-mind.1.key"):
+        MasterKeys.from_directory(tmp_path, PARTNER)
+    with pytest.raises(MasterKeyError, match="cannot be read"):
+        MasterKeys.from_directory(tmp_path / "nowhere", PARTNER)
+
+
+def test_a_blind_index_digest_differs_between_versions(tmp_path):
+    directory = tmp_path / "keys"
+    write_version(directory, 1)
+    write_version(directory, 2)
+    keys = MasterKeys.from_directory(directory, PARTNER)
+    assert keys.nhs_number_digest(VALID_NHS, 1) != keys.nhs_number_digest(VALID_NHS, 2)
+    assert keys.nhs_number_digest(VALID_NHS) == keys.nhs_number_digest(VALID_NHS, 2)
 
 
 def test_master_keys_do_not_show_themselves():
