@@ -47,6 +47,17 @@ def _incoming_offers(app: str) -> str:
     )
 
 
+def _transfers(app: str) -> str:
+    from services.referrals.projections import OFFERS_ERASURE_NOTICE_DDL
+    from services.referrals.transfers import OUTBOX_DDL, SCHEMA
+
+    return (
+        OUTBOX_DDL
+        + OFFERS_ERASURE_NOTICE_DDL
+        + f"GRANT SELECT, INSERT, DELETE ON {SCHEMA}.transfer_outbox TO {app};"
+    )
+
+
 def _sessions_referral_status(app: str) -> str:
     from services.sessions.projections import DDL, SCHEMA
 
@@ -74,6 +85,20 @@ def _sessions_referral_dates() -> str:
     return REFERRAL_DATES_DDL + REFERRAL_DATES_BACKFILL
 
 
+def _sessions_first_contact() -> str:
+    from services.sessions.projections import FIRST_CONTACT_BACKFILL, FIRST_CONTACT_DDL
+
+    return FIRST_CONTACT_DDL + FIRST_CONTACT_BACKFILL
+
+
+def _sessions_group_starts(app: str) -> str:
+    from services.sessions.projections import GROUP_STARTS_DDL, GROUP_STARTS_TABLE, SCHEMA
+
+    return GROUP_STARTS_DDL + (
+        f"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON {SCHEMA}.{GROUP_STARTS_TABLE} TO {app};"
+    )
+
+
 def _workers(app: str) -> str:
     from services.referrals.workforce import DDL, SCHEMA, TABLES
 
@@ -87,6 +112,34 @@ def _vault(app: str) -> str:
     return vault_ddl("vault") + (
         f"GRANT USAGE ON SCHEMA vault TO {app};"
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA vault TO {app};"
+    )
+
+
+def _vault_key_versions(app: str) -> str:
+    from shared.config import VAULT_KEEPER_SUFFIX
+    from shared.vault import versioned_keys_ddl
+
+    # The key tables pass to the database's vault keeper (shared.config.vault_keeper_role),
+    # whose member the services' role is, so that the services may vacuum them after an
+    # erasure. A database without that role (a scratch one) keeps its tables as they are.
+    return versioned_keys_ddl("vault") + (
+        f"GRANT SELECT, INSERT, UPDATE ON vault.master_key_versions TO {app};"
+        f"GRANT SELECT, INSERT, DELETE ON vault.key_sweeps_due TO {app};"
+        f"""
+DO $$
+DECLARE keeper text := current_database() || '{VAULT_KEEPER_SUFFIX}';
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = keeper) THEN
+        -- the foreign keys to its tables are checked as their owner
+        EXECUTE format('GRANT USAGE ON SCHEMA vault TO %I', keeper);
+        -- a new owner needs CREATE on the schema at the moment it takes a table, no longer
+        EXECUTE format('GRANT CREATE ON SCHEMA vault TO %I', keeper);
+        EXECUTE format('ALTER TABLE vault.person_keys OWNER TO %I', keeper);
+        EXECUTE format('ALTER TABLE vault.blind_index OWNER TO %I', keeper);
+        EXECUTE format('REVOKE CREATE ON SCHEMA vault FROM %I', keeper);
+    END IF;
+END $$;
+"""
     )
 
 
@@ -129,6 +182,16 @@ def _hub_facts(app: str) -> str:
     )
 
 
+def _hub_referral_counter(app: str) -> str:
+    from services.reporting.projections import ReferralsByMonth
+
+    # the counter moves each referral its corrections move; where each is counted comes from
+    # the facts, which hold every referral event the counter was built from
+    return ReferralsByMonth.counted_ddl + (
+        f"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON {HUB_SCHEMA}.referral_counted TO {app};"
+    )
+
+
 def _web_sessions(app: str) -> str:
     from services.web import sessions
 
@@ -154,6 +217,10 @@ def node_migrations(app: str) -> list[tuple[str, str]]:
         ("0010_workers", _workers(app)),
         ("0011_sessions_voids", _sessions_voids()),
         ("0012_sessions_referral_dates", _sessions_referral_dates()),
+        ("0013_sessions_first_contact", _sessions_first_contact()),
+        ("0014_sessions_group_starts", _sessions_group_starts(app)),
+        ("0015_transfers_with_the_person", _transfers(app)),
+        ("0016_vault_master_key_versions_and_keeper", _vault_key_versions(app)),
     ]
 
 
@@ -174,6 +241,7 @@ def hub_migrations(app: str) -> list[tuple[str, str]]:
             + app
             + "', current_database()); END $$;",
         ),
+        ("0005_hub_referral_counter_follows_corrections", _hub_referral_counter(app)),
     ]
 
 

@@ -3,7 +3,7 @@ databases, vhosts, topology and federation, migrations, and every service of thr
 nodes and the hub. `deploy/up`, `deploy/test` and `deploy/down` call this.
 
 Stacks never collide: `dev` (the ports in README.md), `test` (the same map + 10000) and the
-spare `alt` (+2000), `alt2` (+3000) and `alt3` (+4000).
+spare `alt` (+2000), `alt2` (+3000), `alt3` (+4000), `alt4` (+5000) and `alt5` (+6000).
 Everything a stack starts is recorded in run/<stack>/pids and only that is ever stopped.
 """
 
@@ -42,8 +42,10 @@ from shared.config import (  # noqa: E402
     hub_ports,
     node_audience,
     node_ports,
+    vault_keeper_role,
 )
 from shared.topology import broker_users, definitions  # noqa: E402
+from shared.transfer_keys import generate_transfer_key, public_key_of  # noqa: E402
 
 HUB_DATABASE = "peerlink_hub"
 SERVICE_CLASSES = {
@@ -92,6 +94,8 @@ STACKS = {
     "alt": Stack("alt", 2000, 17432, 17600),
     "alt2": Stack("alt2", 3000, 18432, 18600),
     "alt3": Stack("alt3", 4000, 19432, 19600),
+    "alt4": Stack("alt4", 5000, 20432, 20600),
+    "alt5": Stack("alt5", 6000, 21432, 21600),
 }
 
 
@@ -263,11 +267,55 @@ def create_roles_and_databases(sql, passwords: dict[str, str], partners=PARTNERS
             )
         sql(f"REVOKE ALL ON DATABASE {db} FROM PUBLIC")
         sql(f"GRANT CONNECT ON DATABASE {db} TO {owner}, {app}")
+        if db != HUB_DATABASE:
+            # owns the vault's key tables (a migration hands them over), so that the services
+            # may vacuum them once an erasure commits
+            keeper = vault_keeper_role(db)
+            if not sql(f"SELECT 1 FROM pg_roles WHERE rolname = '{keeper}'"):
+                sql(f"CREATE ROLE {keeper} NOLOGIN")
+            sql(f"GRANT {keeper} TO {owner}, {app}")
 
 
-def master_key_file(stack: Stack, partner: str) -> Path:
-    """A partner's own people-vault master key (the hub keeps no vault)."""
-    return stack.run / "secrets" / f"master.{partner}.key"
+def master_key_dir(stack: Stack, partner: str) -> Path:
+    """A partner's own people-vault master key directory, one file per version (the hub keeps
+    no vault; deploy/rotate-master-key adds and destroys versions)."""
+    return stack.run / "secrets" / "master-keys" / partner
+
+
+def ensure_master_keys(stack: Stack) -> None:
+    """A first master key version for each partner that has none. A stack from before
+    versions kept a single key in secrets/master.<partner>.key: it moves in as version 1."""
+    from shared.key_rotation import add_master_key_version
+    from shared.vault import master_key_file_name, master_key_versions_in
+
+    for partner in PARTNERS:
+        directory = master_key_dir(stack, partner)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if master_key_versions_in(directory, partner):
+            continue
+        single = stack.run / "secrets" / f"master.{partner}.key"
+        if single.exists():
+            os.link(single, directory / master_key_file_name(partner, 1))
+            single.unlink()  # one copy of a key, so that destroying it destroys it
+        else:
+            add_master_key_version(directory, partner)
+
+
+def transfer_key_file(stack: Stack, partner: str) -> Path:
+    """A partner's own private key for the records other partners seal for it."""
+    return stack.run / "secrets" / f"transfer.{partner}.key"
+
+
+def transfer_public_keys(stack: Stack) -> dict[str, str]:
+    """Every partner's public transfer key, each made with its private half when missing:
+    what every node is told (PEERLINK_TRANSFER_PUBLIC_KEYS) to seal for the others."""
+    public = {}
+    for partner in PARTNERS:
+        private = secret(stack, transfer_key_file(stack, partner).name, generate_transfer_key)
+        public[partner] = secret(
+            stack, f"transfer.{partner}.pub", lambda private=private: public_key_of(private)
+        )
+    return public
 
 
 def database_password(stack: Stack, role: str) -> str:
@@ -481,6 +529,7 @@ def process_table(stack: Stack) -> list[dict]:
         "PYTHONUNBUFFERED": "1",
     }
     python = str(ROOT / ".venv" / "bin" / "python")
+    transfer_keys = json.dumps(transfer_public_keys(stack), sort_keys=True)
     mail = {"PEERLINK_SMTP_HOST": sink["host"], "PEERLINK_SMTP_PORT": str(sink["port"])}
     table = [
         idp.process_spec(stack),  # first: every service finds its issuer through discovery
@@ -510,12 +559,15 @@ def process_table(stack: Stack) -> list[dict]:
             # the partner's own database role, broker user and vault key
             "PEERLINK_DATABASE_URL": dsn(stack, database_name(partner)),
             "PEERLINK_AMQP_URL": amqp_url(stack, partner),
-            "PEERLINK_MASTER_KEY_FILE": str(master_key_file(stack, partner)),
+            "PEERLINK_MASTER_KEY_DIR": str(master_key_dir(stack, partner)),
+            # its own key for what other partners seal for it, and every partner's public key
+            "PEERLINK_TRANSFER_KEY_FILE": str(transfer_key_file(stack, partner)),
+            "PEERLINK_TRANSFER_PUBLIC_KEYS": transfer_keys,
         }
-        # the SMTP sink, and the lead's inbox that every safeguarding e-mail links to
+        # the SMTP sink, and the web app whose concern pages every safeguarding e-mail links to
         safeguarding_env = {
             **mail,
-            "PEERLINK_SAFEGUARDING_INBOX_URL": f"http://127.0.0.1:{ports['safeguarding']}",
+            "PEERLINK_SAFEGUARDING_INBOX_URL": f"http://127.0.0.1:{ports['web']}",
             "PEERLINK_SAFEGUARDING_RECIPIENTS": ",".join(
                 f"{rung}={rung.replace('_', '-')}@{partner}.peerlink.test"
                 for rung in ("duty_lead", "deputy_lead", "head_of_service")
@@ -563,6 +615,9 @@ def process_table(stack: Stack) -> list[dict]:
                     "PEERLINK_SERVICE": "web",
                     "PEERLINK_HTTP_ADDRESS": f"127.0.0.1:{ports['web']}",
                     "PEERLINK_WEB_URL": f"http://127.0.0.1:{ports['web']}",
+                    "PEERLINK_REFERRALS_URL": f"http://127.0.0.1:{ports['referrals']}",
+                    "PEERLINK_SESSIONS_URL": f"http://127.0.0.1:{ports['sessions']}",
+                    "PEERLINK_SAFEGUARDING_URL": f"http://127.0.0.1:{ports['safeguarding']}",
                     "PEERLINK_WEB_CLIENT_SECRET_FILE": str(
                         stack.run / "secrets" / "idp" / f"{partner}.peerlink-web"
                     ),
@@ -679,7 +734,8 @@ def write_state(stack: Stack) -> None:
         "amqp_port": stack.amqp_port,
         "rabbit_node": stack.rabbit_node,
         "pg_port": stack.pg_port,
-        "master_key_files": {p: str(master_key_file(stack, p)) for p in PARTNERS},
+        "master_key_dirs": {p: str(master_key_dir(stack, p)) for p in PARTNERS},
+        "transfer_key_files": {p: str(transfer_key_file(stack, p)) for p in PARTNERS},
         "smtp": mail_sink(stack),
         "endpoints": eps,
         "idp": idp.state(stack),
@@ -693,8 +749,11 @@ def restart_services(stack: Stack) -> None:
     """New code and migrations without touching the servers."""
     for spec in process_table(stack):
         stop_process(stack, spec["name"])
+    ensure_databases(stack)  # a role a new migration needs
+    ensure_master_keys(stack)
     ensure_topology(stack)
     migrate(stack)
+    write_state(stack)
     idp.write_config(stack)
     for spec in process_table(stack):
         start_process(stack, spec)
@@ -719,12 +778,7 @@ def rebuild_hub(stack: Stack) -> None:
 
 def up(stack: Stack, demo: bool) -> None:
     stack.run.mkdir(parents=True, exist_ok=True)
-    for partner in PARTNERS:
-        secret(
-            stack,
-            master_key_file(stack, partner).name,
-            lambda: base64.urlsafe_b64encode(os.urandom(32)).decode(),
-        )
+    ensure_master_keys(stack)
     start_postgres(stack)
     start_rabbitmq(stack)
     ensure_databases(stack)

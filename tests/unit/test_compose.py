@@ -42,7 +42,7 @@ SECRET_FILES = {
     "leeds-mind": {
         "PEERLINK_DATABASE_URL_FILE": "peerlink_leeds_mind_database_url",
         "PEERLINK_AMQP_URL_FILE": "peerlink_leeds_mind_amqp_url",
-        "PEERLINK_MASTER_KEY_FILE": "peerlink_leeds_mind_master_key",
+        "PEERLINK_TRANSFER_KEY_FILE": "peerlink_leeds_mind_transfer_key",
         "PEERLINK_WEB_CLIENT_SECRET_FILE": "peerlink_leeds_mind_web_client_secret",
     },
     "alliance": {
@@ -116,8 +116,8 @@ BREAKAGES = {
     "unknown-depends-on-condition": ("    condition: service_healthy\n", "    condition: ready\n"),
     "ports-a-mapping": ('    ports: ["8101:8101"]\n', "    ports: {referrals: 8101}\n"),
     "secret-without-a-source": (
-        "  peerlink_leeds_mind_master_key:\n    file:",
-        "  peerlink_leeds_mind_master_key:\n    filename:",
+        "  peerlink_leeds_mind_transfer_key:\n    file:",
+        "  peerlink_leeds_mind_transfer_key:\n    filename:",
     ),
 }
 
@@ -274,6 +274,14 @@ def test_each_process_gets_the_settings_the_local_stack_gives_it(compose, monkey
                 assert secret in service["secrets"], (name, secret)
         # only its own tenant's secrets: the hub holds no vault key, the node no hub login
         assert set(service["secrets"]) == {s for k, s in tenant.items() if k in local}, name
+        # the vault's master key versions: a directory, read-only, where the env says
+        if "PEERLINK_MASTER_KEY_DIR" in local:
+            [mount] = service["volumes"]
+            source, target, mode = mount.split(":")
+            assert source == "dummy-peerlink_secrets_dir/leeds-mind/master-keys", name
+            assert (target, mode) == (env["PEERLINK_MASTER_KEY_DIR"], "ro"), name
+        else:
+            assert not service.get("volumes"), name
 
 
 # -- secrets and the image ---------------------------------------------------------------------
@@ -294,7 +302,12 @@ def test_the_image_installs_the_project_and_runs_as_a_non_root_user():
         for line in (ROOT / "Dockerfile").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    assert lines[0] == "FROM python:3.11-slim"
+    stages = [line for line in lines if line.startswith("FROM ")]
+    # the web app's front-end packages come from a node stage, exactly as their lockfile pins
+    assert stages == ["FROM node:22-slim AS web-assets", "FROM python:3.11-slim"]
+    assert "RUN npm ci --omit=dev --no-audit --no-fund" in lines
+    assert "COPY --from=web-assets /assets/node_modules /app/web-assets/node_modules" in lines
+    assert "ENV PEERLINK_WEB_ASSETS=/app/web-assets" in lines
     assert any(re.search(r"pip install .*\s\.$", line) for line in lines)
     assert any(line.startswith("COPY pyproject.toml") for line in lines)
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
