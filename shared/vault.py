@@ -691,12 +691,20 @@ def _squashed(text: str) -> str:
 
 def _refuse_identifying_reason(reason: str, identifiers: Mapping[str, str]) -> None:
     squashed = _squashed(reason)
+    words = {_squashed(word) for word in re.split(r"[^\w]+", reason)}
     for field in _NOT_IN_ERASURE_REASON:
         value = _squashed(identifiers.get(field) or "")
         if len(value) >= _SHORTEST_CHECKED_VALUE and value in squashed:
             raise ValueError(
                 f"the erasure reason repeats the person's {field}; it is kept after erasure, "
                 "so it must not identify them"
+            )
+    # a part of their name on its own (a surname, a first name) names them too
+    for part in re.split(r"[^\w]+", identifiers.get("full_name") or ""):
+        if len(part) >= _SHORTEST_CHECKED_VALUE and _squashed(part) in words:
+            raise ValueError(
+                "the erasure reason repeats part of the person's full_name; it is kept after "
+                "erasure, so it must not identify them"
             )
 
 

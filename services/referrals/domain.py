@@ -122,6 +122,10 @@ class Rule(RuleBroken):
         super().__init__(type(self).__name__, message)
 
 
+class ConsentIsWithdrawnOnce(Rule):
+    pass
+
+
 class ReferralMustBeNew(Rule):
     pass
 
@@ -691,6 +695,11 @@ class Referral(Aggregate):
         """A person may withdraw consent at any time; their referral is then offered to no one
         until they give it again, and an offer still open is withdrawn with it."""
         self._must_exist()
+        if self.consent_withdrawn_on is not None:
+            raise ConsentIsWithdrawnOnce(
+                f"the person's consent was withdrawn on {self.consent_withdrawn_on.isoformat()}; "
+                "record their consent again before it can be withdrawn again"
+            )
         events = self.decide(
             [NewEvent("ConsentWithdrawn", {"withdrawn_by": by, "withdrawn_on": on.isoformat()})]
         )
@@ -1010,6 +1019,7 @@ class IncomingOffer(Aggregate):
     ) -> list[NewEvent]:
         """`person`: "registered" (new on this node) or "linked" (someone registered here)."""
         self.require_open("accepted")
+        self._not_before_offered(on, "accepted")
         return self.decide(
             [
                 NewEvent(
@@ -1030,6 +1040,7 @@ class IncomingOffer(Aggregate):
 
     def decline(self, by: str, on: date, reason: str) -> list[NewEvent]:
         self.require_open("declined")
+        self._not_before_offered(on, "declined")
         return self.decide(
             [
                 NewEvent(
@@ -1089,6 +1100,14 @@ class IncomingOffer(Aggregate):
         if self.status != "received":
             raise OfferMustBeOpen(
                 f"an offer can be {verb} only while it is open; this one is {self.status}"
+            )
+
+    def _not_before_offered(self, on: date, verb: str) -> None:
+        offered = self.details.get("offered_on")
+        if offered and on < date.fromisoformat(str(offered)):
+            raise ReferralTimelineRunsForward(
+                f"{verb} on {on.isoformat()}, before the partner offered it on {offered}: an "
+                "offer is answered on or after the day it was made"
             )
 
     def apply_offer_received(self, p: dict) -> None:

@@ -96,6 +96,10 @@ def calendar() -> Calendar:
 RECEIVED_TEXTS = ("needs_notes", "risk_notes", "referrer_contact", "contact_times")
 
 
+# what may still be done to the referral of a person who was erased: end it
+ENDING_STEPS = ("close", "discharge")
+
+
 class ReferralsService(OffersApi, PeopleApi, WorkersApi, RetentionApi, Operations):
     """Referrals: received, accepted or declined, allocated, active, on hold, discharged; the
     people they are about and the workers they are allocated to."""
@@ -153,9 +157,15 @@ class ReferralsService(OffersApi, PeopleApi, WorkersApi, RetentionApi, Operation
         expected = expected_version(request, body)
         if expected is not None and expected != referral.version:
             raise ConcurrencyError(referral_id, expected, referral.version)
+        person_id = referral.details["person_id"]
+        step = request.path.rstrip("/").rsplit("/", 1)[-1]
+        if step not in ENDING_STEPS and self._person_standing(principal, person_id) == "erased":
+            raise RuleBroken(
+                "NoSupportForAnErasedPerson",
+                "the person this referral is for was erased; it can only be closed or discharged",
+            )
         version = referral.version
         events = decide(referral, self._date(body))
-        person_id = referral.details["person_id"]
 
         def seal(cur):
             for text_id, text in (texts or {}).items():
@@ -199,6 +209,9 @@ class ReferralsService(OffersApi, PeopleApi, WorkersApi, RetentionApi, Operation
     def receive(self, request, principal, body):
         dates = calendar()
         dates.check("received_on", body["received_on"])
+        born = (body.get("person") or {}).get("date_of_birth")
+        if born is not None and body["received_on"] < date.fromisoformat(str(born)):
+            raise BadRequest("received_on", "cannot be before the person was born")
         if body.get("consent"):
             dates.check("consent.recorded_on", body["consent"]["recorded_on"])
         referral = Referral(str(uuid.uuid4()))

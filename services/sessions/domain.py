@@ -308,6 +308,19 @@ class SessionCannotFollowTheDischarge(ReferralTimelineRunsForward):
     pass
 
 
+class MeasureCannotPrecedeTheReferral(ReferralTimelineRunsForward):
+    pass
+
+
+def measure_within_the_referral(taken_on: date, received_on: date | None) -> None:
+    """A measure recorded for a referral is taken on or after the day it was received."""
+    if received_on is not None and taken_on < received_on:
+        raise MeasureCannotPrecedeTheReferral(
+            f"taken_on: a measure taken on {taken_on.isoformat()} would come before the referral"
+            f" was received on {received_on.isoformat()}"
+        )
+
+
 def not_before_earliest(field_name: str, on: date | None, earliest: date | None) -> date | None:
     """`on`, refused when it is before the earliest date the partner records."""
     if on is not None and earliest is not None and on < earliest:

@@ -1507,6 +1507,8 @@ class SessionsService(Operations):
         self._not_in_future(body["taken_on"], "taken_on")
         with self.store.db.transaction() as cur:
             person = self._person_path(cur, principal, person_id, for_change=True)
+            dates = self._referral_dates(cur, body.get("referral_id"))
+        domain.measure_within_the_referral(body["taken_on"], dates.get("referral_received_on"))
         series = PersonMeasures.fold(
             person, self.store.read_stream(PersonMeasures.stream_type, person)
         )

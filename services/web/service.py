@@ -220,6 +220,25 @@ class WebService(
             status=204 if session is not None else 401, headers={"Cache-Control": "no-store"}
         )
 
+    @route(
+        "GET",
+        "/<path:anything>",
+        public=True,
+        status=404,
+        media="text/html",
+        summary="Any other address: a page saying there is no such page, with a way home",
+    )
+    def not_found(self, request, principal, anything):
+        return pages.problem(
+            self.signin.issuer,
+            404,
+            "Page not found",
+            "If you typed the web address, check it is correct. If you followed a link, the "
+            "record may have moved or may not be one you can see.",
+            retry="/",
+            retry_words="Go to My day",
+        )
+
     # -- signing in and out ------------------------------------------------------------------
 
     @route(

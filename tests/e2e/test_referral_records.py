@@ -586,3 +586,44 @@ def test_erasing_with_a_reason_that_names_the_person_is_a_422_naming_the_rule(ap
         {"reason_code": "person_request", "reason": "asked in writing"},
     )
     assert ok(erased)["status"] == "erased"
+
+
+def test_a_surname_alone_in_an_erasure_reason_is_refused(api):
+    admin = api(role="partner_admin")
+    surname = f"Rasure{uuid.uuid4().hex[:6]}"
+    person = ok(
+        admin.post("/people", {"full_name": f"Dana {surname}", "date_of_birth": "1970-02-01"}),
+        201,
+    )
+    answer = admin.post(
+        f"/people/{person['person_id']}/erasure",
+        {"reason_code": "person_request", "reason": f"{surname} was registered twice"},
+    )
+    refused(answer, 422, "ErasureReasonMustNotIdentify")
+
+
+def test_an_erased_persons_referral_can_only_be_ended(api):
+    lead, admin = api(), api(role="partner_admin")
+    made = referral(api)
+    rid = made["referral_id"]
+    ok(
+        admin.post(
+            f"/people/{made['person_id']}/erasure",
+            {"reason_code": "person_request", "reason": "asked in writing"},
+        )
+    )
+    refused(lead.post(f"/referrals/{rid}/accept", {}), 409, "NoSupportForAnErasedPerson")
+    closed = ok(lead.post(f"/referrals/{rid}/close", {"reason": "other"}))
+    assert closed["status"] == "closed_without_contact"
+
+
+def test_a_referral_cannot_be_received_before_its_person_was_born(api):
+    answer = api().post(
+        "/referrals",
+        {
+            "person": {"full_name": "Born Later", "date_of_birth": "2020-01-01"},
+            "source": "gp",
+            "received_on": "2019-01-01",
+        },
+    )
+    assert answer.status_code == 422 and "received_on" in answer.json()["fields"], answer.text

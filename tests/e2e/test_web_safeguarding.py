@@ -379,6 +379,10 @@ def test_a_lead_acts_on_a_decided_concern_records_the_person_and_closes_it(
     deputy.get_by_label("Risk reduced").check()
     deputy.get_by_role("button", name="Close the concern").click()
     assert any("still open" in s for s in errors_shown(deputy)), errors_shown(deputy)
+    # completing an action says how it ended: nothing is assumed
+    deputy.get_by_role("button", name="Complete the action").click()
+    assert any("how it ended" in s for s in errors_shown(deputy)), errors_shown(deputy)
+    deputy.locator("input[name$='_outcome'][value='done']").check()
     deputy.get_by_role("button", name="Complete the action").click()
     deputy.wait_for_url("**done=concern-action-completed")
     deputy.get_by_label("Risk reduced").check()

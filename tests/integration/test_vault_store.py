@@ -379,7 +379,15 @@ def test_erasing_twice_keeps_the_first_reason(database, vault, jose):
 
 
 @pytest.mark.parametrize(
-    "reason", ["", "   ", "request from José Smith", "NHS 943-476-5919 asked", "lives at ls6 3ag"]
+    "reason",
+    [
+        "",
+        "   ",
+        "request from José Smith",
+        "NHS 943-476-5919 asked",
+        "lives at ls6 3ag",
+        "Smith was registered twice",
+    ],
 )
 def test_an_erasure_needs_a_reason_that_does_not_identify_the_person(database, vault, jose, reason):
     with (

@@ -292,3 +292,12 @@ def test_a_concern_that_happened_before_the_earliest_date_is_refused_naming_happ
 def test_a_concern_that_happened_on_the_earliest_date_is_raised():
     events = Concern("c1").raise_concern(concern_details(happened_on=EARLIEST), "w1", NOW, EARLIEST)
     assert events[0].payload["happened_on"] == "2000-01-01"
+
+
+def test_a_measure_for_a_referral_is_taken_on_or_after_it_was_received():
+    from services.sessions import domain as sessions
+
+    sessions.measure_within_the_referral(date(2026, 11, 2), date(2026, 11, 2))
+    sessions.measure_within_the_referral(date(2026, 11, 2), None)
+    with pytest.raises(sessions.MeasureCannotPrecedeTheReferral, match="2026-11-02"):
+        sessions.measure_within_the_referral(date(2020, 1, 1), date(2026, 11, 2))

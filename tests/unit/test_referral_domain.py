@@ -470,6 +470,16 @@ def test_withdrawing_consent_with_no_offer_open_withdraws_nothing_else():
     assert event.event_type == "ConsentWithdrawn"
 
 
+def test_consent_is_withdrawn_once_until_it_is_given_again():
+    referral = given("accepted")
+    referral.withdraw_consent("w1", DAY)
+    with pytest.raises(domain.ConsentIsWithdrawnOnce, match="record their consent again"):
+        referral.withdraw_consent("w1", DAY)
+    referral.record_consent(CONSENT, "w1")
+    [event] = referral.withdraw_consent("w1", DAY)
+    assert event.event_type == "ConsentWithdrawn"
+
+
 def test_a_discharge_says_whether_the_worker_asked_to_close_what_is_open():
     [kept] = given("active").discharge("w1", DAY, "goals_met")
     [closing] = given("active").discharge("w1", DAY, "goals_met", close_open_items=True)

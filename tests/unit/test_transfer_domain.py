@@ -247,3 +247,29 @@ def test_a_history_step_keeps_codes_and_dates_only():
     step = history_step(event)
     assert step["on"] == "2026-03-02"
     assert set(step["codes"]) == {"source", "urgency", "risk_level", "needs"}
+
+
+def test_an_offer_is_answered_on_or_after_the_day_it_was_made():
+    offer = domain.IncomingOffer("offer-dated")
+    offer.receive(
+        {
+            "offer_id": "offer-dated",
+            "from_partner": "leeds-mind",
+            "referral_id": "r-1",
+            "offered_on": "2026-11-30",
+            "source": "gp",
+            "urgency": "routine",
+            "needs": [],
+            "risk_level": "low",
+            "is_carer_referral": False,
+        },
+        None,
+    )
+    for answer in (
+        lambda: offer.accept("lead", date(2026, 11, 19), "r-2", "p-1", "registered"),
+        lambda: offer.decline("lead", date(2026, 11, 29), "no_capacity"),
+    ):
+        with pytest.raises(domain.ReferralTimelineRunsForward, match="before the partner offered"):
+            answer()
+    [accepted] = offer.accept("lead", date(2026, 11, 30), "r-2", "p-1", "registered")
+    assert accepted.event_type == "OfferAccepted"

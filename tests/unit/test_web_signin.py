@@ -523,3 +523,11 @@ def test_signing_out_needs_the_pages_form_key_and_then_ends_the_session_at_the_p
 def test_roles_are_named_in_words():
     assert pages.role_in_words("partner_admin") == "partner administrator"
     assert pages.role_in_words("safeguarding_lead") == "safeguarding lead"
+
+
+def test_an_address_the_app_does_not_have_is_a_page_with_a_way_home():
+    response = web().not_found(request("/sessions/x/notes/history"), anything="x")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert "Page not found" in text and 'href="/"' in text
+    assert response.headers["Cache-Control"] == "no-store"
