@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import jwt
 import requests
 from nameko.extensions import DependencyProvider
+from nameko.web.handlers import http as plain_http
 from psycogreen.eventlet import patch_psycopg
 from werkzeug.wrappers import Response
 
@@ -220,15 +221,10 @@ class WebService(
             status=204 if session is not None else 401, headers={"Cache-Control": "no-store"}
         )
 
-    @route(
-        "GET",
-        "/<path:anything>",
-        public=True,
-        status=404,
-        media="text/html",
-        summary="Any other address: a page saying there is no such page, with a way home",
-    )
-    def not_found(self, request, principal, anything):
+    # any other address: a page saying there is no such page, with a way home (not part of
+    # the documented interface, so a plain entrypoint rather than a documented route)
+    @plain_http("GET", "/<path:anything>")
+    def not_found(self, request, anything):
         return pages.problem(
             self.signin.issuer,
             404,

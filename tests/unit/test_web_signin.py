@@ -526,7 +526,7 @@ def test_roles_are_named_in_words():
 
 
 def test_an_address_the_app_does_not_have_is_a_page_with_a_way_home():
-    response = web().not_found(request("/sessions/x/notes/history"), anything="x")
+    response = web().not_found(request("/sessions/x/notes/history"), "x")
     text = response.get_data(as_text=True)
     assert response.status_code == 404
     assert "Page not found" in text and 'href="/"' in text
