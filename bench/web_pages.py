@@ -87,7 +87,7 @@ def main() -> None:
 
     caseload = requests.get(
         node["referrals"] + "/referrals",
-        params={"worker_id": worker_user, "limit": 1},
+        params={"worker_id": worker_user, "status": "active", "limit": 1},
         headers=api_headers,
         timeout=10,
     ).json()["items"]
