@@ -388,16 +388,23 @@ def test_a_referral_is_offered_with_consent_and_the_partner_accepts_it(api, web_
     assert page.get_by_role("link", name="Withdraw the offer").count() == 1
     assert page.get_by_role("link", name="Offer to another partner").count() == 0
 
+    history = ok(lead.get(f"/referrals/{rid}/history"))["events"]
+    [offer_id] = [
+        e["payload"]["offer_id"] for e in history if e["event_type"] == "ReferralOffered"
+    ]
     theirs = web_as("team_lead", partner="mesmac")
     offers = theirs.url.rstrip("/") + "/referrals/offers"
+    # other tests offer referrals from Leeds Mind too: this one is found by its own link
+    this_offer = theirs.locator(f'a[href="/referrals/offers/{offer_id}"]')
 
     def offered():
         theirs.goto(offers)
-        return theirs.get_by_role("link", name="Leeds Mind").count() > 0
+        return this_offer.count() == 1
 
     wait_for(offered, timeout=30, message="the offer never reached mesmac")
+    assert this_offer.inner_text() == "Leeds Mind"
     check_page(theirs, "referral-offers-received")
-    theirs.get_by_role("link", name="Leeds Mind").last.click()
+    this_offer.click()
 
     def arrived():
         theirs.reload()
