@@ -14,6 +14,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends curl \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY shared ./shared
+COPY contracts ./contracts
 COPY services ./services
 COPY deploy ./deploy
 RUN pip install --no-cache-dir .

@@ -8,9 +8,9 @@ import random
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+from contracts.sessions.measures import SWEMWBS_ITEMS
 from deploy.demo import Client
 from deploy.signin import Tokens
-from services.sessions.measures import SWEMWBS_ITEMS
 
 WORKERS = ["sam", "priya", "jo", "kwame"]
 PEOPLE = 24

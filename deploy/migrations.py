@@ -100,7 +100,7 @@ def _sessions_group_starts(app: str) -> str:
 
 
 def _workers(app: str) -> str:
-    from services.referrals.workforce import DDL, SCHEMA, TABLES
+    from shared.workforce.roster import DDL, SCHEMA, TABLES
 
     tables = ", ".join(f"{SCHEMA}.{table}" for table in TABLES)
     return DDL + f"GRANT SELECT, INSERT, UPDATE, TRUNCATE ON {tables} TO {app};"

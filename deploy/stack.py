@@ -3,7 +3,8 @@ databases, vhosts, topology and federation, migrations, and every service of thr
 nodes and the hub. `deploy/up`, `deploy/test` and `deploy/down` call this.
 
 Stacks never collide: `dev` (the ports in README.md), `test` (the same map + 10000) and the
-spare `alt` (+2000), `alt2` (+3000), `alt3` (+4000), `alt4` (+5000) and `alt5` (+6000).
+spare `alt` (+2000), `alt2` (+3000), `alt3` (+4000), `alt4` (+5000), `alt5` (+6000) and `alt6`
+(+7000).
 Everything a stack starts is recorded in run/<stack>/pids and only that is ever stopped.
 """
 
@@ -96,6 +97,7 @@ STACKS = {
     "alt3": Stack("alt3", 4000, 19432, 19600),
     "alt4": Stack("alt4", 5000, 20432, 20600),
     "alt5": Stack("alt5", 6000, 21432, 21600),
+    "alt6": Stack("alt6", 7000, 22432, 22600),
 }
 
 

@@ -17,6 +17,15 @@ class RuleBroken(Exception):
         self.message = message
 
 
+class Rule(RuleBroken):
+    """A named rule of the domain, raised with a message for the worker: each rule is a
+    subclass named after it (`class ConsentIsWithdrawnOnce(Rule)`), and answers 409 with that
+    name."""
+
+    def __init__(self, message: str):
+        super().__init__(type(self).__name__, message)
+
+
 class ReferenceRefused(RuleBroken):
     """A command naming someone who is not there to be named (a person never registered here, a
     worker who left): the field is wrong, so it is answered as invalid input (HTTP 422) naming

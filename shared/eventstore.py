@@ -87,7 +87,10 @@ class InMemoryEventStore:
         expected_version: int,
         events: Sequence[NewEvent],
         context: Context,
+        within: Callable | None = None,
     ) -> list[RecordedEvent]:
+        """`within(None)` runs first, under the lock: what it raises stores nothing (there is
+        no transaction to write into here; a fake vault stands in for one)."""
         validated = [self.registry.validate(event) for event in events]
         with self._lock:
             existing = [self._by_id.get(event.event_id) for event in events]
@@ -98,6 +101,8 @@ class InMemoryEventStore:
             stream = self._streams.setdefault((stream_type, str(stream_id)), [])
             if expected_version != ANY_VERSION and len(stream) != expected_version:
                 raise ConcurrencyError(str(stream_id), expected_version, len(stream))
+            if within is not None:
+                within(None)
             recorded_at = self._clock()
             recorded = []
             for offset, (event, (payload, schema_version)) in enumerate(

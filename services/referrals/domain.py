@@ -9,82 +9,89 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from shared.aggregate import Aggregate, ReferenceRefused, RuleBroken
+from contracts.referrals.codes import (
+    ACCEPTED as ACCEPTED,
+)
+from contracts.referrals.codes import (
+    ACTIVE as ACTIVE,
+)
+from contracts.referrals.codes import (
+    ALLOCATED as ALLOCATED,
+)
+from contracts.referrals.codes import (
+    CLOSED_WITHOUT_CONTACT as CLOSED_WITHOUT_CONTACT,
+)
+from contracts.referrals.codes import (
+    CLOSURE_REASONS as CLOSURE_REASONS,
+)
+from contracts.referrals.codes import (
+    CONTACT_MODES as CONTACT_MODES,
+)
+from contracts.referrals.codes import (
+    CORRECTABLE_CODES as CORRECTABLE_CODES,
+)
+from contracts.referrals.codes import (
+    CORRECTABLE_DATES as CORRECTABLE_DATES,
+)
+from contracts.referrals.codes import (
+    CORRECTABLE_FIELDS as CORRECTABLE_FIELDS,
+)
+from contracts.referrals.codes import (
+    DECLINE_REASONS as DECLINE_REASONS,
+)
+from contracts.referrals.codes import (
+    DECLINED as DECLINED,
+)
+from contracts.referrals.codes import (
+    DISCHARGE_REASONS as DISCHARGE_REASONS,
+)
+from contracts.referrals.codes import (
+    DISCHARGED as DISCHARGED,
+)
+from contracts.referrals.codes import (
+    ENDED_STATES as ENDED_STATES,
+)
+from contracts.referrals.codes import (
+    HOLD_REASONS as HOLD_REASONS,
+)
+from contracts.referrals.codes import (
+    NEED_THEMES as NEED_THEMES,
+)
+from contracts.referrals.codes import (
+    OFFER_DECLINE_REASONS as OFFER_DECLINE_REASONS,
+)
+from contracts.referrals.codes import (
+    OFFER_WITHDRAWAL_REASONS as OFFER_WITHDRAWAL_REASONS,
+)
+from contracts.referrals.codes import (
+    ON_HOLD as ON_HOLD,
+)
+from contracts.referrals.codes import (
+    OPEN_STATES as OPEN_STATES,
+)
+from contracts.referrals.codes import (
+    OUTCOME_REASONS as OUTCOME_REASONS,
+)
+from contracts.referrals.codes import (
+    RECEIVED as RECEIVED,
+)
+from contracts.referrals.codes import (
+    REFERRAL_SOURCES as REFERRAL_SOURCES,
+)
+from contracts.referrals.codes import (
+    RISK_LEVELS as RISK_LEVELS,
+)
+from contracts.referrals.codes import (
+    SHAREABLE as SHAREABLE,
+)
+from contracts.referrals.codes import (
+    TRANSFERRED as TRANSFERRED,
+)
+from contracts.referrals.codes import (
+    URGENCIES as URGENCIES,
+)
+from shared.aggregate import Aggregate, ReferenceRefused, Rule
 from shared.events import NewEvent
-
-RECEIVED = "received"
-ACCEPTED = "accepted"
-DECLINED = "declined"
-ALLOCATED = "allocated"
-ACTIVE = "active"
-ON_HOLD = "on_hold"
-DISCHARGED = "discharged"
-CLOSED_WITHOUT_CONTACT = "closed_without_contact"
-TRANSFERRED = "transferred"
-
-OPEN_STATES = (RECEIVED, ACCEPTED, ALLOCATED, ACTIVE, ON_HOLD)
-ENDED_STATES = (DECLINED, DISCHARGED, CLOSED_WITHOUT_CONTACT, TRANSFERRED)
-
-DECLINE_REASONS = (
-    "needs_met_elsewhere",
-    "outside_service_criteria",
-    "outside_area",
-    "person_declined",
-    "unable_to_contact",
-    "needs_clinical_service",
-    "duplicate_referral",
-    "other",
-)
-DISCHARGE_REASONS = (
-    "goals_met",
-    "disengaged",
-    "moved_away",
-    "transferred",
-    "declined_further_support",
-    "other",
-)
-CLOSURE_REASONS = ("unable_to_contact", "person_declined", "referral_withdrawn", "other")
-HOLD_REASONS = ("hospital_admission", "person_request", "worker_absence", "other")
-
-# Readable referral sources for workers, each mapped to the NHS Mental Health Services Data Set
-# referral source group so reports compare with NHS returns (DOMAIN.md).
-REFERRAL_SOURCES = {
-    "cmht": "local_authority_or_nhs_secondary",
-    "gp": "primary_care",
-    "clinical_step_down": "internal_nhs",
-    "crisis_service": "acute_care",
-    "partner_organisation": "independent_or_voluntary",
-    "self": "self_referral",
-    "carer": "self_referral",
-    "other": "other",
-}
-URGENCIES = ("routine", "soon", "urgent")
-NEED_THEMES = (
-    "low_mood",
-    "anxiety",
-    "isolation",
-    "self_harm",
-    "suicidal_thoughts",
-    "trauma",
-    "psychosis",
-    "eating_difficulties",
-    "substance_use",
-    "housing",
-    "money_and_benefits",
-    "employment",
-    "relationships",
-    "identity",
-    "physical_health",
-    "caring_role",
-    "other",
-)
-RISK_LEVELS = ("none_known", "low", "medium", "high")
-CONTACT_MODES = ("face_to_face", "home_visit", "phone", "video", "text", "email", "letter")
-# What a person may consent to share with the partner their referral is offered to, sealed for
-# that partner alone: who they are, how to reach them (and how they like to be reached), their
-# needs and risk in the worker's words, and the referral's coded history. Coded needs, urgency
-# and risk level travel with every offer: a partner decides on them before accepting.
-SHAREABLE = ("identifiers", "contact", "needs", "risk", "history")
 
 CODE_LISTS = {
     "source": tuple(REFERRAL_SOURCES),
@@ -93,33 +100,6 @@ CODE_LISTS = {
     "needs": NEED_THEMES,
     "preferred_contact_mode": CONTACT_MODES,
 }
-
-# The dates a worker can get wrong, each the date of one step of the referral's timeline, and
-# the coded fields; each is put right by a ReferralCorrected event, never overwritten.
-CORRECTABLE_DATES = (
-    "received_on",
-    "accepted_on",
-    "declined_on",
-    "allocated_on",
-    "first_contact_on",
-    "discharged_on",
-    "closed_on",
-)
-CORRECTABLE_CODES = ("source", "urgency", "risk_level", "needs", "preferred_contact_mode")
-# the coded reason an ended referral was closed with, by the status it ended in
-OUTCOME_REASONS = {
-    DECLINED: DECLINE_REASONS,
-    DISCHARGED: DISCHARGE_REASONS,
-    CLOSED_WITHOUT_CONTACT: CLOSURE_REASONS,
-}
-CORRECTABLE_FIELDS = CORRECTABLE_DATES + CORRECTABLE_CODES + ("outcome_reason",)
-
-
-class Rule(RuleBroken):
-    """A named business rule, raised with a message for the worker."""
-
-    def __init__(self, message: str):
-        super().__init__(type(self).__name__, message)
 
 
 class ConsentIsWithdrawnOnce(Rule):
@@ -970,17 +950,6 @@ def _runs_forward(timeline: list[tuple[str, date]]) -> None:
 
 class OfferMustBeOpen(Rule):
     pass
-
-
-OFFER_DECLINE_REASONS = ("no_capacity", "outside_service_criteria", "person_declined", "other")
-# why the offering partner withdraws an offer still open
-OFFER_WITHDRAWAL_REASONS = (
-    "consent_withdrawn",
-    "needs_changed",
-    "offered_in_error",
-    "person_erased",
-    "other",
-)
 
 
 class OfferAwaitsThePersonsRecord(Rule):

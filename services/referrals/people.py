@@ -11,6 +11,18 @@ from datetime import UTC, date, datetime
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 from nameko.timer import timer
 
+from contracts.referrals.codes import (
+    AGE_BANDS as AGE_BANDS,
+)
+from contracts.referrals.codes import (
+    ERASURE_REASONS as ERASURE_REASONS,
+)
+from contracts.referrals.codes import (
+    ETHNICITY as ETHNICITY,
+)
+from contracts.referrals.codes import (
+    GENDERS as GENDERS,
+)
 from services.referrals.retention import PersonRetentionDuePayload
 from shared import policy
 from shared import vault as people_vault
@@ -20,24 +32,11 @@ from shared.db import rows
 from shared.events import NewEvent
 from shared.web import BadRequest, NotFound, Text, context_of, route
 
-GENDERS = ("woman", "man", "non_binary", "other", "prefer_not_to_say", "not_known")
-# NHS ethnic category groups (the first letter groups of the national code list)
-ETHNICITY = ("white", "mixed", "asian", "black", "other", "not_stated")
-ERASURE_REASONS = ("person_request", "recorded_in_error", "retention_period_ended", "other")
 # how often the key tables are swept after erasures whose own sweep was held up, or made where
 # no sweep follows them (an offer's record destroyed by the node worker)
 KEY_SWEEP_SECONDS = 60
 
 log = logging.getLogger(__name__)
-AGE_BANDS = (
-    (0, 17, "under_18"),
-    (18, 24, "18_24"),
-    (25, 34, "25_34"),
-    (35, 44, "35_44"),
-    (45, 54, "45_54"),
-    (55, 64, "55_64"),
-    (65, 200, "65_plus"),
-)
 
 
 class ErasureReasonMustNotIdentify(ReferenceRefused):

@@ -6,7 +6,11 @@ from __future__ import annotations
 import os
 from datetime import date, timedelta
 
+from contracts.referrals.codes import (
+    STATUS_AFTER as STATUS_AFTER,
+)
 from shared.events import RecordedEvent
+from shared.projections import chain
 
 SCHEMA = "referrals"
 
@@ -51,18 +55,6 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.incoming_offers (
 OFFERS_ERASURE_NOTICE_DDL = f"""
 ALTER TABLE {SCHEMA}.incoming_offers ADD COLUMN IF NOT EXISTS erasure_noticed_on date;
 """
-
-STATUS_AFTER = {
-    "ReferralAccepted": "accepted",
-    "ReferralDeclined": "declined",
-    "ReferralAllocated": "allocated",
-    "FirstContactMade": "active",
-    "ReferralPutOnHold": "on_hold",
-    "ReferralResumed": "active",
-    "ReferralDischarged": "discharged",
-    "ReferralClosedWithoutContact": "closed_without_contact",
-    "ReferralTransferred": "transferred",
-}
 
 
 def add_working_days(start: date, days: int) -> date:
@@ -190,19 +182,9 @@ def person_of_referral(cur, event: RecordedEvent):
     return row[0] if row else None
 
 
-def chain(*projectors):
-    """Several projectors in one appending transaction, in order."""
-
-    def project(cur, events):
-        for projector in projectors:
-            projector(cur, events)
-
-    return project
-
-
 def referrals_projector():
     """The read model and the audit trail, kept in every appending transaction."""
-    from services.referrals.workforce import WorkerList
     from shared.audit import change_projector
+    from shared.workforce.roster import WorkerList
 
     return chain(ReferralList(), WorkerList(), change_projector("referrals", person_of_referral))

@@ -30,10 +30,10 @@ from services.referrals.people import (
     Text,
 )
 from services.referrals.people import register_events as register_people_events
-from services.referrals.workforce import register_events as register_worker_events
 from shared.config import PARTNERS
 from shared.events import EventRegistry
 from shared.web import History
+from shared.workforce.roster import register_events as register_worker_events
 
 registry = EventRegistry()
 register_people_events(registry)

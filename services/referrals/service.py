@@ -42,7 +42,7 @@ from services.referrals.schemas import (
     ReferralPage,
     registry,
 )
-from services.referrals.workforce import WorkersApi, Workforce
+from services.referrals.workforce import WorkersApi
 from shared import policy
 from shared.aggregate import RuleBroken
 from shared.auth import Forbidden, Principal
@@ -68,6 +68,7 @@ from shared.web import (
     json_response,
     route,
 )
+from shared.workforce.roster import Workforce
 
 patch_psycopg()
 

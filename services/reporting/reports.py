@@ -14,22 +14,22 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from services.referrals import schemas as referral_schemas
-from services.referrals.projections import STATUS_AFTER
+from contracts.referrals import codes as referral_codes
+from contracts.referrals.codes import STATUS_AFTER
+from contracts.safeguarding import codes as safeguarding_codes
+from contracts.sessions import codes as sessions
+from contracts.sessions import measures
 from services.reporting.facts import SCHEMA
 from services.reporting.suppression import Policy, rate, statistic, suppress_table
-from services.safeguarding import domain as safeguarding_domain
-from services.sessions import domain as sessions
-from services.sessions import measures
 
-REFERRAL_SOURCES = tuple(referral_schemas.REFERRAL_SOURCES)
+REFERRAL_SOURCES = tuple(referral_codes.REFERRAL_SOURCES)
 OPEN_STATES = ("allocated", "active", "on_hold")
 SEEN = tuple(sessions.SEEN)
 ATTENDANCE_STATES = ("attended", "late_seen", "late_not_seen", "did_not_attend")
 SIGNPOSTING_OUTCOMES = tuple(sessions.SIGNPOSTING_OUTCOMES)
 WELLBEING_OUTCOMES = (measures.IMPROVED, measures.NO_RELIABLE_CHANGE, measures.DETERIORATED)
 # adult categories (Care Act and local) then the children's, as raised
-CONCERN_CATEGORIES = safeguarding_domain.ADULT_CATEGORIES + safeguarding_domain.CHILD_CATEGORIES
+CONCERN_CATEGORIES = safeguarding_codes.ADULT_CATEGORIES + safeguarding_codes.CHILD_CATEGORIES
 
 
 @dataclass(frozen=True)

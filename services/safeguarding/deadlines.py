@@ -15,10 +15,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-IMMEDIATE = "immediate"
-HIGH = "high"
-STANDARD = "standard"
-SEVERITIES = (IMMEDIATE, HIGH, STANDARD)
+from contracts.safeguarding.codes import (
+    HIGH as HIGH,
+)
+from contracts.safeguarding.codes import (
+    IMMEDIATE as IMMEDIATE,
+)
+from contracts.safeguarding.codes import (
+    SEVERITIES as SEVERITIES,
+)
+from contracts.safeguarding.codes import (
+    STANDARD as STANDARD,
+)
 
 ACKNOWLEDGE = "acknowledge"
 DECIDE = "decide"

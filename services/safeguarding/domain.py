@@ -14,175 +14,119 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
+from contracts.safeguarding.codes import (
+    ACKNOWLEDGED as ACKNOWLEDGED,
+)
+from contracts.safeguarding.codes import (
+    ACTION_KINDS as ACTION_KINDS,
+)
+from contracts.safeguarding.codes import (
+    ACTION_OUTCOMES as ACTION_OUTCOMES,
+)
+from contracts.safeguarding.codes import (
+    ADULT as ADULT,
+)
+from contracts.safeguarding.codes import (
+    ADULT_CATEGORIES as ADULT_CATEGORIES,
+)
+from contracts.safeguarding.codes import (
+    AGE_GROUPS as AGE_GROUPS,
+)
+from contracts.safeguarding.codes import (
+    AGENCIES as AGENCIES,
+)
+from contracts.safeguarding.codes import (
+    ALLEGED_RELATIONSHIPS as ALLEGED_RELATIONSHIPS,
+)
+from contracts.safeguarding.codes import (
+    CARE_ACT_CATEGORIES as CARE_ACT_CATEGORIES,
+)
+from contracts.safeguarding.codes import (
+    CATEGORIES as CATEGORIES,
+)
+from contracts.safeguarding.codes import (
+    CHILD as CHILD,
+)
+from contracts.safeguarding.codes import (
+    CHILD_CATEGORIES as CHILD_CATEGORIES,
+)
+from contracts.safeguarding.codes import (
+    CHILDRENS_SERVICES_REFERRAL as CHILDRENS_SERVICES_REFERRAL,
+)
+from contracts.safeguarding.codes import (
+    CLOSED as CLOSED,
+)
+from contracts.safeguarding.codes import (
+    CLOSING_OUTCOMES as CLOSING_OUTCOMES,
+)
+from contracts.safeguarding.codes import (
+    DECIDED as DECIDED,
+)
+from contracts.safeguarding.codes import (
+    DECISIONS as DECISIONS,
+)
+from contracts.safeguarding.codes import (
+    DESIRED_OUTCOMES_MET as DESIRED_OUTCOMES_MET,
+)
+from contracts.safeguarding.codes import (
+    DISMISS_REASONS as DISMISS_REASONS,
+)
+from contracts.safeguarding.codes import (
+    DISMISSED as DISMISSED,
+)
+from contracts.safeguarding.codes import (
+    IMMEDIATE_ACTIONS as IMMEDIATE_ACTIONS,
+)
+from contracts.safeguarding.codes import (
+    INTERNAL_ACTION_PLAN as INTERNAL_ACTION_PLAN,
+)
+from contracts.safeguarding.codes import (
+    LOCAL_ADULT_CATEGORIES as LOCAL_ADULT_CATEGORIES,
+)
+from contracts.safeguarding.codes import (
+    NO_ACTION_TAKEN as NO_ACTION_TAKEN,
+)
+from contracts.safeguarding.codes import (
+    NO_FURTHER_ACTION as NO_FURTHER_ACTION,
+)
+from contracts.safeguarding.codes import (
+    NO_FURTHER_ACTION_REASONS as NO_FURTHER_ACTION_REASONS,
+)
+from contracts.safeguarding.codes import (
+    NOTIFICATION_CHANNELS as NOTIFICATION_CHANNELS,
+)
+from contracts.safeguarding.codes import (
+    OPEN_STATES as OPEN_STATES,
+)
+from contracts.safeguarding.codes import (
+    POLICE as POLICE,
+)
+from contracts.safeguarding.codes import (
+    RAISED as RAISED,
+)
+from contracts.safeguarding.codes import (
+    SECTION_42_REFERRAL as SECTION_42_REFERRAL,
+)
+from contracts.safeguarding.codes import (
+    SIGNALS as SIGNALS,
+)
+from contracts.safeguarding.codes import (
+    STATES as STATES,
+)
+from contracts.safeguarding.codes import (
+    SUGGESTED as SUGGESTED,
+)
+from contracts.safeguarding.codes import (
+    WITHOUT_CONSENT_REASONS as WITHOUT_CONSENT_REASONS,
+)
 from services.safeguarding.deadlines import (
     ACKNOWLEDGE,
     DECIDE,
     IMMEDIATE,
     Escalation,
 )
-from shared.aggregate import Aggregate, ReferenceRefused, RuleBroken
+from shared.aggregate import Aggregate, ReferenceRefused, Rule
 from shared.events import NewEvent
-
-SUGGESTED = "suggested"
-DISMISSED = "dismissed"
-RAISED = "raised"
-ACKNOWLEDGED = "acknowledged"
-DECIDED = "decided"
-CLOSED = "closed"
-
-OPEN_STATES = (RAISED, ACKNOWLEDGED, DECIDED)
-STATES = (SUGGESTED, DISMISSED, *OPEN_STATES, CLOSED)
-
-ADULT = "adult"
-CHILD = "child"
-AGE_GROUPS = (ADULT, CHILD)
-
-# Care Act 2014 statutory guidance (chapter 14): the ten types of abuse and neglect. Not a
-# closed list, so local additions follow.
-CARE_ACT_CATEGORIES = (
-    "physical",
-    "domestic",
-    "sexual",
-    "psychological_emotional",
-    "financial_material",
-    "modern_slavery",
-    "discriminatory",
-    "organisational",
-    "neglect_acts_of_omission",
-    "self_neglect",
-)
-LOCAL_ADULT_CATEGORIES = (
-    "exploitation",
-    "hate_or_mate_crime",
-    "radicalisation",
-    "forced_marriage",
-    "female_genital_mutilation",
-)
-ADULT_CATEGORIES = CARE_ACT_CATEGORIES + LOCAL_ADULT_CATEGORIES
-# Children Act 1989 and Working Together to Safeguard Children: the four categories of abuse.
-CHILD_CATEGORIES = ("physical_abuse", "emotional_abuse", "sexual_abuse", "neglect")
-CATEGORIES = {ADULT: ADULT_CATEGORIES, CHILD: CHILD_CATEGORIES}
-
-NO_ACTION_TAKEN = "none"
-IMMEDIATE_ACTIONS = (
-    "emergency_services_called",
-    "police_informed",
-    "gp_informed",
-    "crisis_team_informed",
-    "made_safe",
-    "safety_plan_used",
-    "first_aid_given",
-    "person_supported_to_leave",
-    NO_ACTION_TAKEN,
-)
-AGENCIES = (
-    "police",
-    "ambulance_service",
-    "adult_social_care",
-    "childrens_social_care",
-    "gp",
-    "community_mental_health_team",
-    "crisis_team",
-    "housing_provider",
-    "care_quality_commission",
-    "probation",
-    "school",
-    "other",
-)
-# Making Safeguarding Personal: why a concern goes ahead without the person's consent.
-WITHOUT_CONSENT_REASONS = (
-    "risk_to_others",
-    "lacks_capacity",
-    "vital_interests",
-    "child",
-    "crime",
-    "coercion_or_control",
-    "staff_or_volunteer_involved",
-    "could_not_be_asked",
-)
-ALLEGED_RELATIONSHIPS = (
-    "partner_or_former_partner",
-    "family_member",
-    "friend_or_acquaintance",
-    "neighbour",
-    "stranger",
-    "paid_carer",
-    "our_staff_or_volunteer",
-    "other_professional",
-    "other_service_user",
-    "self",
-    "not_known",
-)
-
-SIGNALS = (
-    "repeated_did_not_attend",
-    "crisis_plan_activated",
-    "risk_level_raised",
-    "disengaged_after_crisis",
-    "other",
-)
-DISMISS_REASONS = (
-    "person_contacted_and_safe",
-    "already_known_and_managed",
-    "not_a_safeguarding_matter",
-    "signal_wrong",
-    "duplicate",
-    "other",
-)
-
-NO_FURTHER_ACTION = "no_further_action"
-INTERNAL_ACTION_PLAN = "internal_action_plan"
-SECTION_42_REFERRAL = "section_42_referral"
-CHILDRENS_SERVICES_REFERRAL = "childrens_services_referral"
-POLICE = "police"
-DECISIONS = (
-    NO_FURTHER_ACTION,
-    INTERNAL_ACTION_PLAN,
-    SECTION_42_REFERRAL,
-    CHILDRENS_SERVICES_REFERRAL,
-    POLICE,
-)
-NO_FURTHER_ACTION_REASONS = (
-    "not_a_safeguarding_concern",
-    "risk_already_managed",
-    "person_declined_and_has_capacity",
-    "referred_to_another_service",
-    "duplicate_concern",
-    "other",
-)
-ACTION_KINDS = (
-    "follow_up_contact",
-    "welfare_check",
-    "safety_plan_review",
-    "risk_assessment",
-    "share_with_agency",
-    "multi_agency_meeting",
-    "support_to_report_crime",
-    "signpost",
-    "supervision_discussion",
-    "other",
-)
-ACTION_OUTCOMES = ("done", "not_needed", "passed_to_other_agency")
-# Outcomes as the Safeguarding Adults Collection counts them, so reports compare.
-CLOSING_OUTCOMES = (
-    "risk_removed",
-    "risk_reduced",
-    "risk_remains",
-    "no_risk_found",
-    "ceased_at_persons_request",
-    "passed_to_other_agency",
-    "no_further_action",
-)
-# Making Safeguarding Personal: were the outcomes the person wanted met?
-DESIRED_OUTCOMES_MET = ("fully", "partially", "not_met", "not_asked", "not_expressed")
-NOTIFICATION_CHANNELS = ("email", "sms", "phone", "in_app")
-
-
-class Rule(RuleBroken):
-    """A named safeguarding rule, raised with a message for the worker."""
-
-    def __init__(self, message: str):
-        super().__init__(type(self).__name__, message)
 
 
 class ConcernMustBeNew(Rule):

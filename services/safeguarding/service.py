@@ -18,7 +18,6 @@ from eventlet.greenpool import GreenPool
 from nameko.timer import timer
 from psycogreen.eventlet import patch_psycopg
 
-from services.referrals.workforce import Workforce
 from services.safeguarding.configuration import MailSettings, timescales_from_environment
 from services.safeguarding.deadlines import deadlines_for, due_escalations, open_deadlines
 from services.safeguarding.domain import OPEN_STATES, Concern, ConcernDetails
@@ -68,6 +67,7 @@ from shared.web import (
     json_response,
     route,
 )
+from shared.workforce.roster import Workforce
 
 patch_psycopg()
 

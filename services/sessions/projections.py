@@ -9,10 +9,11 @@ from datetime import date, datetime
 
 from psycopg2.extras import Json
 
-from services.referrals.projections import SCHEMA as REFERRALS_SCHEMA
-from services.referrals.projections import STATUS_AFTER
+from contracts.referrals import SCHEMA as REFERRALS_SCHEMA
+from contracts.referrals.codes import STATUS_AFTER
 from services.sessions import domain
 from shared.events import RecordedEvent
+from shared.projections import chain
 
 SCHEMA = "sessions"
 CONSUMER = "sessions-referral-status"
@@ -712,7 +713,6 @@ def person_of_stream(cur, event: RecordedEvent):
 
 def sessions_projector():
     """The read models and the audit trail, kept in every appending transaction."""
-    from services.referrals.projections import chain
     from shared.audit import change_projector
 
     return chain(SessionsReadModel(), change_projector("sessions", person_of_stream))

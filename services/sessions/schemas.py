@@ -14,7 +14,8 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from services.sessions import domain, measures
+from contracts.sessions import measures
+from services.sessions import domain
 from shared.events import EventRegistry
 from shared.web import History, Text
 

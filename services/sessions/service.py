@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from psycogreen.eventlet import patch_psycopg
 
-from services.referrals.workforce import Workforce
-from services.sessions import access, domain, measures
+from contracts.sessions import measures
+from services.sessions import access, domain
 from services.sessions.domain import Group, PersonMeasures, Plan, Session, Signposting
 from services.sessions.projections import SCHEMA, referral_status, sessions_projector
 from services.sessions.schemas import (
@@ -99,6 +99,7 @@ from shared.web import (
     json_response,
     route,
 )
+from shared.workforce.roster import Workforce
 
 patch_psycopg()
 

@@ -17,9 +17,9 @@ from decimal import Decimal
 import pytest
 import requests
 
+from contracts.sessions import measures
 from services.reporting.reports import Table
 from services.reporting.suppression import Policy
-from services.sessions import measures
 from services.sessions.domain import DIRECT_CONTACT_MEDIA, MODES, SESSION_KINDS
 from shared.config import NODE_SERVICES, PARTNERS
 from tests.conftest import broker_login, rabbitmqctl, wait_for

@@ -11,7 +11,7 @@ import psycopg2
 import pytest
 import requests
 
-from services.sessions.measures import SWEMWBS_ITEMS
+from contracts.sessions.measures import SWEMWBS_ITEMS
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.e2e

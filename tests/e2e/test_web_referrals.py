@@ -389,9 +389,7 @@ def test_a_referral_is_offered_with_consent_and_the_partner_accepts_it(api, web_
     assert page.get_by_role("link", name="Offer to another partner").count() == 0
 
     history = ok(lead.get(f"/referrals/{rid}/history"))["events"]
-    [offer_id] = [
-        e["payload"]["offer_id"] for e in history if e["event_type"] == "ReferralOffered"
-    ]
+    [offer_id] = [e["payload"]["offer_id"] for e in history if e["event_type"] == "ReferralOffered"]
     theirs = web_as("team_lead", partner="mesmac")
     offers = theirs.url.rstrip("/") + "/referrals/offers"
     # other tests offer referrals from Leeds Mind too: this one is found by its own link

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.sessions import measures
-from services.sessions.measures import SWEMWBS, SWEMWBS_ITEMS, WEMWBS, WEMWBS_ITEMS, Taken
+from contracts.sessions import measures
+from contracts.sessions.measures import SWEMWBS, SWEMWBS_ITEMS, WEMWBS, WEMWBS_ITEMS, Taken
 
 pytestmark = pytest.mark.unit
 

@@ -223,7 +223,7 @@ def test_the_sessions_document_shows_a_plans_content_for_each_kind():
 
 
 def test_the_sessions_document_lists_each_measures_items():
-    from services.sessions.measures import SWEMWBS
+    from contracts.sessions.measures import SWEMWBS
 
     # given the sessions document, when a measure is recorded
     answers = _sessions_schemas()["RecordMeasureBody"]["properties"]["answers"]

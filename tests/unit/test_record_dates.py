@@ -6,11 +6,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from contracts.sessions.measures import SWEMWBS_ITEMS
 from services.safeguarding import domain as safeguarding
 from services.safeguarding.domain import Concern
 from services.sessions import domain
 from services.sessions.domain import PersonMeasures, Session, Signposting
-from services.sessions.measures import SWEMWBS_ITEMS
 from services.sessions.projections import _referral_dates
 from shared.aggregate import ReferenceRefused
 

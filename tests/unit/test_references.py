@@ -6,17 +6,17 @@ from datetime import date
 
 import pytest
 
-from services.referrals import workers
 from services.referrals.domain import (
     ErasedPersonCannotBeReferred,
     ReferralNamesARegisteredPerson,
     require_referable,
 )
 from services.referrals.schemas import ReceiveReferralBody, registry
-from services.referrals.workers import Worker
 from shared.aggregate import ReferenceRefused, RuleBroken
 from shared.events import SYSTEM, Context
 from shared.eventstore import InMemoryEventStore
+from shared.workforce import workers
+from shared.workforce.workers import Worker
 
 pytestmark = pytest.mark.unit
 

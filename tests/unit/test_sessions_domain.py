@@ -11,9 +11,9 @@ from decimal import Decimal
 
 import pytest
 
+from contracts.sessions.measures import SWEMWBS_ITEMS
 from services.sessions import domain, schemas
 from services.sessions.domain import Group, PersonMeasures, Plan, Session, Signposting
-from services.sessions.measures import SWEMWBS_ITEMS
 from services.sessions.schemas import registry
 from shared.events import SYSTEM, Context, InvalidPayload, NewEvent
 from shared.eventstore import InMemoryEventStore

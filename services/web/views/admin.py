@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 
+from marshmallow import Schema, fields
 from werkzeug.wrappers import Response
 
-from services.referrals.people import PersonExport
 from services.web import pages
 from services.web.api import Refused, segment
 from services.web.app import Page, signed_in, today
@@ -16,6 +16,18 @@ from services.web.forms import Form, date_parts, posted_date_parts
 from services.web.views import people_found
 from services.web.views.referral_codes import REASONS
 from shared.web import route
+
+
+class ExportFile(Schema):
+    """The referrals service's subject access export of the person (its
+    `GET /people/{person_id}/export`), unchanged, as a file to download."""
+
+    person = fields.Dict()
+    exported_at = fields.AwareDateTime()
+    records = fields.Dict(keys=fields.String(), values=fields.List(fields.Dict()))
+    texts = fields.Dict(keys=fields.String(), values=fields.String())
+    audit = fields.List(fields.Dict())
+
 
 AUDIT_PAGE = 50
 ADMIN = "partner_admin"
@@ -89,7 +101,7 @@ class AdminPages:
         "GET",
         "/admin/people/<string:person_id>/export",
         public=True,
-        response=PersonExport,
+        response=ExportFile,
         summary="Download everything this node holds about a person (subject access), as a file",
     )
     @signed_in(ADMIN)

@@ -4,8 +4,7 @@ service's (services/safeguarding/domain.py and deadlines.py)."""
 
 from __future__ import annotations
 
-from services.safeguarding.deadlines import SEVERITIES
-from services.safeguarding.domain import (
+from contracts.safeguarding.codes import (
     ACTION_KINDS,
     ACTION_OUTCOMES,
     ADULT_CATEGORIES,
@@ -17,6 +16,7 @@ from services.safeguarding.domain import (
     DESIRED_OUTCOMES_MET,
     IMMEDIATE_ACTIONS,
     NO_FURTHER_ACTION_REASONS,
+    SEVERITIES,
     STATES,
     WITHOUT_CONSENT_REASONS,
 )

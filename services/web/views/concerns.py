@@ -7,16 +7,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.safeguarding.deadlines import IMMEDIATE, SEVERITIES
-from services.safeguarding.domain import (
+from contracts.safeguarding.codes import (
     ADULT,
     ADULT_CATEGORIES,
     AGE_GROUPS,
     AGENCIES,
     ALLEGED_RELATIONSHIPS,
     CHILD_CATEGORIES,
+    IMMEDIATE,
     IMMEDIATE_ACTIONS,
     NO_ACTION_TAKEN,
+    SEVERITIES,
     WITHOUT_CONSENT_REASONS,
 )
 from services.web.api import Refused, segment

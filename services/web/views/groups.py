@@ -4,7 +4,7 @@ register of every session and each person's attendance."""
 
 from __future__ import annotations
 
-from services.sessions import domain
+from contracts.sessions import codes as session_codes
 from services.web.api import Refused, segment
 from services.web.app import CASEWORK, Page, signed_in
 from services.web.forms import Form
@@ -54,7 +54,7 @@ class GroupPages:
         workers = _workers(page)
         body = {
             "name": form.text("name", "the group's name", required=True, max_length=120),
-            "kind": form.choice("kind", "the kind of group", domain.GROUP_KINDS),
+            "kind": form.choice("kind", "the kind of group", session_codes.GROUP_KINDS),
             "capacity": form.number("capacity", "the number of places", 1, MOST_PLACES),
             "sessions_planned": form.number(
                 "sessions_planned", "the number of sessions planned", 1, MOST_SESSIONS, False
@@ -134,7 +134,7 @@ class GroupPages:
         form = Form(page.form, page.errors)
         body = {
             "person_id": form.text("leave-person", "who leaves", required=True),
-            "reason": form.choice("leave-reason", "why they leave", domain.LEAVING_REASONS),
+            "reason": form.choice("leave-reason", "why they leave", session_codes.LEAVING_REASONS),
         }
         names = {"person_id": "leave-person", "reason": "leave-reason"}
         return _group_change(page, group_id, form, "leave", body, names)
@@ -184,7 +184,7 @@ class GroupPages:
     @signed_in(*ROLES)
     def group_close(self, page: Page, group_id: str):
         form = Form(page.form, page.errors)
-        body = {"reason": form.choice("close-reason", "why", domain.GROUP_CLOSING_REASONS)}
+        body = {"reason": form.choice("close-reason", "why", session_codes.GROUP_CLOSING_REASONS)}
         return _group_change(page, group_id, form, "close", body, {"reason": "close-reason"})
 
 
@@ -207,7 +207,7 @@ def _group_form(page: Page, values: dict, status: int = 200):
         status=status,
         title="Create a group",
         values=values,
-        kinds=say.options(domain.GROUP_KINDS, "group_kind"),
+        kinds=say.options(session_codes.GROUP_KINDS, "group_kind"),
         workers=_workers(page),
         back={"href": "/groups", "text": "Back to groups"},
     )
@@ -252,8 +252,8 @@ def _group_page(page: Page, group_id: str, status: int = 200, values: dict | Non
         workers=workers,
         facilitators=[(w, w) for w in group["facilitator_ids"]],
         values=values,
-        leaving=say.options(domain.LEAVING_REASONS),
-        closing=say.options(domain.GROUP_CLOSING_REASONS),
+        leaving=say.options(session_codes.LEAVING_REASONS),
+        closing=say.options(session_codes.GROUP_CLOSING_REASONS),
         sessions=register["sessions"],
         back={"href": "/groups", "text": "Back to groups"},
     )

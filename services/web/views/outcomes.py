@@ -4,7 +4,8 @@ with whether they took it up. The person's own page links here and is linked bac
 
 from __future__ import annotations
 
-from services.sessions import domain, measures
+from contracts.sessions import codes as session_codes
+from contracts.sessions import measures
 from services.web.api import Refused, segment
 from services.web.app import CASEWORK, Page, signed_in, today
 from services.web.forms import Form, date_parts, posted_date_parts
@@ -101,7 +102,7 @@ class OutcomePages:
     def signposting_new_post(self, page: Page, person_id: str):
         form = Form(page.form, page.errors)
         destination = form.choice(
-            "destination", "where they were signposted", domain.SIGNPOSTING_DESTINATIONS
+            "destination", "where they were signposted", session_codes.SIGNPOSTING_DESTINATIONS
         )
         on = form.date("on", "the date")
         values = {name: page.form.get(name) for name in page.form}
@@ -131,7 +132,7 @@ class OutcomePages:
     def signposting_outcome(self, page: Page, person_id: str, signposting_id: str):
         form = Form(page.form, page.errors)
         field = f"outcome-{signposting_id}"
-        outcome = form.choice(field, "whether they took it up", domain.RECORDABLE_OUTCOMES)
+        outcome = form.choice(field, "whether they took it up", session_codes.RECORDABLE_OUTCOMES)
         if not form.ok():
             return _signposting_page(page, person_id, {"on": date_parts(today())}, status=422)
         try:
@@ -188,8 +189,8 @@ def _signposting_page(page: Page, person_id: str, values: dict, status: int = 20
         person_id=person_id,
         person_name=name,
         items=listed["items"],
-        destinations=say.options(domain.SIGNPOSTING_DESTINATIONS),
-        outcomes=say.options(domain.RECORDABLE_OUTCOMES, "signposting_outcome"),
+        destinations=say.options(session_codes.SIGNPOSTING_DESTINATIONS),
+        outcomes=say.options(session_codes.RECORDABLE_OUTCOMES, "signposting_outcome"),
         values=values,
         back={"href": f"/people/{segment(person_id)}", "text": f"Back to {name}"},
     )

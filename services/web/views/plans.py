@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 
-from services.sessions import domain
+from contracts.sessions import codes as session_codes
 from services.web.api import Refused, segment
 from services.web.app import CASEWORK, Page, signed_in
 from services.web.forms import Form
@@ -16,16 +16,16 @@ from services.web.views.caseload import caseload, names_of, people_of, quoted
 from shared.web import route
 
 ROLES = CASEWORK + ("partner_admin",)
-CRISIS_KINDS = (domain.CRISIS_SAFETY, domain.CARER_CRISIS)
+CRISIS_KINDS = (session_codes.CRISIS_SAFETY, session_codes.CARER_CRISIS)
 # rows a form offers beyond what the plan holds, for a new goal, step or contact
 SPARE_GOALS, SPARE_STEPS, SPARE_CONTACTS = 1, 2, 2
 MOST_GOALS, MOST_STEPS, MOST_CONTACTS = 12, 20, 20
 MAX_TEXT = 20_000
 # (content key, form prefix, the contact types it takes)
 CONTACT_LISTS = {
-    "people": ("person", domain.PERSON_CONTACTS),
-    "services": ("service", domain.SERVICE_CONTACTS),
-    "replacement_care": ("care", domain.PERSON_CONTACTS + domain.SERVICE_CONTACTS),
+    "people": ("person", session_codes.PERSON_CONTACTS),
+    "services": ("service", session_codes.SERVICE_CONTACTS),
+    "replacement_care": ("care", session_codes.PERSON_CONTACTS + session_codes.SERVICE_CONTACTS),
 }
 WORDED = {
     "warning_signs_text_id": "warning_signs_text",
@@ -73,16 +73,16 @@ class PlanPages:
         if not person_id:
             return page.redirect("/plans")
         name = names_of(page, [person_id])[person_id]
-        if kind not in domain.PLAN_KINDS:
+        if kind not in session_codes.PLAN_KINDS:
             return page.render(
                 "plans/choose.html",
                 title=f"Draft a plan for {name}",
                 person_id=person_id,
                 person_name=name,
-                kinds=say.options(domain.PLAN_KINDS, "plan_kind"),
+                kinds=say.options(session_codes.PLAN_KINDS, "plan_kind"),
                 back={"href": "/plans", "text": "Back to plans"},
             )
-        values = {"review_interval_days": domain.DEFAULT_REVIEW_INTERVAL_DAYS}
+        values = {"review_interval_days": session_codes.DEFAULT_REVIEW_INTERVAL_DAYS}
         return _plan_form(page, person_id, name, kind, {}, {}, values)
 
     @route(
@@ -97,7 +97,7 @@ class PlanPages:
     def plan_new_post(self, page: Page):
         person_id = page.form.get("person_id") or ""
         kind = page.form.get("kind")
-        if kind not in domain.PLAN_KINDS or not person_id:
+        if kind not in session_codes.PLAN_KINDS or not person_id:
             return page.redirect("/plans")
         name = names_of(page, [person_id])[person_id]
         form = Form(page.form, page.errors)
@@ -178,7 +178,7 @@ class PlanPages:
         plan = page.api.get("sessions", here)
         name = names_of(page, [plan["person_id"]])[str(plan["person_id"])]
         form = Form(page.form, page.errors)
-        reason = form.choice("reason", "why it is revised", domain.REVISION_REASONS)
+        reason = form.choice("reason", "why it is revised", session_codes.REVISION_REASONS)
         content = PlanContent(plan["kind"], form, plan["texts"])
         values = _posted(page.form)
         texts = plan["texts"]
@@ -207,7 +207,11 @@ class PlanPages:
     @signed_in(*ROLES)
     def plan_review(self, page: Page, plan_id: str):
         form = Form(page.form, page.errors)
-        body = {"outcome": form.choice("outcome", "what the review found", domain.REVIEW_OUTCOMES)}
+        body = {
+            "outcome": form.choice(
+                "outcome", "what the review found", session_codes.REVIEW_OUTCOMES
+            )
+        }
         return _plan_change(page, plan_id, form, "review", body, "plan-reviewed")
 
     @route(
@@ -237,7 +241,7 @@ class PlanPages:
     @signed_in(*ROLES)
     def plan_close(self, page: Page, plan_id: str):
         form = Form(page.form, page.errors)
-        body = {"reason": form.choice("close-reason", "why", domain.PLAN_CLOSING_REASONS)}
+        body = {"reason": form.choice("close-reason", "why", session_codes.PLAN_CLOSING_REASONS)}
         names = {"reason": "close-reason"}
         return _plan_change(page, plan_id, form, "close", body, "plan-saved", names)
 
@@ -265,27 +269,27 @@ class PlanContent:
         return text
 
     def _read(self) -> dict:
-        if self.kind == domain.RECOVERY_WELLBEING:
+        if self.kind == session_codes.RECOVERY_WELLBEING:
             return {"goals": self._goals()}
         content = {
             "warning_signs": self.form.choices(
-                "warning_signs", "warning signs", domain.WARNING_SIGNS
+                "warning_signs", "warning signs", session_codes.WARNING_SIGNS
             ),
-            "what_helps": self.form.choices("what_helps", "what helps", domain.WHAT_HELPS),
+            "what_helps": self.form.choices("what_helps", "what helps", session_codes.WHAT_HELPS),
             "agreed_actions": self.form.choices(
-                "agreed_actions", "agreed actions", domain.PLAN_ACTIONS
+                "agreed_actions", "agreed actions", session_codes.PLAN_ACTIONS
             ),
         }
         for key, field in WORDED.items():
-            if key == "cared_for_needs_text_id" and self.kind != domain.CARER_CRISIS:
+            if key == "cared_for_needs_text_id" and self.kind != session_codes.CARER_CRISIS:
                 continue
             if self._words(field, "the words"):
                 content[key] = field
         for key, (prefix, types) in CONTACT_LISTS.items():
-            if key == "replacement_care" and self.kind != domain.CARER_CRISIS:
+            if key == "replacement_care" and self.kind != session_codes.CARER_CRISIS:
                 continue
             content[key] = self._contacts(prefix, types)
-        if self.kind == domain.CARER_CRISIS:
+        if self.kind == session_codes.CARER_CRISIS:
             cared_for = (self.form.data.get("cared_for_person_id") or "").strip()
             content["cared_for_person_id"] = cared_for or None
         return content
@@ -307,7 +311,7 @@ class PlanContent:
         goals = []
         for index in range(_count(self.form.data, "goal", MOST_GOALS)):
             area_field, text_field = f"goal-area-{index}", f"goal-text-{index}"
-            area = self.form.choice(area_field, "the part of life", domain.LIFE_AREAS, False)
+            area = self.form.choice(area_field, "the part of life", session_codes.LIFE_AREAS, False)
             text = self._words(text_field, "the goal in the person's words")
             if not area and not text:
                 continue
@@ -325,7 +329,7 @@ class PlanContent:
                         f"goal-progress-{index}", "progress", 1, 10, required=False
                     ),
                     "status": self.form.choice(
-                        f"goal-status-{index}", "where the goal stands", domain.GOAL_STATUSES
+                        f"goal-status-{index}", "where the goal stands", session_codes.GOAL_STATUSES
                     ),
                     "steps": self._steps(index),
                 }
@@ -339,7 +343,7 @@ class PlanContent:
             field = f"{prefix}-{index}"
             if self._words(field, "the step"):
                 status = self.form.choice(
-                    f"{field}-status", "where the step stands", domain.STEP_STATUSES
+                    f"{field}-status", "where the step stands", session_codes.STEP_STATUSES
                 )
                 steps.append({"text_id": field, "status": status or "not_started"})
         return steps
@@ -431,7 +435,7 @@ def _plan_form(page, person_id, name, kind, plan, texts, values, status=200):
         while values.get(f"goal-{goal}-step-{used}") and used < MOST_STEPS:
             used += 1
         steps.append(min(used + SPARE_STEPS, MOST_STEPS))
-    people = people_of(caseload(page)) if kind == domain.CARER_CRISIS else []
+    people = people_of(caseload(page)) if kind == session_codes.CARER_CRISIS else []
     kind_words = say.in_words(kind, "plan_kind")
     return page.render(
         "plans/form.html",
@@ -447,18 +451,18 @@ def _plan_form(page, person_id, name, kind, plan, texts, values, status=200):
         goals=goals,
         steps=steps,
         contact_lists=CONTACT_LISTS,
-        person_contacts=say.options(domain.PERSON_CONTACTS),
-        service_contacts=say.options(domain.SERVICE_CONTACTS, "service_contact"),
+        person_contacts=say.options(session_codes.PERSON_CONTACTS),
+        service_contacts=say.options(session_codes.SERVICE_CONTACTS, "service_contact"),
         care_contacts=say.options(
-            domain.PERSON_CONTACTS + domain.SERVICE_CONTACTS, "service_contact"
+            session_codes.PERSON_CONTACTS + session_codes.SERVICE_CONTACTS, "service_contact"
         ),
-        warning_signs=say.options(domain.WARNING_SIGNS),
-        what_helps=say.options(domain.WHAT_HELPS),
-        plan_actions=say.options(domain.PLAN_ACTIONS),
-        life_areas=say.options(domain.LIFE_AREAS),
-        goal_statuses=say.options(domain.GOAL_STATUSES),
-        step_statuses=say.options(domain.STEP_STATUSES),
-        reasons=say.options(domain.REVISION_REASONS),
+        warning_signs=say.options(session_codes.WARNING_SIGNS),
+        what_helps=say.options(session_codes.WHAT_HELPS),
+        plan_actions=say.options(session_codes.PLAN_ACTIONS),
+        life_areas=say.options(session_codes.LIFE_AREAS),
+        goal_statuses=say.options(session_codes.GOAL_STATUSES),
+        step_statuses=say.options(session_codes.STEP_STATUSES),
+        reasons=say.options(session_codes.REVISION_REASONS),
         cared_for=[(p, n) for p, n in people if p != str(person_id)],
         back={
             "href": f"/plans/{segment(plan['plan_id'])}" if revising else "/plans",
@@ -493,7 +497,7 @@ def _plan_page(page: Page, plan_id: str, status: int = 200, values: dict | None 
         person_name=name,
         texts=plan.get("texts") or {},
         values=values,
-        outcomes=say.options(domain.REVIEW_OUTCOMES, "review_outcome"),
-        closing=say.options(domain.PLAN_CLOSING_REASONS),
+        outcomes=say.options(session_codes.REVIEW_OUTCOMES, "review_outcome"),
+        closing=say.options(session_codes.PLAN_CLOSING_REASONS),
         back={"href": "/plans", "text": "Back to plans"},
     )

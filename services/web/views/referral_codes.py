@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import re
 
-from services.referrals.domain import (
+from contracts.referrals.codes import (
     CLOSURE_REASONS,
     CONTACT_MODES,
     CORRECTABLE_CODES,
     CORRECTABLE_DATES,
     DECLINE_REASONS,
     DISCHARGE_REASONS,
+    ERASURE_REASONS,
+    ETHNICITY,
+    GENDERS,
     HOLD_REASONS,
     NEED_THEMES,
     OFFER_DECLINE_REASONS,
@@ -23,11 +26,10 @@ from services.referrals.domain import (
     SHAREABLE,
     URGENCIES,
 )
-from services.referrals.people import ERASURE_REASONS, ETHNICITY, GENDERS
-from services.referrals.workers import CASELOAD_ROLES, LEAVING_REASONS
 from services.web import pages
 from services.web.app import words
 from shared.config import PARTNERS
+from shared.workforce.workers import CASELOAD_ROLES, LEAVING_REASONS
 
 WORDS = {
     # statuses

@@ -6,8 +6,7 @@ change made meanwhile by someone else is refused (409) and explained, never over
 
 from __future__ import annotations
 
-from services.safeguarding.deadlines import SEVERITIES
-from services.safeguarding.domain import (
+from contracts.safeguarding.codes import (
     ACKNOWLEDGED,
     ACTION_KINDS,
     ACTION_OUTCOMES,
@@ -19,6 +18,7 @@ from services.safeguarding.domain import (
     NO_FURTHER_ACTION_REASONS,
     OPEN_STATES,
     RAISED,
+    SEVERITIES,
     STATES,
 )
 from services.web.api import Refused, segment

@@ -5,14 +5,15 @@ one`); the code lists themselves are the sessions domain's."""
 
 from __future__ import annotations
 
-from services.sessions import domain, measures
+from contracts.sessions import codes as session_codes
+from contracts.sessions import measures
 from services.web.app import words
 
 SESSION_KINDS = {
-    domain.ONE_TO_ONE: "One-to-one",
-    domain.GROUP: "Group session",
-    domain.DROP_IN: "Drop-in",
-    domain.CARER: "Carer support",
+    session_codes.ONE_TO_ONE: "One-to-one",
+    session_codes.GROUP: "Group session",
+    session_codes.DROP_IN: "Drop-in",
+    session_codes.CARER: "Carer support",
 }
 
 MODES = {
@@ -54,10 +55,10 @@ ATTENDANCE = {
 }
 
 SESSION_STATUSES = {
-    domain.BOOKED: "Booked",
-    domain.HELD: "Held",
-    domain.CANCELLED: "Cancelled",
-    domain.VOIDED: "Voided (recorded in error)",
+    session_codes.BOOKED: "Booked",
+    session_codes.HELD: "Held",
+    session_codes.CANCELLED: "Cancelled",
+    session_codes.VOIDED: "Voided (recorded in error)",
 }
 
 CANCELLED_BY = {"person": "The person", "service": "Us (the service)"}
@@ -84,9 +85,9 @@ GROUP_KINDS = {
 }
 
 PLAN_KINDS = {
-    domain.RECOVERY_WELLBEING: "Recovery and wellbeing plan",
-    domain.CRISIS_SAFETY: "Crisis and safety plan",
-    domain.CARER_CRISIS: "Carer's crisis plan",
+    session_codes.RECOVERY_WELLBEING: "Recovery and wellbeing plan",
+    session_codes.CRISIS_SAFETY: "Crisis and safety plan",
+    session_codes.CARER_CRISIS: "Carer's crisis plan",
 }
 
 SERVICE_CONTACTS = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from services.sessions import domain
+from contracts.sessions import codes as session_codes
 from services.web import pages
 from services.web.api import Refused, segment
 from services.web.app import CASEWORK, LONDON, Page, signed_in
@@ -27,8 +27,8 @@ from shared.web import route
 pages.TEMPLATES.filters["code_words"] = say.in_words
 
 NEW, BOOK, RECORD = "new", "book", "record"
-REFERRAL_KINDS = (domain.ONE_TO_ONE, domain.CARER)
-KINDS = (domain.ONE_TO_ONE, domain.GROUP, domain.DROP_IN, domain.CARER)
+REFERRAL_KINDS = (session_codes.ONE_TO_ONE, session_codes.CARER)
+KINDS = (session_codes.ONE_TO_ONE, session_codes.GROUP, session_codes.DROP_IN, session_codes.CARER)
 ANONYMOUS_MOST = 10_000
 DEFAULT_MINUTES = 60
 # a refused field of the sessions API, shown at the form's field of that name
@@ -65,7 +65,7 @@ class SessionPages:
         choices = _choices(page, group_id)
         values = _defaults(mode)
         if choices["group"]:
-            values["kind"] = domain.GROUP
+            values["kind"] = session_codes.GROUP
             # everyone expected is marked as come; the worker changes those who did not
             for person_id, _ in choices["register"]:
                 values[f"attendance-{person_id}"] = "attended"
@@ -90,7 +90,7 @@ class SessionPages:
         values = _posted(page.form)
         if (
             mode == NEW
-            and kind == domain.GROUP
+            and kind == session_codes.GROUP
             and choices["group"]
             and not _register_shown(page.form, group_id)
         ):
@@ -122,7 +122,7 @@ class SessionPages:
     @signed_in(*CASEWORK)
     def session_record(self, page: Page, session_id: str):
         session, version = page.api.get_with_version("sessions", f"/sessions/{segment(session_id)}")
-        if session["status"] != domain.BOOKED:
+        if session["status"] != session_codes.BOOKED:
             return page.redirect(f"/sessions/{segment(session_id)}")
         choices = _choices(page, session.get("group_id"), session=session)
         values = _defaults(RECORD, session)
@@ -182,8 +182,10 @@ class SessionPages:
     def session_cancel(self, page: Page, session_id: str):
         form = Form(page.form, page.errors)
         body = {
-            "cancelled_by": form.choice("cancel-by", "who called it off", domain.CANCELLED_BY),
-            "reason": form.choice("cancel-reason", "why", domain.CANCELLATION_REASONS),
+            "cancelled_by": form.choice(
+                "cancel-by", "who called it off", session_codes.CANCELLED_BY
+            ),
+            "reason": form.choice("cancel-reason", "why", session_codes.CANCELLATION_REASONS),
         }
         names = {"cancelled_by": "cancel-by", "reason": "cancel-reason"}
         return _change(page, session_id, form, "cancel", body, names, "session-updated")
@@ -199,7 +201,9 @@ class SessionPages:
     @signed_in(*CASEWORK, "partner_admin")
     def session_void(self, page: Page, session_id: str):
         form = Form(page.form, page.errors)
-        body = {"reason": form.choice("void-reason", "why it is voided", domain.VOID_REASONS)}
+        body = {
+            "reason": form.choice("void-reason", "why it is voided", session_codes.VOID_REASONS)
+        }
         return _change(page, session_id, form, "void", body, {"reason": "void-reason"})
 
     @route(
@@ -215,8 +219,8 @@ class SessionPages:
         form = Form(page.form, page.errors)
         body = {
             "person_id": form.text("correct-person", "whose attendance to correct", True),
-            "status": form.choice("correct-status", "their attendance", domain.ATTENDANCE),
-            "reason": form.choice("correct-reason", "why", domain.CORRECTION_REASONS),
+            "status": form.choice("correct-status", "their attendance", session_codes.ATTENDANCE),
+            "reason": form.choice("correct-reason", "why", session_codes.CORRECTION_REASONS),
         }
         names = {"person_id": "correct-person", "status": "correct-status"}
         names["reason"] = "correct-reason"
@@ -236,7 +240,7 @@ class SessionPages:
         body = {"count": form.number("count", "how many came", 0, ANONYMOUS_MOST)}
         path = "anonymous-attendees"
         if page.form.get("counted"):
-            body["reason"] = form.choice("count-reason", "why", domain.CORRECTION_REASONS)
+            body["reason"] = form.choice("count-reason", "why", session_codes.CORRECTION_REASONS)
             path += "/correct"
         names = {"count": "count", "reason": "count-reason"}
         return _change(page, session_id, form, path, body, names)
@@ -255,7 +259,7 @@ class SessionPages:
         body = _notes_of(form)
         path = "notes"
         if page.form.get("written"):
-            body["reason"] = form.choice("notes-reason", "why", domain.CORRECTION_REASONS)
+            body["reason"] = form.choice("notes-reason", "why", session_codes.CORRECTION_REASONS)
             path = "notes/correct"
         names = {**NOTES_NAMES, "reason": "notes-reason"}
         return _change(page, session_id, form, path, body, names, "notes-saved")
@@ -329,7 +333,7 @@ class Entry:
         if self.kind in REFERRAL_KINDS:
             names["referral_id"] = f"referral-{self.kind}"
             names["attendance"] = "seen" if self.is_booked else f"seen-{self.kind}"
-        elif self.kind == domain.GROUP:
+        elif self.kind == session_codes.GROUP:
             names["group_id"] = "group"
             names["attendance"] = "register"
         else:
@@ -376,7 +380,7 @@ def _posted(data) -> dict:
 
 
 def _posted_group(data, kind: str | None) -> str | None:
-    if kind == domain.GROUP:
+    if kind == session_codes.GROUP:
         return data.get("group") or None
     return None
 
@@ -399,8 +403,8 @@ def _choices(page: Page, group_id: str | None, session: dict | None = None) -> d
     groups = _groups_for(page)
     choices = {
         "referrals": referrals,
-        domain.ONE_TO_ONE: [r for r in referrals if not r.get("is_carer_referral")],
-        domain.CARER: [r for r in referrals if r.get("is_carer_referral")],
+        session_codes.ONE_TO_ONE: [r for r in referrals if not r.get("is_carer_referral")],
+        session_codes.CARER: [r for r in referrals if r.get("is_carer_referral")],
         "groups": groups,
         "dropin_groups": [g for g in groups if g["kind"] == "drop_in"],
         "people": people_of(referrals),
@@ -420,7 +424,7 @@ def _choices(page: Page, group_id: str | None, session: dict | None = None) -> d
         kind: [(r["referral_id"], r.get("full_name") or "Name not known") for r in choices[kind]]
         for kind in REFERRAL_KINDS
     }
-    choices["options"][domain.DROP_IN] = [
+    choices["options"][session_codes.DROP_IN] = [
         (g["group_id"], g["name"]) for g in choices["dropin_groups"]
     ]
     choices["about"] = list(dict(choices["register"] + choices["people"]).items())
@@ -445,13 +449,13 @@ def _read(
         offered = {r["referral_id"]: r for r in choices[kind]}
         chosen = form.choice(f"referral-{kind}", "who the session was with", offered)
         entry.referral = offered.get(chosen)
-    if session is None and kind == domain.GROUP:
+    if session is None and kind == session_codes.GROUP:
         group = choices["group"]
         if group is None:
             form.errors.setdefault("group", "Choose the group")
         else:
             entry.group_id = group["group_id"]
-    if session is None and kind == domain.DROP_IN:
+    if session is None and kind == session_codes.DROP_IN:
         offered = [g["group_id"] for g in choices["dropin_groups"]]
         entry.group_id = form.choice("dropin-group", "the drop-in", offered, required=False)
     if mode != BOOK:
@@ -461,11 +465,13 @@ def _read(
     if day and when:
         entry.starts_at = at(day, when)
     label = "how long it is booked for, in minutes" if mode == BOOK else "how long it lasted"
-    entry.minutes = form.number("minutes", label, 1, domain.MAX_SESSION_MINUTES)
-    entry.mode = form.choice("mode", "how it happened", domain.MODES)
-    entry.location = form.choice("location", "where it happened", domain.LOCATIONS)
+    entry.minutes = form.number("minutes", label, 1, session_codes.MAX_SESSION_MINUTES)
+    entry.mode = form.choice("mode", "how it happened", session_codes.MODES)
+    entry.location = form.choice("location", "where it happened", session_codes.LOCATIONS)
     if mode != BOOK:
-        entry.notes = _notes_of(form, about_needed=kind in (domain.GROUP, domain.DROP_IN))
+        entry.notes = _notes_of(
+            form, about_needed=kind in (session_codes.GROUP, session_codes.DROP_IN)
+        )
     return entry
 
 
@@ -473,20 +479,20 @@ def _read_who_came(form: Form, entry: Entry, choices: dict, session: dict | None
     kind = entry.kind
     if kind in REFERRAL_KINDS:
         field = "seen" if session is not None else f"seen-{kind}"
-        status = form.choice(field, "whether they came", domain.ATTENDANCE)
+        status = form.choice(field, "whether they came", session_codes.ATTENDANCE)
         person = (
             session["person_id"] if session is not None else (entry.referral or {}).get("person_id")
         )
         if status and person:
             entry.attendance = [{"person_id": str(person), "status": status}]
-    elif kind == domain.GROUP:
+    elif kind == session_codes.GROUP:
         for person_id, name in choices["register"]:
             status = form.choice(
-                f"attendance-{person_id}", f"{name}'s attendance", domain.ATTENDANCE, False
+                f"attendance-{person_id}", f"{name}'s attendance", session_codes.ATTENDANCE, False
             )
             if status:
                 entry.attendance.append({"person_id": person_id, "status": status})
-    elif kind == domain.DROP_IN:
+    elif kind == session_codes.DROP_IN:
         entry.anonymous = form.number(
             "anonymous", "how many came without giving a name", 0, ANONYMOUS_MOST, False
         )
@@ -499,8 +505,8 @@ def _notes_of(form: Form, about_needed: bool | None = None) -> dict:
     """The notes' themes, actions and words; the words about one person (at a group or
     drop-in: the person chosen)."""
     notes = {
-        "themes": form.choices("themes", "themes", domain.NOTE_THEMES),
-        "actions": form.choices("actions", "actions", domain.SESSION_ACTIONS),
+        "themes": form.choices("themes", "themes", session_codes.NOTE_THEMES),
+        "actions": form.choices("actions", "actions", session_codes.SESSION_ACTIONS),
     }
     text = form.text("notes", "the notes", max_length=20_000)
     about = (form.data.get("about") or "").strip() or None
@@ -572,11 +578,11 @@ def _form(
         booked=session,
         prompt=prompt,
         kinds=say.options(KINDS, "session_kind"),
-        modes=say.options(domain.MODES, "mode"),
-        locations=say.options(domain.LOCATIONS, "location"),
-        attendance=say.options(domain.ATTENDANCE, "attendance"),
-        themes=say.options(domain.NOTE_THEMES),
-        actions=say.options(domain.SESSION_ACTIONS),
+        modes=say.options(session_codes.MODES, "mode"),
+        locations=say.options(session_codes.LOCATIONS, "location"),
+        attendance=say.options(session_codes.ATTENDANCE, "attendance"),
+        themes=say.options(session_codes.NOTE_THEMES),
+        actions=say.options(session_codes.SESSION_ACTIONS),
         back={"href": "/", "text": "Back to My day"},
     )
 
@@ -642,13 +648,13 @@ def _session_page(page: Page, session_id: str, status=200, notice=None, values=N
         history=history,
         values=values,
         check=_session_id_or_none(page.args.get("check")),
-        attendance=say.options(domain.ATTENDANCE, "attendance"),
-        cancelled_by=say.options(domain.CANCELLED_BY, "cancelled_by"),
-        cancel_reasons=say.options(domain.CANCELLATION_REASONS),
-        correction_reasons=say.options(domain.CORRECTION_REASONS, "correction_reason"),
-        void_reasons=say.options(domain.VOID_REASONS, "void_reason"),
-        themes=say.options(domain.NOTE_THEMES),
-        actions=say.options(domain.SESSION_ACTIONS),
+        attendance=say.options(session_codes.ATTENDANCE, "attendance"),
+        cancelled_by=say.options(session_codes.CANCELLED_BY, "cancelled_by"),
+        cancel_reasons=say.options(session_codes.CANCELLATION_REASONS),
+        correction_reasons=say.options(session_codes.CORRECTION_REASONS, "correction_reason"),
+        void_reasons=say.options(session_codes.VOID_REASONS, "void_reason"),
+        themes=say.options(session_codes.NOTE_THEMES),
+        actions=say.options(session_codes.SESSION_ACTIONS),
         starts_at=session.get("actual_start_at") or session.get("planned_start_at"),
         minutes=session.get("duration_minutes") or session.get("planned_duration_minutes"),
         back={"href": "/", "text": "Back to My day"},

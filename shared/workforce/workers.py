@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from shared.aggregate import Aggregate, ReferenceRefused, RuleBroken
+from shared.aggregate import Aggregate, ReferenceRefused, Rule
 from shared.events import NewEvent
 
 # the roles of a partner's staff: anyone signed in with one of these may be named as a worker
@@ -24,11 +24,6 @@ BY_ADMIN = "by_admin"
 ON_FIRST_SIGN_IN = "on_first_sign_in"
 HOW_REGISTERED = (BY_ADMIN, ON_FIRST_SIGN_IN)
 LEAVING_REASONS = ("left_the_organisation", "changed_role", "registered_in_error", "other")
-
-
-class Rule(RuleBroken):
-    def __init__(self, message: str):
-        super().__init__(type(self).__name__, message)
 
 
 class WorkerIsRegisteredOnce(Rule):

@@ -1,0 +1,1 @@
+"""The safeguarding service's published contract: its code lists and stored events."""

@@ -1,0 +1,1 @@
+"""The sessions service's published contract: its code lists, measures and stored events."""

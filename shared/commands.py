@@ -1,0 +1,151 @@
+"""The one command path every service takes (docs/architecture.md, "A command"):
+
+1. load the aggregate with one read of its stream, and check the caller may see it;
+2. check the version the client saw (If-Match or `expected_version`), if it sent one;
+3. let the domain decide: `act(aggregate)` returns the new events (and applies them, through
+   `Aggregate.decide`, so the aggregate answers as it now stands);
+4. append them, with what must commit with them (`within(cur)`: vault rows, claims) in the same
+   transaction as the events and the read models the store's projector keeps;
+5. respond with the aggregate and its version as the ETag.
+
+Reads that show a person's record are audited through `audit_read`. Nothing here knows HTTP
+routes or a service's rules; a handler is a small function of a `Commands`, which runs against
+the in-memory store and a fake vault as well as against PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
+
+from shared.aggregate import Aggregate, RuleBroken
+from shared.auth import Principal
+from shared.events import NewEvent, RecordedEvent
+from shared.eventstore import ConcurrencyError
+from shared.vault import PersonErased
+from shared.web import NotFound, context_of, expected_version, json_response
+
+A = TypeVar("A", bound=Aggregate)
+
+# act(aggregate) -> the events the domain decided
+Act = Callable[[A], list[NewEvent]]
+# within(cur) writes what must commit with the events, or not at all
+Within = Callable[[Any], None]
+# visible(aggregate, history) raises NotFound or Forbidden for a caller who may not see it
+Visible = Callable[[A, list[RecordedEvent]], None]
+# stale(history, expected) says whether what happened since the client's version must make it
+# look again (by default, anything did)
+Stale = Callable[[list[RecordedEvent], int], bool]
+
+
+class Store(Protocol):
+    def read_stream(self, stream_type: str, stream_id: str) -> list[RecordedEvent]: ...
+
+    def append(
+        self,
+        stream_type: str,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        context: Any,
+        within: Within | None = None,
+    ) -> list[RecordedEvent]: ...
+
+
+class Commands:
+    """A service's command path over its store and audit log."""
+
+    def __init__(self, store: Store, audit: Any = None):
+        self.store = store
+        self.audit = audit
+
+    def load(
+        self,
+        cls: type[A],
+        stream_id: str,
+        *,
+        missing: str,
+        visible: Visible | None = None,
+    ) -> tuple[A, list[RecordedEvent]]:
+        """The aggregate and its history, from one read of its stream; `missing` is what a
+        caller is told when there is none (or it is another partner's: `visible` says so)."""
+        history = self.store.read_stream(cls.stream_type, str(stream_id))
+        if not history:
+            raise NotFound(missing)
+        aggregate = cls.fold(str(stream_id), history)
+        if visible is not None:
+            visible(aggregate, history)
+        return aggregate, history
+
+    def run(
+        self,
+        request,
+        principal: Principal,
+        aggregate: A,
+        history: list[RecordedEvent],
+        body: Mapping[str, Any],
+        act: Act,
+        *,
+        within: Within | None = None,
+        stale: Stale | None = None,
+    ) -> A:
+        """Check the version the client saw, decide, append; the aggregate comes back at its
+        new version."""
+        expected = expected_version(request, dict(body))
+        changed = expected is not None and expected != aggregate.version
+        if changed and (stale is None or stale(history, expected)):
+            raise ConcurrencyError(aggregate.id, expected, aggregate.version)
+        version = aggregate.version
+        events = act(aggregate)
+        recorded = self.store.append(
+            aggregate.stream_type,
+            aggregate.id,
+            version,
+            events,
+            context_of(principal, request),
+            within=within,
+        )
+        aggregate.version = recorded[-1].version if recorded else version
+        return aggregate
+
+    def audit_read(
+        self, request, principal: Principal, aggregate: Aggregate, person_id, fields
+    ) -> None:
+        """A person's record was shown: who, what, and for which request."""
+        self.audit.record(
+            principal,
+            "read",
+            aggregate.stream_type,
+            aggregate.id,
+            person_id=str(person_id) if person_id else None,
+            fields=fields,
+            request_id=request.peerlink_request_id,
+        )
+
+
+def respond(aggregate: Aggregate, body: Mapping[str, Any], status: int = 200):
+    """The aggregate as the client sees it, with its version as the ETag (their If-Match)."""
+    return json_response(status, dict(body), headers={"ETag": f'"{aggregate.version}"'})
+
+
+def sealing(
+    vault, subject, texts: Mapping[uuid.UUID | str, str], about: str, *, also: Within | None = None
+) -> Within:
+    """A `within` that seals each text (id -> words) under the subject's key in the appending
+    transaction, after `also(cur)`; words about an erased person are refused (409), `about`
+    naming the record ("this referral")."""
+
+    def within(cur) -> None:
+        if also is not None:
+            also(cur)
+        for text_id, words in texts.items():
+            try:
+                vault.seal_text(cur, subject, words, uuid.UUID(str(text_id)))
+            except PersonErased:
+                raise RuleBroken(
+                    "NothingIsWrittenAboutAnErasedPerson",
+                    f"the person {about} is about was erased; nothing more is written about them",
+                ) from None
+
+    return within

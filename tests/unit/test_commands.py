@@ -1,0 +1,140 @@
+"""The one command path, without HTTP or PostgreSQL: the in-memory store and a fake vault stand
+in for them (given a stream, when a command runs, then these events or this refusal)."""
+
+import uuid
+from datetime import date
+from types import SimpleNamespace
+
+import pytest
+
+from shared.aggregate import RuleBroken
+from shared.auth import Forbidden, Principal
+from shared.commands import Commands, respond, sealing
+from shared.events import SYSTEM, Context
+from shared.eventstore import ConcurrencyError, InMemoryEventStore
+from shared.vault import PersonErased
+from shared.web import NotFound
+from shared.workforce.roster import worker_events
+from shared.workforce.workers import Worker
+
+pytestmark = pytest.mark.unit
+
+DAY = date(2026, 3, 2)
+ADMIN = Principal("rae", "partner_admin", "leeds-mind")
+
+
+def request(if_match: str | None = None):
+    headers = {"If-Match": if_match} if if_match else {}
+    return SimpleNamespace(headers=headers, peerlink_request_id=str(uuid.uuid4()))
+
+
+class FakeVault:
+    def __init__(self, erased=()):
+        self.sealed: dict[uuid.UUID, tuple[str, str]] = {}
+        self.erased = set(erased)
+
+    def seal_text(self, cur, subject, words, text_id):
+        if subject in self.erased:
+            raise PersonErased(subject)
+        self.sealed[text_id] = (subject, words)
+
+
+class FakeAudit:
+    def __init__(self):
+        self.entries = []
+
+    def record(self, principal, action, stream_type, stream_id, **kwargs):
+        self.entries.append((principal.user_id, action, stream_type, stream_id, kwargs))
+
+
+@pytest.fixture
+def commands():
+    store = InMemoryEventStore(worker_events())
+    worker = Worker("sam")
+    events = worker.register("Sam Carter", ["peer_worker"], "rae", DAY)
+    store.append("worker", "sam", 0, events, Context("leeds-mind", SYSTEM))
+    return Commands(store, FakeAudit())
+
+
+def leaves(worker: Worker):
+    return worker.leave("rae", DAY, "left_the_organisation")
+
+
+def test_a_command_loads_decides_and_appends_and_answers_at_the_new_version(commands):
+    worker, history = commands.load(Worker, "sam", missing="no such worker")
+    assert (worker.version, len(history)) == (1, 1)
+    done = commands.run(request(), ADMIN, worker, history, {}, leaves)
+    assert done.version == 2 and done.status == "left"
+    stored = commands.store.read_stream("worker", "sam")
+    assert [e.event_type for e in stored] == ["WorkerRegistered", "WorkerLeft"]
+    assert stored[-1].actor.user_id == "rae"
+    assert respond(done, {"status": done.status}).headers["ETag"] == '"2"'
+
+
+def test_a_stream_that_is_not_there_is_not_found(commands):
+    with pytest.raises(NotFound, match="no such worker"):
+        commands.load(Worker, "kit", missing="no such worker")
+
+
+def test_a_caller_who_may_not_see_it_is_refused_before_anything_is_decided(commands):
+    def only_their_own(worker, history):
+        raise Forbidden("not yours")
+
+    with pytest.raises(Forbidden):
+        commands.load(Worker, "sam", missing="no such worker", visible=only_their_own)
+
+
+def test_a_client_that_saw_an_older_version_is_refused_and_nothing_is_stored(commands):
+    worker, history = commands.load(Worker, "sam", missing="no such worker")
+    worker.version = 1
+    with pytest.raises(ConcurrencyError):
+        commands.run(request(), ADMIN, worker, history, {"expected_version": 7}, leaves)
+    with pytest.raises(ConcurrencyError):
+        commands.run(request('"3"'), ADMIN, worker, history, {}, leaves)
+    assert len(commands.store.read_stream("worker", "sam")) == 1
+
+
+def test_a_change_since_that_does_not_count_lets_the_command_through(commands):
+    worker, history = commands.load(Worker, "sam", missing="no such worker")
+    done = commands.run(
+        request('"0"'), ADMIN, worker, history, {}, leaves, stale=lambda history, seen: False
+    )
+    assert done.version == 2
+
+
+def test_a_refused_decision_stores_nothing(commands):
+    worker, history = commands.load(Worker, "sam", missing="no such worker")
+    commands.run(request(), ADMIN, worker, history, {}, leaves)
+    worker, history = commands.load(Worker, "sam", missing="no such worker")
+    with pytest.raises(RuleBroken):
+        commands.run(request(), ADMIN, worker, history, {}, leaves)
+    assert len(commands.store.read_stream("worker", "sam")) == 2
+
+
+def test_words_are_sealed_with_the_events_and_refused_for_an_erased_person(commands):
+    vault, text_id = FakeVault(erased={"person-2"}), uuid.uuid4()
+    worker, history = commands.load(Worker, "sam", missing="no such worker")
+    within = sealing(vault, "person-1", {text_id: "moved to Bradford"}, "this record")
+    commands.run(request(), ADMIN, worker, history, {}, leaves, within=within)
+    assert vault.sealed == {text_id: ("person-1", "moved to Bradford")}
+
+    commands.store.append(
+        "worker", "kit", 0, Worker("kit").register(None, ["peer_worker"], "rae", DAY), SYSTEM_AT
+    )
+    worker, history = commands.load(Worker, "kit", missing="no such worker")
+    refused = sealing(vault, "person-2", {uuid.uuid4(): "words"}, "this record")
+    with pytest.raises(RuleBroken) as broken:
+        commands.run(request(), ADMIN, worker, history, {}, leaves, within=refused)
+    assert broken.value.rule == "NothingIsWrittenAboutAnErasedPerson"
+    assert len(commands.store.read_stream("worker", "kit")) == 1
+
+
+def test_a_read_of_a_persons_record_is_audited(commands):
+    worker, _ = commands.load(Worker, "sam", missing="no such worker")
+    commands.audit_read(request(), ADMIN, worker, "person-1", ["history"])
+    [(who, action, stream_type, stream_id, details)] = commands.audit.entries
+    assert (who, action, stream_type, stream_id) == ("rae", "read", "worker", "sam")
+    assert details["person_id"] == "person-1" and details["fields"] == ["history"]
+
+
+SYSTEM_AT = Context("leeds-mind", SYSTEM)
