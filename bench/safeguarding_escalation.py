@@ -1,5 +1,5 @@
 """Time from a safeguarding deadline passing to the escalation e-mail being accepted by the SMTP
-server, over 200 concerns: the safeguarding service runs as `nameko run` runs it in the stack
+server, over 200 concerns: the safeguarding service runs as the stack runs it
 (its deadline timer and e-mail sender at their default intervals unless given), on a scratch
 database, with an aiosmtpd server in this process timestamping each message as it accepts it.
 

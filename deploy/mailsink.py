@@ -3,6 +3,9 @@ line to a mailbox file, so tests and benchmarks read what was delivered and when
 GET /health over HTTP for the stack's start-up check. Never for production: a real node
 relays through its organisation's SMTP server (PEERLINK_SMTP_HOST, PEERLINK_SMTP_PORT).
 
+On SIGTERM it takes no new connection, lets a message being sent finish (answered and written
+down), closes every session between messages with 421, and exits 0.
+
     python -m deploy.mailsink --smtp 127.0.0.1:8025 --http 127.0.0.1:8026 --mailbox FILE
 """
 
@@ -12,6 +15,7 @@ import argparse
 import asyncio
 import email
 import json
+import signal
 import threading
 import time
 from email import policy
@@ -19,6 +23,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from aiosmtpd.smtp import SMTP
+
+# How long a stopping sink waits for the messages being sent to it (a safeguarding sender's
+# batch takes milliseconds); deploy/stack.py's stop waits longer.
+STOP_SECONDS = 5.0
 
 
 class Mailbox:
@@ -45,6 +53,46 @@ class Mailbox:
         with self.lock, self.path.open("a") as out:
             out.write(json.dumps(line) + "\n")
         return "250 Message accepted for delivery"
+
+
+class Session(SMTP):
+    """An SMTP session the sink keeps among its open `sessions`, so that stopping can tell a
+    session between messages from one in the middle of a message."""
+
+    def __init__(self, handler, sessions: set, **kwargs):
+        super().__init__(handler, **kwargs)
+        self.sessions = sessions
+
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        self.sessions.add(self)
+
+    def connection_lost(self, error):
+        self.sessions.discard(self)
+        super().connection_lost(error)
+
+    @property
+    def is_between_messages(self) -> bool:
+        return self.envelope is None or self.envelope.mail_from is None
+
+    def end(self) -> None:
+        """Ends the session: 421, then the connection closed."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"421 peerlink-mailsink closing\r\n")  # RFC 5321 4.2.2
+            self.transport.close()
+
+
+async def close_sessions(sessions: set, seconds: float) -> None:
+    """Close each session once it is between messages; after `seconds`, close the rest."""
+    deadline = time.monotonic() + seconds
+    while sessions and time.monotonic() < deadline:
+        for session in list(sessions):
+            if session.is_between_messages:
+                session.end()
+        await asyncio.sleep(0.02)
+    for session in list(sessions):
+        session.end()
+    await asyncio.sleep(0)  # the transports' last writes
 
 
 def read_mailbox(path: Path | str) -> list[dict]:
@@ -81,18 +129,27 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     mailbox = Mailbox(Path(args.mailbox))
     health = _health_server(_address(args.http))
-    threading.Thread(target=health.serve_forever, daemon=True).start()
+    threading.Thread(target=health.serve_forever, args=(0.1,), daemon=True).start()
     loop = asyncio.new_event_loop()
     host, port = _address(args.smtp)
+    sessions: set[Session] = set()
     server = loop.run_until_complete(
-        loop.create_server(lambda: SMTP(mailbox, hostname="peerlink-mailsink"), host, port)
+        loop.create_server(
+            lambda: Session(mailbox, sessions, hostname="peerlink-mailsink"), host, port
+        )
     )
+    stopping = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
     print(f"mailsink: SMTP on {args.smtp}, health on {args.http}, mailbox {args.mailbox}")
-    try:
-        loop.run_forever()
-    finally:
-        server.close()
-        health.shutdown()
+    loop.run_until_complete(stopping.wait())
+    print("mailsink: stopping", flush=True)
+    server.close()
+    loop.run_until_complete(close_sessions(sessions, STOP_SECONDS))
+    loop.run_until_complete(server.wait_closed())
+    loop.close()
+    health.shutdown()
+    health.server_close()
 
 
 if __name__ == "__main__":

@@ -19,6 +19,13 @@ import { buildProvider } from './provider.js';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const FORM_LIMIT_BYTES = 16 * 1024;
 const SWEEP_SECONDS = 600;
+// How long a stopping provider waits for the requests it has begun (deploy/stack.py waits longer).
+const STOP_SECONDS = 5;
+
+// The responses under way, and whether the provider is stopping: from then on a response closes
+// its connection once it is sent.
+const responses = new Set();
+let stopping = false;
 
 function logger(name) {
   return (message) => console.log(`${new Date().toISOString()} idp ${name} ${message}`);
@@ -98,6 +105,9 @@ async function health(res, pool, issuer) {
 function serve(issuer, context) {
   const callback = context.provider.callback();
   const server = createServer((req, res) => {
+    responses.add(res);
+    res.on('close', () => responses.delete(res));
+    if (stopping) res.shouldKeepAlive = false;
     const path = req.url.split('?', 1)[0];
     const handled = path === '/health'
       ? health(res, context.pool, issuer)
@@ -139,17 +149,24 @@ async function main() {
   }
 
   const sweep = setInterval(() => removeExpired(pool).catch(() => {}), SWEEP_SECONDS * 1000);
-  let stopping = false;
+  // No new connection; a keep-alive connection waiting for a next request is closed, a request
+  // begun is answered and then its connection closed; what is left after STOP_SECONDS is cut off.
   const stop = async (signal) => {
     if (stopping) return;
     stopping = true;
     console.log(`idp stopping (${signal})`);
     clearInterval(sweep);
-    await Promise.all(servers.map((server) => new Promise((resolve) => {
-      server.close(resolve);
-      server.closeAllConnections();
-    })));
+    for (const res of responses) if (!res.headersSent) res.shouldKeepAlive = false;
+    const closeIdle = setInterval(() => servers.forEach((s) => s.closeIdleConnections()), 20);
+    const cutOff = setTimeout(
+      () => servers.forEach((s) => s.closeAllConnections()),
+      STOP_SECONDS * 1000,
+    );
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    clearInterval(closeIdle);
+    clearTimeout(cutOff);
     await pool.end();
+    console.log('idp stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -189,13 +189,17 @@ def send_due(
     partner_id: str,
     is_still_needed: Callable[[Notification], bool] = lambda n: True,
     batch: int = 20,
+    is_stopping: Callable[[], bool] = lambda: False,
 ) -> list[Notification]:
     """Send every notification due now, a batch per transaction (so a crash repeats at most one
     batch); returns those the SMTP server accepted. Rows are locked (SKIP LOCKED) while they are
-    sent, so two senders never send one row at once."""
+    sent, so two senders never send one row at once. Once the service `is_stopping`, the batch
+    in hand is the last: the rest stay due for the next start."""
     sent: list[Notification] = []
     with contextlib.closing(SmtpSession(settings)) as session:
-        while _send_batch(db, settings, partner_id, is_still_needed, batch, session, sent):
+        while not is_stopping() and _send_batch(
+            db, settings, partner_id, is_still_needed, batch, session, sent
+        ):
             pass
     return sent
 

@@ -70,7 +70,7 @@ def mailbox(tmp_path):
 
 
 class ServiceProcess:
-    """The safeguarding service as `nameko run` starts it in the stack."""
+    """The safeguarding service as the stack runs it (deploy/stack.py service_command)."""
 
     def __init__(self, stack_state, dsn: str, smtp_port: int, log: Path, **env):
         self.port = free_port()
