@@ -1,7 +1,7 @@
 """The event store: append to a stream with an expected version, read a stream, and follow the
 whole store by position without ever skipping an event that commits late.
 
-Two implementations pass one contract suite (tests/contract/): `InMemoryEventStore` for domain
+Two implementations pass one contract suite (tests/contract.py): `InMemoryEventStore` for domain
 tests and `PostgresEventStore`, whose events table is also the outbox the relay publishes.
 """
 
@@ -23,7 +23,7 @@ import psycopg2.errorcodes
 import psycopg2.extras
 
 from shared import metrics
-from shared.db import Database, in_transaction
+from shared.db import Database, in_transaction, note_committed
 from shared.events import (
     Actor,
     Context,
@@ -576,8 +576,12 @@ class PostgresEventStore:
         if request.error is not None:
             raise request.error
         if request.written:
+            # committed, perhaps by another request's group commit: the caller's request is
+            # not one to run again from the start
+            note_committed()
             self._appended.inc(len(request.events))
             self._append_seconds.observe(time.perf_counter() - request.started)
+        assert request.recorded is not None  # written, so recorded: `_write` sets both
         return request.recorded
 
     def _write(self, batch: list[_Append]) -> None:

@@ -92,5 +92,28 @@ ESCALATIONS = Counter(
 )
 
 
+DATABASE_UP = Gauge(
+    "peerlink_database_up",
+    "1 while a long-running part of a process (relay, consumer, timer) reaches its database,"
+    " 0 during an outage",
+    ["component"],
+)
+DATABASE_OUTAGES = Counter(
+    "peerlink_database_outages_total",
+    "Outages a long-running part of a process waited through (it lost its database)",
+    ["component"],
+)
+DB_CONNECTIONS_DISCARDED = Counter(
+    "peerlink_db_connections_discarded_total",
+    "Pooled database connections found broken (or closed under their user) and dropped",
+    ["pool"],
+)
+DATABASE_RETRIES = Counter(
+    "peerlink_http_database_retries_total",
+    "Requests run again on a fresh connection after theirs broke before anything was committed",
+    ["service"],
+)
+
+
 def exposition() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST

@@ -17,7 +17,6 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 from nameko.extensions import DependencyProvider
-from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from shared import metrics
@@ -29,12 +28,18 @@ from shared.auth import (
     Unauthenticated,
     principal_from_header,
 )
+from shared.db import DatabaseUnavailable, is_database_error, unit_of_work
 from shared.events import Actor, Context, EnvelopeSchema, EventError, InvalidPayload
 from shared.eventstore import ConcurrencyError, DuplicateEventId
+from shared.fields import Text as Text  # free text in a body: where request schemas find it
+from shared.webserver import http
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024
+# What a 503 asks a client to wait before trying again: a restarted database takes a few seconds
+# to accept connections, and a pool reconnects on its next request.
+RETRY_AFTER_SECONDS = 5
 
 
 def context_of(principal: Principal, request) -> Context:
@@ -94,11 +99,24 @@ def json_response(status: int, body, headers: dict | None = None) -> Response:
     )
 
 
-def _error(status: int, code: str, message: str, request_id: str, **extra) -> Response:
+def _error(
+    status: int, code: str, message: str, request_id: str, headers: dict | None = None, **extra
+) -> Response:
     return json_response(
         status,
         {"error": code, "message": message, "request_id": request_id, **extra},
-        headers={"X-Request-Id": request_id},
+        headers={"X-Request-Id": request_id, **(headers or {})},
+    )
+
+
+def unavailable_response(request_id: str) -> Response:
+    """503: the database is away (restarting, say); nothing is wrong with the request."""
+    return _error(
+        503,
+        "unavailable",
+        "the database is not answering just now; try again in a few seconds",
+        request_id,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 
@@ -146,6 +164,9 @@ def error_response(error: Exception, request_id: str) -> Response:
         # a rule may name what the caller needs to decide (e.g. the candidates to link to)
         details = getattr(error, "details", None) or {}
         return _error(409, "rule_broken", error.message, request_id, rule=error.rule, **details)
+    if is_database_error(error):
+        log.warning("request %s: the database is unavailable: %s", request_id, error)
+        return unavailable_response(request_id)
     log.exception("request %s failed", request_id, exc_info=error)
     return _error(500, "internal", "something went wrong; quote the request id", request_id)
 
@@ -245,12 +266,16 @@ MAX_UTC_OFFSET = timedelta(hours=16)
 def read_body(request) -> bytes:
     """The body, refused (413) before it is read when it says it is too large, and never read
     past the limit when it does not say."""
+    read = getattr(request, "peerlink_body", None)
+    if read is not None:  # a request run again reads the body it was sent
+        return read
     declared = request.content_length
     if declared is not None and declared > MAX_BODY_BYTES:
         raise TooLarge(f"a body is at most {MAX_BODY_BYTES} bytes")
     raw = request.stream.read(MAX_BODY_BYTES + 1)
     if len(raw) > MAX_BODY_BYTES:
         raise TooLarge(f"a body is at most {MAX_BODY_BYTES} bytes")
+    request.peerlink_body = raw
     return raw
 
 
@@ -354,9 +379,15 @@ def route(
             request_id = request_id_of(request)
             started = time.perf_counter()
             try:
-                result = _call(self, fn, spec, request, request_id, params)
+                result = _call_once_more(self, fn, spec, request, request_id, params)
             except Exception as error:  # noqa: BLE001 - mapped to an HTTP answer
-                result = error_response(error, request_id)
+                # the people's web app answers an outage with a page of its own
+                page = getattr(self, "unavailable_page", None)
+                if page is not None and is_database_error(error):
+                    log.warning("request %s: the database is unavailable: %s", request_id, error)
+                    result = page(request, request_id)
+                else:
+                    result = error_response(error, request_id)
             if not isinstance(result, Response):
                 result = json_response(spec.status, result)
             result.headers["X-Request-Id"] = request_id
@@ -365,10 +396,26 @@ def route(
             metrics.HTTP_SECONDS.labels(service, path).observe(time.perf_counter() - started)
             return result
 
-        entry.peerlink_route = spec
+        entry.peerlink_route = spec  # type: ignore[attr-defined]
         return http(method, path)(entry)
 
     return decorate
+
+
+def _call_once_more(service, fn, spec: RouteSpec, request, request_id: str, params: dict):
+    """The request, run once more on a fresh connection when its connection broke before any
+    of its writes could have been committed (a connection that died with a restarted server);
+    otherwise DatabaseUnavailable reaches the caller (a 503)."""
+    with unit_of_work() as unit:
+        try:
+            return _call(service, fn, spec, request, request_id, params)
+        except DatabaseUnavailable as error:
+            if error.may_have_committed or unit.committed:
+                raise
+            log.info("request %s: running it again on a fresh connection: %s", request_id, error)
+    metrics.DATABASE_RETRIES.labels(getattr(service, "name", "unknown")).inc()
+    with unit_of_work():
+        return _call(service, fn, spec, request, request_id, params)
 
 
 def _call(service, fn, spec: RouteSpec, request, request_id: str, params: dict):
@@ -464,7 +511,7 @@ _PROBLEMS = {
     "409": "a named rule refuses it in the record's state, or the version is stale",
     "413": "the body is larger than the service takes",
     "422": "invalid input, naming each field and rule",
-    "503": "a database or broker it needs is down",
+    "503": "a database or broker it needs is down (Retry-After says when to try again)",
 }
 
 
@@ -505,6 +552,8 @@ def _problems(route_spec: RouteSpec) -> dict:
         codes.append("413")
     if route_spec.body is not None or route_spec.query is not None or route_spec.method != "GET":
         codes.append("422")
+    if route_spec.path not in ("/openapi.json", "/metrics"):
+        codes.append("503")
     problems = {code: _problem(_PROBLEMS[code]) for code in codes}
     if route_spec.path == "/health":
         problems["503"] = {**_success(route_spec), "description": _PROBLEMS["503"]}
@@ -520,6 +569,7 @@ def openapi_document(service_cls, title: str, version: str = "1.0.0") -> dict:
         plugins=[plugin],
         info={"description": (service_cls.__doc__ or "").strip()},
     )
+    assert plugin.converter is not None  # set when the plugin is given to the spec
     plugin.converter.add_attribute_function(_documented)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Problem", schema=Problem)
@@ -555,19 +605,6 @@ def openapi_document(service_cls, title: str, version: str = "1.0.0") -> dict:
         operation["responses"].update(_problems(route_spec))
         spec.path(path=path, operations={route_spec.method.lower(): operation})
     return spec.to_dict()
-
-
-class Text(fields.String):
-    """Free text a person writes: trimmed; nothing but spaces is refused (the rule
-    TextMustHaveContent)."""
-
-    default_error_messages = {"blank": "must not be blank (rule TextMustHaveContent)"}
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
-        if not text:
-            raise self.make_error("blank")
-        return text
 
 
 class PageQuery(Schema):

@@ -17,12 +17,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK = os.environ.get("PEERLINK_STACK", "test")
-# fuzzing makes and changes records at random: it runs after every test that counts records
-RUNS_LAST = "tests/e2e/test_fuzz_openapi.py"
+# in this order after every other test: the database restart (it kills and starts again the
+# PostgreSQL every test uses), then fuzzing (it makes and changes records at random, so it runs
+# after every test that counts records, and finds the stack whole after the restart)
+RUNS_LAST = ("tests/e2e/test_database_restart.py", "tests/e2e/test_fuzz_openapi.py")
 
 
 def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: item.nodeid.startswith(RUNS_LAST))
+    def place(item) -> int:
+        return next((n for n, path in enumerate(RUNS_LAST, 1) if item.nodeid.startswith(path)), 0)
+
+    items.sort(key=place)
 
 
 @pytest.fixture(scope="session")

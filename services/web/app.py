@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 from services.web import pages
 from services.web.api import NodeApi, Refused, Unavailable
 from services.web.sessions import IDLE_SECONDS, Session
+from shared.db import is_database_error
 
 log = logging.getLogger(__name__)
 
@@ -364,7 +365,9 @@ def signed_in(*roles: str):
                     retry=request.full_path.rstrip("?") if request.method == "GET" else "/",
                     retry_words="Try again",
                 )
-            except Exception:  # noqa: BLE001 - the person gets a page, the log the trace
+            except Exception as error:  # noqa: BLE001 - the person gets a page, the log the trace
+                if is_database_error(error):
+                    raise  # the app's own database is away: tried again, then an outage page
                 request_id = getattr(request, "peerlink_request_id", None)
                 log.exception("page %s failed (request %s)", request.path, request_id)
                 return pages.problem(

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 import jwt
 import requests
 from nameko.extensions import DependencyProvider
-from nameko.web.handlers import http as plain_http
 from psycogreen.eventlet import patch_psycopg
 from werkzeug.wrappers import Response
 
@@ -36,9 +35,10 @@ from services.web.views.sessions import SessionPages
 from services.web.views.team import TeamPages
 from shared.auth import Forbidden, Unauthenticated
 from shared.config import Settings
-from shared.db import Database
+from shared.db import Database, is_database_error
 from shared.service import Described, NodeSettings
-from shared.web import Health, Verifier, json_response, route
+from shared.web import RETRY_AFTER_SECONDS, Health, Verifier, json_response, route
+from shared.webserver import http as plain_http
 
 patch_psycopg()
 
@@ -121,7 +121,9 @@ def page(fn):
             return fn(self, request, principal, **kwargs)
         except SignInFailed as failure:
             return pages.problem(issuer, failure.status, failure.title, failure.message)
-        except Exception:  # noqa: BLE001 - the person gets a page, the log the trace
+        except Exception as error:  # noqa: BLE001 - the person gets a page, the log the trace
+            if is_database_error(error):
+                raise  # the app's own database is away: tried again, then an outage page
             request_id = getattr(request, "peerlink_request_id", None)
             log.exception("page %s failed (request %s)", request.path, request_id)
             return pages.problem(
@@ -406,6 +408,21 @@ class WebService(
         return response
 
     # -- operations --------------------------------------------------------------------------
+
+    def unavailable_page(self, request, request_id: str) -> Response:
+        """What a page answers while the app's own database is away (the HTTP edge asks)."""
+        response = pages.problem(
+            self.signin.issuer,
+            503,
+            "Sorry, Peerlink is not working right now",
+            "Peerlink could not reach its records, so what you sent may not have been saved. In "
+            "a minute, look at the record again before trying once more.",
+            retry=request.full_path.rstrip("?") if request.method == "GET" else "/",
+            retry_words="Try again",
+            request_id=request_id,
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     @route(
         "GET",
