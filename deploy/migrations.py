@@ -59,13 +59,13 @@ def _transfers(app: str) -> str:
 
 
 def _sessions_referral_status(app: str) -> str:
-    from services.sessions.projections import DDL, SCHEMA
+    from services.sessions.tables import DDL, SCHEMA
 
     return DDL + (f"GRANT SELECT, INSERT, UPDATE, TRUNCATE ON {SCHEMA}.referral_status TO {app};")
 
 
 def _sessions_read_model(app: str) -> str:
-    from services.sessions.projections import READ_MODEL_DDL, READ_MODEL_TABLES, SCHEMA
+    from services.sessions.tables import READ_MODEL_DDL, READ_MODEL_TABLES, SCHEMA
 
     tables = ", ".join(f"{SCHEMA}.{table}" for table in READ_MODEL_TABLES)
     return READ_MODEL_DDL + (
@@ -74,25 +74,25 @@ def _sessions_read_model(app: str) -> str:
 
 
 def _sessions_voids() -> str:
-    from services.sessions.projections import VOIDS_DDL
+    from services.sessions.tables import VOIDS_DDL
 
     return VOIDS_DDL
 
 
 def _sessions_referral_dates() -> str:
-    from services.sessions.projections import REFERRAL_DATES_BACKFILL, REFERRAL_DATES_DDL
+    from services.sessions.tables import REFERRAL_DATES_BACKFILL, REFERRAL_DATES_DDL
 
     return REFERRAL_DATES_DDL + REFERRAL_DATES_BACKFILL
 
 
 def _sessions_first_contact() -> str:
-    from services.sessions.projections import FIRST_CONTACT_BACKFILL, FIRST_CONTACT_DDL
+    from services.sessions.tables import FIRST_CONTACT_BACKFILL, FIRST_CONTACT_DDL
 
     return FIRST_CONTACT_DDL + FIRST_CONTACT_BACKFILL
 
 
 def _sessions_group_starts(app: str) -> str:
-    from services.sessions.projections import GROUP_STARTS_DDL, GROUP_STARTS_TABLE, SCHEMA
+    from services.sessions.tables import GROUP_STARTS_DDL, GROUP_STARTS_TABLE, SCHEMA
 
     return GROUP_STARTS_DDL + (
         f"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON {SCHEMA}.{GROUP_STARTS_TABLE} TO {app};"
@@ -192,6 +192,30 @@ def _hub_referral_counter(app: str) -> str:
     )
 
 
+def _hub_publishes_on_the_grid(app: str) -> str:
+    from services.reporting.facts import CUTOFFS_DDL
+    from services.reporting.freshness import SOURCE_READS_DDL
+
+    s = HUB_SCHEMA
+    # The facts held the nodes' person and referral ids, staff user names and exact moments: they
+    # are emptied and read again from the partners' feeds, which now hand over each event in
+    # its hub shape (pseudonyms under each partner's own key, dates). Dead letters keep what
+    # happened to them, not the envelope. Each fact read again waits for the next cut-off.
+    return (
+        f"ALTER TABLE {s}.facts DROP COLUMN IF EXISTS occurred_at,"
+        " DROP COLUMN IF EXISTS recorded_at, DROP COLUMN IF EXISTS applied_at;"
+        f"ALTER TABLE {s}.facts ADD COLUMN IF NOT EXISTS cutoff_at timestamptz;"
+        f"TRUNCATE {s}.facts, {s}.referral_counted, {s}.referrals_by_month;"
+        f"DELETE FROM {s}.consumer_checkpoints WHERE consumer = 'hub-reports';"
+        f"UPDATE {s}.dead_letters SET envelope = jsonb_build_object('event_type', event_type)"
+        " WHERE consumer = 'hub-reports';"
+        + CUTOFFS_DDL
+        + SOURCE_READS_DDL
+        + f"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON {s}.cutoffs, {s}.erased_pseudonyms,"
+        f" {s}.source_reads TO {app};"
+    )
+
+
 def _web_sessions(app: str) -> str:
     from services.web import sessions
 
@@ -242,6 +266,7 @@ def hub_migrations(app: str) -> list[tuple[str, str]]:
             + "', current_database()); END $$;",
         ),
         ("0005_hub_referral_counter_follows_corrections", _hub_referral_counter(app)),
+        ("0006_hub_pseudonyms_cutoffs_and_the_grid", _hub_publishes_on_the_grid(app)),
     ]
 
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, cast
 
 import kombu
 import psycopg2
@@ -24,7 +24,7 @@ import requests
 from marshmallow import ValidationError
 
 from shared import metrics
-from shared.db import Database
+from shared.db import Database, Reachability, is_database_error
 from shared.events import RecordedEvent
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,12 @@ class FeedReader(Protocol):
     def read(self, source: str, after: int, limit: int) -> tuple[list[RecordedEvent], int]: ...
 
 
+class WholeFeed(FeedReader, Protocol):
+    """A feed that also hands out the events at given positions (a node's own stores)."""
+
+    def at(self, source: str, positions: list[int]) -> dict[int, RecordedEvent]: ...
+
+
 class HttpFeed:
     """Reads `GET /events?after=N&limit=M` of the service that owns a source."""
 
@@ -105,7 +111,8 @@ class HttpFeed:
 
 
 class StoreFeed:
-    """A feed read straight from event stores in this process (tests, benchmarks)."""
+    """A feed read straight from event stores in this process: a node's consumers of its own
+    events (the stores share the node's database), tests and benchmarks."""
 
     def __init__(self, stores: dict):
         self.stores = stores
@@ -116,6 +123,13 @@ class StoreFeed:
     def read(self, source: str, after: int, limit: int) -> tuple[list[RecordedEvent], int]:
         page = self.stores[source].read_after(after, limit)
         return page.events, page.next_after
+
+    def at(self, source: str, positions: list[int]) -> dict[int, RecordedEvent]:
+        """The events of a source at these positions (those the store holds)."""
+        low, high = min(positions), max(positions)
+        page = self.stores[source].read_after(low - 1, high - low + 1)
+        wanted = set(positions)
+        return {event.position: event for event in page.events if event.position in wanted}
 
 
 @dataclass
@@ -141,11 +155,16 @@ class Consumer:
         page_size: int = 1000,
         sender_check: SenderCheck | None = None,
         max_ahead: int | None = None,
+        whole_from_feed: bool = False,
     ):
         """`sender_check` refuses a message not sent by the partner it names; `max_ahead`: a
         message more than this many positions past the checkpoint is applied only once the
         source's feed shows that event at that position (a position the feed does not hold
-        would make every later event of the source look like a duplicate)."""
+        would make every later event of the source look like a duplicate).
+
+        `whole_from_feed`: the broker carries each event in its hub shape (ids pseudonymised,
+        only the hub's fields); a node's consumer of its own events takes each one whole from
+        its feed (a StoreFeed of the node's own stores), by the position the message names."""
         self.name = name
         self.db = db
         self.schema = schema
@@ -155,7 +174,9 @@ class Consumer:
         self.page_size = page_size
         self.sender_check = sender_check
         self.max_ahead = max_ahead
+        self.whole_from_feed = whole_from_feed
         self.retry_delay_seconds = 0.05
+        self.database = Reachability(name)
 
     @staticmethod
     def ddl(schema: str) -> str:
@@ -223,6 +244,11 @@ class Consumer:
     def handle_batch(self, messages: list[dict]) -> list[str]:
         """Apply many messages with one commit per source: the fast path under load. Whatever
         the fast path cannot settle (a gap, a failing handler) goes through `handle`."""
+        if self.whole_from_feed:
+            return self._handle_whole(messages)
+        return self._handle_batch(messages)
+
+    def _handle_batch(self, messages: list[dict]) -> list[str]:
         outcomes: list[str | None] = [None] * len(messages)
         by_source: dict[str, list[int]] = {}
         for index, message in enumerate(messages):
@@ -237,7 +263,33 @@ class Consumer:
                 settled = {}
             for index, event in zip(indexes, events, strict=True):
                 outcomes[index] = settled.get(event.event_id) or self.handle(messages[index])
-        return outcomes
+        return cast(list[str], outcomes)  # every index was settled above
+
+    def _handle_whole(self, messages: list[dict]) -> list[str]:
+        """The messages with each event as its feed holds it; one the feed does not hold at the
+        position named is refused."""
+        held: dict[tuple[str, int], RecordedEvent] = {}
+        by_source: dict[str, list[int]] = {}
+        for message in messages:
+            by_source.setdefault(message["source"], []).append(message["position"])
+        for source, positions in by_source.items():
+            # a consumer takes events whole from the feed only over a node's own stores
+            found = cast(WholeFeed, self.feed).at(source, positions)
+            held.update({(source, position): event for position, event in found.items()})
+        whole, outcomes = [], {}
+        for index, message in enumerate(messages):
+            event = held.get((message["source"], message["position"]))
+            if event is None:
+                self.refuse(message, "position", f"{message['source']} holds no event there")
+                outcomes[index] = Outcome.DEAD
+                continue
+            delivery = {k: message[k] for k in ("source", "previous_position")}
+            whole.append((index, {**event.envelope(), **delivery}))
+        settled = self._handle_batch([body for _, body in whole]) if whole else []
+        outcomes.update(
+            {index: outcome for (index, _), outcome in zip(whole, settled, strict=True)}
+        )
+        return [outcomes[index] for index in range(len(messages))]
 
     def _apply_run(self, source: str, events: list[RecordedEvent], messages: list[dict]):
         """Apply the leading run of in-order events in one transaction; stops at a gap."""
@@ -462,7 +514,12 @@ def run_queue(
     consumer, amqp_url: str, queue: str, stop: threading.Event, batch_size: int = 200
 ) -> None:
     """Consume a queue (declared by the topology) until `stop`; survives broker restarts.
-    Messages already delivered are applied together, one commit per batch."""
+    Messages already delivered are applied together, one commit per batch.
+
+    When the consumer's database is away, what it was given goes back to the queue unacked
+    (the broker connection is closed), and the queue is consumed again once the database
+    answers: nothing is lost, and a redelivery is dropped as a duplicate."""
+    database = getattr(consumer, "database", None) or Reachability(consumer.name)
     backoff = 0.5
     while not stop.is_set():
         try:
@@ -487,10 +544,27 @@ def run_queue(
                         if pending:
                             consumer.deliver(pending)
                             pending.clear()
-        except Exception:  # noqa: BLE001 - reconnect after any broker or database outage
+                            database.reached()
+        except Exception as error:  # noqa: BLE001 - reconnect after any broker or database outage
+            if is_database_error(error) and getattr(consumer, "db", None) is not None:
+                database.failed(error)
+                wait_for_database(consumer.db, database, stop)
+                continue
             log.exception("%s: consumer loop failed, reconnecting", consumer.name)
             stop.wait(backoff)
             backoff = min(backoff * 2, 10.0)
+
+
+def wait_for_database(db: Database, database: Reachability, stop: threading.Event) -> None:
+    """Until the database answers (or `stop`), asking it once a second."""
+    while not stop.wait(1.0):
+        try:
+            db.ping()
+        except Exception as error:  # noqa: BLE001 - still away
+            database.failed(error)
+            continue
+        database.reached()
+        return
 
 
 def _readable(name: str, messages: list) -> tuple[list, list[dict]]:
@@ -618,14 +692,29 @@ class Reactor:
                 break
 
 
-def run_catch_up(consumer: Consumer, sources: list[str], stop: threading.Event, every=5.0):
+def run_catch_up(
+    consumer: Consumer,
+    sources: list[str],
+    stop: threading.Event,
+    every=5.0,
+    read_to_end: Callable[[str], None] | None = None,
+):
     """Periodically read each source's feed: heals gaps the broker could not show (the last
-    events lost on a link, a source that was down when a gap was found)."""
+    events lost on a link, a source that was down when a gap was found). `read_to_end(source)`
+    is told each time a source's feed was read to its end."""
     while not stop.wait(every):
         for source in sources:
+            if stop.is_set():
+                break  # the rest are read after the next start
             try:
                 consumer.catch_up(source)
+                if read_to_end is not None:
+                    read_to_end(source)
+                consumer.database.reached()
             except SourceUnavailable as error:
                 log.info("%s: %s", consumer.name, error)
-            except Exception:  # noqa: BLE001
+            except Exception as error:  # noqa: BLE001
+                if is_database_error(error):
+                    consumer.database.failed(error)  # said once an outage
+                    break
                 log.exception("%s: catch-up from %s failed", consumer.name, source)

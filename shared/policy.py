@@ -51,6 +51,11 @@ MAY_LEAD_SAFEGUARDING = (SAFEGUARDING_LEAD, TEAM_LEAD)
 # -- the hub -----------------------------------------------------------------------------------
 MAY_READ_REPORTS = (ALLIANCE_ANALYST,)
 MAY_READ_REPORT_FRESHNESS = (ALLIANCE_ANALYST, OPERATOR)
+# exact positions in each partner's stores say how much it records and when: operators only
+MAY_READ_SOURCE_POSITIONS = (OPERATOR,)
+MAY_READ_CUTOFFS = (ALLIANCE_ANALYST, OPERATOR)
+# publishing a cut-off freezes a new set of figures: the hub's operators (and a daily schedule)
+MAY_PUBLISH_CUTOFFS = (OPERATOR,)
 MAY_READ_INTERNAL_COUNTS = (SERVICE,)
 
 # -- operations --------------------------------------------------------------------------------

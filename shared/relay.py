@@ -13,12 +13,14 @@ import select
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import amqp
 import psycopg2
 
 from shared import metrics
+from shared.db import Reachability, is_database_error
 from shared.events import RecordedEvent
 from shared.eventstore import PostgresEventStore
 
@@ -48,15 +50,9 @@ def routing_key(event: RecordedEvent, service: str) -> str:
     return f"{event.partner_id}.{service}.{event.event_type}"
 
 
-def wire_message(
-    event: RecordedEvent, source: str, previous_position: int, payload_filter=None
-) -> dict:
-    """The envelope as published; `payload_filter(event)` picks what of the payload leaves
-    the node (the nodes' relays use the hub-side schema: only named, coded fields)."""
-    envelope = event.envelope()
-    if payload_filter is not None:
-        envelope["payload"] = payload_filter(event)
-    return {**envelope, "source": source, "previous_position": previous_position}
+def wire_message(event: RecordedEvent, source: str, previous_position: int) -> dict:
+    """The envelope as published, with its source and the position before it."""
+    return {**event.envelope(), "source": source, "previous_position": previous_position}
 
 
 def broker_user_of(url: str) -> str:
@@ -74,8 +70,8 @@ class Publisher:
         self.url = url
         self.exchange = exchange
         self.user_id = broker_user_of(url)
-        self._conn: amqp.Connection | None = None
-        self._channel = None
+        self._conn: Any = None  # amqp.Connection once open
+        self._channel: Any = None
         self._confirmed = 0
         self._published = 0
         self._refused: list[str] = []
@@ -103,11 +99,13 @@ class Publisher:
     def _on_return(self, exc, exchange, routing_key, message):
         self._refused.append(f"unroutable: {exchange} {routing_key}")
 
-    def publish(self, messages: list[tuple[str, dict]], timeout: float = 10.0) -> None:
-        """Publish (routing key, body) pairs; returns once the broker confirmed every one."""
+    def publish(self, messages: list[tuple], timeout: float = 10.0) -> None:
+        """Publish (routing key, body) pairs, or (exchange, routing key, body) triples for
+        another exchange than the publisher's; returns once the broker confirmed every one."""
         self._open()
         self._refused = []
-        for key, body in messages:
+        for item in messages:
+            exchange, key, body = item if len(item) == 3 else (self.exchange, *item)
             message = amqp.Message(
                 json.dumps(body, separators=(",", ":")),
                 content_type="application/json",
@@ -116,9 +114,7 @@ class Publisher:
                 user_id=self.user_id,
                 application_headers={"event_type": body["event_type"], "source": body["source"]},
             )
-            self._channel.basic_publish(
-                message, exchange=self.exchange, routing_key=key, mandatory=True
-            )
+            self._channel.basic_publish(message, exchange=exchange, routing_key=key, mandatory=True)
             self._published += 1
         deadline = time.monotonic() + timeout
         while self._confirmed < self._published:
@@ -148,17 +144,22 @@ class Relay:
         batch_size: int = 500,
         poll_seconds: float = 0.1,
         name: str = "relay",
-        payload_filter=None,
+        edge=None,
     ):
+        """`edge`, when given, decides what each page of events becomes on the broker
+        (`edge.outgoing(events, source, service, checkpoint)`: (exchange, routing key, body)
+        triples; a node's relays send the hub shape of shared/hub_edge.py); without one every
+        event is published whole on the events exchange."""
         self.store = store
-        self.payload_filter = payload_filter
+        self.edge = edge
         self.source = source
         self.service = source.split("/", 1)[1]
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.name = name
         self.publisher = Publisher(amqp_url)
-        self._listen_conn = None
+        self._listen_conn: Any = None
+        self.database = Reachability(f"relay-{self.service}")
 
     # -- checkpoint ------------------------------------------------------------------------
 
@@ -187,16 +188,18 @@ class Relay:
         checkpoint = self.checkpoint()
         page = self.store.read_after(checkpoint, self.batch_size)
         if page.events:
-            messages = []
-            previous = checkpoint
-            for event in page.events:
-                messages.append(
-                    (
-                        routing_key(event, self.service),
-                        wire_message(event, self.source, previous, self.payload_filter),
+            if self.edge is not None:
+                messages = self.edge.outgoing(page.events, self.source, self.service, checkpoint)
+            else:
+                messages, previous = [], checkpoint
+                for event in page.events:
+                    messages.append(
+                        (
+                            routing_key(event, self.service),
+                            wire_message(event, self.source, previous),
+                        )
                     )
-                )
-                previous = event.position
+                    previous = event.position
             self.publisher.publish(messages)
             metrics.RELAY_PUBLISHED.labels(self.source).inc(len(messages))
         if page.next_after != checkpoint:
@@ -241,8 +244,14 @@ class Relay:
             try:
                 published = self.step()
                 backoff = 0.1
-            except Exception:  # noqa: BLE001 - the relay must outlive broker and database outages
-                log.exception("relay %s: publishing failed, retrying", self.source)
+                self.database.reached()
+            except Exception as error:  # noqa: BLE001 - outlives broker and database outages
+                if is_database_error(error):
+                    self.database.failed(error)  # said once an outage, not once a retry
+                else:
+                    # the batch was read, so the database answered: the broker did not
+                    self.database.reached()
+                    log.exception("relay %s: publishing failed, retrying", self.source)
                 metrics.RELAY_FAILURES.labels(self.source).inc()
                 self.publisher.close()
                 stop.wait(backoff)
@@ -251,6 +260,8 @@ class Relay:
             if published < self.batch_size:
                 self._wait()
         self.publisher.close()
+        if self._listen_conn is not None:
+            self._listen_conn.close()
 
 
 def main(argv=None) -> None:

@@ -12,10 +12,10 @@ from shared import metrics, policy
 from shared.audit import AuditLog
 from shared.auth import HUB_PARTNER, Forbidden
 from shared.config import Settings
-from shared.db import Database
+from shared.db import Database, Reachability, shared_database
 from shared.events import EventRegistry
 from shared.eventstore import PostgresEventStore
-from shared.hub_schema import hub_payload
+from shared.hub_edge import edge_of
 from shared.relay import amqp_connection
 from shared.web import (
     EventFeed,
@@ -40,7 +40,8 @@ class EventStore(DependencyProvider):
 
     def setup(self):
         self.settings = Settings.from_environment(self.container.service_name)
-        self.db = Database(
+        # the process's one pool, shared with the audit trail and the workforce
+        self.db = shared_database(
             self.settings.database_url, maxconn=10, application_name=self.container.service_name
         )
         self.store = PostgresEventStore(
@@ -63,7 +64,9 @@ class Audit(DependencyProvider):
 
     def setup(self):
         settings = Settings.from_environment(self.container.service_name)
-        self.db = Database(settings.database_url, maxconn=4, application_name="audit")
+        self.db = shared_database(
+            settings.database_url, maxconn=4, application_name=self.container.service_name
+        )
         self.log = AuditLog(self.db, self.container.service_name)
 
     def stop(self):
@@ -104,7 +107,9 @@ def history_of(events) -> list[dict]:
     ]
 
 
-def check_health(db: Database, amqp_url: str) -> Response:
+def check_health(db: Database, amqp_url: str, watches: tuple[Reachability, ...] = ()) -> Response:
+    """The database and the broker, and each of `watches` (a timer, a sender): "ok" or since
+    when it has waited for the database."""
     checks = {}
     try:
         db.ping()
@@ -118,6 +123,8 @@ def check_health(db: Database, amqp_url: str) -> Response:
         checks["broker"] = "ok"
     except Exception as error:  # noqa: BLE001
         checks["broker"] = f"unavailable: {type(error).__name__}"
+    for watch in watches:
+        checks[watch.component] = watch.check()
     healthy = all(value == "ok" for value in checks.values())
     return json_response(
         200 if healthy else 503, {"status": "ok" if healthy else "unhealthy", "checks": checks}
@@ -150,7 +157,11 @@ class Described:
 
 
 class Operations(Described):
-    """Mixed into every node service; expects `name`, `store`, `settings`, `verifier`."""
+    """Mixed into every node service; expects `name`, `store`, `settings`, `verifier`, and
+    may name `watches`: the parts of it that run on their own (timers) whose database outage
+    /health reports."""
+
+    watches: tuple[Reachability, ...] = ()
 
     @route(
         "GET",
@@ -160,7 +171,7 @@ class Operations(Described):
         summary="Check the database and the broker (503 when either is down)",
     )
     def health(self, request, principal):
-        return check_health(self.store.db, self.settings.amqp_url)
+        return check_health(self.store.db, self.settings.amqp_url, self.watches)
 
     @route(
         "GET",
@@ -174,12 +185,12 @@ class Operations(Described):
         if principal.partner_id not in (self.settings.partner_id, HUB_PARTNER):
             raise Forbidden("a service of another partner may not read this feed")
         page = self.store.read_after(query["after"], query["limit"])
-        envelopes = [event.envelope() for event in page.events]
         if principal.partner_id == HUB_PARTNER:
-            # the hub gets every position (so it can tell a gap), but only the fields the
-            # hub-side schema names; an event type it does not know arrives with none
-            for event, envelope in zip(page.events, envelopes, strict=True):
-                envelope["payload"] = hub_payload(event)
+            # the hub gets every position (so it can tell a gap), each event in its hub shape:
+            # ids pseudonymised, only the fields the hub-side allow-list names
+            envelopes = edge_of(self.store.db, self.settings.partner_id).hub_envelopes(page.events)
+        else:
+            envelopes = [event.envelope() for event in page.events]
         return {
             "source": f"{self.settings.partner_id}/{self.name}",
             "events": envelopes,

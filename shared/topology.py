@@ -12,28 +12,25 @@ from shared.config import HUB_BROKER_USER, HUB_VHOST, PARTNERS, broker_user, fed
 
 EVENTS_EXCHANGE = "peerlink.events"
 DEAD_LETTER_EXCHANGE = "peerlink.dead"
-# what other partners publish that concerns this one (referral offers and their answers),
-# federated into each partner vhost from every other partner's events exchange
+# what other partners publish that concerns this one (referral offers, their answers, and the
+# records sealed for it), federated into each partner vhost from the other partners'
+# transfers exchanges
 INBOUND_EXCHANGE = "peerlink.inbound"
-# a person's record sealed for the one partner their referral is offered to: published on an
-# exchange of its own, which only the other partners' inbound exchanges federate from (never
-# the hub's), routed by its recipient so that no other partner receives it either
+# what a partner sends one other partner alone: an offer's messages with the ids both nodes
+# need, and a person's record sealed for the partner their referral is offered to. Only the
+# other partners' inbound exchanges federate from it (never the hub's), and each message is
+# routed by its recipient so that no other partner receives it either. (The events exchange
+# carries every event in its hub shape, ids pseudonymised: contracts/hub.py.)
 TRANSFERS_EXCHANGE = "peerlink.transfers"
 HUB_QUEUE = "hub.reports"
 REFERRALS_INBOUND_QUEUE = "referrals.inbound"
 SESSIONS_REFERRALS_QUEUE = "sessions.referrals"
 SAFEGUARDING_SIGNALS_QUEUE = "safeguarding.signals"
-INBOUND_ROUTING_KEYS = (
-    "*.referrals.ReferralOffered",
-    "*.referrals.ReferralOfferWithdrawn",
-    "*.referrals.OfferAccepted",
-    "*.referrals.OfferDeclined",
-    "*.referrals.TransferredPersonErased",
-)
 
 
 def transfer_routing_key(from_partner: str, to_partner: str) -> str:
-    """The routing key of a record sealed by `from_partner` for `to_partner`."""
+    """The routing key of what `from_partner` sends `to_partner` alone (an offer's messages, a
+    record sealed for it)."""
     return f"{from_partner}.transfers.{to_partner}"
 
 
@@ -93,8 +90,7 @@ def node_topology(partner: str) -> Topology:
     topology.exchanges.append(Exchange(TRANSFERS_EXCHANGE))
     topology.consumer_queue(
         REFERRALS_INBOUND_QUEUE,
-        *INBOUND_ROUTING_KEYS,
-        # records sealed for this partner by any other
+        # offers, answers and records that any other partner sends this one
         transfer_routing_key("*", partner),
         exchange=INBOUND_EXCHANGE,
     )
@@ -253,13 +249,7 @@ def definitions(
             for binding in topology.bindings
         ],
         "parameters": [
-            *(
-                _upstream(partner, other, upstream_uri(other))
-                for partner in partners
-                for other in partners
-                if other != partner
-            ),
-            # the records other partners seal for this one: partner vhosts only, not the hub's
+            # what other partners send this one: partner vhosts only, not the hub's
             *(
                 _upstream(partner, f"{other}.transfers", upstream_uri(other), TRANSFERS_EXCHANGE)
                 for partner in partners

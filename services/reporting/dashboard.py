@@ -1,10 +1,10 @@
-"""The alliance dashboard: the main published figures per partner and month as one
-server-rendered page with inline SVG charts. No script, no external asset; every number on it
-is a published (suppressed) figure from reports.py."""
+"""The alliance dashboard: the main published figures per partner and month of a financial
+year, as at a published cut-off, as one server-rendered page with inline SVG charts. No
+script, no external asset; every number on it is a published figure from reports.py (rounded,
+on the grid), nothing worked out anew."""
 
 from __future__ import annotations
 
-from datetime import date
 from html import escape
 
 from services.reporting.suppression import SUPPRESSED
@@ -14,16 +14,8 @@ BAR_WIDTH = 18
 CHART_HEIGHT = 140
 
 
-def months_between(start: date, end: date) -> list[str]:
-    months, year, month = [], start.year, start.month
-    while (year, month) <= (end.year, end.month):
-        months.append(f"{year:04d}-{month:02d}")
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return months
-
-
 def _series(table: dict, partners: list[str], months: list[str]) -> dict[str, list]:
-    """partner -> published monthly totals (a number, '*' or 0) of a partner x month table."""
+    """partner -> published monthly totals of a partner x month table."""
     found = {(row["partner_id"], row["month"]): row["total"] for row in table["rows"]}
     return {p: [found.get((p, m), 0) for m in months] for p in partners}
 
@@ -103,7 +95,8 @@ def render(
     contacts: dict,
     wellbeing: dict,
     as_at: str,
-    suppression: dict,
+    year: str,
+    disclosure: dict,
 ) -> str:
     referral_series = _series(referrals["tables"][0], partners, months)
     session_series = _series(sessions["tables"][0], partners, months)
@@ -149,9 +142,10 @@ td.hidden {{ background: repeating-linear-gradient(45deg,#eee,#eee 4px,#fff 4px,
 </style></head>
 <body>
 <h1>Peerlink alliance dashboard</h1>
-<p class="meta">Published figures as at {escape(as_at)}, months {escape(months[0])} to
-{escape(months[-1])}. Counts from 1 to {suppression["up_to"]} and cells that would reveal them
-are shown as * (small-number suppression); hatched bars are hidden figures.</p>
+<p class="meta">Figures published as at {escape(as_at)}, financial year {escape(year)}
+({escape(months[0])} to {escape(months[-1])}). Counts are rounded to multiples of
+{disclosure["round_to"]} and totals are sums of rounded counts; a median, a mean or a share over
+{disclosure["up_to"]} or fewer shows as *.</p>
 <p>{_legend(partners)}</p>
 <section><h2>Referrals received per month</h2>
 {bar_chart("Referrals received per month", referral_series, months)}</section>
@@ -161,7 +155,7 @@ are shown as * (small-number suppression); hatched bars are hidden figures.</p>
 <table><tr><th>partner</th>{"".join(f"<th>{escape(m)}</th>" for m in months)}</tr>
 {dna_rows}</table></section>
 <section><h2>People, outcomes</h2>
-<table><tr><th>partner</th><th>people with 2+ contacts (12 months)</th>
+<table><tr><th>partner</th><th>people with 2+ contacts (the year)</th>
 <th>people with two SWEMWBS</th><th>improved (%)</th><th>mean change</th></tr>
 {"".join(summary)}</table></section>
 </body></html>

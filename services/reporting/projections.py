@@ -1,4 +1,5 @@
-"""The hub's read models, built from every partner's events. No identifier ever reaches them."""
+"""The hub's read models, built from every partner's events in their hub shape: no node id ever
+reaches them, only the partner's pseudonyms (contracts/hub.py)."""
 
 from __future__ import annotations
 

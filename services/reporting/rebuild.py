@@ -5,7 +5,8 @@ bar and the events/s it reaches.
         python -m services.reporting.rebuild
 
 Stop the hub worker first (`deploy/stack.py rebuild-hub` does: stop, rebuild, start), so that
-nothing applies events to the tables while they are emptied and refilled.
+nothing applies events to the tables while they are emptied and refilled. The published cut-offs
+stay: each fact is counted again in the first cut-off at or after the moment it was recorded.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import sys
 import time
 
+from services.reporting.facts import HubFacts
 from services.reporting.projections import CONSUMER_NAME, PROJECTIONS, SCHEMA
 from shared.auth import MachineCredential, feed_tokens
 from shared.config import Settings, feed_urls
@@ -52,7 +54,14 @@ def rebuild(db: Database, feed, sources: list[str], out=sys.stderr, page_size: i
         for projection in PROJECTIONS:
             projection.reset(cur)
     bar = ProgressBar(out)
-    consumer.rebuild(sources, progress=bar)
+    facts = [p for p in PROJECTIONS if isinstance(p, HubFacts)]
+    for projection in facts:
+        projection.restoring = True
+    try:
+        consumer.rebuild(sources, progress=bar)
+    finally:
+        for projection in facts:
+            projection.restoring = False
     return bar.finish()
 
 

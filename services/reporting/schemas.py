@@ -1,19 +1,25 @@
 """The hub's query parameters and the shapes of its answers, as the OpenAPI document shows them.
 
-A report is "as at" a moment already past: the hub knows only what has been recorded, so a
-moment still to come is refused rather than answered with today's figures under its label.
+A report is asked for on the grid (services/reporting/grid.py): one whole month, quarter or
+financial year, one partner or the whole alliance, as at a published cut-off. Anything off the
+grid is refused, naming the field and the grid.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from services.reporting.grid import GRID, GROUPINGS, OffTheGrid, period
 from services.reporting.reports import REPORTS
 from shared.config import PARTNERS
 
 REPORT_FORMATS = ("json", "csv")
+ONE_GROUPING = (
+    "give one partner, or none for the whole alliance: the published groupings are "
+    + ", ".join(GROUPINGS)
+)
 
 
 def _partners():
@@ -21,7 +27,8 @@ def _partners():
         fields.String(validate=validate.OneOf(PARTNERS)),
         load_default=list,
         metadata={
-            "description": "A partner to report on; give it again for several (none: every partner)"
+            "description": "The partner to report on (at most one); none: the whole alliance, "
+            "every partner's row and their totals"
         },
     )
 
@@ -30,16 +37,18 @@ def _as_at():
     return fields.AwareDateTime(
         load_default=None,
         metadata={
-            "description": "Count only facts recorded by this moment (with a timezone); not in "
-            "the future. Default: now"
+            "description": "A published cut-off (GET /reports/cutoffs lists them): the figures "
+            "as they were published then. Default: the latest"
         },
     )
 
 
-def _not_in_the_future(data: dict) -> None:
+def _checked(data: dict) -> None:
+    if len(data.get("partner") or []) > 1:
+        raise ValidationError(ONE_GROUPING, "partner")
     if data.get("as_at") and data["as_at"] > datetime.now(UTC):
         raise ValidationError(
-            "must not be in the future: a report shows only what has been recorded", "as_at"
+            "must not be in the future: a report shows only what has been published", "as_at"
         )
 
 
@@ -48,10 +57,15 @@ class ReportQuery(Schema):
     from_ = fields.Date(
         data_key="from",
         load_default=None,
-        metadata={"description": "The period's first day (inclusive)"},
+        metadata={
+            "description": "The period's first day: of a month, of a quarter of the financial "
+            "year, or 1 April for a financial year (with `to`; neither: the financial year of "
+            "the cut-off)"
+        },
     )
     to = fields.Date(
-        load_default=None, metadata={"description": "The period's last day (inclusive)"}
+        load_default=None,
+        metadata={"description": "The period's last day: of the same month, quarter or year"},
     )
     as_at = _as_at()
     format = fields.String(
@@ -61,24 +75,48 @@ class ReportQuery(Schema):
     )
 
     @validates_schema
-    def _ordered(self, data, **kwargs):
-        if data.get("from_") and data.get("to") and data["to"] < data["from_"]:
-            raise ValidationError("must not be before from", "to")
-        _not_in_the_future(data)
+    def _on_the_grid(self, data, **kwargs):
+        _checked(data)
+        start, end = data.get("from_"), data.get("to")
+        if start is None and end is None:
+            return
+        if start is None:
+            raise ValidationError(f"give from with to: {GRID}", "from")
+        if end is None:
+            raise ValidationError(f"give to with from: {GRID}", "to")
+        if start.day != 1:
+            raise ValidationError(f"must be the first day of a month: {GRID}", "from")
+        try:
+            period(start, end)
+        except OffTheGrid:
+            raise ValidationError(
+                f"from {start} the period must end on the last day of its month, quarter or"
+                f" financial year: {GRID}",
+                "to",
+            ) from None
+
+    @post_load
+    def _period(self, data, **kwargs):
+        start, end = data.get("from_"), data.get("to")
+        data["period"] = period(start, end) if start and end else None
+        return data
 
 
 class DashboardQuery(Schema):
     partner = _partners()
-    months = fields.Integer(
-        load_default=6,
-        validate=validate.Range(min=1, max=24),
-        metadata={"description": "How many months back from as_at's month"},
+    year = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=2000, max=2999),
+        metadata={
+            "description": "The financial year that starts in April of this year (default: "
+            "the cut-off's)"
+        },
     )
     as_at = _as_at()
 
     @validates_schema
-    def _past(self, data, **kwargs):
-        _not_in_the_future(data)
+    def _on_the_grid(self, data, **kwargs):
+        _checked(data)
 
 
 class PeriodQuery(Schema):
@@ -93,26 +131,26 @@ class PeriodQuery(Schema):
 
 # -- answers ----------------------------------------------------------------------------------
 
-# a published count: a number, or "*" when small-number suppression hides it
+# a published count: a rounded number; "*" stands for a statistic over too few
 COUNT = {"oneOf": [{"type": "integer"}, {"type": "string", "enum": ["*"]}]}
 
 
 def _count(**metadata):
-    """A count as published: an integer, or "*" when suppression hides it."""
+    """A published figure: a number, or "*" when it is over too few to show."""
     return fields.Raw(metadata={"openapi": COUNT, **metadata})
 
 
 class ReportRow(Schema):
     class Meta:
-        # a row's dimensions (partner_id, month, worker, ...) are named by its table
+        # a row's dimensions (partner_id, month, destination, ...) are named by its table
         unknown = "include"
 
     counts = fields.Dict(
         keys=fields.String(),
         values=_count(),
-        metadata={"description": "Each category of the table: its published count"},
+        metadata={"description": "Each category of the table: its published (rounded) count"},
     )
-    total = _count(description="The row's total, suppressed with its cells")
+    total = _count(description="The sum of the row's published counts")
 
 
 class ReportTable(Schema):
@@ -128,45 +166,85 @@ class ReportTable(Schema):
         fields.Dict(),
         required=True,
         metadata={
-            "description": "A count table's rows: its dimensions, counts by category and total"
-            " (ReportRow); other tables: one object per row of named figures"
+            "description": "Every row the grid has (counted or not): its dimensions, counts by"
+            " category and total (ReportRow); other tables: one object per row of named figures"
         },
     )
-    totals = fields.Nested(ReportRow, metadata={"description": "Column totals (count tables)"})
+    totals = fields.Nested(
+        ReportRow, metadata={"description": "Column sums of the published counts (count tables)"}
+    )
 
 
-class Suppression(Schema):
-    up_to = fields.Integer(metadata={"description": "Counts from 1 to this are shown as *"})
-    round_to = fields.Integer(metadata={"description": "Shown counts are rounded to this"})
+class Disclosure(Schema):
+    round_to = fields.Integer(
+        metadata={"description": "Counts are rounded (at random, keyed) to multiples of this"}
+    )
+    up_to = fields.Integer(
+        metadata={"description": "A median, percentile or mean over this many or fewer is *"}
+    )
 
 
-class SourceFreshness(Schema):
+class PeriodOut(Schema):
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    grid = fields.String(validate=validate.OneOf(("month", "quarter", "financial_year")))
+    label = fields.String(metadata={"description": "2026-07, 2026-27 Q2 or 2026-27"})
+
+
+def _complete_up_to(description: str):
+    return fields.Dict(
+        keys=fields.String(validate=validate.OneOf(PARTNERS)),
+        values=fields.Date(allow_none=True),
+        metadata={"description": description},
+    )
+
+
+class PartnerFreshness(Schema):
+    complete_up_to = fields.Date(
+        allow_none=True,
+        metadata={"description": "The last day the hub holds everything the partner recorded"},
+    )
+
+
+class SourcePosition(Schema):
     position = fields.Integer()
     applied_at = fields.AwareDateTime(allow_none=True)
 
 
 class Freshness(Schema):
+    partners = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(PartnerFreshness),
+        metadata={"description": "By partner: how complete the hub's picture is"},
+    )
+    latest_cutoff = fields.AwareDateTime(allow_none=True)
     sources = fields.Dict(
         keys=fields.String(),
-        values=fields.Nested(SourceFreshness),
-        metadata={"description": "By partner source: how far the hub has read it"},
+        values=fields.Nested(SourcePosition),
+        metadata={"description": "Operators only: by partner store, how far the hub has read"},
     )
 
 
 class ReportOut(Schema):
     report = fields.String(validate=validate.OneOf(tuple(REPORTS)))
-    as_at = fields.AwareDateTime()
-    period = fields.Dict(metadata={"description": "from and to, as asked (null: open)"})
-    partners = fields.Raw(
-        metadata={"description": 'The partners asked for, or "all"'},
-    )
-    suppression = fields.Nested(Suppression)
+    as_at = fields.AwareDateTime(metadata={"description": "The published cut-off"})
+    period = fields.Nested(PeriodOut)
+    partners = fields.Raw(metadata={"description": 'The partner asked for, or "all"'})
+    disclosure = fields.Nested(Disclosure)
     tables = fields.List(fields.Nested(ReportTable))
-    sources = fields.Dict(
-        keys=fields.String(),
-        values=fields.Nested(SourceFreshness),
-        metadata={"description": "How far the hub had read each partner source"},
+    complete_up_to = _complete_up_to(
+        "By partner: the last day the hub held everything of when the cut-off was published"
     )
+
+
+class Cutoff(Schema):
+    cutoff_at = fields.AwareDateTime(required=True)
+    published_by = fields.String(validate=validate.OneOf(("schedule", "operator")))
+    complete_up_to = _complete_up_to("By partner: the last day the hub held everything of")
+
+
+class CutoffList(Schema):
+    cutoffs = fields.List(fields.Nested(Cutoff), metadata={"description": "Latest first"})
 
 
 class ReportSummary(Schema):
@@ -177,6 +255,10 @@ class ReportSummary(Schema):
 class ReportList(Schema):
     reports = fields.List(fields.Nested(ReportSummary))
     query = fields.String(metadata={"description": "The query parameters every report takes"})
+    grid = fields.String(metadata={"description": "The periods a report is published for"})
+    groupings = fields.List(
+        fields.String(), metadata={"description": "The partner groupings published"}
+    )
 
 
 class ReferralsRow(Schema):

@@ -1,16 +1,30 @@
-"""The alliance hub's reporting service: reports from the hub's projections."""
+"""The alliance hub's reporting service: reports from the hub's facts, published on the grid as
+at published cut-offs."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import logging
+from datetime import UTC, date, datetime
 
+from marshmallow import ValidationError
 from nameko.extensions import DependencyProvider
+from nameko.timer import timer
 from psycogreen.eventlet import patch_psycopg
 from werkzeug.wrappers import Response
 
 from services.reporting import dashboard, reports
-from services.reporting.projections import CONSUMER_NAME, SCHEMA
+from services.reporting.cutoffs import Cutoffs, NothingPublished
+from services.reporting.freshness import complete_up_to, positions
+from services.reporting.grid import (
+    FINANCIAL_YEAR_STARTS,
+    GRID,
+    GROUPINGS,
+    financial_year_of,
+)
+from services.reporting.projections import SCHEMA
 from services.reporting.schemas import (
+    Cutoff,
+    CutoffList,
     DashboardQuery,
     Freshness,
     PeriodQuery,
@@ -27,6 +41,10 @@ from shared.service import Described, check_health
 from shared.web import Health, NotFound, Verifier, route
 
 patch_psycopg()
+log = logging.getLogger(__name__)
+
+# how often the schedule looks whether today's cut-off is published yet
+SCHEDULE_SECONDS = 30
 
 
 class HubDatabase(DependencyProvider):
@@ -41,16 +59,17 @@ class HubDatabase(DependencyProvider):
         return self.db
 
 
+class Disclosure(DependencyProvider):
+    """The disclosure policy, read once: the service refuses to start without its rounding key."""
+
+    def setup(self):
+        self.policy = Policy.from_environment()
+
+    def get_dependency(self, worker_ctx):
+        return self.policy
+
+
 ANALYSTS = policy.MAY_READ_REPORTS
-
-
-def freshness(cur) -> dict:
-    cur.execute(
-        f"SELECT source, position, applied_at FROM {SCHEMA}.consumer_checkpoints"
-        " WHERE consumer = %s ORDER BY source",
-        (CONSUMER_NAME,),
-    )
-    return {source: {"position": p, "applied_at": at} for source, p, at in cur.fetchall()}
 
 
 class ReportingService(Described):
@@ -59,7 +78,7 @@ class ReportingService(Described):
     name = "reporting"
     db = HubDatabase()
     verifier = Verifier()
-    suppression = Policy.from_environment()
+    disclosure = Disclosure()
 
     @route(
         "GET",
@@ -70,6 +89,17 @@ class ReportingService(Described):
     )
     def health(self, request, principal):
         return check_health(self.db, Settings.from_environment("reporting").amqp_url)
+
+    @timer(interval=SCHEDULE_SECONDS)
+    def publish_on_schedule(self):
+        """The first cut-off of each day (UTC) is published by the schedule."""
+        try:
+            with self.db.transaction() as cur:
+                published = Cutoffs(cur).publish_daily()
+            if published is not None:
+                log.info("published the cut-off of %s", published.isoformat())
+        except Exception:  # noqa: BLE001 - the next tick tries again
+            log.exception("publishing today's cut-off failed")
 
     @route(
         "GET",
@@ -110,8 +140,35 @@ class ReportingService(Described):
                 {"name": name, "summary": (fn.__doc__ or "").strip().split("\n")[0] or name}
                 for name, fn in reports.REPORTS.items()
             ],
-            "query": "partner (repeatable), from, to, as_at, format=json|csv",
+            "query": "partner (one, or none: the alliance), from and to (on the grid), as_at (a"
+            " published cut-off), format=json|csv",
+            "grid": GRID,
+            "groupings": list(GROUPINGS),
         }
+
+    @route(
+        "GET",
+        "/reports/cutoffs",
+        roles=policy.MAY_READ_CUTOFFS,
+        response=CutoffList,
+        summary="List the published cut-offs, latest first: the moments reports are as at",
+    )
+    def list_cutoffs(self, request, principal):
+        with self.db.transaction() as cur:
+            return {"cutoffs": Cutoffs(cur).listed()}
+
+    @route(
+        "POST",
+        "/reports/cutoffs",
+        roles=policy.MAY_PUBLISH_CUTOFFS,
+        response=Cutoff,
+        status=201,
+        summary="Record a cut-off now: the figures as they stand are published as at it, for good",
+    )
+    def publish_cutoff(self, request, principal):
+        with self.db.transaction() as cur:
+            cutoffs = Cutoffs(cur)
+            return cutoffs.one(cutoffs.publish("operator"))
 
     @route(
         "GET",
@@ -119,20 +176,20 @@ class ReportingService(Described):
         roles=ANALYSTS,
         query=ReportQuery,
         response=ReportOut,
-        summary="Read a report for a period and partners, as at a moment, suppressed",
+        summary="Read a report for a period of the grid and a partner (or the alliance), as at"
+        " a published cut-off",
     )
     def report(self, request, principal, name, query):
         if name not in reports.REPORTS:
             raise NotFound(f"no report named {name}; GET /reports lists them")
-        scope = reports.Scope(
-            partners=tuple(query["partner"]),
-            start=query.get("from_"),
-            end=query.get("to"),
-            as_at=query.get("as_at") or datetime.now(UTC),
-        )
         with self.db.transaction() as cur:
-            body = reports.run(cur, name, scope, self.suppression)
-            body["sources"] = freshness(cur)
+            cutoff = self._cutoff(cur, query.get("as_at"))
+            period = query["period"] or financial_year_of(
+                cutoff["cutoff_at"].astimezone(UTC).date()
+            )
+            scope = reports.Scope(tuple(query["partner"]), period, cutoff["cutoff_at"])
+            body = reports.run(cur, name, scope, self.disclosure)
+        body["complete_up_to"] = cutoff["complete_up_to"]
         if query["format"] == "csv":
             return Response(
                 reports.as_csv(body),
@@ -141,6 +198,17 @@ class ReportingService(Described):
                 headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
             )
         return body
+
+    @staticmethod
+    def _cutoff(cur, as_at: datetime | None) -> dict:
+        """The cut-off asked for (the latest when none): 422 naming as_at when it is not one."""
+        cutoffs = Cutoffs(cur)
+        try:
+            return cutoffs.one(as_at or cutoffs.latest())
+        except NothingPublished as error:
+            if as_at is None:
+                raise NotFound(str(error)) from None
+            raise ValidationError(str(error), "as_at") from None
 
     @route(
         "GET",
@@ -151,24 +219,24 @@ class ReportingService(Described):
         summary="The alliance dashboard: main figures per partner and month, as a web page",
     )
     def dashboard(self, request, principal, query):
-        as_at = query.get("as_at") or datetime.now(UTC)
-        end = as_at.date()
-        start = (end.replace(day=1) - timedelta(days=31 * (query["months"] - 1))).replace(day=1)
-        partners = list(query["partner"]) or list(PARTNERS)
-        scope = reports.Scope(tuple(query["partner"]), start, end, as_at)
         with self.db.transaction() as cur:
+            cutoff = self._cutoff(cur, query.get("as_at"))
+            as_at = cutoff["cutoff_at"]
+            if query["year"] is None:
+                year = financial_year_of(as_at.astimezone(UTC).date())
+            else:
+                year = financial_year_of(date(query["year"], FINANCIAL_YEAR_STARTS, 1))
+            scope = reports.Scope(tuple(query["partner"]), year, as_at)
             bodies = {
-                name: reports.run(cur, name, scope, self.suppression)
-                for name in ("referrals", "sessions", "attendance", "wellbeing")
+                name: reports.run(cur, name, scope, self.disclosure)
+                for name in ("referrals", "sessions", "attendance", "wellbeing", "contacts")
             }
-            bodies["contacts"] = reports.run(
-                cur, "contacts", reports.Scope(scope.partners, None, None, as_at), self.suppression
-            )
         page = dashboard.render(
-            partners=partners,
-            months=dashboard.months_between(start, end),
+            partners=list(query["partner"]) or list(PARTNERS),
+            months=year.months(),
             as_at=as_at.isoformat(timespec="seconds"),
-            suppression={"up_to": self.suppression.up_to},
+            year=year.label,
+            disclosure=self.disclosure.as_dict(),
             **bodies,
         )
         return Response(page, status=200, content_type="text/html; charset=utf-8")
@@ -178,8 +246,20 @@ class ReportingService(Described):
         "/reports/freshness",
         roles=policy.MAY_READ_REPORT_FRESHNESS,
         response=Freshness,
-        summary="Read how far the hub has read each partner source, and when it last applied one",
+        summary="Read how complete the hub's picture of each partner is (exact positions in"
+        " each store for operators)",
     )
     def freshness(self, request, principal):
         with self.db.transaction() as cur:
-            return {"sources": freshness(cur)}
+            complete = complete_up_to(cur)
+            try:
+                latest = Cutoffs(cur).latest()
+            except NothingPublished:
+                latest = None
+            answer = {
+                "partners": {p: {"complete_up_to": d} for p, d in complete.items()},
+                "latest_cutoff": latest,
+            }
+            if principal.role in policy.MAY_READ_SOURCE_POSITIONS:
+                answer["sources"] = positions(cur)
+        return answer

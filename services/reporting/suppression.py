@@ -1,104 +1,112 @@
-"""Small-number suppression for published counts (DOMAIN.md, "Publishing figures").
+"""Disclosure control for every figure the hub publishes (docs/domain.md, "Publishing figures").
 
-NHS publications show small counts as `*`: the mental health monthly statistics suppress
-sub-national counts below 5 and round the rest to the nearest 5; the hospital statistics rule
-suppresses 1-7. Both the threshold and the rounding are settings here.
+Counts are rounded to a multiple of PEERLINK_ROUND_TO (5, as NHS England publishes), at random
+but keyed: a count of 7 becomes 5 with probability 3/5 and 10 with probability 2/5, decided by
+an HMAC of the cell and its count under a secret of the hub's own (PEERLINK_ROUNDING_KEY), so
+the same cell with the same count always shows the same figure, and nobody without the key can
+tell which way it went. A count that is a multiple already, zero included, stays as it is; a
+small count shows as 0 or 5 like any other, so a zero reveals nobody either.
 
-Primary suppression hides every count from 1 to the threshold. Secondary suppression then hides
-more cells so that no hidden count can be worked out by subtracting the shown cells of its row
-or column from the row or column total: wherever a row or column (its total included) has
-exactly one hidden cell, the smallest shown non-zero cell beside it is hidden too, until no row
-or column has a lone hidden cell. Zeros are published: a zero reveals nobody.
+Only the smallest cells are rounded: a month's count of one category for one partner, or, for
+counts of people (who cannot be summed across periods), the period's. Every other figure is the
+sum of the rounded cells it covers (row and column totals, a quarter, a financial year, the
+whole alliance), so every published table adds up, and the difference between any two published
+figures is a sum of published cells: subtracting overlapping periods, partner groupings or
+tables tells nothing that is not published already. Each true count lies within
+PEERLINK_ROUND_TO - 1 of its rounded cell, and the rounding is unbiased, so totals stay right on
+average (their error grows with the number of cells they sum).
+
+A median, a percentile or a mean is shown only over more than PEERLINK_SUPPRESS_UP_TO (4)
+people or records, and rounded; a rate is worked out from the published counts themselves.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 
 SUPPRESSED = "*"
+ROUND_TO_ENV = "PEERLINK_ROUND_TO"
+UP_TO_ENV = "PEERLINK_SUPPRESS_UP_TO"
+KEY_ENV = "PEERLINK_ROUNDING_KEY"
+KEY_MIN_LENGTH = 32
+
+
+class RoundingKeyMissing(RuntimeError):
+    """Rounding without a secret key could be undone by anyone who reads this code."""
 
 
 @dataclass(frozen=True)
 class Policy:
-    # counts from 1 up to this are hidden; 0 turns suppression off
+    # shown counts are multiples of this; 1 publishes exact counts (no protection: tests only)
+    round_to: int = 5
+    # a median, percentile or mean over this many or fewer is not shown
     up_to: int = 4
-    # shown counts are rounded to the nearest multiple of this; 1 leaves them exact
-    round_to: int = 1
+    key: bytes = field(default=b"", repr=False)
+
+    def __post_init__(self):
+        if self.round_to < 1 or self.up_to < 0:
+            raise ValueError(f"{ROUND_TO_ENV} must be >= 1 and {UP_TO_ENV} >= 0")
+        if self.round_to > 1 and len(self.key) < KEY_MIN_LENGTH:
+            raise RoundingKeyMissing(
+                f"set {KEY_ENV} (or {KEY_ENV}_FILE) to a secret of at least {KEY_MIN_LENGTH}"
+                " characters: the hub's key for rounding published counts"
+            )
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Policy:
         env = os.environ if environ is None else environ
-        policy = cls(
-            up_to=int(env.get("PEERLINK_SUPPRESS_UP_TO", "4")),
-            round_to=int(env.get("PEERLINK_ROUND_TO", "1")),
+        key, path = env.get(KEY_ENV, "").strip(), env.get(f"{KEY_ENV}_FILE", "").strip()
+        if key and path:
+            raise RoundingKeyMissing(f"set {KEY_ENV} or {KEY_ENV}_FILE, not both")
+        if path:
+            try:
+                key = Path(path).read_text().strip()
+            except OSError as error:
+                raise RoundingKeyMissing(f"{KEY_ENV}_FILE names {path}: {error}") from None
+        return cls(
+            round_to=int(env.get(ROUND_TO_ENV, "5")),
+            up_to=int(env.get(UP_TO_ENV, "4")),
+            key=key.encode(),
         )
-        if policy.up_to < 0 or policy.round_to < 1:
-            raise ValueError("PEERLINK_SUPPRESS_UP_TO must be >= 0 and PEERLINK_ROUND_TO >= 1")
-        return policy
 
-    def hides(self, count: int) -> bool:
-        return 0 < count <= self.up_to
-
-    def shown(self, count: int) -> int:
-        if self.round_to == 1:
+    def rounded(self, count: int, cell: tuple) -> int:
+        """`count` rounded to a multiple of round_to, up with probability (remainder /
+        round_to), keyed by the cell (what it counts, for whom, when) and the count."""
+        base = self.round_to
+        remainder = count % base
+        if base == 1 or remainder == 0:
             return count
-        return int(self.round_to * round(count / self.round_to))
+        message = json.dumps([list(map(str, cell)), count]).encode()
+        draw = hmac.new(self.key, message, hashlib.sha256).digest()
+        uniform = int.from_bytes(draw[:8], "big") / 2**64
+        low = count - remainder
+        return low + base if uniform < remainder / base else low
 
+    def hides(self, n: int) -> bool:
+        """Whether a statistic over `n` people or records is too small to show."""
+        return n <= self.up_to
 
-def suppress_table(
-    counts: Sequence[Sequence[int]], policy: Policy
-) -> tuple[list[list[int | str]], list[int | str], list[int | str], int | str]:
-    """A table of counts (rows x columns) with its row totals, column totals and grand total,
-    published: hidden cells as `*`, shown ones rounded. Returns (cells, row_totals,
-    column_totals, grand_total)."""
-    rows = [list(row) for row in counts]
-    width = len(rows[0]) if rows else 0
-    if any(len(row) != width for row in rows):
-        raise ValueError("every row needs the same number of columns")
-    # the table with its totals as one grid: the last column and the last row are totals
-    grid = [row + [sum(row)] for row in rows]
-    grid.append([sum(row[c] for row in rows) for c in range(width)] + [sum(map(sum, rows))])
-    hidden = [[policy.hides(value) for value in row] for row in grid]
-    lines = [[(r, c) for c in range(width + 1)] for r in range(len(grid))]
-    lines += [[(r, c) for r in range(len(grid))] for c in range(width + 1)]
-    changed = True
-    while changed:
-        changed = False
-        for line in lines:
-            lone = [cell for cell in line if hidden[cell[0]][cell[1]]]
-            if len(lone) != 1:
-                continue
-            candidates = [
-                (grid[r][c], r, c) for r, c in line if not hidden[r][c] and grid[r][c] > 0
-            ]
-            if not candidates:
-                continue
-            _, r, c = min(candidates)
-            hidden[r][c] = True
-            changed = True
-    published = [
-        [SUPPRESSED if hidden[r][c] else policy.shown(grid[r][c]) for c in range(width + 1)]
-        for r in range(len(grid))
-    ]
-    cells = [row[:-1] for row in published[:-1]]
-    row_totals = [row[-1] for row in published[:-1]]
-    column_totals = published[-1][:-1]
-    return cells, row_totals, column_totals, published[-1][-1]
+    def statistic(self, value, n: int, places: int = 0):
+        """A median, percentile or mean over `n`: `*` when n is too small, else rounded."""
+        if self.hides(n) or value is None:
+            return SUPPRESSED
+        rounded = round(float(value), places)
+        return int(rounded) if places == 0 else rounded
+
+    def as_dict(self) -> dict:
+        return {"round_to": self.round_to, "up_to": self.up_to}
 
 
 def rate(numerator: int | str, denominator: int | str, places: int = 1) -> float | str | None:
-    """A percentage, hidden when either side is hidden; None when there is nothing to divide."""
+    """A percentage of two published counts; `*` when either is hidden, None over nothing."""
     if SUPPRESSED in (numerator, denominator):
         return SUPPRESSED
     if not denominator:
         return None
     return round(100 * numerator / denominator, places)
-
-
-def statistic(value, n: int, policy: Policy):
-    """A median or percentile over `n` people or records: hidden when `n` itself would be."""
-    if policy.hides(n):
-        return SUPPRESSED
-    return value

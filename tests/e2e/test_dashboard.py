@@ -4,9 +4,11 @@ figures for every partner, charts drawn, a screenshot kept; other roles are refu
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 import pytest
 
+from services.reporting.grid import financial_year_of
 from shared.config import PARTNERS, ROOT
 from tests.browser import Browser
 from tests.conftest import STACK
@@ -55,12 +57,20 @@ def test_the_dashboard_shows_every_partners_figures_in_a_real_browser(
         assert refused.status == 403
         anonymous = browser.open(url, headers={})
         assert anonymous.status == 401
-    response = hub.get("/dashboard", months=3)
+    year = financial_year_of(date.today())
+    response = hub.get("/dashboard", year=year.start.year)
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/html")
+    assert f"financial year {year.label}" in response.text
 
 
 def test_the_dashboard_refuses_bad_input(endpoints, auth):
     hub = Api(endpoints["hub"]["reporting"], auth("alliance_analyst", "alliance"))
-    for params, field in [({"months": 0}, "months"), ({"partner": "atlantis"}, "partner")]:
+    for params, field in [
+        ({"months": 3}, "months"),
+        ({"year": 1999}, "year"),
+        ({"partner": "atlantis"}, "partner"),
+        ({"partner": ["lslcs", "mesmac"]}, "partner"),
+        ({"as_at": "2001-01-01T00:00:00Z"}, "as_at"),
+    ]:
         response = hub.get("/dashboard", **params)
         assert response.status_code == 422 and field in response.json()["fields"], response.text

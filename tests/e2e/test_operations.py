@@ -13,6 +13,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import wait_for
+from tests.disclosure import pseudonyms_of
 from tests.forgery import forgeries
 
 pytestmark = pytest.mark.e2e
@@ -182,7 +183,7 @@ def test_every_service_publishes_an_openapi_3_document_of_its_routes(endpoints):
         "referrals": {"/referrals", "/referrals/{referral_id}", "/events"},
         "sessions": {"/events", "/sessions", "/groups/{group_id}/register"},
         "safeguarding": {"/events"},
-        "reporting": {"/reports", "/reports/{name}", "/reports/freshness"},
+        "reporting": {"/reports", "/reports/{name}", "/reports/freshness", "/reports/cutoffs"},
         "web": {"/", "/auth/login", "/auth/callback", "/auth/logout"},
     }
     for service, url in services:
@@ -312,12 +313,37 @@ def feed_head(endpoints, auth, partner: str) -> int:
 
 
 def stored_since(endpoints, auth, partner: str, head: int, user: str) -> list[dict]:
-    """Events appended after `head` by `user`: other traffic on the node does not count."""
-    events, after = [], head
-    while page := read_feed(endpoints, auth, partner, after)["events"]:
-        events += page
-        after = page[-1]["position"]
-    return [e for e in events if e["actor"]["user_id"] == user]
+    """Events appended to the partner's referrals store after `head` by `user`, read from the
+    store itself (the feed the hub reads withholds who acted): other traffic does not count."""
+    import json
+
+    import psycopg2
+
+    from shared.config import database_name
+    from tests.conftest import ROOT, STACK
+
+    state = json.loads((ROOT / "run" / STACK / "stack.json").read_text())
+    conn = psycopg2.connect(state["owner_dsn"][database_name(partner)])
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT event_type, stream_id, partner_id, actor_id, actor_role, payload"
+                " FROM referrals.events WHERE position > %s AND actor_id = %s ORDER BY position",
+                (head, user),
+            )
+            rows = cur.fetchall()
+    finally:
+        conn.close()
+    return [
+        {
+            "event_type": event_type,
+            "stream_id": stream_id,
+            "partner_id": partner_id,
+            "actor": {"user_id": actor, "role": role},
+            "payload": payload,
+        }
+        for event_type, stream_id, partner_id, actor, role, payload in rows
+    ]
 
 
 def a_user() -> str:
@@ -514,8 +540,11 @@ def test_the_event_feed_pages_in_position_order_with_the_whole_envelope(endpoint
         after = page[-1]["position"]
     positions = [e["position"] for e in everything]
     assert positions == sorted(set(positions)) and positions[0] >= 1
-    mine = [e for e in everything if e["stream_id"] == referral["referral_id"]]
+    # the hub's credential reads the referral under the partner's pseudonym for it
+    pseudonym = pseudonyms_of("mesmac").stream("referral", referral["referral_id"])
+    mine = [e for e in everything if e["stream_id"] == pseudonym]
     assert [e["event_type"] for e in mine] == ["ReferralReceived"]
+    assert referral["referral_id"] not in str(everything)
 
     for event in everything:
         assert set(event) == ENVELOPE, event["position"]

@@ -184,17 +184,28 @@ def test_a_date_before_the_partners_earliest_or_in_the_future_is_a_422(api, rece
 # -- corrections the hub follows -----------------------------------------------------------------
 
 
-def hub_rows(api, name: str) -> list[dict]:
-    tables = ok(
-        api(role="alliance_analyst", partner="alliance", service="hub").get(
-            f"/reports/{name}", partner="mesmac"
-        )
-    )["tables"]
-    return tables[0]["rows"]
+def hub_rows(stack_state, name: str, day: date) -> list[dict]:
+    """The hub's report for mesmac over the month of `day` (the financial year for waits),
+    worked out from its facts as at a cut-off published now, unrounded: what its published
+    figures are rounded from."""
+    from services.reporting import reports
+    from services.reporting.cutoffs import Cutoffs
+    from services.reporting.grid import financial_year_of, month_of
+    from services.reporting.suppression import Policy
+
+    period = financial_year_of(day) if name == "waits" else month_of(day)
+    conn = psycopg2.connect(stack_state["owner_dsn"]["peerlink_hub"])
+    try:
+        with conn, conn.cursor() as cur:
+            scope = reports.Scope(("mesmac",), period, Cutoffs(cur).publish("operator"))
+            body = reports.REPORTS[name](cur, scope, Policy(up_to=0, round_to=1))
+    finally:
+        conn.close()
+    return body["tables"][0]["rows"]
 
 
 def test_a_wrong_date_and_source_are_corrected_with_a_reason_and_the_hub_follows(
-    api, register_worker
+    api, register_worker, stack_state
 ):
     lead = api(partner="mesmac")
     worker = register_worker(f"pw-correct-{uuid.uuid4().hex[:6]}", partner="mesmac")
@@ -208,18 +219,15 @@ def test_a_wrong_date_and_source_are_corrected_with_a_reason_and_the_hub_follows
     ok(lead.post(f"/referrals/{rid}/accept", {"on": days_ago(3)}))
     ok(lead.post(f"/referrals/{rid}/allocate", {"on": days_ago(3), "worker_id": worker}))
     ok(lead.post(f"/referrals/{rid}/first-contact", {"on": days_ago(2)}))
-    month = long_ago.strftime("%Y-%m")
 
-    def hub_counts_it_in(wanted_month, source):
+    def hub_counts_it_in(day: date, source):
         def seen():
-            return any(
-                r["month"] == wanted_month and r["counts"][source] not in (0, None)
-                for r in hub_rows(api, "referrals")
-            )
+            return any(r["counts"][source] for r in hub_rows(stack_state, "referrals", day))
 
         return seen
 
-    wait_for(hub_counts_it_in(month, "crisis_service"), timeout=30, message="the hub's referral")
+    wait_for(hub_counts_it_in(long_ago, "crisis_service"), timeout=30, message="the referral")
+    rows_then = hub_rows(stack_state, "referrals", long_ago)
     refused(
         lead.post(
             f"/referrals/{rid}/correct",
@@ -261,19 +269,20 @@ def test_a_wrong_date_and_source_are_corrected_with_a_reason_and_the_hub_follows
     assert history["texts"][corrected[0]["payload"]["reason_text_id"]] == "typed the wrong year"
     # the hub counts the referral in its corrected month and source, and waits follow
     wait_for(
-        hub_counts_it_in(days_ago(4)[:7], "gp"),
+        hub_counts_it_in(TODAY - timedelta(days=4), "gp"),
         timeout=30,
         message="the hub to follow the correction",
     )
+    before = sum(r["counts"]["crisis_service"] for r in rows_then)
 
     def old_month_gone():
-        return not any(
-            r["month"] == month and r["counts"]["crisis_service"] not in (0, None)
-            for r in hub_rows(api, "referrals")
+        now = sum(
+            r["counts"]["crisis_service"] for r in hub_rows(stack_state, "referrals", long_ago)
         )
+        return now == before - 1
 
     wait_for(old_month_gone, timeout=30, message="the hub to drop the wrong month")
-    waits = hub_rows(api, "waits")
+    waits = hub_rows(stack_state, "waits", TODAY)
     assert waits and all(r["median_days"] == "*" or float(r["median_days"]) < 300 for r in waits), (
         waits
     )
@@ -398,22 +407,45 @@ def test_withdrawing_consent_withdraws_the_offer_still_open(api, stack_state):
     [gone] = [e["payload"] for e in events if e["event_type"] == "ReferralOfferWithdrawn"]
     assert gone["offer_id"] == offer["offer_id"] and gone["to_partner"] == "mesmac"
     assert gone["reason"] == "consent_withdrawn" and gone["withdrawn_on"] == TODAY.isoformat()
-    # and the hub learns it, coded
+    # and the hub learns that something happened to the referral, never the offer: the hub holds
+    # no offer's id, nor whom it was offered to
+    from tests.disclosure import pseudonyms_of
+
+    pseudonym = pseudonyms_of("leeds-mind").stream("referral", rid)
+    lm = psycopg2.connect(stack_state["owner_dsn"]["peerlink_leeds_mind"])
+    try:
+        with lm, lm.cursor() as cur:
+            cur.execute("SELECT max(position) FROM referrals.events")
+            [head] = cur.fetchone()
+    finally:
+        lm.close()
     conn = psycopg2.connect(stack_state["owner_dsn"]["peerlink_hub"])
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
 
-            def hub_has_it():
+            def hub_has_read_it():
                 cur.execute(
-                    "SELECT fields FROM reporting.facts WHERE partner_id = 'leeds-mind'"
-                    " AND stream_id = %s AND event_type = 'ReferralOfferWithdrawn'",
-                    (rid,),
+                    "SELECT position FROM reporting.consumer_checkpoints"
+                    " WHERE consumer = 'hub-reports' AND source = 'leeds-mind/referrals'"
                 )
                 row = cur.fetchone()
-                return row is not None and row[0]["offer_id"] == offer["offer_id"]
+                return row is not None and row[0] >= head
 
-            wait_for(hub_has_it, timeout=20, message="the hub to learn the offer was withdrawn")
+            wait_for(hub_has_read_it, timeout=20, message="the hub to read the withdrawal")
+            cur.execute(
+                "SELECT event_type FROM reporting.facts WHERE partner_id = 'leeds-mind'"
+                " AND stream_id = %s",
+                (pseudonym,),
+            )
+            kept = {row[0] for row in cur.fetchall()}
+            assert "ReferralReceived" in kept
+            assert not kept & {"ReferralOffered", "ReferralOfferWithdrawn"}
+            cur.execute(
+                "SELECT count(*) FROM reporting.facts WHERE strpos(fields::text, %s) > 0",
+                (offer["offer_id"],),
+            )
+            assert cur.fetchone()[0] == 0
     finally:
         conn.close()
     # offering again needs consent again

@@ -13,6 +13,8 @@ import psycopg2
 import pytest
 
 from services.reporting import reports
+from services.reporting.cutoffs import Cutoffs
+from services.reporting.grid import MONTH, Period
 from services.reporting.suppression import Policy
 from tests.conftest import wait_for
 from tests.e2e.test_reports import wait_until_hub_has_read_everything
@@ -44,12 +46,14 @@ def api(endpoints, auth):
 
 def hub_figures(stack_state, day: date) -> dict:
     """The hub's sessions, attendance, signposting and wellbeing figures for leeds-mind on one
-    day, unsuppressed, straight from its facts."""
-    scope = reports.Scope(("leeds-mind",), day, day, datetime.now(UTC) + timedelta(minutes=1))
+    day, as at the latest cut-off, unrounded, straight from its facts (a day is off the grid:
+    never published)."""
     policy = Policy(up_to=0, round_to=1)
     conn = psycopg2.connect(stack_state["owner_dsn"]["peerlink_hub"])
     try:
         with conn, conn.cursor() as cur:
+            day_alone = Period(MONTH, day, day)
+            scope = reports.Scope(("leeds-mind",), day_alone, Cutoffs(cur).latest())
             return {
                 "sessions": reports.sessions_held(cur, scope, policy)["tables"][0]["totals"],
                 "attendance": reports.attendance(cur, scope, policy)["tables"][0]["totals"],

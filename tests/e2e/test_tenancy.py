@@ -28,6 +28,7 @@ from shared.events import Actor, RecordedEvent
 from shared.relay import amqp_connection
 from shared.topology import EVENTS_EXCHANGE, broker_users
 from tests.conftest import rabbitmqctl, wait_for
+from tests.disclosure import pseudonyms_of
 
 pytestmark = pytest.mark.e2e
 
@@ -341,9 +342,11 @@ def test_refusals_are_counted_and_the_hub_skips_nothing_after_them(stack_state, 
         )
     # leeds-mind's next real event is applied: the far-ahead position moved nothing
     referral = record_a_referral(endpoints, auth, "leeds-mind")
+    # the hub knows it by leeds-mind's pseudonym for it
+    pseudonym = pseudonyms_of("leeds-mind").stream("referral", referral)
     wait_for(
         lambda: hub_query(
-            stack_state, "SELECT 1 FROM reporting.facts WHERE stream_id = %s", referral
+            stack_state, "SELECT 1 FROM reporting.facts WHERE stream_id = %s", pseudonym
         ),
         timeout=30,
         message="the next real referral to reach the hub",

@@ -18,12 +18,12 @@ import psycopg2
 import pytest
 
 from services.referrals.transfers import offer_subject
-from services.reporting.reports import Scope, transfers
-from services.reporting.suppression import Policy
 from shared.config import PARTNERS, broker_user, database_name
+from shared.events import derived_id
 from shared.relay import amqp_connection
 from shared.topology import INBOUND_EXCHANGE
 from tests.conftest import STACK, broker_login, wait_for
+from tests.disclosure import pseudonyms_of
 from tests.e2e.test_sessions import Api, ok, swemwbs
 
 pytestmark = pytest.mark.e2e
@@ -142,19 +142,19 @@ def query(stack_state, database: str, sql: str, *args) -> list[tuple]:
 
 
 def hub_transfers(stack_state) -> dict[tuple[str, str], int]:
-    """The hub's transfers report as it counts, before publication: (partner, direction) ->
+    """What the hub's transfers report counts from, before publication: (partner, direction) ->
     referrals, every month."""
-    conn = psycopg2.connect(stack_state["owner_dsn"][HUB_DATABASE])
-    try:
-        with conn, conn.cursor() as cur:
-            scope = Scope((), None, None, datetime.now(UTC))
-            [table] = transfers(cur, scope, Policy(up_to=0, round_to=1))["tables"]
-    finally:
-        conn.close()
     counts: dict[tuple[str, str], int] = defaultdict(int)
-    for row in table["rows"]:
-        for direction, count in row["counts"].items():
-            counts[(row["partner_id"], direction)] += count
+    for partner, out, received in query(
+        stack_state,
+        HUB_DATABASE,
+        "SELECT partner_id, count(*) FILTER (WHERE event_type = 'ReferralTransferred'),"
+        " count(*) FILTER (WHERE event_type = 'ReferralReceived'"
+        "   AND fields->>'transferred_from' IS NOT NULL)"
+        " FROM reporting.facts GROUP BY 1",
+    ):
+        counts[(partner, "transferred_out")] = out
+        counts[(partner, "received_in")] = received
     return counts
 
 
@@ -321,17 +321,25 @@ def test_a_referral_transferred_while_the_partner_is_down_arrives_with_its_perso
         ) == (1, 1)
 
     wait_for(counted, timeout=30, message="the hub to count the transfer")
+    # the hub knows each referral by its own partner's pseudonym, and nothing pairs the two
+    sent = pseudonyms_of("leeds-mind").stream("referral", rid)
+    received = pseudonyms_of("mesmac").stream("referral", new_id)
     facts = query(
         stack_state,
         HUB_DATABASE,
-        "SELECT partner_id, event_type, fields::text FROM reporting.facts"
-        " WHERE stream_id IN (%s, %s, %s) ORDER BY partner_id, position",
-        rid,
-        new_id,
-        offer["offer_id"],
+        "SELECT partner_id, stream_id, event_type, fields::text FROM reporting.facts"
+        " WHERE (partner_id, stream_id) IN (('leeds-mind', %s), ('mesmac', %s))"
+        " ORDER BY partner_id, position",
+        sent,
+        received,
     )
-    assert ("leeds-mind", "ReferralTransferred") in {(p, t) for p, t, _ in facts}
-    assert not any("sealed" in fields or "shares" in fields for _, _, fields in facts)
+    assert ("leeds-mind", "ReferralTransferred") in {(p, t) for p, _, t, _ in facts}
+    assert ("mesmac", "ReferralReceived") in {(p, t) for p, _, t, _ in facts}
+    assert not any("sealed" in fields or "shares" in fields for *_, fields in facts)
+    [moved] = [fields for p, _, t, fields in facts if t == "ReferralTransferred"]
+    assert json.loads(moved) == {"transferred_on": TODAY.replace(day=1).isoformat()}
+    linking = [rid, new_id, offer["offer_id"], str(derived_id(offer["offer_id"], "person"))]
+    assert found_as_text(stack_state, HUB_DATABASE, linking) == []
 
     # and no identifier anywhere but the two vaults: the event stores and every other table
     # of both nodes, the third partner's, and the hub's
@@ -534,7 +542,8 @@ def test_the_inbound_queue_refuses_what_another_broker_user_sends_in_a_partners_
         user = url.split("://", 1)[1].split(":", 1)[0]
         assert user != broker_user("leeds-mind")
         for key, body in (
-            ("leeds-mind.referrals.ReferralOffered", forged_offer),
+            # an offer comes from its partner over the transfers exchange, as a record does
+            ("leeds-mind.transfers.mesmac", forged_offer),
             ("leeds-mind.transfers.mesmac", forged_record),
         ):
             channel.basic_publish(

@@ -13,9 +13,9 @@ from datetime import date
 import psycopg2
 import pytest
 
+from contracts.referrals.events import registry
 from deploy.migrations import apply, node_migrations
 from services.referrals.domain import IncomingOffer
-from services.referrals.schemas import registry
 from services.referrals.transfers import (
     InboundTransfers,
     SealedRecords,

@@ -1,94 +1,193 @@
-"""Small-number suppression: primary and secondary, checked on examples and on random tables."""
+"""Disclosure control: keyed random rounding of the smallest cells, tables that add up, and
+statistics only over enough people; against the attacks an analyst can run on the grid."""
 
 from __future__ import annotations
 
+import itertools
+import random
+from datetime import date
+from statistics import fmean
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.reporting.suppression import SUPPRESSED, Policy, rate, statistic, suppress_table
+from services.reporting.grid import financial_year_of, periods_of_year
+from services.reporting.reports import Table
+from services.reporting.suppression import SUPPRESSED, Policy, RoundingKeyMissing, rate
+from tests.disclosure import Attack
 
-POLICY = Policy(up_to=4)
+pytestmark = pytest.mark.unit
 
-
-def grid_of(cells, row_totals, column_totals, grand):
-    return [row + [total] for row, total in zip(cells, row_totals, strict=True)] + [
-        column_totals + [grand]
-    ]
-
-
-def test_given_a_small_count_when_published_then_it_and_a_neighbour_are_hidden():
-    cells, rows, columns, grand = suppress_table([[3, 10], [20, 30]], POLICY)
-    # 3 is hidden; alone in its row and column, so 10 (its row) and 20 (its column) go too,
-    # and then 30 so that no row or column shows all but one hidden cell
-    assert cells == [[SUPPRESSED, SUPPRESSED], [SUPPRESSED, SUPPRESSED]]
-    assert rows == [13, 50] and columns == [23, 40] and grand == 63
+KEY = b"a key of the hub's own, 32 bytes or more, for tests"
+POLICY = Policy(round_to=5, up_to=4, key=KEY)
 
 
-def test_given_no_small_counts_when_published_then_everything_shows():
-    assert suppress_table([[5, 10], [20, 0]], POLICY) == (
-        [[5, 10], [20, 0]],
-        [15, 20],
-        [25, 10],
-        35,
-    )
+@given(st.integers(min_value=0, max_value=10_000), st.text(max_size=20))
+def test_a_count_is_rounded_to_an_adjacent_multiple_and_always_the_same_way(count, cell):
+    rounded = POLICY.rounded(count, ("referrals", cell))
+    assert rounded % 5 == 0 and abs(rounded - count) < 5
+    assert rounded == POLICY.rounded(count, ("referrals", cell))
+    if count % 5 == 0:
+        assert rounded == count
 
 
-def test_given_zeros_when_published_then_zeros_show_and_are_never_hidden_to_protect():
-    cells, rows, _, _ = suppress_table([[0, 2, 9]], POLICY)
-    assert cells == [[0, SUPPRESSED, SUPPRESSED]]
-    assert rows == [11]
+def test_rounding_is_right_on_average_and_cannot_be_redone_without_the_key():
+    cells = [("referrals", "lslcs", f"cell-{n}") for n in range(4000)]
+    assert abs(fmean(POLICY.rounded(2, cell) for cell in cells) - 2) < 0.15
+    assert abs(fmean(POLICY.rounded(13, cell) for cell in cells) - 13) < 0.15
+    other = Policy(round_to=5, key=b"another key, as long as the first one is")
+    differ = sum(POLICY.rounded(3, cell) != other.rounded(3, cell) for cell in cells)
+    assert differ > 1000
 
 
-def test_given_a_small_total_when_published_then_the_total_is_hidden():
-    cells, rows, columns, grand = suppress_table([[1, 1]], POLICY)
-    assert cells == [[SUPPRESSED, SUPPRESSED]] and rows == [SUPPRESSED] and grand == SUPPRESSED
+def test_rounding_needs_a_key_unless_counts_are_published_exactly():
+    with pytest.raises(RoundingKeyMissing):
+        Policy(round_to=5)
+    with pytest.raises(RoundingKeyMissing):
+        Policy.from_environment({"PEERLINK_ROUND_TO": "5"})
+    assert Policy(round_to=1).rounded(3, ("x",)) == 3
+    read = Policy.from_environment({"PEERLINK_ROUNDING_KEY": KEY.decode()})
+    assert (read.round_to, read.up_to) == (5, 4)
 
 
-def test_given_rounding_when_published_then_shown_counts_round_to_the_multiple():
-    cells, rows, _, _ = suppress_table([[12, 18]], Policy(up_to=4, round_to=5))
-    assert cells == [[10, 20]] and rows == [30]
+def test_a_statistic_over_too_few_is_hidden_and_others_are_rounded():
+    assert POLICY.statistic(12.25, 4) == SUPPRESSED
+    assert POLICY.statistic(12.25, 0) == SUPPRESSED
+    assert POLICY.statistic(12.25, 5) == 12
+    assert POLICY.statistic(1.26, 9, places=1) == 1.3
 
 
-def test_rates_and_statistics_hide_with_their_counts():
-    assert rate(SUPPRESSED, 20) == SUPPRESSED
+def test_a_rate_is_worked_out_from_published_counts():
     assert rate(5, 20) == 25.0
     assert rate(0, 0) is None
-    assert statistic(3.5, 3, POLICY) == SUPPRESSED
-    assert statistic(3.5, 12, POLICY) == 3.5
+    assert rate(SUPPRESSED, 20) == SUPPRESSED
 
 
-def test_the_policy_comes_from_the_environment_and_refuses_nonsense():
-    assert Policy.from_environment({"PEERLINK_SUPPRESS_UP_TO": "7"}).up_to == 7
-    try:
-        Policy.from_environment({"PEERLINK_ROUND_TO": "0"})
-    except ValueError as error:
-        assert "PEERLINK_ROUND_TO" in str(error)
-    else:
-        raise AssertionError("a rounding of 0 was accepted")
-
-
-tables = st.integers(1, 5).flatmap(
-    lambda width: st.lists(
-        st.lists(st.integers(0, 30), min_size=width, max_size=width), min_size=1, max_size=6
+def _published(counts: dict, partners, months, categories, policy=POLICY) -> dict:
+    """(partner, month) -> category -> published cell, as the hub's tables publish them."""
+    table = Table(
+        "t", "", ("partner_id", "month"), categories, list(itertools.product(partners, months))
     )
-)
+    for (partner, month, category), count in counts.items():
+        table.add((partner, month), category, count, month)
+    rows = table.publish(policy)["rows"]
+    return {(r["partner_id"], r["month"]): r["counts"] for r in rows}
 
 
-@given(tables)
-def test_no_hidden_count_can_be_recovered_from_its_row_or_column(table):
-    grid = [row + [sum(row)] for row in table]
-    grid.append([sum(col) for col in zip(*grid, strict=True)])
-    published = grid_of(*suppress_table(table, POLICY))
-    lines = [list(range(len(grid[0])))]
-    for r, row in enumerate(published):
-        for c, value in enumerate(row):
-            if value == SUPPRESSED:
-                continue
-            assert value == grid[r][c]  # what shows is true
-            assert not POLICY.hides(value)  # and never small
-    for line in [[(r, c) for c in lines[0]] for r in range(len(grid))] + [
-        [(r, c) for r in range(len(grid))] for c in lines[0]
-    ]:
-        hidden = [cell for cell in line if published[cell[0]][cell[1]] == SUPPRESSED]
-        # a lone hidden cell would be its line's total minus the cells shown
-        assert len(hidden) != 1, (table, line)
+def test_every_table_adds_up_across_categories_months_and_partners():
+    partners, categories = ("a", "b"), ("x", "y", "z")
+    months = financial_year_of(date(2026, 5, 1)).months()
+    rng = random.Random(7)
+    counts = {
+        (p, m, c): rng.choice([0, 0, 1, 2, 3, 6, 11])
+        for p, m, c in itertools.product(partners, months, categories)
+    }
+    table = Table(
+        "t", "", ("partner_id", "month"), categories, list(itertools.product(partners, months))
+    )
+    for (p, m, c), n in counts.items():
+        table.add((p, m), c, n, m)
+    published = table.publish(POLICY)
+    for row in published["rows"]:
+        assert row["total"] == sum(row["counts"].values())
+    for category in categories:
+        column = sum(row["counts"][category] for row in published["rows"])
+        assert published["totals"]["counts"][category] == column
+
+    # a partner's figure for a quarter, counted by month, is the sum of its months' figures
+    def by_partner(months_wanted):
+        table = Table("q", "", ("partner_id",), categories, [(p,) for p in partners])
+        for (p, m, c), n in counts.items():
+            if m in months_wanted:
+                table.add((p,), c, n, m)
+        return {row["partner_id"]: row["counts"] for row in table.publish(POLICY)["rows"]}
+
+    quarter = by_partner(months[:3])
+    for partner, category in itertools.product(partners, categories):
+        assert quarter[partner][category] == sum(
+            by_partner([m])[partner][category] for m in months[:3]
+        )
+
+
+# -- the attacks --------------------------------------------------------------------------------
+
+
+def _cube(seed: int):
+    rng = random.Random(seed)
+    partners, categories = ("a", "b", "c"), ("x", "y", "z")
+    year = financial_year_of(date(2026, 4, 1))
+    months = year.months()
+    counts = {
+        key: rng.choice([0, 0, 0, 1, 1, 2, 3, 5, 7])
+        for key in itertools.product(partners, months, categories)
+    }
+    return partners, categories, year, counts
+
+
+def _independently_rounded_attack(partners, categories, year, counts) -> Attack:
+    """What an analyst learns from tables published the NHS way, each on its own: small counts
+    (1-4) as *, every other figure (cells and totals alike) rounded to the nearest 5, for every
+    period of the grid, each partner and the alliance."""
+    attack = Attack()
+    for period in periods_of_year(year):
+        for members in [(p,) for p in partners] + [partners]:
+            for category in (*categories, None):
+                cells = [
+                    (p, m, c)
+                    for p in members
+                    for m in period.months()
+                    for c in ((category,) if category else categories)
+                ]
+                true = sum(counts[cell] for cell in cells)
+                if 0 < true <= 4:
+                    attack.sum_between(cells, 1, 4)  # shown as *
+                elif true == 0:
+                    attack.sum_between(cells, 0, 0)
+                else:  # shown rounded: not a small count, so at least 5
+                    shown = 5 * round(true / 5)
+                    attack.sum_between(cells, max(5, shown - 2), shown + 2)
+    return attack
+
+
+def _rounded_attack(partners, categories, year, counts, policy=POLICY) -> Attack:
+    """What an analyst learns from the hub's tables: each month's cell within round_to - 1 of
+    its rounded figure; every other figure the sum of the cells it covers."""
+    attack = Attack()
+    published = _published(counts, partners, year.months(), categories, policy)
+    for (partner, month), cells in published.items():
+        for category, shown in cells.items():
+            attack.between((partner, month, category), max(0, shown - 4), shown + 4)
+    for period in periods_of_year(year):
+        for members in [(p,) for p in partners] + [partners]:
+            cells = [(p, m, c) for p in members for m in period.months() for c in categories]
+            shown = sum(published[(p, m)][c] for p, m, c in cells)
+            attack.sum_between(cells, max(0, shown - 4 * len(cells)), shown + 4 * len(cells))
+    return attack
+
+
+def test_the_attack_recovers_small_counts_from_tables_rounded_one_by_one():
+    """The attack is not idle: on tables rounded and suppressed each on its own, as NHS
+    publications round them, one person referred in April and one in June, beside five in May,
+    are each given away (the quarter's 7 shows as 5, May's 5 as 5: April and June add up to 2)."""
+    partners, categories, year, _ = _cube(seed=3)
+    counts = dict.fromkeys(itertools.product(partners, year.months(), categories), 0)
+    counts.update({("a", "2026-04", "x"): 1, ("a", "2026-05", "x"): 5, ("a", "2026-06", "x"): 1})
+    attack = _independently_rounded_attack(partners, categories, year, counts)
+    disclosed = attack.disclosed([cell for cell, n in counts.items() if n])
+    assert ("a", "2026-04", "x") in disclosed and ("a", "2026-06", "x") in disclosed
+    for cell, (low, _) in disclosed.items():
+        assert round(low) == counts[cell]
+    # the hub's own tables of the same counts give nothing away
+    assert not _rounded_attack(partners, categories, year, counts).disclosed()
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_no_count_is_pinned_by_any_combination_of_the_hubs_published_figures(seed):
+    partners, categories, year, counts = _cube(seed)
+    attack = _rounded_attack(partners, categories, year, counts)
+    assert not attack.disclosed()
+    # the attacker's model is sound: every true count is among those it allows
+    cells = random.Random(seed).sample(sorted(counts), 12)
+    for cell, (low, high) in attack.bounds(cells).items():
+        assert low - 1e-6 <= counts[cell] <= high + 1e-6, cell
