@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,10 +62,11 @@ SERVICE_CLASSES = {
 
 def service_command(service: str) -> list[str]:
     """How a nameko service of this checkout is run (its HTTP address and the rest come from
-    the PEERLINK_* environment)."""
+    the PEERLINK_* environment): as `nameko run` runs it, but stopping at once on SIGTERM."""
     return [
-        str(ROOT / ".venv" / "bin" / "nameko"),
-        "run",
+        str(ROOT / ".venv" / "bin" / "python"),
+        "-m",
+        "shared.runner",
         "--config",
         str(ROOT / "deploy" / "nameko.yml"),
         SERVICE_CLASSES[service],
@@ -177,10 +180,11 @@ def start_postgres(stack: Stack) -> None:
                 "idle_in_transaction_session_timeout = '60s'\n"
                 "shared_buffers = '256MB'\n"
             )
-    status = as_postgres([pg_bin("pg_ctl"), "-D", str(data), "status"], check=False)
-    if status.returncode == 0:
+    if _running(_postmaster_pid(data)):
         say(f"PostgreSQL already running on 127.0.0.1:{stack.pg_port}")
+        wait_for_postgres(stack)  # still recovering, perhaps, from a crash
         return
+    clear_after_crash(stack)
     say(f"starting PostgreSQL on 127.0.0.1:{stack.pg_port}")
     (stack.run / "pids").mkdir(exist_ok=True)
     (stack.run / "pids" / "postgres.managed").write_text(str(data))
@@ -199,6 +203,101 @@ def start_postgres(stack: Stack) -> None:
     )
     (stack.run / "pids").mkdir(exist_ok=True)
     (stack.run / "pids" / "postgres.managed").write_text(str(data))
+    wait_for_postgres(stack)
+
+
+# How long a crashed server's backends may take to notice and exit before they are ended, and
+# how long a server may take to accept connections (crash recovery replays the WAL first).
+LEFTOVER_SECONDS = 15.0
+POSTGRES_READY_SECONDS = 90.0
+
+
+def _postmaster_pid(data: Path) -> int:
+    try:
+        return int((data / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return 0
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a killed process its parent has not reaped yet still answers
+    signal 0, and would pass for a running server)."""
+    if not _alive(pid):
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _processes_in(directory: Path) -> list[int]:
+    """The processes whose working directory is `directory` (a server's are in its data)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if Path(os.readlink(entry / "cwd")) == directory and _running(int(entry.name)):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def clear_after_crash(stack: Stack) -> None:
+    """What a server killed outright (SIGKILL, a power cut) leaves behind: its backends, which
+    exit once they notice (ended after LEFTOVER_SECONDS), and its postmaster.pid and socket lock
+    files, which name a process that is gone. A new server refuses to start beside either."""
+    pg = stack.run / "pg"
+    data = (pg / "data").resolve()
+    if not (data / "postmaster.pid").exists():
+        return
+    say("PostgreSQL was not stopped cleanly: clearing what it left behind")
+    deadline = time.monotonic() + LEFTOVER_SECONDS
+    while _processes_in(data) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in _processes_in(data):
+        say(f"ending process {pid}, left behind by the crashed server")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    while _processes_in(data) and time.monotonic() < deadline + 5:
+        time.sleep(0.1)
+    (data / "postmaster.pid").unlink(missing_ok=True)
+    for lock in pg.glob(".s.PGSQL.*.lock"):
+        if not _running(_postmaster_pid_in_lock(lock)):
+            lock.unlink(missing_ok=True)
+            Path(str(lock).removesuffix(".lock")).unlink(missing_ok=True)
+
+
+def _postmaster_pid_in_lock(lock: Path) -> int:
+    try:
+        return int(lock.read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return 0
+
+
+def wait_for_postgres(stack: Stack, timeout: float = POSTGRES_READY_SECONDS) -> None:
+    """Until the server accepts connections on its socket and its port (not merely started:
+    after a crash it first replays its WAL)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ready = [
+            as_postgres(
+                [pg_bin("pg_isready"), "-h", host, "-p", str(stack.pg_port), "-t", "2", "-q"],
+                check=False,
+            ).returncode
+            == 0
+            for host in (str(stack.run / "pg"), "127.0.0.1")
+        ]
+        if all(ready):
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(
+                f"PostgreSQL did not accept connections in {timeout:.0f}s;"
+                f" see {stack.run / 'pg' / 'postgres.log'}"
+            )
+        time.sleep(0.3)
 
 
 def psql(stack: Stack, sql: str, database: str = "postgres") -> str:
@@ -308,6 +407,20 @@ def transfer_key_file(stack: Stack, partner: str) -> Path:
     return stack.run / "secrets" / f"transfer.{partner}.key"
 
 
+def hub_pseudonym_key_file(stack: Stack, partner: str) -> Path:
+    """A partner's own key for the pseudonyms its node sends the hub (made when missing); the
+    hub never holds it."""
+    name = f"hub-pseudonyms.{partner}.key"
+    secret(stack, name)
+    return stack.run / "secrets" / name
+
+
+def rounding_key_file(stack: Stack) -> Path:
+    """The hub's own key for rounding published counts (made when missing)."""
+    secret(stack, "hub.rounding.key")
+    return stack.run / "secrets" / "hub.rounding.key"
+
+
 def transfer_public_keys(stack: Stack) -> dict[str, str]:
     """Every partner's public transfer key, each made with its private half when missing:
     what every node is told (PEERLINK_TRANSFER_PUBLIC_KEYS) to seal for the others."""
@@ -388,7 +501,7 @@ def start_rabbitmq(stack: Stack) -> None:
         "[rabbitmq_federation,rabbitmq_shovel,rabbitmq_prometheus].\n"
     )
     pidfile = base / "rabbitmq.pid"
-    if pidfile.exists() and _alive(int(pidfile.read_text().strip() or 0)):
+    if pidfile.exists() and _running(int(pidfile.read_text().strip() or 0)):
         say(f"RabbitMQ already running on 127.0.0.1:{stack.amqp_port}")
     else:
         say(f"starting RabbitMQ on 127.0.0.1:{stack.amqp_port} (about 20 s)")
@@ -458,7 +571,12 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # a process that exited but is not yet reaped by its parent (a zombie) has stopped too
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def _cmdline(pid: int) -> str:
@@ -565,6 +683,8 @@ def process_table(stack: Stack) -> list[dict]:
             # its own key for what other partners seal for it, and every partner's public key
             "PEERLINK_TRANSFER_KEY_FILE": str(transfer_key_file(stack, partner)),
             "PEERLINK_TRANSFER_PUBLIC_KEYS": transfer_keys,
+            # its own key for the pseudonyms the hub is sent instead of ids
+            "PEERLINK_HUB_PSEUDONYM_KEY_FILE": str(hub_pseudonym_key_file(stack, partner)),
         }
         # the SMTP sink, and the web app whose concern pages every safeguarding e-mail links to
         safeguarding_env = {
@@ -598,7 +718,7 @@ def process_table(stack: Stack) -> list[dict]:
         table.append(
             {
                 "name": f"{partner}-worker",
-                "cmd": [python, "-m", "shared.worker", "node"],
+                "cmd": [python, "-m", "services.node_worker"],
                 "env": {
                     **env,
                     "PEERLINK_SERVICE": "worker",
@@ -639,6 +759,8 @@ def process_table(stack: Stack) -> list[dict]:
         ),
         "PEERLINK_DATABASE_URL": dsn(stack, HUB_DATABASE),
         "PEERLINK_AMQP_URL": amqp_url(stack, HUB_VHOST),
+        # the key published counts are rounded under
+        "PEERLINK_ROUNDING_KEY_FILE": str(rounding_key_file(stack)),
     }
     table.append(
         {
@@ -655,7 +777,7 @@ def process_table(stack: Stack) -> list[dict]:
     table.append(
         {
             "name": "hub-worker",
-            "cmd": [python, "-m", "shared.worker", "hub"],
+            "cmd": [python, "-m", "services.hub_worker"],
             "env": {
                 **hub_env,
                 "PEERLINK_SERVICE": "worker",
@@ -704,23 +826,58 @@ def wait_healthy(url: str, timeout: float = 90.0) -> None:
     raise SystemExit(f"{url} did not become healthy in {timeout:.0f}s: {last}")
 
 
-def stop_process(stack: Stack, name: str, sig=signal.SIGTERM, timeout: float = 15.0) -> bool:
-    """Stop a process this stack started (pid file, command line checked); True if it ran."""
+# How long stopping waits, after SIGTERM, before it kills what still runs: every process bounds
+# its own stop to a few seconds (shared/runner.py, shared/worker.py, deploy/mailsink.py,
+# deploy/idp/server.js), and a container runtime gives it as long (docker-compose.yml).
+STOP_SECONDS = 10.0
+
+
+def _running_pid(stack: Stack, name: str) -> int | None:
+    """The pid of a process this stack started that still runs (pid file, command line
+    checked); a stale pid file is removed."""
     pidfile = stack.run / "pids" / f"{name}.pid"
     if not pidfile.exists():
-        return False
+        return None
     pid = int(pidfile.read_text().split()[0])
     if not _alive(pid) or str(ROOT) not in _cmdline(pid) and ".venv" not in _cmdline(pid):
         pidfile.unlink()
-        return False
-    os.killpg(pid, sig)
+        return None
+    return pid
+
+
+def stop_processes(
+    stack: Stack, names, sig=signal.SIGTERM, timeout: float = STOP_SECONDS
+) -> list[str]:
+    """Stop processes this stack started, side by side: the signal to every one, then one wait
+    for all of them; SIGKILL only for those still running after `timeout`. Returns the names
+    of those that ran."""
+    running = {}
+    for name in names:
+        pid = _running_pid(stack, name)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, sig)
+            running[name] = pid
     deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if _alive(pid):
-        os.killpg(pid, signal.SIGKILL)
-    pidfile.unlink(missing_ok=True)
-    return True
+    while any(_alive(pid) for pid in running.values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for name, pid in running.items():
+        if _alive(pid):
+            say(f"{name} still running {timeout:.0f} s after {signal.Signals(sig).name}: killed")
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        (stack.run / "pids" / f"{name}.pid").unlink(missing_ok=True)
+    killed = time.monotonic() + 5  # a killed process's port is free once it is gone
+    while any(_alive(pid) for pid in running.values()) and time.monotonic() < killed:
+        time.sleep(0.05)
+    return list(running)
+
+
+def stop_process(
+    stack: Stack, name: str, sig=signal.SIGTERM, timeout: float = STOP_SECONDS
+) -> bool:
+    """Stop a process this stack started (pid file, command line checked); True if it ran."""
+    return bool(stop_processes(stack, [name], sig, timeout))
 
 
 def write_state(stack: Stack) -> None:
@@ -749,8 +906,7 @@ def write_state(stack: Stack) -> None:
 
 def restart_services(stack: Stack) -> None:
     """New code and migrations without touching the servers."""
-    for spec in process_table(stack):
-        stop_process(stack, spec["name"])
+    stop_processes(stack, [spec["name"] for spec in process_table(stack)])
     ensure_databases(stack)  # a role a new migration needs
     ensure_master_keys(stack)
     ensure_topology(stack)
@@ -833,20 +989,33 @@ def down(stack: Stack) -> None:
     if not pids.exists():
         say("nothing to stop")
         return
-    for pidfile in sorted(pids.glob("*.pid")):
-        if stop_process(stack, pidfile.stem):
-            say(f"stopped {pidfile.stem}")
-    if (pids / "rabbitmq.managed").exists():
+    started = time.monotonic()
+    stopped = stop_processes(stack, sorted(pidfile.stem for pidfile in pids.glob("*.pid")))
+    if stopped:
+        say(f"stopped {len(stopped)} processes in {time.monotonic() - started:.1f} s")
+    # the servers last, once nothing uses them, side by side too
+    with ThreadPoolExecutor(2) as pool:
+        for stopping in [pool.submit(stop_rabbitmq, stack), pool.submit(stop_postgres, stack)]:
+            stopping.result()
+
+
+def stop_rabbitmq(stack: Stack) -> None:
+    managed = stack.run / "pids" / "rabbitmq.managed"
+    if managed.exists():
         say("stopping RabbitMQ")
         rabbitmqctl(stack, "stop", check=False)
-        (pids / "rabbitmq.managed").unlink()
-    if (pids / "postgres.managed").exists():
+        managed.unlink()
+
+
+def stop_postgres(stack: Stack) -> None:
+    managed = stack.run / "pids" / "postgres.managed"
+    if managed.exists():
         say("stopping PostgreSQL")
         as_postgres(
             [pg_bin("pg_ctl"), "-D", str(stack.run / "pg" / "data"), "-m", "fast", "-w", "stop"],
             check=False,
         )
-        (pids / "postgres.managed").unlink()
+        managed.unlink()
 
 
 def main(argv=None) -> None:

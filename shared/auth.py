@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import jwt
 import requests
@@ -119,7 +120,7 @@ class Issuer:
 
 
 def _claim(claims: dict, path: str):
-    value = claims
+    value: Any = claims
     for part in path.split("."):
         if not isinstance(value, dict):
             return None
@@ -201,7 +202,7 @@ class TokenVerifier:
         algorithm = header.get("alg")
         if algorithm not in ASYMMETRIC_ALGORITHMS:
             raise Unauthenticated(f"invalid token: algorithm {algorithm!r} is not accepted")
-        issuer = self.issuers.get(unverified.get("iss"))
+        issuer = self.issuers.get(str(unverified.get("iss")))
         if issuer is None:
             raise Unauthenticated("invalid token: not issued by a provider this service trusts")
         key = self._keys[issuer.url].key(header.get("kid", ""))

@@ -21,9 +21,9 @@ from typing import Any, Protocol, TypeVar
 
 from shared.aggregate import Aggregate, RuleBroken
 from shared.auth import Principal
-from shared.events import NewEvent, RecordedEvent
+from shared.events import Context, NewEvent, RecordedEvent
 from shared.eventstore import ConcurrencyError
-from shared.vault import PersonErased
+from shared.vault import PersonErased, PersonNotFound
 from shared.web import NotFound, context_of, expected_version, json_response
 
 A = TypeVar("A", bound=Aggregate)
@@ -89,12 +89,17 @@ class Commands:
         *,
         within: Within | None = None,
         stale: Stale | None = None,
+        context: Context | None = None,
     ) -> A:
         """Check the version the client saw, decide, append; the aggregate comes back at its
-        new version."""
+        new version. `context`: who acts and the correlation the events carry, when what
+        `within` appends must share them (by default, the request's)."""
         expected = expected_version(request, dict(body))
-        changed = expected is not None and expected != aggregate.version
-        if changed and (stale is None or stale(history, expected)):
+        if (
+            expected is not None
+            and expected != aggregate.version
+            and (stale is None or stale(history, expected))
+        ):
             raise ConcurrencyError(aggregate.id, expected, aggregate.version)
         version = aggregate.version
         events = act(aggregate)
@@ -103,7 +108,7 @@ class Commands:
             aggregate.id,
             version,
             events,
-            context_of(principal, request),
+            context or context_of(principal, request),
             within=within,
         )
         aggregate.version = recorded[-1].version if recorded else version
@@ -130,11 +135,18 @@ def respond(aggregate: Aggregate, body: Mapping[str, Any], status: int = 200):
 
 
 def sealing(
-    vault, subject, texts: Mapping[uuid.UUID | str, str], about: str, *, also: Within | None = None
+    vault,
+    subject,
+    texts: Mapping[uuid.UUID | str, str],
+    about: str,
+    *,
+    also: Within | None = None,
+    instead: str = "nothing more is written about them",
 ) -> Within:
     """A `within` that seals each text (id -> words) under the subject's key in the appending
-    transaction, after `also(cur)`; words about an erased person are refused (409), `about`
-    naming the record ("this referral")."""
+    transaction, after `also(cur)`; words about an erased person, or one not registered here, are
+    refused (409), `about` naming the record ("this referral") and `instead` what the worker
+    may do instead."""
 
     def within(cur) -> None:
         if also is not None:
@@ -145,7 +157,14 @@ def sealing(
             except PersonErased:
                 raise RuleBroken(
                     "NothingIsWrittenAboutAnErasedPerson",
-                    f"the person {about} is about was erased; nothing more is written about them",
+                    f"the person {about} is about was erased; {instead}",
+                ) from None
+            except PersonNotFound:
+                # named before they are registered here (a referral accepted from a partner's
+                # offer names its person so): words about them wait until they are
+                raise RuleBroken(
+                    "WordsNeedARegisteredPerson",
+                    f"the person {about} is about is not registered here yet",
                 ) from None
 
     return within

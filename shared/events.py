@@ -42,7 +42,7 @@ class ActorSchema(Schema):
 
 
 class EnvelopeSchema(Schema):
-    """The one envelope of DESIGN.md, used on the wire and in the event feed."""
+    """The one envelope (docs/architecture.md, "Events"), used on the wire and in the event feed."""
 
     class Meta:
         unknown = RAISE

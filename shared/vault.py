@@ -29,26 +29,13 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from psycopg2.extensions import cursor as Cursor
+
+from shared.identifiers import IDENTIFIER_FIELDS as IDENTIFIER_FIELDS
 
 psycopg2.extras.register_uuid()
 
 log = logging.getLogger(__name__)
-
-IDENTIFIER_FIELDS = (
-    "full_name",
-    "preferred_name",
-    "pronouns",
-    "date_of_birth",
-    "nhs_number",
-    "address",
-    "postcode",
-    "phone",
-    "email",
-    "gp_practice",
-    "emergency_contact",
-    "communication_needs",
-    "interpreter_language",
-)
 
 MASTER_KEY_ENV = "PEERLINK_MASTER_KEY"
 MASTER_KEY_FILE_ENV = "PEERLINK_MASTER_KEY_FILE"
@@ -712,9 +699,6 @@ def _rows_not_yet_removable(notices: list[str]) -> int:
     # VACUUM VERBOSE tells how many dead rows a transaction still running may read; a server
     # that speaks another language is taken at its word that it removed them
     return sum(int(found) for notice in notices for found in _NOT_YET_REMOVABLE.findall(notice))
-
-
-Cursor = psycopg2.extensions.cursor
 
 
 class Vault:

@@ -1,35 +1,32 @@
-"""The delivery worker of a node or of the hub: relays (node) and consumers (hub, and node
-reactions), with /health and /metrics on its own port.
+"""What a delivery worker runs on: its threads (relays, consumers), each watched through a
+database outage, its /health and /metrics on a port of its own, and stopping on SIGTERM.
 
-    python -m shared.worker node    # relays every service store of PEERLINK_PARTNER
-    python -m shared.worker hub     # applies every partner's events to the hub projections
+The workers themselves put the services' parts together: services/node_worker (a node's relays
+and reactions) and services/hub_worker (the hub's consumer). This module knows no service.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
+import select
 import signal
+import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from shared import metrics, policy
 from shared.auth import (
     Forbidden,
-    MachineCredential,
     Unauthenticated,
-    feed_tokens,
     principal_from_header,
     verifier_from_environment,
 )
-from shared.config import NODE_SERVICES, Settings, broker_user, feed_urls, source_name
-from shared.consumer import Consumer, HttpFeed, SenderCheck, run_catch_up, run_queue
-from shared.db import Database
-from shared.events import EventRegistry
-from shared.eventstore import PostgresEventStore
-from shared.hub_schema import hub_payload
+from shared.config import Settings
+from shared.consumer import Consumer
+from shared.db import Database, Reachability
 from shared.relay import Relay, amqp_connection
 from shared.web import Health, OpenApiDocument, openapi_document, route
 
@@ -40,27 +37,9 @@ log = logging.getLogger("peerlink.worker")
 HUB_MAX_AHEAD = 1000
 
 
-def node_registry() -> EventRegistry:
-    from services.referrals.schemas import registry as referrals
-    from services.safeguarding.schemas import registry as safeguarding
-    from services.sessions.schemas import registry as sessions
-
-    return referrals.merged(sessions, safeguarding)
-
-
-def _safeguarding():
-    """The safeguarding store's projector, as its service has it: what the worker appends there
-    (a suggested concern) reaches the lead's inbox and the notification outbox at once."""
-    from services.safeguarding.configuration import MailSettings, timescales_from_environment
-    from services.safeguarding.notifications import NotificationOutbox
-    from services.safeguarding.projections import safeguarding_projector
-
-    return safeguarding_projector(
-        timescales_from_environment(), NotificationOutbox(MailSettings.from_environment())
-    )
-
-
 class Worker:
+    """A delivery worker: `start()` starts its threads (each through `_thread`)."""
+
     def __init__(self, role: str, settings: Settings):
         self.role = role
         self.settings = settings
@@ -69,167 +48,18 @@ class Worker:
         self.threads: list[threading.Thread] = []
         self.relays: list[Relay] = []
         self.consumers: list[Consumer] = []
+        # each thread's view of the database: an outage it waits through shows in /health
+        self.watches: dict[str, Reachability] = {}
 
-    def start_node(self) -> None:
-        from services.referrals.projections import referrals_projector
-        from services.referrals.transfers import (
-            InboundTransfers,
-            SealedRecords,
-            TransferReactions,
-            TransferSender,
-        )
-        from shared.config import PARTNERS
-        from shared.topology import REFERRALS_INBOUND_QUEUE
-        from shared.transfer_keys import TransferKeys
-        from shared.vault import MasterKeys, Vault
+    def start(self) -> None:
+        raise NotImplementedError
 
-        partner = self.settings.partner_id
-        registry = node_registry()
-        referrals = PostgresEventStore(
-            self.db, "referrals", registry, service="referrals", projector=referrals_projector()
-        )
-        # a record another partner sealed for this one waits in the vault until it is answered
-        vault = Vault("vault", MasterKeys.from_environment(partner))
-        inbound = InboundTransfers(
-            "referrals-inbound",
-            partner,
-            PARTNERS,
-            TransferReactions(referrals, partner, vault),
-            SealedRecords(referrals, vault, TransferKeys.from_environment(partner)),
-            self.db,
-        )
-        self._thread(
-            "referrals-inbound",
-            run_queue,
-            inbound,
-            self.settings.amqp_url,
-            REFERRALS_INBOUND_QUEUE,
-            self.stop,
-        )
-        # the records this partner sealed for others, each to its partner alone
-        sender = TransferSender(self.db, self.settings.amqp_url, partner)
-        self._thread("transfer-outbox", sender.run, self.stop)
-        self._start_referral_status(referrals)
-        self._start_safeguarding_signals(registry)
-        for service in NODE_SERVICES:
-            store = PostgresEventStore(self.db, service, registry, service=service)
-            # only the fields the hub-side schema names leave the node, to the hub or to
-            # another partner (an offer's coded details)
-            relay = Relay(
-                store,
-                self.settings.amqp_url,
-                source_name(self.settings.partner_id, service),
-                payload_filter=hub_payload,
-            )
-            self.relays.append(relay)
-            self._thread(f"relay-{service}", relay.run, self.stop)
-
-    def _start_safeguarding_signals(self, registry: EventRegistry) -> None:
-        """Signals in this partner's sessions that suggest a safeguarding concern; gaps are read
-        straight from the sessions store of the same database."""
-        from services.safeguarding.signals import CONSUMER, RepeatedDidNotAttend
-        from shared.consumer import StoreFeed
-        from shared.topology import SAFEGUARDING_SIGNALS_QUEUE
-
-        sessions = PostgresEventStore(self.db, "sessions", registry, service="sessions")
-        safeguarding = PostgresEventStore(
-            self.db, "safeguarding", registry, service="safeguarding", projector=_safeguarding()
-        )
-        source = source_name(self.settings.partner_id, "sessions")
-        consumer = Consumer(
-            CONSUMER,
-            self.db,
-            "safeguarding",
-            [RepeatedDidNotAttend(safeguarding, self.settings.partner_id)],
-            StoreFeed({source: sessions}),
-            **self._own_events_only(source),
-        )
-        self.consumers.append(consumer)
-        self._thread(
-            "safeguarding-signals",
-            run_queue,
-            consumer,
-            self.settings.amqp_url,
-            SAFEGUARDING_SIGNALS_QUEUE,
-            self.stop,
-        )
-        self._thread("safeguarding-signals-catch-up", run_catch_up, consumer, [source], self.stop)
-
-    def _own_events_only(self, source: str) -> dict:
-        """A node's consumer of its own events checks them as the hub does: sent by this node's
-        broker user, from this source, at a position the store holds."""
-        return {
-            "sender_check": SenderCheck([source], broker_user),
-            "max_ahead": HUB_MAX_AHEAD,
-        }
-
-    def _start_referral_status(self, referrals: PostgresEventStore) -> None:
-        """The sessions service's view of referral status, fed by this partner's referral
-        events, and what a discharge asks it to close; gaps are read straight from the
-        referrals store of the same database."""
-        from services.sessions.discharge import OpenItemsClosing
-        from services.sessions.projections import (
-            CONSUMER,
-            SCHEMA,
-            ReferralStatus,
-            sessions_projector,
-        )
-        from shared.consumer import StoreFeed
-        from shared.topology import SESSIONS_REFERRALS_QUEUE
-
-        source = source_name(self.settings.partner_id, "referrals")
-        # what it appends reaches the sessions read model in the same transaction, as the
-        # service's own appends do
-        sessions = PostgresEventStore(
-            self.db,
-            "sessions",
-            referrals.registry,
-            service="sessions",
-            projector=sessions_projector(),
-        )
-        consumer = Consumer(
-            CONSUMER,
-            self.db,
-            SCHEMA,
-            [ReferralStatus(), OpenItemsClosing(sessions, self.settings.partner_id)],
-            StoreFeed({source: referrals}),
-            **self._own_events_only(source),
-        )
-        self.consumers.append(consumer)
-        self._thread(
-            "sessions-referrals",
-            run_queue,
-            consumer,
-            self.settings.amqp_url,
-            SESSIONS_REFERRALS_QUEUE,
-            self.stop,
-        )
-        self._thread("sessions-referrals-catch-up", run_catch_up, consumer, [source], self.stop)
-
-    def start_hub(self) -> None:
-        from services.reporting.projections import CONSUMER_NAME, PROJECTIONS, QUEUE, SCHEMA
-
-        urls = feed_urls(self.settings.endpoints())
-        feed = HttpFeed(urls, feed_tokens(MachineCredential.from_environment()))
-        # a message counts only if the partner it names sent it, from one of its own sources,
-        # at a position its feed holds (checked against the feed when far ahead)
-        consumer = Consumer(
-            CONSUMER_NAME,
-            self.db,
-            SCHEMA,
-            PROJECTIONS,
-            feed,
-            sender_check=SenderCheck(urls, broker_user),
-            max_ahead=HUB_MAX_AHEAD,
-        )
-        self.consumers.append(consumer)
-        self._thread("hub-consumer", run_queue, consumer, self.settings.amqp_url, QUEUE, self.stop)
-        self._thread("hub-catch-up", run_catch_up, consumer, sorted(urls), self.stop)
-
-    def _thread(self, name, target, *args) -> None:
+    def _thread(self, name, target, *args, watch: Reachability | None = None) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
         thread.start()
         self.threads.append(thread)
+        if watch is not None:
+            self.watches[name] = watch
 
     def health(self) -> tuple[int, dict]:
         checks = {}
@@ -246,7 +76,12 @@ class Worker:
         except Exception as error:  # noqa: BLE001
             checks["broker"] = f"unavailable: {type(error).__name__}"
         for thread in self.threads:
-            checks[thread.name] = "ok" if thread.is_alive() else "stopped"
+            watch = self.watches.get(thread.name)
+            if not thread.is_alive():
+                checks[thread.name] = "stopped"
+            else:
+                # waiting through a database outage: alive, and saying since when
+                checks[thread.name] = watch.check() if watch is not None else "ok"
         healthy = all(value == "ok" for value in checks.values())
         return (200 if healthy else 503), {
             "status": "ok" if healthy else "unhealthy",
@@ -265,7 +100,8 @@ class WorkerApi:
         "/health",
         public=True,
         response=Health,
-        summary="Check the database, the broker and every relay and consumer thread",
+        summary="Check the database, the broker and every relay and consumer thread (each"
+        " says since when it has waited for the database during an outage)",
     )
     def health(self, request, principal):  # served by serve_http's handler
         raise NotImplementedError
@@ -337,32 +173,56 @@ def serve_http(worker: Worker, address: str) -> ThreadingHTTPServer:
             log.debug(format, *args)
 
     server = ThreadingHTTPServer((host, int(port)), Handler)
-    threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+    # polled often, so that stopping does not wait half a second for the loop to notice
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="http", daemon=True
+    ).start()
     return server
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m shared.worker")
-    parser.add_argument("role", choices=["node", "hub"])
-    args = parser.parse_args(argv)
+# How long a stopping worker waits for its relays and consumers to finish the batch in hand; a
+# container's grace period (docker-compose.yml) is longer. A batch takes milliseconds: one held
+# up longer is left undone (its messages go back to the queue, the relay's checkpoint stays
+# where it was) and done again after the next start.
+STOP_SECONDS = 5.0
+
+
+def run(worker: Worker) -> None:
+    """Starts the worker and its HTTP port, and runs until SIGTERM or SIGINT; then exits (0 when
+    every thread finished the batch in hand in time)."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
     )
-    settings = Settings.from_environment("worker")
-    worker = Worker(args.role, settings)
-    if args.role == "node":
-        worker.start_node()
-    else:
-        worker.start_hub()
+    worker.start()
     server = serve_http(worker, os.environ.get("PEERLINK_HTTP_ADDRESS", "127.0.0.1:8090"))
+    # A signal may arrive on any thread, and only the main thread runs Python's handlers, so it
+    # sleeps on the interpreter's wakeup pipe (written on every signal), not on `worker.stop`.
+    wakeup, signalled = os.pipe()
+    os.set_blocking(signalled, False)
+    signal.set_wakeup_fd(signalled)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop.set())
     signal.signal(signal.SIGINT, lambda *_: worker.stop.set())
-    log.info("worker %s for %s started", args.role, settings.partner_id)
-    worker.stop.wait()
+    log.info("worker %s for %s started", worker.role, worker.settings.partner_id)
+    while not worker.stop.is_set():
+        select.select([wakeup], [], [])
+        os.read(wakeup, 64)
+    log.info("stopping: taking no new work, finishing the batches in hand")
+    sys.exit(finish(worker, server))
+
+
+def finish(worker: Worker, server: ThreadingHTTPServer, seconds: float = STOP_SECONDS) -> int:
+    """Once `worker.stop` is set: the port closed, every relay and consumer thread given until
+    one deadline to finish its batch, then the database closed; the exit status (1 when a
+    thread was still busy at the deadline)."""
+    deadline = time.monotonic() + seconds
     server.shutdown()
+    server.server_close()
     for thread in worker.threads:
-        thread.join(timeout=5)
-
-
-if __name__ == "__main__":
-    main()
+        thread.join(timeout=max(deadline - time.monotonic(), 0))
+    busy = [thread.name for thread in worker.threads if thread.is_alive()]
+    if busy:
+        log.error("still busy %.0f s after being asked to stop: %s", seconds, ", ".join(busy))
+        return 1
+    worker.db.close()
+    log.info("stopped")
+    return 0

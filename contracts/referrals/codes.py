@@ -51,7 +51,7 @@ CLOSURE_REASONS = ("unable_to_contact", "person_declined", "referral_withdrawn",
 HOLD_REASONS = ("hospital_admission", "person_request", "worker_absence", "other")
 
 # Readable referral sources for workers, each mapped to the NHS Mental Health Services Data Set
-# referral source group so reports compare with NHS returns (DOMAIN.md).
+# referral source group so reports compare with NHS returns (docs/domain.md).
 REFERRAL_SOURCES = {
     "cmht": "local_authority_or_nhs_secondary",
     "gp": "primary_care",

@@ -193,3 +193,11 @@ HIGH = "high"
 STANDARD = "standard"
 
 SEVERITIES = (IMMEDIATE, HIGH, STANDARD)
+
+# A concern's deadlines: a lead acknowledges it, then decides what happens; the partner's
+# timescales say by when, for each severity.
+ACKNOWLEDGE = "acknowledge"
+
+DECIDE = "decide"
+
+DEADLINES = (ACKNOWLEDGE, DECIDE)

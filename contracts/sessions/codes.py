@@ -21,7 +21,7 @@ REFERRAL_KINDS = (ONE_TO_ONE, CARER)
 GROUP_KINDS_OF_SESSION = (GROUP, DROP_IN)
 
 # Readable modes, each mapped to the NHS Mental Health Services Data Set consultation medium
-# used (DOMAIN.md), so reports compare with NHS returns.
+# used (docs/domain.md), so reports compare with NHS returns.
 MODES = {
     "face_to_face_base": "01",
     "home_visit": "01",
@@ -55,7 +55,7 @@ LOCATIONS = (
     "other",
 )
 
-# Readable attendance, each mapped to the MHSDS "attended or did not attend" code (DOMAIN.md).
+# Readable attendance, each mapped to the MHSDS "attended or did not attend" code (docs/domain.md).
 ATTENDANCE = {
     "attended": "5",
     "late_seen": "6",
@@ -287,3 +287,6 @@ MAX_SESSION_MINUTES = 600
 # Plans are reviewed every 90 days unless the plan says otherwise: the quarterly review common
 # in local peer support and care-planning policies; set per plan, between a week and a year.
 DEFAULT_REVIEW_INTERVAL_DAYS = 90
+
+# the shortest and longest review interval a plan may have, in days: a week and a year
+REVIEW_INTERVAL_DAYS_RANGE = (7, 366)

@@ -7,22 +7,16 @@ when its person is erased here."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 
 from marshmallow import ValidationError
 from nameko.extensions import DependencyProvider
 
-from services.referrals.domain import (
-    REFERRAL_SOURCES,
-    IncomingOffer,
-    OfferAwaitsThePersonsRecord,
-    Referral,
-    TransferredPersonMayBeRegisteredHere,
-    require_referable,
-)
-from services.referrals.people import Person, RegisterPersonBody
-from services.referrals.projections import SCHEMA
-from services.referrals.schemas import (
+from contracts.referrals import SCHEMA
+from contracts.referrals.codes import REFERRAL_SOURCES
+from services.referrals import queries
+from services.referrals.access import ReferralAccess, today
+from services.referrals.api import (
     AcceptOfferBody,
     OfferBody,
     OfferDeclineBody,
@@ -31,22 +25,33 @@ from services.referrals.schemas import (
     OfferPage,
     OfferWithdrawBody,
     ReferralOut,
+    referral_out,
+)
+from services.referrals.api_people import RegisterPersonBody
+from services.referrals.domain import (
+    IncomingOffer,
+    OfferAwaitsThePersonsRecord,
+    Person,
+    Referral,
+    TransferredPersonMayBeRegisteredHere,
+    registration,
+    require_referable,
+    shared_record,
 )
 from services.referrals.transfers import (
     destroy_offer_record,
     open_offer_record,
     record_standing,
-    shared_record,
 )
 from shared import policy
 from shared.aggregate import RuleBroken
 from shared.auth import Principal
+from shared.commands import respond
 from shared.config import Settings
-from shared.events import derived_id
-from shared.eventstore import ConcurrencyError
+from shared.events import NewEvent, RecordedEvent, derived_id
 from shared.transfer_keys import TransferKeys
 from shared.vault import ERASED
-from shared.web import NotFound, context_of, expected_version, route
+from shared.web import NotFound, context_of, route
 
 DECIDERS = policy.MAY_DECIDE_REFERRALS
 # what a partner learns of a referral offered to it before accepting: coded fields only
@@ -67,14 +72,18 @@ class PartnerTransferKeys(DependencyProvider):
         return self.keys
 
 
-def _today() -> date:
-    return datetime.now(UTC).date()
+def visible_offer(principal: Principal):
+    """An offer is to one partner, and exists for no other."""
+
+    def visible(offer: IncomingOffer, history: list[RecordedEvent]) -> None:
+        if history[0].partner_id != principal.partner_id:
+            raise NotFound("no such offer")
+
+    return visible
 
 
-class OffersApi:
-    """Mixed into the referrals service; expects `store`, `vault`, `audit`, `transfer_keys`,
-    and its `_load_with_events`, `_command`, `_respond`, `_date`, `_person_standing`,
-    `_registration`, `_possible_duplicates`."""
+class OffersApi(ReferralAccess):
+    """Mixed into the referrals service; expects `store`, `vault`, `audit`, `transfer_keys`."""
 
     # -- offering a referral -------------------------------------------------------------------
 
@@ -88,30 +97,32 @@ class OffersApi:
         " for that partner alone, as far as their consent allows",
     )
     def offer(self, request, principal, referral_id, body):
-        referral, history = self._load_with_events(principal, referral_id)
-        expected = expected_version(request, body)
-        if expected is not None and expected != referral.version:
-            raise ConcurrencyError(referral_id, expected, referral.version)
-        version, to_partner, offer_id = referral.version, body["to_partner"], str(uuid.uuid4())
-        coded = {name: referral.details[name] for name in OFFERED_FIELDS}
-        events = referral.offer_to(
-            to_partner,
-            principal.partner_id,
-            principal.user_id,
-            self._date(body),
-            {"offer_id": offer_id, **coded},
-            body["share"],
-        )
-        if not self.transfer_keys.can_seal_for(to_partner):
-            raise RuleBroken(
-                "OfferNeedsThePartnersTransferKey",
-                f"this node has no public transfer key for {to_partner}: nothing can be sealed"
-                " for them until it is configured (PEERLINK_TRANSFER_PUBLIC_KEYS)",
-            )
-        shares = events[0].payload["shares"]
+        referral, history = self._referral(principal, referral_id)
+        to_partner, offer_id = body["to_partner"], str(uuid.uuid4())
         person_id = referral.details["person_id"]
+        offered: list[NewEvent] = []
+
+        def act(referral: Referral) -> list[NewEvent]:
+            coded = {name: referral.details[name] for name in OFFERED_FIELDS}
+            events = referral.offer_to(
+                to_partner,
+                principal.partner_id,
+                principal.user_id,
+                self._date(body),
+                {"offer_id": offer_id, **coded},
+                body["share"],
+            )
+            if not self.transfer_keys.can_seal_for(to_partner):
+                raise RuleBroken(
+                    "OfferNeedsThePartnersTransferKey",
+                    f"this node has no public transfer key for {to_partner}: nothing can be"
+                    " sealed for them until it is configured (PEERLINK_TRANSFER_PUBLIC_KEYS)",
+                )
+            offered.extend(events)
+            return events
 
         def seal(cur):
+            shares = offered[0].payload["shares"]
             record = self._shared_record(cur, referral, history, shares)
             cur.execute(
                 f"INSERT INTO {SCHEMA}.transfer_outbox (offer_id, referral_id, to_partner, sealed)"
@@ -136,16 +147,8 @@ class OffersApi:
                 cur=cur,
             )
 
-        recorded = self.store.append(
-            Referral.stream_type,
-            referral_id,
-            version,
-            events,
-            context_of(principal, request),
-            within=seal,
-        )
-        referral.version = recorded[-1].version
-        return self._respond(referral)
+        self.commands.run(request, principal, referral, history, body, act, within=seal)
+        return respond(referral, referral_out(referral))
 
     def _shared_record(self, cur, referral: Referral, history, shares: list[str]) -> dict:
         person_id = referral.details["person_id"]
@@ -156,7 +159,7 @@ class OffersApi:
                 "NothingIsSharedAboutAnErasedPerson",
                 "the person this referral is about was erased here; nothing of them is shared",
             )
-        coded = Person(person_id, self.store.read_stream(Person.stream_type, person_id)).coded
+        coded = Person.fold(person_id, self.store.read_stream(Person.stream_type, person_id)).coded
         texts = {}
         for share, name in SHARED_TEXTS.items():
             text_id = referral.text_ids.get(name)
@@ -174,7 +177,7 @@ class OffersApi:
         summary="Withdraw an offer not yet answered: the partner keeps nothing of the person",
     )
     def withdraw_offer(self, request, principal, referral_id, body):
-        return self._command(
+        return self._step(
             request,
             principal,
             referral_id,
@@ -185,14 +188,10 @@ class OffersApi:
     def _after_erasure(self, cur, person_id: str, principal: Principal, context) -> None:
         """In the erasure's transaction: an open offer of the person's referral is withdrawn,
         and a partner a referral of theirs went to is told (an event it receives)."""
-        cur.execute(
-            f"SELECT referral_id FROM {SCHEMA}.referral_list WHERE person_id = %s ORDER BY 1",
-            (person_id,),
-        )
-        for (referral_id,) in cur.fetchall():
+        for referral_id in queries.referrals_of(cur, person_id):
             events = self.store.read_stream(Referral.stream_type, referral_id)
             referral = Referral.fold(referral_id, events)
-            decided = referral.person_erased(principal.user_id, _today())
+            decided = referral.person_erased(principal.user_id, today())
             if decided:
                 self.store.append_within(
                     cur, Referral.stream_type, referral_id, referral.version, decided, context
@@ -200,11 +199,10 @@ class OffersApi:
 
     # -- offers from other partners ------------------------------------------------------------
 
-    def _load_offer(self, principal: Principal, offer_id: str) -> IncomingOffer:
-        events = self.store.read_stream(IncomingOffer.stream_type, offer_id)
-        if not events or events[0].partner_id != principal.partner_id:
-            raise NotFound("no such offer")
-        return IncomingOffer.fold(offer_id, events)
+    def _offer(self, principal: Principal, offer_id: str):
+        return self.commands.load(
+            IncomingOffer, offer_id, missing="no such offer", visible=visible_offer(principal)
+        )
 
     def _offer_out(self, cur, offer: IncomingOffer, **extra) -> dict:
         return OfferOut().dump(
@@ -225,25 +223,9 @@ class OffersApi:
         " those whose person the offering partner has erased since)",
     )
     def offers(self, request, principal, query):
-        clauses, params = ["partner_id = %s"], [principal.partner_id]
-        if "status" in query:
-            clauses.append("status = %s")
-            params.append(query["status"])
-        if "erasure_noticed" in query:
-            clauses.append(
-                f"erasure_noticed_on IS {'NOT ' if query['erasure_noticed'] else ''}NULL"
-            )
-        where = " AND ".join(clauses)
         with self.store.db.transaction() as cur:
-            cur.execute(f"SELECT count(*) FROM {SCHEMA}.incoming_offers WHERE {where}", params)
-            total = cur.fetchone()[0]
-            cur.execute(
-                f"SELECT offer_id FROM {SCHEMA}.incoming_offers WHERE {where}"
-                " ORDER BY offered_on, offer_id LIMIT %s OFFSET %s",
-                (*params, query["limit"], query["offset"]),
-            )
-            ids = [str(row[0]) for row in cur.fetchall()]
-            items = [self._offer_out(cur, self._load_offer(principal, i)) for i in ids]
+            total, ids = queries.offer_page(cur, principal.partner_id, query)
+            items = [self._offer_out(cur, self._offer(principal, i)[0]) for i in ids]
         return {"items": items, "total": total, "limit": query["limit"], "offset": query["offset"]}
 
     @route(
@@ -255,7 +237,7 @@ class OffersApi:
         " it brought (audited)",
     )
     def read_offer(self, request, principal, offer_id):
-        offer = self._load_offer(principal, offer_id)
+        offer, _ = self._offer(principal, offer_id)
         with self.store.db.transaction() as cur:
             record = open_offer_record(self.vault, cur, offer_id)
             if not isinstance(record, dict):
@@ -281,7 +263,7 @@ class OffersApi:
         " with it or linked to someone registered here (409 naming the candidates to choose from)",
     )
     def accept_offer(self, request, principal, offer_id, body):
-        offer = self._load_offer(principal, offer_id)
+        offer, history = self._offer(principal, offer_id)
         on = self._date(body)
         offer.require_open("accepted")
         with self.store.db.transaction() as cur:
@@ -291,7 +273,7 @@ class OffersApi:
                 "the person's record sealed for this partner has not arrived yet; it follows"
                 " the offer within moments unless the offering partner's node is away"
             )
-        person_id, person, registration = self._person_for(principal, offer_id, record, body)
+        person_id, person, registering = self._person_for(principal, offer_id, record, body)
         # ids derived from the offer, so that nothing is made twice for one offer
         referral = Referral(str(derived_id(offer_id, "referral")))
         texts = {
@@ -303,12 +285,11 @@ class OffersApi:
         referral_events = referral.receive(
             self._transferred_details(offer, record, person_id, on, text_ids)
         )
-        offer_events = offer.accept(principal.user_id, on, referral.id, person_id, person)
         context = context_of(principal, request)
 
         def together(cur):
-            if registration is not None:
-                event, identifiers = registration
+            if registering is not None:
+                event, identifiers = registering
                 self.store.append_within(cur, Person.stream_type, person_id, 0, [event], context)
                 self.vault.register(cur, person_id, identifiers)
             self.store.append_within(
@@ -319,15 +300,15 @@ class OffersApi:
             # the record is the person's own record here now: the offer's copy is destroyed
             destroy_offer_record(self.vault, cur, offer_id, "accepted; kept as the person's own")
 
-        recorded = self.store.append(
-            IncomingOffer.stream_type,
-            offer_id,
-            offer.version,
-            offer_events,
-            context,
+        self.commands.run(
+            request,
+            principal,
+            offer,
+            history,
+            body,
+            lambda offer: offer.accept(principal.user_id, on, referral.id, person_id, person),
             within=together,
         )
-        offer.version = recorded[-1].version
         with self.store.db.transaction() as cur:
             return self._offer_out(cur, offer)
 
@@ -365,7 +346,7 @@ class OffersApi:
                     candidates,
                 )
         person_id = str(derived_id(offer_id, "person"))
-        return person_id, "registered", self._registration(person_id, registering)
+        return person_id, "registered", registration(person_id, registering, today())
 
     @staticmethod
     def _transferred_details(
@@ -417,18 +398,17 @@ class OffersApi:
         " brought is destroyed",
     )
     def decline_offer(self, request, principal, offer_id, body):
-        offer = self._load_offer(principal, offer_id)
-        events = offer.decline(principal.user_id, self._date(body), body["reason"])
-        recorded = self.store.append(
-            IncomingOffer.stream_type,
-            offer_id,
-            offer.version,
-            events,
-            context_of(principal, request),
+        offer, history = self._offer(principal, offer_id)
+        self.commands.run(
+            request,
+            principal,
+            offer,
+            history,
+            body,
+            lambda offer: offer.decline(principal.user_id, self._date(body), body["reason"]),
             within=lambda cur: destroy_offer_record(
                 self.vault, cur, offer_id, "the offer was declined"
             ),
         )
-        offer.version = recorded[-1].version
         with self.store.db.transaction() as cur:
             return self._offer_out(cur, offer)

@@ -8,40 +8,32 @@ import logging
 import uuid
 from datetime import UTC, date, datetime
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 from nameko.timer import timer
 
-from contracts.referrals.codes import (
-    AGE_BANDS as AGE_BANDS,
+from services.referrals import queries
+from services.referrals.access import ReferralAccess, today
+from services.referrals.api_people import (
+    ErasePersonBody,
+    PeopleFound,
+    PersonExport,
+    PersonHistory,
+    PersonOut,
+    RegisterPersonBody,
+    SearchQuery,
+    UpdatePersonBody,
 )
-from contracts.referrals.codes import (
-    ERASURE_REASONS as ERASURE_REASONS,
-)
-from contracts.referrals.codes import (
-    ETHNICITY as ETHNICITY,
-)
-from contracts.referrals.codes import (
-    GENDERS as GENDERS,
-)
-from services.referrals.retention import PersonRetentionDuePayload
-from shared import policy
+from services.referrals.domain import ErasureReasonMustNotIdentify, Person, registration
+from shared import metrics, policy
 from shared import vault as people_vault
-from shared.aggregate import ReferenceRefused
 from shared.auth import Forbidden, Principal
-from shared.db import rows
-from shared.events import NewEvent
-from shared.web import BadRequest, NotFound, Text, context_of, route
+from shared.events import RecordedEvent
+from shared.web import BadRequest, NotFound, context_of, route
 
 # how often the key tables are swept after erasures whose own sweep was held up, or made where
 # no sweep follows them (an offer's record destroyed by the node worker)
 KEY_SWEEP_SECONDS = 60
 
 log = logging.getLogger(__name__)
-
-
-class ErasureReasonMustNotIdentify(ReferenceRefused):
-    """An erasure's reason outlives the person's key: it must not repeat who they were."""
-
 
 PEOPLE_READERS = policy.MAY_READ_PEOPLE
 PEOPLE_WRITERS = policy.MAY_CHANGE_PEOPLE
@@ -59,243 +51,18 @@ def break_glass_reason(given: str) -> str:
     return reason
 
 
-def age_band(date_of_birth: date, on: date) -> str:
-    years = (
-        on.year
-        - date_of_birth.year
-        - ((on.month, on.day) < (date_of_birth.month, date_of_birth.day))
-    )
-    return next(band for low, high, band in AGE_BANDS if low <= years <= high)
+class PeopleApi(ReferralAccess):
+    """Mixed into the referrals service; expects `store`, `vault`, `audit`, `name`."""
 
+    def _person(
+        self, principal: Principal, person_id, request=None
+    ) -> tuple[Person, list[RecordedEvent]]:
+        def visible(person: Person, history: list[RecordedEvent]) -> None:
+            if history[0].partner_id != principal.partner_id:
+                raise NotFound("no such person")
+            self._may_see(principal, person.id, request)
 
-def postcode_district(postcode: str | None) -> str | None:
-    """The outward code only (e.g. LS7): the most a report may know of where someone lives."""
-    if not postcode:
-        return None
-    compact = postcode.replace(" ", "").upper()
-    return compact[:-3] if len(compact) > 3 else None
-
-
-def _text(max_length: int, **kw):
-    return Text(validate=validate.Length(min=1, max=max_length), **kw)
-
-
-class IdentifiersSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    full_name = _text(200)
-    preferred_name = _text(200, allow_none=True)
-    pronouns = _text(50, allow_none=True)
-    date_of_birth = fields.Date()
-    nhs_number = _text(20, allow_none=True)
-    address = _text(500, allow_none=True)
-    postcode = fields.String(
-        allow_none=True,
-        validate=validate.Regexp(
-            r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$",
-            error="must be a UK postcode, e.g. LS7 3HB",
-        ),
-    )
-    phone = fields.String(
-        allow_none=True,
-        validate=validate.Regexp(
-            r"^\+?[0-9 ()-]{7,20}$", error="must be a phone number of 7 to 20 digits"
-        ),
-    )
-    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
-    gp_practice = _text(200, allow_none=True)
-    emergency_contact = _text(500, allow_none=True)
-    communication_needs = _text(1000, allow_none=True)
-    interpreter_language = _text(100, allow_none=True)
-
-    @validates("nhs_number")
-    def _nhs(self, value, **kwargs):
-        if value is not None:
-            try:
-                people_vault.validate_nhs_number(value)
-            except ValueError as error:
-                raise ValidationError(str(error)) from None
-
-    @validates("date_of_birth")
-    def _born(self, value, **kwargs):
-        if value > datetime.now(UTC).date():
-            raise ValidationError("cannot be in the future")
-        if value < date(1900, 1, 1):
-            raise ValidationError("must be after 1900-01-01")
-
-
-class RegisterPersonBody(IdentifiersSchema):
-    full_name = _text(200, required=True)
-    date_of_birth = fields.Date(required=True)
-    gender = fields.String(load_default="not_known", validate=validate.OneOf(GENDERS))
-    ethnicity = fields.String(load_default="not_stated", validate=validate.OneOf(ETHNICITY))
-
-
-class UpdatePersonBody(IdentifiersSchema):
-    gender = fields.String(validate=validate.OneOf(GENDERS))
-    ethnicity = fields.String(validate=validate.OneOf(ETHNICITY))
-    expected_version = fields.Integer(validate=validate.Range(min=1))
-
-
-class ErasePersonBody(Schema):
-    reason_code = fields.String(required=True, validate=validate.OneOf(ERASURE_REASONS))
-    reason = _text(500, required=True)
-
-
-class SearchQuery(Schema):
-    nhs_number = fields.String(validate=validate.Length(min=1, max=20))
-    full_name = _text(200)
-    date_of_birth = fields.Date()
-
-
-class PersonOut(Schema):
-    person_id = fields.String()
-    version = fields.Integer()
-    status = fields.String()
-    identifiers = fields.Dict(allow_none=True)
-    age_band = fields.String()
-    gender = fields.String()
-    ethnicity = fields.String()
-    postcode_district = fields.String(allow_none=True)
-    possible_duplicates = fields.List(fields.String())
-
-
-class AuditEntry(Schema):
-    """One entry of the audit trail: who read or changed what about a person, when, why."""
-
-    id = fields.Integer()
-    at = fields.AwareDateTime()
-    service = fields.String()
-    user_id = fields.String()
-    role = fields.String()
-    partner_id = fields.String()
-    action = fields.String(
-        validate=validate.OneOf(("read", "change", "search", "export", "erase", "break_glass"))
-    )
-    record_type = fields.String()
-    record_id = fields.String(allow_none=True)
-    person_id = fields.UUID(allow_none=True)
-    fields_ = fields.List(fields.String(), data_key="fields")
-    reason = fields.String(allow_none=True)
-    request_id = fields.String(allow_none=True)
-    detail = fields.Dict(allow_none=True)
-
-
-class IdentifiersVersion(Schema):
-    version = fields.Integer()
-    recorded_at = fields.AwareDateTime()
-    identifiers = fields.Dict(metadata={"description": "The identifiers as this version held them"})
-
-
-class PersonHistory(Schema):
-    person_id = fields.String()
-    status = fields.String(validate=validate.OneOf(("active", "erased")))
-    versions = fields.List(
-        fields.Nested(IdentifiersVersion), metadata={"description": "Oldest first"}
-    )
-
-
-class PeopleFound(Schema):
-    people = fields.List(fields.String(), metadata={"description": "Person ids on this node"})
-
-
-class ExportedEvent(Schema):
-    stream_type = fields.String()
-    stream_id = fields.String()
-    version = fields.Integer()
-    event_type = fields.String()
-    occurred_at = fields.AwareDateTime()
-    recorded_at = fields.AwareDateTime()
-    actor_id = fields.String()
-    actor_role = fields.String()
-    payload = fields.Dict()
-
-
-class PersonExport(Schema):
-    """Subject access: everything this node holds about a person."""
-
-    person = fields.Nested(PersonOut)
-    exported_at = fields.AwareDateTime()
-    records = fields.Dict(
-        keys=fields.String(validate=validate.OneOf(("referrals", "sessions", "safeguarding"))),
-        values=fields.List(fields.Nested(ExportedEvent)),
-        metadata={"description": "Each service's events about the person, in order"},
-    )
-    texts = fields.Dict(
-        keys=fields.String(),
-        values=fields.String(),
-        metadata={"description": 'Every sealed text about the person by id, opened (or "erased")'},
-    )
-    audit = fields.List(fields.Nested(AuditEntry))
-
-
-def register_events(registry) -> None:
-    class PersonRegistered(Schema):
-        person_id = fields.UUID(required=True)
-        age_band = fields.String(
-            required=True, validate=validate.OneOf([band for _, _, band in AGE_BANDS])
-        )
-        gender = fields.String(required=True, validate=validate.OneOf(GENDERS))
-        ethnicity = fields.String(required=True, validate=validate.OneOf(ETHNICITY))
-        postcode_district = fields.String(allow_none=True, validate=validate.Length(max=4))
-
-    class PersonDetailsChanged(Schema):
-        person_id = fields.UUID(required=True)
-        # which identifiers changed, never their values
-        changed = fields.List(
-            fields.String(validate=validate.OneOf(people_vault.IDENTIFIER_FIELDS)), required=True
-        )
-        age_band = fields.String(allow_none=True)
-        gender = fields.String(allow_none=True, validate=validate.OneOf(GENDERS))
-        ethnicity = fields.String(allow_none=True, validate=validate.OneOf(ETHNICITY))
-        postcode_district = fields.String(allow_none=True, validate=validate.Length(max=4))
-
-    class PersonErased(Schema):
-        person_id = fields.UUID(required=True)
-        reason_code = fields.String(required=True, validate=validate.OneOf(ERASURE_REASONS))
-
-    registry.register("PersonRegistered", PersonRegistered)
-    registry.register("PersonDetailsChanged", PersonDetailsChanged)
-    registry.register("PersonErased", PersonErased)
-    registry.register("PersonRetentionDue", PersonRetentionDuePayload)
-
-
-class Person:
-    """A person's coded, non-identifying record, folded from their events."""
-
-    stream_type = "person"
-
-    def __init__(self, person_id: str, events):
-        self.id = person_id
-        self.version = 0
-        self.coded: dict = {}
-        self.is_erased = False
-        for event in events:
-            self.version = event.version
-            if event.event_type == "PersonErased":
-                self.is_erased = True
-            else:
-                self.coded.update(
-                    {
-                        k: v
-                        for k, v in event.payload.items()
-                        if k in ("age_band", "gender", "ethnicity", "postcode_district")
-                        and v is not None
-                    }
-                )
-
-
-class PeopleApi:
-    """Mixed into the referrals service; expects `store`, `vault`, `audit`."""
-
-    def _person(self, principal: Principal, person_id, request=None) -> Person:
-        person_id = str(person_id)
-        events = self.store.read_stream(Person.stream_type, person_id)
-        if not events or events[0].partner_id != principal.partner_id:
-            raise NotFound("no such person")
-        self._may_see(principal, person_id, request)
-        return Person(person_id, events)
+        return self.commands.load(Person, str(person_id), missing="no such person", visible=visible)
 
     def _may_see(self, principal: Principal, person_id: str, request) -> None:
         """Peer workers see the people on their caseload; safeguarding leads may open any
@@ -307,8 +74,6 @@ class PeopleApi:
         reason = request.headers.get(BREAK_GLASS_HEADER) if request is not None else None
         if principal.role == "safeguarding_lead" and reason:
             reason = break_glass_reason(reason)
-            from shared import metrics
-
             self.audit.record(
                 principal,
                 "break_glass",
@@ -326,12 +91,7 @@ class PeopleApi:
 
     def _on_caseload(self, principal: Principal, person_id: str) -> bool:
         with self.store.db.transaction() as cur:
-            cur.execute(
-                "SELECT 1 FROM referrals.referral_list WHERE person_id = %s AND worker_id = %s"
-                " AND status IN ('allocated', 'active', 'on_hold')",
-                (person_id, principal.user_id),
-            )
-            return cur.fetchone() is not None
+            return queries.is_on_caseload(cur, person_id, principal.user_id)
 
     def _after_erasure(self, cur, person_id: str, principal: Principal, context) -> None:
         """What else an erasure changes, in its transaction (a referral's offer withdrawn, a
@@ -362,24 +122,6 @@ class PeopleApi:
                 found |= set(self.vault.find_by_nhs_number(cur, identifiers["nhs_number"]))
         return sorted(found, key=str)
 
-    @staticmethod
-    def _registration(person_id: str, body: dict) -> tuple[NewEvent, dict]:
-        """A person's PersonRegistered event (coded fields only) and the identifiers for the
-        vault, from a RegisterPersonBody."""
-        coded = {k: body[k] for k in ("gender", "ethnicity")}
-        identifiers = {
-            k: (v.isoformat() if isinstance(v, date) else v)
-            for k, v in body.items()
-            if k not in coded
-        }
-        payload = {
-            "person_id": person_id,
-            "age_band": age_band(body["date_of_birth"], datetime.now(UTC).date()),
-            **coded,
-            "postcode_district": postcode_district(identifiers.get("postcode")),
-        }
-        return NewEvent("PersonRegistered", payload), identifiers
-
     @route(
         "POST",
         "/people",
@@ -390,18 +132,18 @@ class PeopleApi:
         summary="Register a person (identifiers go to the vault)",
     )
     def register_person(self, request, principal, body):
-        person_id = str(uuid.uuid4())
-        event, identifiers = self._registration(person_id, body)
+        person = Person(str(uuid.uuid4()))
+        event, identifiers = registration(person.id, body, today())
         duplicates = self._possible_duplicates(identifiers)
-        self.store.append(
+        recorded = self.store.append(
             Person.stream_type,
-            person_id,
+            person.id,
             0,
-            [event],
+            person.decide([event]),
             context_of(principal, request),
-            within=lambda cur: self.vault.register(cur, person_id, identifiers),
+            within=lambda cur: self.vault.register(cur, person.id, identifiers),
         )
-        person = Person(person_id, self.store.read_stream(Person.stream_type, person_id))
+        person.version = recorded[-1].version
         return self._person_out(person, identifiers, duplicates)
 
     @route(
@@ -413,7 +155,7 @@ class PeopleApi:
     )
     def read_person(self, request, principal, person_id):
         person_id = str(person_id)
-        person = self._person(principal, person_id, request)
+        person, _ = self._person(principal, person_id, request)
         with self.store.db.transaction() as cur:
             identifiers = self.vault.read(cur, person_id)
             self.audit.record(
@@ -438,39 +180,27 @@ class PeopleApi:
     )
     def update_person(self, request, principal, person_id, body):
         person_id = str(person_id)
-        person = self._person(principal, person_id, request)
+        person, history = self._person(principal, person_id, request)
         if person.is_erased:
             raise BadRequest("person_id", "an erased person's details cannot be changed")
-        expected = body.pop("expected_version", None)
-        if expected is not None and expected != person.version:
-            from shared.eventstore import ConcurrencyError
-
-            raise ConcurrencyError(person_id, expected, person.version)
-        coded = {k: body.pop(k) for k in ("gender", "ethnicity") if k in body}
-        changes = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in body.items()}
-        if not changes and not coded:
-            raise BadRequest("body", "names no change")
-        payload = {"person_id": person_id, "changed": sorted(changes), **coded}
-        if "date_of_birth" in changes:
-            payload["age_band"] = age_band(body["date_of_birth"], datetime.now(UTC).date())
-        if "postcode" in changes:
-            payload["postcode_district"] = postcode_district(changes["postcode"])
+        coded = {k: body[k] for k in ("gender", "ethnicity") if k in body}
+        changes = {
+            k: (v.isoformat() if isinstance(v, date) else v)
+            for k, v in body.items()
+            if k not in coded and k != "expected_version"
+        }
         merged = {}
+
+        def change(person: Person):
+            if not changes and not coded:
+                raise BadRequest("body", "names no change")
+            return person.change_details(changes, coded, today())
 
         def write(cur):
             merged.update(self.vault.update(cur, person_id, changes))
 
-        self.store.append(
-            Person.stream_type,
-            person_id,
-            person.version,
-            [NewEvent("PersonDetailsChanged", payload)],
-            context_of(principal, request),
-            within=write,
-        )
-        return self._person_out(
-            Person(person_id, self.store.read_stream(Person.stream_type, person_id)), merged
-        )
+        self.commands.run(request, principal, person, history, body, change, within=write)
+        return self._person_out(person, merged)
 
     @route(
         "GET",
@@ -549,7 +279,7 @@ class PeopleApi:
     )
     def erase_person(self, request, principal, person_id, body):
         person_id = str(person_id)
-        person = self._person(principal, person_id, request)
+        person, history = self._person(principal, person_id, request)
         if person.is_erased:
             return self._person_out(person, people_vault.ERASED)
         context = context_of(principal, request)
@@ -572,24 +302,19 @@ class PeopleApi:
             )
             self._after_erasure(cur, person_id, principal, context)
 
-        self.store.append(
-            Person.stream_type,
-            person_id,
-            person.version,
-            [
-                NewEvent(
-                    "PersonErased", {"person_id": person_id, "reason_code": body["reason_code"]}
-                )
-            ],
-            context,
+        self.commands.run(
+            request,
+            principal,
+            person,
+            history,
+            body,
+            lambda person: person.erase(body["reason_code"]),
             within=shred,
+            context=context,
         )
         # committed: now no old row version may keep the key (docs/erasure.md)
         self._sweep_key_tables()
-        return self._person_out(
-            Person(person_id, self.store.read_stream(Person.stream_type, person_id)),
-            people_vault.ERASED,
-        )
+        return self._person_out(person, people_vault.ERASED)
 
     def _sweep_key_tables(self) -> bool:
         try:
@@ -613,7 +338,7 @@ class PeopleApi:
     )
     def export_person(self, request, principal, person_id):
         person_id = str(person_id)
-        person = self._person(principal, person_id, request)
+        person, _ = self._person(principal, person_id, request)
         with self.store.db.transaction() as cur:
             identifiers = self.vault.read(cur, person_id)
             self.audit.record(
@@ -625,21 +350,10 @@ class PeopleApi:
                 request_id=request.peerlink_request_id,
                 cur=cur,
             )
-            records = {}
-            for schema in ("referrals", "sessions", "safeguarding"):
-                cur.execute(
-                    f"SELECT stream_type, stream_id, version, event_type, occurred_at,"
-                    f" recorded_at, actor_id, actor_role, payload FROM {schema}.events"
-                    # their own events, and the events of streams they appear in that name
-                    # nobody (a group session's start, not another member's attendance)
-                    f" WHERE payload->>'person_id' = %s OR (payload->>'person_id' IS NULL"
-                    f"   AND (stream_type, stream_id) IN ("
-                    f"     SELECT stream_type, stream_id FROM {schema}.events"
-                    f"     WHERE payload->>'person_id' = %s))"
-                    f" ORDER BY position",
-                    (person_id, person_id),
-                )
-                records[schema] = rows(cur)
+            records = {
+                schema: queries.events_about(cur, schema, person_id)
+                for schema in queries.NODE_SCHEMAS
+            }
             texts = self._texts_of(cur, person_id)
         total, trail = self.audit.for_person(person_id, 10_000, 0)
         return {
@@ -652,12 +366,8 @@ class PeopleApi:
 
     def _texts_of(self, cur, person_id: str) -> dict[str, str]:
         """Every sealed text about the person (session notes, plan goals), opened."""
-        cur.execute(
-            "SELECT text_id FROM vault.sensitive_texts WHERE person_id = %s ORDER BY text_id",
-            (person_id,),
-        )
         texts = {}
-        for (text_id,) in cur.fetchall():
+        for text_id in queries.sealed_text_ids(cur, person_id):
             text = self.vault.open_text(cur, text_id)
             texts[str(text_id)] = "erased" if text is people_vault.ERASED else text
         return texts

@@ -3,7 +3,7 @@ flagged for review (an event on the person's stream), and listed for partner adm
 on erasure. Nothing is deleted by the job itself.
 
 The NHS Records Management Code of Practice keeps mental health records 20 years after the last
-contact (DOMAIN.md, "Data protection"); a partner sets its own period with
+contact (docs/domain.md, "Data protection"); a partner sets its own period with
 PEERLINK_RETENTION_YEARS. A person's last contact is the latest of: their registration, a
 referral received or first contact made for them, and a session at which they were seen.
 """
@@ -15,44 +15,19 @@ import os
 import uuid
 from datetime import UTC, date, datetime
 
-from marshmallow import Schema, fields, validate
 from nameko.timer import timer
 
+from services.referrals import queries
+from services.referrals.api_people import RetentionDuePage, RetentionReview, RetentionReviewBody
 from shared import policy
 from shared.events import Actor, Context, NewEvent
 from shared.eventstore import ConcurrencyError
-from shared.web import BadRequest, PageQuery, route
+from shared.web import BadRequest, PageQuery, context_of, route
 
 log = logging.getLogger(__name__)
 
 RETENTION_YEARS = int(os.environ.get("PEERLINK_RETENTION_YEARS", "20"))
 JOB_ACTOR = Actor("retention-job", "service")
-
-LAST_CONTACTS = """
-WITH people AS (
-    SELECT person_id, created_at::date AS registered_on
-    FROM vault.person_keys WHERE wrapped_key IS NOT NULL),
-referrals AS (
-    SELECT person_id, max(greatest(received_on, first_contact_on)) AS last_on
-    FROM referrals.referral_list GROUP BY 1),
-sessions AS (
-    SELECT a.person_id, max(s.starts_at)::date AS last_on
-    FROM sessions.attendance a JOIN sessions.session_list s USING (session_id)
-    WHERE a.status IN ('attended', 'late_seen') GROUP BY 1),
-flags AS (
-    SELECT DISTINCT ON (stream_id) stream_id::uuid AS person_id,
-           (payload->>'last_contact_on')::date AS flagged_last_contact, recorded_at AS flagged_at
-    FROM referrals.events WHERE event_type = 'PersonRetentionDue'
-    ORDER BY stream_id, version DESC)
-SELECT p.person_id, greatest(p.registered_on, r.last_on, s.last_on) AS last_contact_on,
-       f.flagged_last_contact, f.flagged_at
-FROM people p
-LEFT JOIN referrals r USING (person_id)
-LEFT JOIN sessions s USING (person_id)
-LEFT JOIN flags f USING (person_id)
-WHERE greatest(p.registered_on, r.last_on, s.last_on) < %(cutoff)s
-ORDER BY 2, 1
-"""
 
 
 def retention_cutoff(as_of: date, years: int = RETENTION_YEARS) -> date:
@@ -64,43 +39,12 @@ def retention_cutoff(as_of: date, years: int = RETENTION_YEARS) -> date:
         return as_of.replace(year=as_of.year - years, day=28)
 
 
-class RetentionReviewBody(Schema):
-    # a review may look ahead (who will be due by then) but never back
-    as_of = fields.Date(load_default=None)
-
-
-class RetentionDueItem(Schema):
-    person_id = fields.String()
-    last_contact_on = fields.Date()
-    flagged_at = fields.AwareDateTime(
-        allow_none=True, metadata={"description": "When flagged for this last contact, if yet"}
-    )
-
-
-class RetentionReview(Schema):
-    as_of = fields.Date()
-    retention_years = fields.Integer()
-    flagged = fields.Integer(metadata={"description": "How many this review flagged"})
-    due = fields.List(fields.Nested(RetentionDueItem))
-    total = fields.Integer()
-
-
-class RetentionDuePage(Schema):
-    as_of = fields.Date()
-    retention_years = fields.Integer()
-    items = fields.List(fields.Nested(RetentionDueItem))
-    total = fields.Integer()
-    limit = fields.Integer()
-    offset = fields.Integer()
-
-
 class RetentionApi:
     """Mixed into the referrals service; expects `store`, `settings`, `audit`."""
 
     def _due(self, as_of: date) -> list[dict]:
         with self.store.db.transaction() as cur:
-            cur.execute(LAST_CONTACTS, {"cutoff": retention_cutoff(as_of)})
-            rows = cur.fetchall()
+            rows = queries.last_contacts(cur, retention_cutoff(as_of))
         return [
             {
                 "person_id": str(person),
@@ -162,8 +106,6 @@ class RetentionApi:
         as_of = body.get("as_of") or today
         if as_of < today:
             raise BadRequest("as_of", "cannot be in the past: the review flags who is due now")
-        from shared.web import context_of
-
         flagged = self._flag(as_of, context_of(principal, request))
         due = self._due(as_of)
         return {
@@ -202,10 +144,3 @@ class RetentionApi:
             "limit": query["limit"],
             "offset": query["offset"],
         }
-
-
-class PersonRetentionDuePayload(Schema):
-    person_id = fields.UUID(required=True)
-    last_contact_on = fields.Date(required=True)
-    retention_years = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
-    review_as_of = fields.Date(required=True)

@@ -14,11 +14,12 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import date
 
 from marshmallow import ValidationError
 
+from contracts.referrals.events import SharedRecord
 from services.referrals.domain import (
     IncomingOffer,
     NoOfferToAnswer,
@@ -28,6 +29,7 @@ from services.referrals.domain import (
 from shared import metrics
 from shared.config import broker_user, source_name
 from shared.consumer import INFRASTRUCTURE_ERRORS, SenderCheck
+from shared.db import Reachability, is_database_error
 from shared.events import SYSTEM, Context, RecordedEvent, derived_id, with_id
 from shared.relay import Publisher
 from shared.topology import TRANSFERS_EXCHANGE, transfer_routing_key
@@ -50,46 +52,6 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.transfer_outbox (
 """
 RECORD_EVENT_TYPE = "PersonRecordSealed"
 
-# the vault's identifier fields, by what the person consents to share
-PERSON_FIELDS = (
-    "full_name",
-    "preferred_name",
-    "pronouns",
-    "date_of_birth",
-    "nhs_number",
-    "gp_practice",
-    "communication_needs",
-    "interpreter_language",
-)
-CONTACT_FIELDS = ("address", "postcode", "phone", "email", "emergency_contact")
-# of a referral's events, what its shared history keeps: the step, its date, its codes
-_HISTORY_CODES = (
-    "source",
-    "urgency",
-    "risk_level",
-    "needs",
-    "reason",
-    "field",
-    "value",
-    "previous_value",
-    "to_partner",
-)
-_HISTORY_DATES = (
-    "received_on",
-    "accepted_on",
-    "declined_on",
-    "allocated_on",
-    "contacted_on",
-    "on",
-    "discharged_on",
-    "closed_on",
-    "recorded_on",
-    "corrected_on",
-    "offered_on",
-    "withdrawn_on",
-    "transferred_on",
-)
-
 
 # -- the record an offer brings ------------------------------------------------------------------
 
@@ -101,46 +63,6 @@ def offer_subject(offer_id) -> uuid.UUID:
 
 def offer_record_id(offer_id) -> uuid.UUID:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"peerlink:offer/{offer_id}/record")
-
-
-def history_step(event: RecordedEvent) -> dict:
-    p = event.payload
-    on = next((p[name] for name in _HISTORY_DATES if p.get(name)), None)
-    codes = {name: p[name] for name in _HISTORY_CODES if p.get(name) is not None}
-    return {"event": event.event_type, "on": str(on) if on else None, "codes": codes}
-
-
-def shared_record(
-    shares: Iterable[str],
-    identifiers: Mapping[str, str],
-    coded: Mapping[str, str],
-    referral: Referral,
-    events: list[RecordedEvent],
-    texts: Mapping[str, str],
-) -> dict:
-    """What is sealed for the partner: of the person's identifiers (`identifiers`, the vault's;
-    `coded`, their registration's codes), the referral's words (`texts`, opened) and its
-    events, the parts named in `shares`, and nothing else."""
-    shares = list(shares)
-    record: dict = {"shares": shares}
-    if "identifiers" in shares:
-        record["identifiers"] = {k: v for k, v in identifiers.items() if k in PERSON_FIELDS}
-        record["gender"] = coded.get("gender")
-        record["ethnicity"] = coded.get("ethnicity")
-    if "contact" in shares:
-        consent = referral.consent or {}
-        record["contact"] = {k: v for k, v in identifiers.items() if k in CONTACT_FIELDS}
-        record["preferred_contact_mode"] = referral.details.get("preferred_contact_mode")
-        record["to_contact"] = consent.get("to_contact")
-        record["contact_methods"] = consent.get("contact_methods")
-        record["contact_times"] = texts.get("contact_times") or consent.get("contact_times")
-    if "needs" in shares:
-        record["needs_notes"] = texts.get("needs_notes")
-    if "risk" in shares:
-        record["risk_notes"] = texts.get("risk_notes")
-    if "history" in shares:
-        record["history"] = [history_step(event) for event in events]
-    return record
 
 
 def keep_offer_record(vault, cur, offer_id, record: dict) -> bool:
@@ -316,8 +238,6 @@ class SealedRecords:
 
     def open(self, body: dict) -> dict:
         """The record, or SealBroken / ValidationError when it is not one to keep."""
-        from services.referrals.schemas import SharedRecord
-
         record = self.keys.open(body["partner_id"], body["offer_id"], body["sealed"])
         SharedRecord().load(record)
         return record
@@ -369,6 +289,7 @@ class InboundTransfers:
         self.db = db
         self.max_attempts = max_attempts
         self.retry_delay_seconds = 0.1
+        self.database = Reachability(name)
         others = [p for p in partners if p != partner_id]
         self.check = SenderCheck([source_name(p, "referrals") for p in others], broker_user)
 
@@ -471,6 +392,7 @@ class TransferSender:
         self.poll_seconds = poll_seconds
         self.source = source_name(partner_id, "transfers")
         self.publisher = Publisher(amqp_url, exchange=TRANSFERS_EXCHANGE)
+        self.database = Reachability("transfer-outbox")
 
     def step(self) -> int:
         with self.db.transaction() as cur:
@@ -509,8 +431,12 @@ class TransferSender:
             try:
                 sent = self.step()
                 backoff = 0.1
-            except Exception:  # noqa: BLE001 - outlives broker and database outages
-                log.exception("transfer outbox: publishing failed, retrying")
+                self.database.reached()
+            except Exception as error:  # noqa: BLE001 - outlives broker and database outages
+                if is_database_error(error):
+                    self.database.failed(error)  # said once an outage, not once a retry
+                else:
+                    log.exception("transfer outbox: publishing failed, retrying")
                 metrics.RELAY_FAILURES.labels(self.source).inc()
                 self.publisher.close()
                 stop.wait(backoff)

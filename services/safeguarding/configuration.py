@@ -1,7 +1,7 @@
 """A partner's safeguarding settings, read from the environment once per process: timescales per
 severity, who is told at each rung of the escalation ladder, and where e-mail goes.
 
-Timescales are local policy (DOMAIN.md), so a partner sets them without a code change:
+Timescales are local policy (docs/domain.md), so a partner sets them without a code change:
 PEERLINK_SAFEGUARDING_TIMESCALES is JSON naming only what differs from the defaults, e.g.
 ``{"high": {"acknowledge": {"hours": 1}}, "standard": {"decide": {"working_days": 1}}}``; a
 time allowed is ``{"hours": h, "minutes": m, "seconds": s}`` (clock time),
@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from services.safeguarding.deadlines import (
+from services.safeguarding.domain.deadlines import (
     DEFAULT_TIMESCALES,
     TimeAllowed,
     Timescales,

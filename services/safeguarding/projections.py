@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.safeguarding.deadlines import (
+from services.safeguarding.domain.deadlines import (
     ACKNOWLEDGE,
     DECIDE,
     Timescales,

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import uuid
 
+from contracts.referrals.codes import ACTIVE, ALLOCATED, ON_HOLD
 from services.sessions import caseload
 from services.sessions.domain import Group, Session
-from services.sessions.projections import SCHEMA
+from services.sessions.tables import SCHEMA
 from shared.auth import Forbidden, Principal
 
-OPEN_REFERRAL_STATES = ("allocated", "active", "on_hold")
+# the referral states that put a person on their allocated worker's caseload
+OPEN_REFERRAL_STATES = (ALLOCATED, ACTIVE, ON_HOLD)
 
 
 def sees_everyone(principal: Principal) -> bool:

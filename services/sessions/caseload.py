@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from services.sessions.domain import Rule, Session
+from services.sessions.domain import Session
+from shared.aggregate import Rule
 
 # Roles that see, and so record about, everyone of their partner.
 SEES_THE_PARTNER = ("team_lead", "partner_admin")

@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime, time
 
-from services.sessions import domain
+from contracts.sessions.codes import BOOKED, OPEN
 from services.sessions.domain import Plan, Session
-from services.sessions.projections import SCHEMA
+from services.sessions.tables import SCHEMA
 from shared.aggregate import RuleBroken
 from shared.events import Context, RecordedEvent, derived_id, with_id
 
@@ -27,12 +27,12 @@ log = logging.getLogger(__name__)
 # discharge listed as still to come
 BOOKED_FROM = f"""
 SELECT session_id FROM {SCHEMA}.session_list
-WHERE referral_id = %s AND status = '{domain.BOOKED}' AND starts_at >= %s
+WHERE referral_id = %s AND status = '{BOOKED}' AND starts_at >= %s
 ORDER BY starts_at, session_id
 """
 OPEN_PLANS = f"""
 SELECT plan_id FROM {SCHEMA}.plan_list
-WHERE referral_id = %s AND status = '{domain.OPEN}'
+WHERE referral_id = %s AND status = '{OPEN}'
 ORDER BY plan_id
 """
 

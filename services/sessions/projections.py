@@ -1,7 +1,7 @@
 """The sessions service's read models, kept in the appending transaction so lists, diaries,
 registers and timelines never lag the events; and what it knows of other services: each
 referral's status, learnt from the referrals service's events (a one-to-one needs an active
-referral)."""
+referral). Their tables are in tables.py."""
 
 from __future__ import annotations
 
@@ -9,214 +9,22 @@ from datetime import date, datetime
 
 from psycopg2.extras import Json
 
-from contracts.referrals import SCHEMA as REFERRALS_SCHEMA
 from contracts.referrals.codes import STATUS_AFTER
-from services.sessions import domain
+from contracts.sessions.codes import BOOKED, CANCELLED, HELD, VOIDED
+from services.sessions.domain import not_a_second_group_session, review_due_on
+from services.sessions.tables import GROUP_STARTS_TABLE, READ_MODEL_TABLES, SCHEMA
 from shared.events import RecordedEvent
 from shared.projections import chain
 
-SCHEMA = "sessions"
 CONSUMER = "sessions-referral-status"
 
-DDL = f"""
-CREATE TABLE IF NOT EXISTS {SCHEMA}.referral_status (
-    referral_id  text PRIMARY KEY,
-    person_id    uuid NOT NULL,
-    status       text NOT NULL,
-    worker_id    text,
-    version      integer NOT NULL
-);
-"""
-
-# the referral's own timeline, so a session for it is dated within it: the day it was received
-# and, once it ended (discharged, closed or transferred), the day it ended
-REFERRAL_DATES_DDL = f"""
-ALTER TABLE {SCHEMA}.referral_status ADD COLUMN IF NOT EXISTS received_on date;
-ALTER TABLE {SCHEMA}.referral_status ADD COLUMN IF NOT EXISTS ended_on date;
-"""
 # the event and payload field dating the end of a referral at this partner
 ENDED_ON = {
     "ReferralDischarged": "discharged_on",
     "ReferralClosedWithoutContact": "closed_on",
     "ReferralTransferred": "transferred_on",
 }
-# referrals learnt before their dates were kept take them from the referrals store (same
-# database), the latest correction standing
-REFERRAL_DATES_BACKFILL = f"""
-UPDATE {SCHEMA}.referral_status r SET
-    received_on = (
-        SELECT (CASE e.event_type WHEN 'ReferralReceived' THEN e.payload->>'received_on'
-                ELSE e.payload->>'value' END)::date
-        FROM {REFERRALS_SCHEMA}.events e
-        WHERE e.stream_type = 'referral' AND e.stream_id = r.referral_id
-          AND (e.event_type = 'ReferralReceived' OR (e.event_type = 'ReferralCorrected'
-               AND e.payload->>'field' = 'received_on'))
-        ORDER BY e.version DESC LIMIT 1),
-    ended_on = (
-        SELECT (CASE e.event_type
-                WHEN 'ReferralDischarged' THEN e.payload->>'discharged_on'
-                WHEN 'ReferralClosedWithoutContact' THEN e.payload->>'closed_on'
-                WHEN 'ReferralTransferred' THEN e.payload->>'transferred_on'
-                ELSE e.payload->>'value' END)::date
-        FROM {REFERRALS_SCHEMA}.events e
-        WHERE e.stream_type = 'referral' AND e.stream_id = r.referral_id
-          AND (e.event_type IN ('ReferralDischarged', 'ReferralClosedWithoutContact',
-                                'ReferralTransferred')
-               OR (e.event_type = 'ReferralCorrected' AND e.payload->>'field' IN
-                   ('discharged_on', 'closed_on', 'transferred_on')))
-        ORDER BY e.version DESC LIMIT 1);
-"""
-
-# the day of the referral's first contact (and its corrections): no one-to-one or carer session
-# for it is dated earlier
-FIRST_CONTACT_DDL = f"""
-ALTER TABLE {SCHEMA}.referral_status ADD COLUMN IF NOT EXISTS first_contact_on date;
-"""
-FIRST_CONTACT_BACKFILL = f"""
-UPDATE {SCHEMA}.referral_status r SET
-    first_contact_on = (
-        SELECT (CASE e.event_type WHEN 'FirstContactMade' THEN e.payload->>'contacted_on'
-                ELSE e.payload->>'value' END)::date
-        FROM {REFERRALS_SCHEMA}.events e
-        WHERE e.stream_type = 'referral' AND e.stream_id = r.referral_id
-          AND (e.event_type = 'FirstContactMade' OR (e.event_type = 'ReferralCorrected'
-               AND e.payload->>'field' = 'first_contact_on'))
-        ORDER BY e.version DESC LIMIT 1);
-"""
-
-READ_MODEL_DDL = f"""
-CREATE INDEX IF NOT EXISTS referral_status_person ON {SCHEMA}.referral_status (person_id);
-CREATE TABLE IF NOT EXISTS {SCHEMA}.session_list (
-    session_id          text PRIMARY KEY,
-    kind                text NOT NULL,
-    status              text NOT NULL,
-    mode                text NOT NULL,
-    medium_code         text NOT NULL,
-    location            text NOT NULL,
-    worker_ids          text[] NOT NULL,
-    referral_id         text,
-    person_id           uuid,
-    group_id            text,
-    -- when it started, or is planned to
-    starts_at           timestamptz NOT NULL,
-    duration_minutes    integer NOT NULL,
-    anonymous_attendees integer,
-    cancelled_by        text,
-    version             integer NOT NULL,
-    updated_at          timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX IF NOT EXISTS session_list_starts ON {SCHEMA}.session_list (starts_at);
-CREATE INDEX IF NOT EXISTS session_list_workers ON {SCHEMA}.session_list USING gin (worker_ids);
-CREATE INDEX IF NOT EXISTS session_list_group ON {SCHEMA}.session_list (group_id, starts_at);
-CREATE INDEX IF NOT EXISTS session_list_person ON {SCHEMA}.session_list (person_id);
-CREATE TABLE IF NOT EXISTS {SCHEMA}.attendance (
-    session_id       text NOT NULL,
-    person_id        uuid NOT NULL,
-    status           text NOT NULL,
-    attendance_code  text NOT NULL,
-    is_corrected     boolean NOT NULL DEFAULT false,
-    PRIMARY KEY (session_id, person_id)
-);
-CREATE INDEX IF NOT EXISTS attendance_person ON {SCHEMA}.attendance (person_id);
-CREATE TABLE IF NOT EXISTS {SCHEMA}.group_list (
-    group_id          text PRIMARY KEY,
-    name              text NOT NULL,
-    kind              text NOT NULL,
-    status            text NOT NULL,
-    capacity          integer NOT NULL,
-    members           integer NOT NULL DEFAULT 0,
-    waiting           integer NOT NULL DEFAULT 0,
-    facilitator_ids   text[] NOT NULL,
-    sessions_planned  integer,
-    created_on        date NOT NULL,
-    version           integer NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {SCHEMA}.group_people (
-    group_id   text NOT NULL,
-    person_id  uuid NOT NULL,
-    place      text NOT NULL CHECK (place IN ('member', 'waiting')),
-    since      date NOT NULL,
-    PRIMARY KEY (group_id, person_id)
-);
-CREATE INDEX IF NOT EXISTS group_people_person ON {SCHEMA}.group_people (person_id);
-CREATE TABLE IF NOT EXISTS {SCHEMA}.plan_list (
-    plan_id               text PRIMARY KEY,
-    person_id             uuid NOT NULL,
-    kind                  text NOT NULL,
-    status                text NOT NULL,
-    revision              integer NOT NULL,
-    referral_id           text,
-    drafted_on            date NOT NULL,
-    last_reviewed_on      date,
-    review_interval_days  integer NOT NULL,
-    review_due_on         date,
-    version               integer NOT NULL
-);
-CREATE INDEX IF NOT EXISTS plan_list_person ON {SCHEMA}.plan_list (person_id);
-CREATE INDEX IF NOT EXISTS plan_list_due ON {SCHEMA}.plan_list (review_due_on)
-    WHERE status = 'open';
-CREATE TABLE IF NOT EXISTS {SCHEMA}.signposting_list (
-    signposting_id  text PRIMARY KEY,
-    person_id       uuid NOT NULL,
-    destination     text NOT NULL,
-    outcome         text NOT NULL,
-    signposted_on   date NOT NULL,
-    referral_id     text,
-    session_id      text,
-    version         integer NOT NULL
-);
-CREATE INDEX IF NOT EXISTS signposting_list_person ON {SCHEMA}.signposting_list (person_id);
--- one row per event about a person: what their timeline shows, coded, never free text
-CREATE TABLE IF NOT EXISTS {SCHEMA}.timeline (
-    position     bigint NOT NULL,
-    person_id    uuid NOT NULL,
-    happened_at  timestamptz NOT NULL,
-    stream_type  text NOT NULL,
-    stream_id    text NOT NULL,
-    event_type   text NOT NULL,
-    detail       jsonb NOT NULL,
-    PRIMARY KEY (person_id, position)
-);
-CREATE INDEX IF NOT EXISTS timeline_when ON {SCHEMA}.timeline (person_id, happened_at);
-"""
-
-# records withdrawn as made in error stay, marked, so lists and timelines can leave them out
-VOIDS_DDL = f"""
-ALTER TABLE {SCHEMA}.signposting_list ADD COLUMN IF NOT EXISTS is_voided boolean NOT NULL
-    DEFAULT false;
-ALTER TABLE {SCHEMA}.timeline ADD COLUMN IF NOT EXISTS is_voided boolean NOT NULL DEFAULT false;
-"""
 ATTENDANCE_EVENTS = ("AttendanceRecorded", "AttendanceCorrected")
-
-# a group meets once at a time: each standing (booked or held) session of a group claims its
-# start, and the primary key refuses a second claim even when two requests pass the domain's
-# check at the same moment. Sessions recorded twice before the claims existed keep standing
-# (the first of each pair claims the start); they are voided as duplicates by a worker.
-GROUP_STARTS_TABLE = "group_session_starts"
-GROUP_STARTS_DDL = f"""
-CREATE TABLE IF NOT EXISTS {SCHEMA}.group_session_starts (
-    group_id    text NOT NULL,
-    starts_at   timestamptz NOT NULL,
-    session_id  text NOT NULL UNIQUE,
-    PRIMARY KEY (group_id, starts_at)
-);
-INSERT INTO {SCHEMA}.group_session_starts (group_id, starts_at, session_id)
-SELECT DISTINCT ON (group_id, starts_at) group_id, starts_at, session_id
-FROM {SCHEMA}.session_list
-WHERE group_id IS NOT NULL AND status IN ('{domain.BOOKED}', '{domain.HELD}')
-ORDER BY group_id, starts_at, session_id
-ON CONFLICT DO NOTHING;
-"""
-
-READ_MODEL_TABLES = (
-    "session_list",
-    "attendance",
-    "group_list",
-    "group_people",
-    "plan_list",
-    "signposting_list",
-    "timeline",
-)
 
 
 class ReferralStatus:
@@ -266,25 +74,6 @@ def _referral_dates(event_type: str, p: dict) -> tuple[str | None, str | None, s
     return None, None, None
 
 
-def referral_status(cur, referral_id: str) -> dict | None:
-    cur.execute(
-        f"SELECT person_id, status, worker_id, received_on, ended_on, first_contact_on"
-        f" FROM {SCHEMA}.referral_status WHERE referral_id = %s",
-        (referral_id,),
-    )
-    row = cur.fetchone()
-    if row is None:
-        return None
-    return {
-        "person_id": row[0],
-        "status": row[1],
-        "worker_id": row[2],
-        "received_on": row[3],
-        "ended_on": row[4],
-        "first_contact_on": row[5],
-    }
-
-
 def _claim_group_start(cur, session_id: str, kind: str, group_id: str, starts_at: str) -> None:
     """The session's claim on its group's start (moved when it is held at another time); a
     start another standing session claims is refused, even one committed a moment ago."""
@@ -305,9 +94,7 @@ def _claim_group_start(cur, session_id: str, kind: str, group_id: str, starts_at
         )
         claimed = [row[0] for row in cur.fetchall()]
         # none when the claim was given up between the two statements: try once more
-        domain.not_a_second_group_session(
-            kind, group_id, datetime.fromisoformat(str(starts_at)), claimed
-        )
+        not_a_second_group_session(kind, group_id, datetime.fromisoformat(str(starts_at)), claimed)
 
 
 def _day(value: str) -> datetime:
@@ -352,7 +139,7 @@ class SessionsReadModel:
                 (
                     event.stream_id,
                     p["kind"],
-                    domain.HELD if held else domain.BOOKED,
+                    HELD if held else BOOKED,
                     p["mode"],
                     p["medium_code"],
                     p["location"],
@@ -373,10 +160,10 @@ class SessionsReadModel:
         sets, params = ["version = %s", "updated_at = now()"], [event.version]
         if kind == "SessionCancelled":
             sets += ["status = %s", "cancelled_by = %s"]
-            params += [domain.CANCELLED, p["cancelled_by"]]
+            params += [CANCELLED, p["cancelled_by"]]
         elif kind == "SessionVoided":
             sets.append("status = %s")
-            params.append(domain.VOIDED)
+            params.append(VOIDED)
         elif kind in ("AnonymousAttendeesCounted", "AnonymousAttendeesCorrected"):
             sets.append("anonymous_attendees = %s")
             params.append(p["count"])
@@ -536,7 +323,7 @@ class SessionsReadModel:
                     p["referral_id"],
                     drafted,
                     p["review_interval_days"],
-                    domain.review_due_on(drafted, p["review_interval_days"]),
+                    review_due_on(drafted, p["review_interval_days"]),
                     event.version,
                 ),
             )

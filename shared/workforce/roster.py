@@ -14,7 +14,6 @@ import contextlib
 import time
 from datetime import UTC, date, datetime
 
-from marshmallow import Schema, fields, validate
 from nameko.extensions import DependencyProvider
 
 from shared.audit import change_projector
@@ -22,9 +21,8 @@ from shared.auth import Forbidden, Principal
 from shared.events import SYSTEM, Context, EventRegistry, derived_id, with_id
 from shared.eventstore import ConcurrencyError, DuplicateEventId
 from shared.projections import chain
+from shared.workforce.events import register_events
 from shared.workforce.workers import (
-    HOW_REGISTERED,
-    LEAVING_REASONS,
     ON_FIRST_SIGN_IN,
     WORKER_ROLES,
     Worker,
@@ -52,35 +50,6 @@ TABLES = ("workers",)
 
 
 WORKER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$"
-
-
-def _worker_id(**kwargs) -> fields.String:
-    return fields.String(validate=validate.Length(min=1, max=200), **kwargs)
-
-
-def register_events(registry) -> None:
-    class WorkerRegistered(Schema):
-        worker_id = _worker_id(required=True)
-        display_name = fields.String(
-            load_default=None, allow_none=True, validate=validate.Length(min=1, max=200)
-        )
-        roles = fields.List(
-            fields.String(validate=validate.OneOf(WORKER_ROLES)),
-            required=True,
-            validate=validate.Length(min=1),
-        )
-        registered_by = _worker_id(required=True)
-        registered_on = fields.Date(required=True)
-        how = fields.String(required=True, validate=validate.OneOf(HOW_REGISTERED))
-
-    class WorkerLeft(Schema):
-        worker_id = _worker_id(required=True)
-        left_by = _worker_id(required=True)
-        left_on = fields.Date(required=True)
-        reason = fields.String(required=True, validate=validate.OneOf(LEAVING_REASONS))
-
-    registry.register("WorkerRegistered", WorkerRegistered)
-    registry.register("WorkerLeft", WorkerLeft)
 
 
 # -- the read model ---------------------------------------------------------------------------
@@ -240,11 +209,14 @@ class Workforce(DependencyProvider):
 
     def setup(self):
         from shared.config import Settings
-        from shared.db import Database
+        from shared.db import shared_database
         from shared.eventstore import PostgresEventStore
 
         settings = Settings.from_environment(self.container.service_name)
-        self.db = Database(settings.database_url, maxconn=2, application_name="workforce")
+        # the process's one pool, shared with the service's event store
+        self.db = shared_database(
+            settings.database_url, maxconn=2, application_name=self.container.service_name
+        )
         store = PostgresEventStore(
             self.db, SCHEMA, worker_events(), service="referrals", projector=worker_projector()
         )

@@ -15,7 +15,7 @@ from shared.events import NewEvent
 # the roles of a partner's staff: anyone signed in with one of these may be named as a worker
 WORKER_ROLES = ("peer_worker", "team_lead", "safeguarding_lead", "partner_admin")
 # the roles that carry a caseload, so may have referrals allocated to them: peer workers, and
-# team leads who keep a few people of their own (DOMAIN.md: a peer worker carries a caseload)
+# team leads who keep a few people of their own (docs/domain.md: a peer worker carries a caseload)
 CASELOAD_ROLES = ("peer_worker", "team_lead")
 REGISTERED = "registered"
 LEFT = "left"

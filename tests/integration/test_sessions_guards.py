@@ -10,12 +10,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from contracts.referrals.events import registry as referral_events
+from contracts.sessions.events import registry as session_events
 from deploy.migrations import migrate_node
-from services.referrals.schemas import registry as referral_events
 from services.sessions.discharge import OpenItemsClosing
 from services.sessions.domain import Group, GroupSessionIsRecordedOncePerStart, Plan, Session
 from services.sessions.projections import sessions_projector
-from services.sessions.schemas import registry as session_events
 from shared.db import Database
 from shared.events import Actor, Context, NewEvent
 from shared.eventstore import PostgresEventStore

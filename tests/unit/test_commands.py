@@ -10,9 +10,9 @@ import pytest
 from shared.aggregate import RuleBroken
 from shared.auth import Forbidden, Principal
 from shared.commands import Commands, respond, sealing
-from shared.events import SYSTEM, Context
+from shared.events import SYSTEM, Actor, Context
 from shared.eventstore import ConcurrencyError, InMemoryEventStore
-from shared.vault import PersonErased
+from shared.vault import PersonErased, PersonNotFound
 from shared.web import NotFound
 from shared.workforce.roster import worker_events
 from shared.workforce.workers import Worker
@@ -29,13 +29,16 @@ def request(if_match: str | None = None):
 
 
 class FakeVault:
-    def __init__(self, erased=()):
+    def __init__(self, erased=(), unregistered=()):
         self.sealed: dict[uuid.UUID, tuple[str, str]] = {}
         self.erased = set(erased)
+        self.unregistered = set(unregistered)
 
     def seal_text(self, cur, subject, words, text_id):
         if subject in self.erased:
             raise PersonErased(subject)
+        if subject in self.unregistered:
+            raise PersonNotFound(subject)
         self.sealed[text_id] = (subject, words)
 
 
@@ -127,6 +130,39 @@ def test_words_are_sealed_with_the_events_and_refused_for_an_erased_person(comma
         commands.run(request(), ADMIN, worker, history, {}, leaves, within=refused)
     assert broken.value.rule == "NothingIsWrittenAboutAnErasedPerson"
     assert len(commands.store.read_stream("worker", "kit")) == 1
+
+
+def test_a_refusal_for_an_erased_person_says_what_the_worker_may_do_instead(commands):
+    vault, texts = FakeVault(erased={"person-2"}), {uuid.uuid4(): "words"}
+    for instead, said in (
+        ({}, "nothing more is written about them"),
+        ({"instead": "record it without words"}, "record it without words"),
+    ):
+        worker, history = commands.load(Worker, "sam", missing="no such worker")
+        refused = sealing(vault, "person-2", texts, "this concern", **instead)
+        with pytest.raises(RuleBroken) as broken:
+            commands.run(request(), ADMIN, worker, history, {}, leaves, within=refused)
+        assert broken.value.message == f"the person this concern is about was erased; {said}"
+    assert len(commands.store.read_stream("worker", "sam")) == 1
+
+
+def test_words_about_someone_not_registered_here_are_refused_and_nothing_is_stored(commands):
+    vault = FakeVault(unregistered={"person-3"})
+    worker, history = commands.load(Worker, "sam", missing="no such worker")
+    refused = sealing(vault, "person-3", {uuid.uuid4(): "words"}, "this referral")
+    with pytest.raises(RuleBroken) as broken:
+        commands.run(request(), ADMIN, worker, history, {}, leaves, within=refused)
+    assert broken.value.rule == "WordsNeedARegisteredPerson"
+    assert broken.value.message == "the person this referral is about is not registered here yet"
+    assert vault.sealed == {} and len(commands.store.read_stream("worker", "sam")) == 1
+
+
+def test_a_command_given_a_context_appends_under_it(commands):
+    worker, history = commands.load(Worker, "sam", missing="no such worker")
+    context = Context("leeds-mind", Actor("rae", "partner_admin"), uuid.uuid4())
+    commands.run(request(), ADMIN, worker, history, {}, leaves, context=context)
+    left = commands.store.read_stream("worker", "sam")[-1]
+    assert left.correlation_id == context.correlation_id
 
 
 def test_a_read_of_a_persons_record_is_audited(commands):

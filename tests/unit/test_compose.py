@@ -43,12 +43,14 @@ SECRET_FILES = {
         "PEERLINK_DATABASE_URL_FILE": "peerlink_leeds_mind_database_url",
         "PEERLINK_AMQP_URL_FILE": "peerlink_leeds_mind_amqp_url",
         "PEERLINK_TRANSFER_KEY_FILE": "peerlink_leeds_mind_transfer_key",
+        "PEERLINK_HUB_PSEUDONYM_KEY_FILE": "peerlink_leeds_mind_hub_pseudonym_key",
         "PEERLINK_WEB_CLIENT_SECRET_FILE": "peerlink_leeds_mind_web_client_secret",
     },
     "alliance": {
         "PEERLINK_DATABASE_URL_FILE": "peerlink_hub_database_url",
         "PEERLINK_AMQP_URL_FILE": "peerlink_hub_amqp_url",
         "PEERLINK_OIDC_CLIENT_SECRET_FILE": "peerlink_hub_worker_client_secret",
+        "PEERLINK_ROUNDING_KEY_FILE": "peerlink_hub_rounding_key",
     },
 }
 
@@ -195,22 +197,56 @@ def test_commands_name_modules_that_exist_here(compose):
             assert re.fullmatch(r"[\w./-]+:v?\d+(\.\d+)*(-management)?", service["image"]), name
             continue
         assert service["build"] == "." and service["image"] == "peerlink:latest", name
-        if command[0] == "nameko":
-            assert command[1:3] == ["run", "--config"], name
-            assert (ROOT / command[3].removeprefix("/app/")).is_file(), name
-            module, cls = command[4].split(":")
+        if command[:3] == ["python", "-m", "shared.runner"]:
+            assert command[3] == "--config", name
+            assert (ROOT / command[4].removeprefix("/app/")).is_file(), name
+            module, cls = command[5].split(":")
             assert hasattr(importlib.import_module(module), cls), name
-            assert command[4] == SERVICE_CLASSES[name], name
+            assert command[5] == SERVICE_CLASSES[name], name
         else:
             assert command[:2] == ["python", "-m"], name
             assert importlib.import_module(command[2]).main, name
 
 
+def seconds(duration: str) -> float:
+    """A compose duration such as 10s, 1m30s or 500ms."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 1e-6}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)", duration)
+    assert "".join(n + u for n, u in parts) == duration, duration
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+# the delivery workers, which stop as shared/worker.py stops them
+WORKER_COMMAND = ["python", "-m", "services.node_worker"]
+HUB_WORKER_COMMAND = ["python", "-m", "services.hub_worker"]
+
+
+def test_each_process_is_given_longer_to_stop_than_it_takes(compose):
+    from shared import runner, worker
+    from shared.webserver import DRAIN_SECONDS
+
+    assert DRAIN_SECONDS < runner.STOP_SECONDS
+    checked = []
+    for name, service in compose["services"].items():
+        grace = seconds(service.get("stop_grace_period", "10s"))  # the runtime's default
+        command = service.get("command") or []
+        if command[:3] == ["python", "-m", "shared.runner"]:
+            assert grace > runner.STOP_SECONDS, name
+        elif command[:3] in (WORKER_COMMAND, HUB_WORKER_COMMAND):
+            assert grace > worker.STOP_SECONDS, name
+        elif name in ("postgres", "rabbitmq"):
+            assert grace >= 30, name  # a checkpoint, queues written down
+        else:
+            continue
+        checked.append(name)
+    assert set(PROCESSES) | {"postgres", "rabbitmq"} <= set(checked)
+
+
 def test_workers_run_in_the_role_of_their_side(compose):
     services = compose["services"]
-    assert services["node-worker"]["command"][-2:] == ["shared.worker", "node"]
+    assert services["node-worker"]["command"][-2:] == ["-m", "services.node_worker"]
     assert services["node-worker"]["environment"]["PEERLINK_PARTNER"] == "leeds-mind"
-    assert services["hub-worker"]["command"][-2:] == ["shared.worker", "hub"]
+    assert services["hub-worker"]["command"][-2:] == ["-m", "services.hub_worker"]
     assert services["hub-worker"]["environment"]["PEERLINK_PARTNER"] == "alliance"
 
 

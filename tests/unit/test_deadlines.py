@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.safeguarding import deadlines
-from services.safeguarding.deadlines import (
+from services.safeguarding.domain import deadlines
+from services.safeguarding.domain.deadlines import (
     ACKNOWLEDGE,
     DECIDE,
     HIGH,

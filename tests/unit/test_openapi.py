@@ -176,12 +176,15 @@ def test_the_hub_declares_each_report_query_parameter_with_its_code_list():
         "default": "json",
         "enum": ["json", "csv"],
     }
-    assert "future" in query["as_at"]["description"]
+    assert "published cut-off" in query["as_at"]["description"]
+    assert "financial year" in query["from"]["description"]
     answers = operation["responses"]["200"]["content"]
     assert answers["application/json"]["schema"] == {"$ref": "#/components/schemas/ReportOut"}
     assert "text/csv" in answers
     dashboard = document["paths"]["/dashboard"]["get"]
-    assert {p["name"] for p in dashboard["parameters"]} == {"partner", "months", "as_at"}
+    assert {p["name"] for p in dashboard["parameters"]} == {"partner", "year", "as_at"}
+    cutoffs = document["paths"]["/reports/cutoffs"]
+    assert set(cutoffs) == {"get", "post"}
 
 
 def test_the_safeguarding_document_shows_the_concern_read_and_the_revision_reason():
@@ -258,9 +261,9 @@ def _answer_fields(schema_cls) -> set[str]:
 
 
 def test_each_record_answer_names_exactly_what_the_record_holds():
+    from services.sessions import api_answers as answers
     from services.sessions import domain
-    from services.sessions import schemas as answers
-    from services.sessions import service as sessions
+    from services.sessions import outcomes as sessions
 
     # given each record as a handler answers it
     records = {
@@ -268,7 +271,7 @@ def test_each_record_answer_names_exactly_what_the_record_holds():
         answers.GroupOut: domain.Group("g").as_dict(),
         answers.PlanOut: domain.Plan("p").as_dict(),
         answers.SignpostingOut: domain.Signposting("x").as_dict(),
-        answers.PersonMeasuresOut: sessions._measures_body(
+        answers.PersonMeasuresOut: sessions.measures_body(
             domain.PersonMeasures("00000000-0000-0000-0000-000000000001")
         ),
     }

@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 from marshmallow import RAISE, ValidationError
 
-from services.safeguarding.schemas import RaiseConcernBody, SuggestConcernBody
-from services.safeguarding.schemas import registry as safeguarding_events
+from contracts.safeguarding.events import registry as safeguarding_events
+from contracts.sessions.events import registry as sessions_events
+from services.safeguarding.api import RaiseConcernBody, SuggestConcernBody
 from services.safeguarding.service import SafeguardingService
-from services.sessions.schemas import SessionNotesBody
-from services.sessions.schemas import registry as sessions_events
+from services.sessions.api import SessionNotesBody
 from services.sessions.service import SessionsService
 from shared.web import routes_of
 

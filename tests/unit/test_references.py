@@ -6,12 +6,13 @@ from datetime import date
 
 import pytest
 
+from contracts.referrals.events import registry
+from services.referrals.api import ReceiveReferralBody
 from services.referrals.domain import (
     ErasedPersonCannotBeReferred,
     ReferralNamesARegisteredPerson,
     require_referable,
 )
-from services.referrals.schemas import ReceiveReferralBody, registry
 from shared.aggregate import ReferenceRefused, RuleBroken
 from shared.events import SYSTEM, Context
 from shared.eventstore import InMemoryEventStore

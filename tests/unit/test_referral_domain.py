@@ -5,9 +5,9 @@ from datetime import date
 
 import pytest
 
+from contracts.referrals.events import registry
 from services.referrals import domain
 from services.referrals.domain import Referral
-from services.referrals.schemas import registry
 from shared.aggregate import RuleBroken
 from shared.events import SYSTEM, Context, NewEvent
 from shared.eventstore import InMemoryEventStore

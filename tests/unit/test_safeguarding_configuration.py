@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.safeguarding.configuration import MailSettings, timescales_from
-from services.safeguarding.deadlines import (
+from services.safeguarding.domain.deadlines import (
     DEFAULT_TIMESCALES,
     Timescales,
     escalation_times,

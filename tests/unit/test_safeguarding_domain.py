@@ -8,17 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from marshmallow import ValidationError
 
+from contracts.safeguarding.events import registry
 from services.safeguarding import domain
-from services.safeguarding.deadlines import (
-    ACKNOWLEDGE,
-    DECIDE,
-    Timescales,
-    deadlines_for,
-    decide_by,
-    due_escalations,
-)
-from services.safeguarding.domain import ADULT_CATEGORIES, CHILD_CATEGORIES, Concern
-from services.safeguarding.schemas import (
+from services.safeguarding.api import (
     AcknowledgeConcernBody,
     AddActionBody,
     AddNoteBody,
@@ -30,7 +22,15 @@ from services.safeguarding.schemas import (
     DismissSuggestionBody,
     IdentifyPersonBody,
     RaiseConcernBody,
-    registry,
+)
+from services.safeguarding.domain import ADULT_CATEGORIES, CHILD_CATEGORIES, Concern
+from services.safeguarding.domain.deadlines import (
+    ACKNOWLEDGE,
+    DECIDE,
+    Timescales,
+    deadlines_for,
+    decide_by,
+    due_escalations,
 )
 from shared.aggregate import RuleBroken
 from shared.events import SYSTEM, Context, NewEvent

@@ -5,7 +5,8 @@ from datetime import date
 
 import pytest
 
-from services.sessions import domain, schemas
+from services.sessions import api as schemas
+from services.sessions import domain
 from services.sessions.domain import Plan, Signposting
 from tests.unit.test_sessions_domain import (
     CRISIS,

@@ -11,10 +11,11 @@ from decimal import Decimal
 
 import pytest
 
+from contracts.sessions.events import registry
 from contracts.sessions.measures import SWEMWBS_ITEMS
-from services.sessions import domain, schemas
+from services.sessions import api as schemas
+from services.sessions import domain
 from services.sessions.domain import Group, PersonMeasures, Plan, Session, Signposting
-from services.sessions.schemas import registry
 from shared.events import SYSTEM, Context, InvalidPayload, NewEvent
 from shared.eventstore import InMemoryEventStore
 

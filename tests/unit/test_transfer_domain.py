@@ -10,10 +10,9 @@ from datetime import date
 
 import pytest
 
+from contracts.referrals.events import SharedRecord, registry
 from services.referrals import domain
-from services.referrals.domain import IncomingOffer, Referral
-from services.referrals.schemas import SharedRecord, registry
-from services.referrals.transfers import history_step, shared_record
+from services.referrals.domain import IncomingOffer, Referral, history_step, shared_record
 from shared.events import SYSTEM, Context, NewEvent
 from shared.eventstore import InMemoryEventStore
 

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
+from contracts.safeguarding.codes import DEADLINES, SEVERITIES
 from services.safeguarding import domain
-from services.safeguarding.deadlines import DEADLINES, SEVERITIES
 from services.web import pages
 from services.web.views.concern_words import CHOICES, in_words, step_in_words
 

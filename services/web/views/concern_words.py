@@ -1,6 +1,6 @@
 """A safeguarding concern's codes in the words workers and leads use, and each step of its
-timeline told as a sentence with its details; the codes themselves are the safeguarding
-service's (services/safeguarding/domain.py and deadlines.py)."""
+timeline told as a sentence with its details; the codes themselves are those the safeguarding
+service publishes (contracts/safeguarding/codes.py)."""
 
 from __future__ import annotations
 

@@ -1,16 +1,13 @@
-"""Safeguarding event payloads, request bodies and responses.
-
-Payloads carry coded fields, people's pseudonymous ids and sealed text ids: never free text.
-Request bodies carry the worker's free text, which the service seals before deciding.
-"""
+"""The safeguarding service's HTTP bodies: what a request may carry (the worker's free text
+here, sealed by the service before the domain decides) and what each answer holds. The stored
+events are the published contract, in contracts/safeguarding/events.py."""
 
 from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
-from services.safeguarding.deadlines import DEADLINES, IMMEDIATE, SEVERITIES
-from services.safeguarding.domain import (
+from contracts.safeguarding.codes import (
     ACTION_KINDS,
     ACTION_OUTCOMES,
     AGE_GROUPS,
@@ -18,217 +15,21 @@ from services.safeguarding.domain import (
     ALLEGED_RELATIONSHIPS,
     CATEGORIES,
     CLOSING_OUTCOMES,
+    DEADLINES,
     DECISIONS,
     DESIRED_OUTCOMES_MET,
     DISMISS_REASONS,
+    IMMEDIATE,
     IMMEDIATE_ACTIONS,
     NO_FURTHER_ACTION,
     NO_FURTHER_ACTION_REASONS,
-    NOTIFICATION_CHANNELS,
+    SEVERITIES,
     SIGNALS,
     STATES,
     WITHOUT_CONSENT_REASONS,
 )
-from shared.events import EventRegistry
+from contracts.safeguarding.events import ALL_CATEGORIES, code, codes, registry
 from shared.web import PageQuery, Text
-
-registry = EventRegistry()
-
-ALL_CATEGORIES = tuple(c for group in AGE_GROUPS for c in CATEGORIES[group])
-
-
-def _code(choices, **kwargs):
-    return fields.String(validate=validate.OneOf(choices), **kwargs)
-
-
-def _optional_code(choices):
-    return _code(choices, load_default=None, allow_none=True)
-
-
-def _codes(choices, minimum: int = 0, **kwargs):
-    return fields.List(
-        fields.String(validate=validate.OneOf(choices)),
-        validate=validate.Length(min=minimum, max=len(choices)),
-        **kwargs,
-    )
-
-
-def _text_id():
-    return fields.UUID(load_default=None, allow_none=True)
-
-
-def _who():
-    return fields.String(required=True, validate=validate.Length(min=1, max=200))
-
-
-def _when():
-    return fields.AwareDateTime(required=True)
-
-
-# -- event payloads ---------------------------------------------------------------------------
-
-
-@registry.event("ConcernSuggested")
-class ConcernSuggestedPayload(Schema):
-    person_id = fields.UUID(required=True)
-    signal = _code(SIGNALS, required=True)
-    # the events (e.g. did-not-attends) that made the system suggest it
-    source_event_ids = fields.List(fields.UUID(), load_default=list)
-    suggested_at = _when()
-
-
-class ConcernDetailsPayload(Schema):
-    person_id = fields.UUID(load_default=None, allow_none=True)
-    description_text_id = _text_id()
-    age_group = _code(AGE_GROUPS, required=True)
-    categories = _codes(ALL_CATEGORIES, minimum=1, required=True)
-    severity = _code(SEVERITIES, required=True)
-    immediate_risk = fields.Boolean(required=True)
-    what_happened_text_id = fields.UUID(required=True)
-    happened_on = fields.Date(load_default=None, allow_none=True)
-    is_ongoing = fields.Boolean(load_default=None, allow_none=True)
-    children_at_risk = fields.Boolean(load_default=None, allow_none=True)
-    alleged_relationship = _optional_code(ALLEGED_RELATIONSHIPS)
-    actions_taken = _codes(IMMEDIATE_ACTIONS, minimum=1, required=True)
-    actions_taken_text_id = _text_id()
-    informed = _codes(AGENCIES, load_default=list)
-    consent_given = fields.Boolean(required=True)
-    without_consent_reason = _optional_code(WITHOUT_CONSENT_REASONS)
-    views_text_id = _text_id()
-
-
-@registry.event("ConcernRaised")
-class ConcernRaisedPayload(ConcernDetailsPayload):
-    raised_by = _who()
-    raised_at = _when()
-    was_suggested = fields.Boolean(load_default=False)
-    suggested_at = fields.AwareDateTime(load_default=None, allow_none=True)
-    signal = _optional_code(SIGNALS)
-
-
-@registry.event("ConcernSuggestionDismissed")
-class ConcernSuggestionDismissedPayload(Schema):
-    reason = _code(DISMISS_REASONS, required=True)
-    reason_text_id = _text_id()
-    dismissed_by = _who()
-    dismissed_at = _when()
-
-
-@registry.event("ConcernPersonIdentified")
-class ConcernPersonIdentifiedPayload(Schema):
-    person_id = fields.UUID(required=True)
-    identified_by = _who()
-    identified_at = _when()
-
-
-@registry.event("ConcernAcknowledged")
-class ConcernAcknowledgedPayload(Schema):
-    acknowledged_by = _who()
-    acknowledged_at = _when()
-    severity = _code(SEVERITIES, required=True)
-    previous_severity = _code(SEVERITIES, required=True)
-
-
-@registry.event("ConcernDecided")
-class ConcernDecidedPayload(Schema):
-    decision = _code(DECISIONS, required=True)
-    reason = _optional_code(NO_FURTHER_ACTION_REASONS)
-    rationale_text_id = _text_id()
-    # the local authority's, children's services' or police's reference for the referral: it
-    # identifies the person, so it is sealed in the vault like the lead's words
-    agency_reference_text_id = _text_id()
-    # kept in decisions recorded before references were sealed; never written now
-    agency_reference = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(min=1, max=100)
-    )
-    previous_decision = _optional_code(DECISIONS)
-    decided_by = _who()
-    decided_at = _when()
-
-
-@registry.event("ConcernDecisionRevised")
-class ConcernDecisionRevisedPayload(Schema):
-    """A lead changes a decided concern's route, saying why (sealed text); the first decision
-    stays in the history and its time still meets the decision deadline."""
-
-    decision = _code(DECISIONS, required=True)
-    previous_decision = _code(DECISIONS, required=True)
-    reason = _optional_code(NO_FURTHER_ACTION_REASONS)
-    previous_reason = _optional_code(NO_FURTHER_ACTION_REASONS)
-    revision_reason_text_id = fields.UUID(required=True)
-    rationale_text_id = _text_id()
-    agency_reference_text_id = _text_id()
-    # kept in revisions recorded before references were sealed; never written now
-    agency_reference = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(min=1, max=100)
-    )
-    revised_by = _who()
-    revised_at = _when()
-
-
-@registry.event("ConcernActionAdded")
-class ConcernActionAddedPayload(Schema):
-    action_id = fields.UUID(required=True)
-    kind = _code(ACTION_KINDS, required=True)
-    owner_id = _who()
-    due_on = fields.Date(required=True)
-    details_text_id = _text_id()
-    added_by = _who()
-    added_at = _when()
-
-
-@registry.event("ConcernActionCompleted")
-class ConcernActionCompletedPayload(Schema):
-    action_id = fields.UUID(required=True)
-    outcome = _code(ACTION_OUTCOMES, required=True)
-    note_text_id = _text_id()
-    completed_by = _who()
-    completed_at = _when()
-
-
-@registry.event("ConcernNoteAdded")
-class ConcernNoteAddedPayload(Schema):
-    text_id = fields.UUID(required=True)
-    added_by = _who()
-    added_at = _when()
-
-
-@registry.event("ConcernClosed")
-class ConcernClosedPayload(Schema):
-    outcome = _code(CLOSING_OUTCOMES, required=True)
-    desired_outcomes_met = _optional_code(DESIRED_OUTCOMES_MET)
-    outcome_text_id = _text_id()
-    closed_by = _who()
-    closed_at = _when()
-
-
-class EscalationPayload(Schema):
-    deadline = _code(DEADLINES, required=True)
-    severity = _code(SEVERITIES, required=True)
-    due_at = _when()
-    # a rung of the partner's ladder (duty_lead, deputy_lead, head_of_service by default)
-    rung = fields.String(required=True, validate=validate.Length(min=1, max=50))
-
-
-@registry.event("DeadlineMissed")
-class DeadlineMissedPayload(EscalationPayload):
-    pass
-
-
-@registry.event("ConcernEscalated")
-class ConcernEscalatedPayload(EscalationPayload):
-    step = fields.Integer(required=True, validate=validate.Range(min=1))
-    escalated_at = _when()
-
-
-@registry.event("EscalationNotified")
-class EscalationNotifiedPayload(Schema):
-    deadline = _code(DEADLINES, required=True)
-    step = fields.Integer(required=True, validate=validate.Range(min=0))
-    rung = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    channel = _code(NOTIFICATION_CHANNELS, required=True)
-    notified_at = _when()
-
 
 # -- requests ---------------------------------------------------------------------------------
 
@@ -256,20 +57,20 @@ class CommandBody(StrictBody):
 class ConcernFormBody(StrictBody):
     """What a worker records about a concern; free text here is sealed by the service."""
 
-    age_group = _code(AGE_GROUPS, required=True)
-    categories = _codes(ALL_CATEGORIES, minimum=1, required=True)
-    severity = _code(SEVERITIES, required=True)
+    age_group = code(AGE_GROUPS, required=True)
+    categories = codes(ALL_CATEGORIES, minimum=1, required=True)
+    severity = code(SEVERITIES, required=True)
     immediate_risk = fields.Boolean(required=True)
     what_happened = _text(required=True, max_length=10000)
     happened_on = fields.Date(load_default=None)
     is_ongoing = fields.Boolean(load_default=None)
     children_at_risk = fields.Boolean(load_default=None)
-    alleged_relationship = _code(ALLEGED_RELATIONSHIPS, load_default=None)
-    actions_taken = _codes(IMMEDIATE_ACTIONS, minimum=1, required=True)
+    alleged_relationship = code(ALLEGED_RELATIONSHIPS, load_default=None)
+    actions_taken = codes(IMMEDIATE_ACTIONS, minimum=1, required=True)
     actions_taken_notes = _text()
-    informed = _codes(AGENCIES, load_default=list)
+    informed = codes(AGENCIES, load_default=list)
     consent_given = fields.Boolean(required=True)
-    without_consent_reason = _code(WITHOUT_CONSENT_REASONS, load_default=None)
+    without_consent_reason = code(WITHOUT_CONSENT_REASONS, load_default=None)
     # the person's views and the outcomes they want (Making Safeguarding Personal)
     views = _text()
 
@@ -314,7 +115,7 @@ class SuggestConcernBody(StrictBody):
     """A possible concern flagged from a signal (a session note, an attendance pattern)."""
 
     person_id = fields.UUID(required=True)
-    signal = _code(SIGNALS, required=True)
+    signal = code(SIGNALS, required=True)
     # the events that show the signal (e.g. the did-not-attends): the same ones flag one concern
     source_event_ids = fields.List(
         fields.UUID(), load_default=list, validate=validate.Length(max=50)
@@ -326,7 +127,7 @@ class ConfirmSuggestionBody(ConcernFormBody, CommandBody):
 
 
 class DismissSuggestionBody(CommandBody):
-    reason = _code(DISMISS_REASONS, required=True)
+    reason = code(DISMISS_REASONS, required=True)
     notes = _text()
 
 
@@ -336,12 +137,12 @@ class IdentifyPersonBody(CommandBody):
 
 class AcknowledgeConcernBody(CommandBody):
     # a lead may regrade the severity on acknowledging
-    severity = _code(SEVERITIES, load_default=None)
+    severity = code(SEVERITIES, load_default=None)
 
 
 class DecideConcernBody(CommandBody):
-    decision = _code(DECISIONS, required=True)
-    reason = _code(NO_FURTHER_ACTION_REASONS, load_default=None)
+    decision = code(DECISIONS, required=True)
+    reason = code(NO_FURTHER_ACTION_REASONS, load_default=None)
     rationale = _text()
     agency_reference = Text(load_default=None, validate=validate.Length(min=1, max=100))
     # why a decided concern's route changes: required then, and only then (sealed text)
@@ -359,14 +160,14 @@ class DecideConcernBody(CommandBody):
 
 
 class AddActionBody(CommandBody):
-    kind = _code(ACTION_KINDS, required=True)
+    kind = code(ACTION_KINDS, required=True)
     owner_id = Text(required=True, validate=validate.Length(min=1, max=200))
     due_on = fields.Date(required=True)
     details = _text()
 
 
 class CompleteActionBody(CommandBody):
-    outcome = _code(ACTION_OUTCOMES, load_default="done")
+    outcome = code(ACTION_OUTCOMES, load_default="done")
     notes = _text()
 
 
@@ -375,8 +176,8 @@ class AddNoteBody(CommandBody):
 
 
 class CloseConcernBody(CommandBody):
-    outcome = _code(CLOSING_OUTCOMES, required=True)
-    desired_outcomes_met = _code(DESIRED_OUTCOMES_MET, load_default=None)
+    outcome = code(CLOSING_OUTCOMES, required=True)
+    desired_outcomes_met = code(DESIRED_OUTCOMES_MET, load_default=None)
     notes = _text()
 
 
@@ -384,7 +185,7 @@ class ConcernListQuery(PageQuery):
     """The lead's inbox: open concerns by deadline unless a status is asked for."""
 
     status = fields.String(load_default="open", validate=validate.OneOf(("open", "any", *STATES)))
-    severity = _code(SEVERITIES)
+    severity = code(SEVERITIES)
     overdue = fields.Boolean()
     raised_by = Text(validate=validate.Length(min=1, max=200))
 

@@ -16,6 +16,15 @@ from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contracts.safeguarding.codes import (
+    ACKNOWLEDGE as ACKNOWLEDGE,
+)
+from contracts.safeguarding.codes import (
+    DEADLINES as DEADLINES,
+)
+from contracts.safeguarding.codes import (
+    DECIDE as DECIDE,
+)
+from contracts.safeguarding.codes import (
     HIGH as HIGH,
 )
 from contracts.safeguarding.codes import (
@@ -27,10 +36,6 @@ from contracts.safeguarding.codes import (
 from contracts.safeguarding.codes import (
     STANDARD as STANDARD,
 )
-
-ACKNOWLEDGE = "acknowledge"
-DECIDE = "decide"
-DEADLINES = (ACKNOWLEDGE, DECIDE)
 
 DUTY_LEAD = "duty_lead"
 DEPUTY_LEAD = "deputy_lead"
@@ -142,7 +147,7 @@ class SeverityPolicy:
     escalate_after: tuple[TimeAllowed, ...]
 
 
-# Local policy, not national rule: DOMAIN.md's typical timescales (acknowledge the same working
+# Local policy, not national rule: docs/domain.md's typical timescales (acknowledge the same working
 # day or within 24 hours; the referral made within 48 hours; immediate danger means 999 now;
 # children's social care decides within one working day, strategy discussion within 24 hours).
 # Each partner's safeguarding lead confirms or changes these in its Timescales.
@@ -404,17 +409,20 @@ def due_escalations(concern: ConcernClock, now: datetime, config: Timescales) ->
     the concern has folded what this returned, the same or a later `now` returns only what has
     fallen due since."""
     now = _utc(now, "now")
+    severity = concern.severity
     due: list[Escalation] = []
+    if severity is None:  # not raised: nothing falls due
+        return due
     for deadline, due_at in open_deadlines(concern, config):
         if now <= due_at:
             continue
         recorded = concern.escalation_steps.get(deadline, -1)
-        times = escalation_times(due_at, concern.severity, config)
+        times = escalation_times(due_at, severity, config)
         for step, (rung, step_at) in enumerate(zip(config.ladder, times, strict=True)):
             if step and now < step_at:
                 break
             if step > recorded:
-                due.append(Escalation(deadline, step, rung, concern.severity, due_at, step_at))
+                due.append(Escalation(deadline, step, rung, severity, due_at, step_at))
     return due
 
 

@@ -1,0 +1,3 @@
+from services.hub_worker import main
+
+main()

@@ -1,0 +1,3 @@
+from services.node_worker import main
+
+main()
