@@ -423,7 +423,8 @@ def _call(service, fn, spec: RouteSpec, request, request_id: str, params: dict):
     if not spec.public:
         principal = principal_from_header(service.verifier, request.headers.get("Authorization"))
         if principal.role not in spec.roles:
-            raise Forbidden(f"a {principal.role} may not {forbidden_phrase(spec)}")
+            article = "an" if principal.role[:1] in "aeiou" else "a"
+            raise Forbidden(f"{article} {principal.role} may not {forbidden_phrase(spec)}")
         _require_own_node(service, principal, has_record=bool(params))
         # a member of staff is on their partner's workforce from the first time they act: their
         # provider vouched for them, so others may name them from then on

@@ -127,8 +127,8 @@ def waits(cur, scope: Scope, policy: Policy) -> dict:
             {
                 "partner_id": partner,
                 "first_contacts": counted.published_cell((partner,), "first_contacts", policy),
-                "median_days": policy.statistic(median, n),
-                "p90_days": policy.statistic(p90, n),
+                "median_days": policy.percentile(median, n, 0.5),
+                "p90_days": policy.percentile(p90, n, 0.9),
             }
         )
     return {
@@ -262,6 +262,7 @@ def contacts(cur, scope: Scope, policy: Policy) -> dict:
         ("partner_id",),
         CONTACT_BANDS,
         by_partner(scope),
+        people=True,
     )
     for partner, band, count in query(
         cur,
@@ -310,6 +311,7 @@ def wellbeing(cur, scope: Scope, policy: Policy) -> dict:
         WELLBEING_OUTCOMES,
         by_partner(scope),
         extras=improved_share,
+        people=True,
     )
     changes: dict[str, list[Decimal]] = defaultdict(list)
     for (partner, _), taken in series.items():
@@ -350,6 +352,7 @@ def signposting(cur, scope: Scope, policy: Policy) -> dict:
         ("partner_id", "destination"),
         SIGNPOSTING_OUTCOMES,
         [(p, d) for p in scope.shown_partners for d in SIGNPOSTING_DESTINATIONS],
+        people=True,
     )
     for partner, destination, outcome, count in query(
         cur,
@@ -457,8 +460,8 @@ def safeguarding(cur, scope: Scope, policy: Policy) -> dict:
             {
                 "partner_id": partner,
                 "concerns": counted.published_cell((partner,), "concerns", policy),
-                "median_hours_to_acknowledge": policy.statistic(ack, n),
-                "median_hours_to_decide": policy.statistic(decide, n),
+                "median_hours_to_acknowledge": policy.percentile(ack, n, 0.5),
+                "median_hours_to_decide": policy.percentile(decide, n, 0.5),
                 "deadlines_missed": counted.published_cell((partner,), "deadlines_missed", policy),
             }
         )

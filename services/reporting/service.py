@@ -90,9 +90,10 @@ class ReportingService(Described):
     def health(self, request, principal):
         return check_health(self.db, Settings.from_environment("reporting").amqp_url)
 
-    @timer(interval=SCHEDULE_SECONDS)
+    @timer(interval=SCHEDULE_SECONDS, eager=True)
     def publish_on_schedule(self):
-        """The first cut-off of each day (UTC) is published by the schedule."""
+        """The first cut-off of each day (UTC) is published by the schedule, the first time
+        as the service starts."""
         try:
             with self.db.transaction() as cur:
                 published = Cutoffs(cur).publish_daily()

@@ -88,6 +88,22 @@ class Policy:
         low = count - remainder
         return low + base if uniform < remainder / base else low
 
+    def nearest(self, count: int) -> int:
+        """`count` rounded to the nearest multiple of round_to (halves up), the same way every
+        time: a larger count never shows as less than a smaller one. Counts of people are
+        rounded so, since a period's people include those of every period inside it, and
+        rounding them each by its own draw would let a month show more people than its year
+        (and so pin a small count between two figures)."""
+        base = self.round_to
+        return base * ((count + base // 2) // base)
+
+    def percentile(self, value, n: int, share: float, places: int = 0):
+        """A percentile (`share` 0.5 for the median) over `n` values: `*` unless more than
+        up_to values lie on each side of it, so that it is never one person's own value."""
+        if round(min(share, 1 - share) * n, 6) < self.up_to + 1:
+            return SUPPRESSED
+        return self.statistic(value, n, places)
+
     def hides(self, n: int) -> bool:
         """Whether a statistic over `n` people or records is too small to show."""
         return n <= self.up_to

@@ -55,6 +55,9 @@ class Table:
     rows: list[tuple]
     # row key -> further published values for the row, worked out from the published counts
     extras: Callable[[dict], dict] | None = None
+    # counts of people in the period (never a sum over months): rounded to the nearest
+    # multiple, the same way every time (Policy.nearest), so nested periods stay in order
+    people: bool = False
     # row key -> category -> smallest cell (a month, the period) -> true count
     counts: dict[tuple, dict[str, dict[str, int]]] = field(default_factory=dict)
 
@@ -65,9 +68,11 @@ class Table:
 
     def published_cell(self, key: tuple, category: str, policy: Policy) -> int:
         """The sum of the rounded smallest cells of a row's category."""
+        cells = sorted(self.counts.get(key, {}).get(category, {}).items())
+        if self.people:
+            return sum(policy.nearest(count) for _, count in cells)
         return sum(
-            policy.rounded(count, (self.name, *key, category, cell))
-            for cell, count in sorted(self.counts.get(key, {}).get(category, {}).items())
+            policy.rounded(count, (self.name, *key, category, cell)) for cell, count in cells
         )
 
     def publish(self, policy: Policy) -> dict:

@@ -355,7 +355,9 @@ def direct_contacts(events, asked: Asked):
             continue
         if p["medium_code"] in DIRECT_CONTACT_MEDIA and asked.has(partner, _held_on(p)):
             seen[(partner, person)] += 1
-    table = Table("contacts", "", ("partner_id",), CONTACT_BANDS, [(p,) for p in asked.partners])
+    table = Table(
+        "contacts", "", ("partner_id",), CONTACT_BANDS, [(p,) for p in asked.partners], people=True
+    )
     for (partner, _), n in seen.items():
         band = "two_or_more_contacts" if n >= 2 else "one_contact"
         table.add((partner,), band, 1, asked.period.label)
@@ -388,6 +390,7 @@ def direct_wellbeing(events, asked: Asked):
         WELLBEING_OUTCOMES,
         [(p,) for p in asked.partners],
         improved_share,
+        people=True,
     )
     changes = defaultdict(list)
     for (partner, _), taken in series.items():
@@ -433,11 +436,11 @@ def direct_waits(events, asked: Asked):
                 "first_contacts": counted.published_cell(
                     (partner,), "first_contacts", asked.policy
                 ),
-                "median_days": asked.policy.statistic(
-                    statistics.median(values) if values else None, n
+                "median_days": asked.policy.percentile(
+                    statistics.median(values) if values else None, n, 0.5
                 ),
-                "p90_days": asked.policy.statistic(
-                    _percentile_cont(values, 0.9) if values else None, n
+                "p90_days": asked.policy.percentile(
+                    _percentile_cont(values, 0.9) if values else None, n, 0.9
                 ),
             }
         )
@@ -873,6 +876,42 @@ def published_year(endpoints, auth, node, hub):
 
 def _rows(body: dict, table: str) -> list[dict]:
     return next(t for t in body["tables"] if t["name"] == table)["rows"]
+
+
+# counts of people that can only grow with the period: a person in a month's cell is in the
+# cell of every period holding that month
+GROWING = {
+    "contacts": ("contacts", "two_or_more_contacts"),
+    "signposting": ("signposting", "taken_up"),
+}
+
+
+def test_a_period_never_shows_fewer_people_than_a_period_inside_it(published_year):
+    """Counts of people are not sums of months: rounded each by a draw of its own, a month
+    could show 5 where its year shows 0, pinning a count between 1 and 4. Rounded to the
+    nearest multiple the same way every time, a larger period never shows fewer."""
+    published = published_year["published"]
+    checked = 0
+    for (name, inner, partner), body in published.items():
+        if name not in GROWING:
+            continue
+        table, category = GROWING[name]
+        for (other, outer, same), around in published.items():
+            if other != name or same != partner or outer == inner:
+                continue
+            if not (outer.start <= inner.start and inner.end <= outer.end):
+                continue
+            small = {tuple(r.items())[:-2]: r for r in _rows(body, table)}
+            for row in _rows(around, table):
+                key = tuple(row.items())[:-2]
+                assert row["counts"][category] >= small[key]["counts"][category], (
+                    name,
+                    inner.label,
+                    outer.label,
+                    key,
+                )
+                checked += 1
+    assert checked > 100
 
 
 def test_differencing_periods_and_partner_groupings_reveals_nothing_beyond_published_cells(

@@ -191,3 +191,17 @@ def test_no_count_is_pinned_by_any_combination_of_the_hubs_published_figures(see
     cells = random.Random(seed).sample(sorted(counts), 12)
     for cell, (low, high) in attack.bounds(cells).items():
         assert low - 1e-6 <= counts[cell] <= high + 1e-6, cell
+
+
+def test_counts_of_people_round_to_the_nearest_multiple_and_never_fall_as_they_grow():
+    shown = [POLICY.nearest(count) for count in range(60)]
+    assert shown[:8] == [0, 0, 0, 5, 5, 5, 5, 5]
+    assert all(abs(s - c) <= 2 and s % 5 == 0 for c, s in enumerate(shown))
+    assert shown == sorted(shown)
+
+
+def test_a_percentile_is_shown_only_with_more_than_up_to_values_on_each_side():
+    assert POLICY.percentile(3.0, 9, 0.5) == SUPPRESSED
+    assert POLICY.percentile(3.0, 10, 0.5) == 3
+    assert POLICY.percentile(8.4, 49, 0.9) == SUPPRESSED
+    assert POLICY.percentile(8.4, 50, 0.9) == 8
