@@ -11,6 +11,7 @@ from contracts.referrals.events import registry as referrals_events
 from contracts.safeguarding.events import registry as safeguarding_events
 from contracts.sessions.events import registry as sessions_events
 from services.referrals.projections import referrals_projector
+from services.referrals.settings import ReferralSettings
 from services.referrals.transfers import (
     InboundTransfers,
     SealedRecords,
@@ -32,6 +33,7 @@ from shared.events import EventRegistry
 from shared.eventstore import PostgresEventStore
 from shared.hub_edge import HubEdge
 from shared.relay import Relay
+from shared.settings import settings_of
 from shared.topology import (
     REFERRALS_INBOUND_QUEUE,
     SAFEGUARDING_SIGNALS_QUEUE,
@@ -64,7 +66,11 @@ class NodeWorker(Worker):
         partner = self.settings.partner_id
         registry = node_registry()
         referrals = PostgresEventStore(
-            self.db, "referrals", registry, service="referrals", projector=referrals_projector()
+            self.db,
+            "referrals",
+            registry,
+            service="referrals",
+            projector=referrals_projector(settings_of(ReferralSettings).first_contact_working_days),
         )
         # a record another partner sealed for this one waits in the vault until it is answered
         vault = Vault("vault", MasterKeys.from_environment(partner))
