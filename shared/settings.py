@@ -21,6 +21,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 from nameko.extensions import DependencyProvider
+from nameko.timer import Timer
 
 T = TypeVar("T")
 
@@ -38,6 +39,15 @@ class Setting:
     parse: Callable[[str], Any]
     rule: Callable[[Any], bool] | None = None
     must: str = ""  # the rule, in words, for the error message
+    # read from the whole environment instead of one variable (several variables make one value)
+    from_environment: Callable[[Mapping[str, str]], Any] | None = None
+
+
+def settings_group(variables: str, from_environment: Callable[[Mapping[str, str]], Any]) -> Any:
+    """A dataclass field built from several `variables` at once by `from_environment(env)`,
+    which raises ValueError naming the one at fault."""
+    spec = Setting(variables, None, str, from_environment=from_environment)
+    return dataclasses.field(metadata={_SETTING: spec})
 
 
 def setting(
@@ -75,6 +85,12 @@ def load(cls: type[T], environ: Mapping[str, str] | None = None) -> T:
         spec: Setting | None = field.metadata.get(_SETTING)
         if spec is None:
             continue
+        if spec.from_environment is not None:
+            try:
+                values[field.name] = spec.from_environment(env)
+            except (ValueError, TypeError) as error:
+                faults.append(f"{spec.variable}: {error}")
+            continue
         text = (env.get(spec.variable) or "").strip()
         if not text:
             if spec.default is None:
@@ -83,7 +99,7 @@ def load(cls: type[T], environ: Mapping[str, str] | None = None) -> T:
             text = spec.default
         try:
             value = spec.parse(text)
-        except (ValueError, TypeError) as error:
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
             faults.append(f"{spec.variable}={text!r} is invalid: {error}")
             continue
         if spec.rule is not None and not spec.rule(value):
@@ -113,3 +129,20 @@ class ServiceSettings(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.settings
+
+
+class SettingTimer(Timer):
+    """nameko's timer with its interval a setting, taken as the service sets up instead of when
+    the class is defined: `@setting_timer(SafeguardingSettings, lambda s: s.tick_seconds)`."""
+
+    def __init__(self, settings_class: type, interval_of: Callable[[Any], float], **kwargs):
+        self.settings_class = settings_class
+        self.interval_of = interval_of
+        super().__init__(interval=None, **kwargs)
+
+    def setup(self):
+        self.interval = self.interval_of(settings_of(self.settings_class))
+        super().setup()
+
+
+setting_timer = SettingTimer.decorator

@@ -18,9 +18,9 @@ from services.referrals.transfers import (
     TransferReactions,
     TransferSender,
 )
-from services.safeguarding.configuration import MailSettings, timescales_from_environment
 from services.safeguarding.notifications import NotificationOutbox
 from services.safeguarding.projections import safeguarding_projector
+from services.safeguarding.settings import SafeguardingSettings
 from services.safeguarding.signals import CONSUMER as SIGNALS_CONSUMER
 from services.safeguarding.signals import RepeatedDidNotAttend
 from services.sessions.discharge import OpenItemsClosing
@@ -52,9 +52,8 @@ def node_registry() -> EventRegistry:
 def _safeguarding():
     """The safeguarding store's projector, as its service has it: what the worker appends there
     (a suggested concern) reaches the lead's inbox and the notification outbox at once."""
-    return safeguarding_projector(
-        timescales_from_environment(), NotificationOutbox(MailSettings.from_environment())
-    )
+    config = settings_of(SafeguardingSettings)
+    return safeguarding_projector(config.timescales, NotificationOutbox(config.mail))
 
 
 class NodeWorker(Worker):
