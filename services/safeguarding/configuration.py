@@ -142,7 +142,8 @@ def _number(env: Mapping[str, str], name: str, default: str, kind: type[int] | t
     try:
         value = kind(text)
     except ValueError:
-        raise ValueError(f"{name}={text!r} is not a {kind.__name__}") from None
+        what = "whole number" if kind is int else "number"
+        raise ValueError(f"{name}={text!r} is not a {what}") from None
     if value < 0:
         raise ValueError(f"{name}={text!r} must not be below 0")
     return value
