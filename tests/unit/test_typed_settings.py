@@ -108,3 +108,22 @@ def test_each_service_reads_what_a_partner_sets():
 def test_an_invalid_setting_stops_the_service_and_is_named(settings, variable, value):
     with pytest.raises(SettingError, match=re.escape(f"{variable}={value!r}")):
         load(settings, {variable: value})
+
+
+def test_the_safeguarding_timers_take_their_interval_as_the_service_sets_up():
+    from nameko.containers import ServiceContainer
+
+    from services.safeguarding.service import SafeguardingService
+    from shared.settings import SettingTimer, settings_of
+
+    container = ServiceContainer(SafeguardingService, {"AMQP_URI": "memory://"})
+    timers = {t.method_name: t for t in container.entrypoints if isinstance(t, SettingTimer)}
+    assert {name: t.interval for name, t in timers.items()} == {
+        "escalate_due": None,
+        "send_notifications": None,
+    }
+    for timer in timers.values():
+        timer.setup()
+    config = settings_of(SafeguardingSettings)
+    assert timers["escalate_due"].interval == config.tick_seconds
+    assert timers["send_notifications"].interval == config.send_seconds
