@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from shared import key_rotation  # noqa: E402
 from shared.config import database_name  # noqa: E402
 from shared.db import Database  # noqa: E402
+from shared.settings import load  # noqa: E402
 from shared.vault import MASTER_KEY_DIR_ENV, MasterKeyError, MasterKeys, Vault  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,11 +63,13 @@ def main(argv=None) -> None:
     destroy.add_argument(
         "--kept-days",
         type=int,
-        default=key_rotation.BACKUP_RETENTION_DAYS,
+        default=None,
         help="how long a retired version is kept for the backups taken before (default:"
         " $PEERLINK_BACKUP_RETENTION_DAYS or 35)",
     )
     args = parser.parse_args(argv)
+    config = load(key_rotation.KeyRotationSettings)
+    kept_days = config.backup_retention_days if args.kept_days is None else args.kept_days
 
     dsn = _database_url()
     local = None if dsn else _local(args.stack, args.partner)
@@ -96,10 +99,10 @@ def main(argv=None) -> None:
             for retired in done.retired:
                 print(
                     f"version {retired} is retired: destroy it once the backups taken until now"
-                    f" have expired ({key_rotation.BACKUP_RETENTION_DAYS} days)"
+                    f" have expired ({config.backup_retention_days} days)"
                 )
         elif command == "destroy":
-            key_rotation.destroy_master_key_version(db, vault, args.version, args.kept_days)
+            key_rotation.destroy_master_key_version(db, vault, args.version, kept_days)
             print(f"destroyed version {args.version} of {args.partner}'s master key")
         for row in key_rotation.status(db, vault):
             print(

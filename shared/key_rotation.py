@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from shared.db import Database
+from shared.settings import not_negative, setting
 from shared.vault import (
     Vault,
     generate_master_key,
@@ -20,10 +21,17 @@ from shared.vault import (
     master_key_versions_in,
 )
 
-# An old version opens the person keys in every backup taken while it still wrapped them, so it
-# is kept until the last of those backups has expired: the backups' own retention, which a
-# partner sets with PEERLINK_BACKUP_RETENTION_DAYS (35 days unless set).
-BACKUP_RETENTION_DAYS = int(os.environ.get("PEERLINK_BACKUP_RETENTION_DAYS", "35"))
+
+@dataclass(frozen=True)
+class KeyRotationSettings:
+    # An old version opens the person keys in every backup taken while it still wrapped them,
+    # so it is kept until the last of those backups has expired: the backups' own retention,
+    # which a partner sets (35 days unless set).
+    backup_retention_days: int = setting(
+        "PEERLINK_BACKUP_RETENTION_DAYS", "35", int, not_negative, "0 or more"
+    )
+
+
 REWRAP_BATCH = 500
 # how long a rewrap waits for keys that other transactions hold (an erasure, an update)
 _LOCKED_KEYS_WAIT_SECONDS = 60.0
@@ -145,9 +153,7 @@ def rewrap_all(db: Database, vault: Vault, batch: int = REWRAP_BATCH) -> Rewrapp
     return Rewrapped(rewrapped, swept, retired)
 
 
-def destroy_master_key_version(
-    db: Database, vault: Vault, version: int, kept_days: int = BACKUP_RETENTION_DAYS
-) -> None:
+def destroy_master_key_version(db: Database, vault: Vault, version: int, kept_days: int) -> None:
     """Destroys an old version: its file is overwritten and removed, and the vault records
     when. Refused for the newest version, for one that still wraps a key, for one whose keys
     were not all wrapped again and swept (rewrap_all), and until `kept_days` have passed since

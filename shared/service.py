@@ -4,6 +4,7 @@ operations endpoints (/health, /metrics, /openapi.json, /events)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
@@ -33,10 +34,19 @@ log = logging.getLogger(__name__)
 class EventStore(DependencyProvider):
     """Hands each worker the service's event store (domain verbs, never a raw connection)."""
 
-    def __init__(self, schema: str, registry: EventRegistry, projector=None):
+    def __init__(
+        self,
+        schema: str,
+        registry: EventRegistry,
+        projector=None,
+        make_projector: Callable[[], Callable] | None = None,
+    ):
+        """`make_projector` builds the projector as the service sets up, when it needs the
+        service's settings (shared/settings.py)."""
         self.schema = schema
         self.registry = registry
         self.projector = projector
+        self.make_projector = make_projector
 
     def setup(self):
         self.settings = Settings.from_environment(self.container.service_name)
@@ -49,7 +59,7 @@ class EventStore(DependencyProvider):
             self.schema,
             self.registry,
             service=self.container.service_name,
-            projector=self.projector,
+            projector=self.make_projector() if self.make_projector else self.projector,
         )
 
     def stop(self):

@@ -11,15 +11,16 @@ from contracts.referrals.events import registry as referrals_events
 from contracts.safeguarding.events import registry as safeguarding_events
 from contracts.sessions.events import registry as sessions_events
 from services.referrals.projections import referrals_projector
+from services.referrals.settings import ReferralSettings
 from services.referrals.transfers import (
     InboundTransfers,
     SealedRecords,
     TransferReactions,
     TransferSender,
 )
-from services.safeguarding.configuration import MailSettings, timescales_from_environment
 from services.safeguarding.notifications import NotificationOutbox
 from services.safeguarding.projections import safeguarding_projector
+from services.safeguarding.settings import SafeguardingSettings
 from services.safeguarding.signals import CONSUMER as SIGNALS_CONSUMER
 from services.safeguarding.signals import RepeatedDidNotAttend
 from services.sessions.discharge import OpenItemsClosing
@@ -32,6 +33,7 @@ from shared.events import EventRegistry
 from shared.eventstore import PostgresEventStore
 from shared.hub_edge import HubEdge
 from shared.relay import Relay
+from shared.settings import settings_of
 from shared.topology import (
     REFERRALS_INBOUND_QUEUE,
     SAFEGUARDING_SIGNALS_QUEUE,
@@ -50,9 +52,8 @@ def node_registry() -> EventRegistry:
 def _safeguarding():
     """The safeguarding store's projector, as its service has it: what the worker appends there
     (a suggested concern) reaches the lead's inbox and the notification outbox at once."""
-    return safeguarding_projector(
-        timescales_from_environment(), NotificationOutbox(MailSettings.from_environment())
-    )
+    config = settings_of(SafeguardingSettings)
+    return safeguarding_projector(config.timescales, NotificationOutbox(config.mail))
 
 
 class NodeWorker(Worker):
@@ -64,7 +65,11 @@ class NodeWorker(Worker):
         partner = self.settings.partner_id
         registry = node_registry()
         referrals = PostgresEventStore(
-            self.db, "referrals", registry, service="referrals", projector=referrals_projector()
+            self.db,
+            "referrals",
+            registry,
+            service="referrals",
+            projector=referrals_projector(settings_of(ReferralSettings).first_contact_working_days),
         )
         # a record another partner sealed for this one waits in the vault until it is answered
         vault = Vault("vault", MasterKeys.from_environment(partner))

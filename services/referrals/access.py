@@ -4,7 +4,6 @@ words it names sealed under the person's key, and every date a worker gives chec
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 
@@ -16,10 +15,6 @@ from shared.commands import Commands, respond, sealing
 from shared.events import NewEvent, RecordedEvent
 from shared.web import NotFound
 
-# No date a worker gives may be earlier than this: a typed year such as 0006 is refused, not
-# kept to skew every wait. A partner whose records start earlier sets PEERLINK_EARLIEST_DATE.
-EARLIEST_DATE = date.fromisoformat(os.environ.get("PEERLINK_EARLIEST_DATE", "2000-01-01"))
-
 NO_SUCH_REFERRAL = "no such referral"
 
 # decide(referral, on): the events a step of the referral decides, on the day it is dated
@@ -30,8 +25,9 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
-def calendar() -> Calendar:
-    return Calendar(today(), EARLIEST_DATE)
+def calendar(earliest: date) -> Calendar:
+    """Today's calendar, refusing any date before `earliest` (ReferralSettings.earliest_date)."""
+    return Calendar(today(), earliest)
 
 
 def consent_payload(consent: Mapping | None, contact_times_text_id: str | None) -> dict | None:
@@ -68,7 +64,7 @@ def visible_to(principal: Principal):
 
 
 class ReferralAccess:
-    """Mixed into the referrals service; expects `store`, `audit`, `vault`."""
+    """Mixed into the referrals service; expects `store`, `config`, `audit`, `vault`."""
 
     @property
     def commands(self) -> Commands:
@@ -123,6 +119,5 @@ class ReferralAccess:
             return None
         return "erased" if Person.fold(str(person_id), events).is_erased else "registered"
 
-    @staticmethod
-    def _date(body: Mapping) -> date:
-        return calendar().check("on", body.get("on") or today())
+    def _date(self, body: Mapping) -> date:
+        return calendar(self.config.earliest_date).check("on", body.get("on") or today())

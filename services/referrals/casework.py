@@ -5,7 +5,6 @@ recorded or withdrawn, and a field recorded wrongly corrected."""
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from datetime import date
 
@@ -28,7 +27,6 @@ from shared import policy
 from shared.web import BadRequest, json_default, route
 
 # Policy numbers a partner sets; defaults from common practice (docs/domain.md), overridable.
-CASELOAD_CAP = int(os.environ.get("PEERLINK_CASELOAD_CAP", "25"))
 
 DECIDERS = policy.MAY_DECIDE_REFERRALS
 CASEWORK = policy.MAY_WORK_REFERRALS
@@ -49,7 +47,7 @@ def with_open_items(response, items: list[dict], warnings: list[str]):
 
 
 class CaseworkApi(ReferralAccess):
-    """Mixed into the referrals service; expects `store`, `vault`, `audit`, `workforce`,
+    """Mixed into the referrals service; expects `store`, `config`, `vault`, `audit`, `workforce`,
     `open_items`."""
 
     @route(
@@ -102,10 +100,10 @@ class CaseworkApi(ReferralAccess):
         response = self._step(request, principal, referral_id, body, decide)
         with self.store.db.transaction() as cur:
             caseload = queries.caseload_of(cur, principal.partner_id, body["worker_id"])
-        if caseload > CASELOAD_CAP:
+        if caseload > self.config.caseload_cap:
             response.headers["Warning"] = (
                 f'199 peerlink "{body["worker_id"]} now carries {caseload} referrals, '
-                f'over the caseload cap of {CASELOAD_CAP}"'
+                f'over the caseload cap of {self.config.caseload_cap}"'
             )
         response.headers["X-Worker-Caseload"] = str(caseload)
         return response
@@ -198,7 +196,7 @@ class CaseworkApi(ReferralAccess):
         summary="Record the person's consent (given, changed or refused) at any time",
     )
     def record_consent(self, request, principal, referral_id, body):
-        recorded_on = calendar().check("recorded_on", body["recorded_on"])
+        recorded_on = calendar(self.config.earliest_date).check("recorded_on", body["recorded_on"])
         text = body.get("contact_times")
         text_id = str(uuid.uuid4()) if text else None
         consent = consent_payload({**body, "recorded_on": recorded_on}, text_id)
@@ -243,7 +241,7 @@ class CaseworkApi(ReferralAccess):
                 value = date.fromisoformat(str(value))
             except ValueError:
                 raise BadRequest("value", "must be a date (YYYY-MM-DD)") from None
-            calendar().check("value", value)
+            calendar(self.config.earliest_date).check("value", value)
         reason_id = str(uuid.uuid4())
         return self._step(
             request,

@@ -22,7 +22,7 @@ from shared.web import BadRequest, context_of, route
 
 
 class IntakeApi(ReferralAccess):
-    """Mixed into the referrals service; expects `store`, `vault`, `audit`."""
+    """Mixed into the referrals service; expects `store`, `config`, `vault`, `audit`."""
 
     @route(
         "POST",
@@ -34,7 +34,7 @@ class IntakeApi(ReferralAccess):
         summary="Record a referral received",
     )
     def receive(self, request, principal, body):
-        dates = calendar()
+        dates = calendar(self.config.earliest_date)
         dates.check("received_on", body["received_on"])
         born = (body.get("person") or {}).get("date_of_birth")
         if born is not None and body["received_on"] < date.fromisoformat(str(born)):

@@ -3,7 +3,6 @@ caseloads and overdue first contacts never lag the events."""
 
 from __future__ import annotations
 
-import os
 from datetime import date, timedelta
 
 from contracts.referrals.codes import (
@@ -13,10 +12,6 @@ from shared.events import RecordedEvent
 from shared.projections import chain
 
 SCHEMA = "referrals"
-
-# A partner's target for first contact after a referral arrives, in working days (commonly
-# 5); set per partner with PEERLINK_FIRST_CONTACT_WORKING_DAYS.
-FIRST_CONTACT_WORKING_DAYS = int(os.environ.get("PEERLINK_FIRST_CONTACT_WORKING_DAYS", "5"))
 
 DDL = f"""
 CREATE TABLE IF NOT EXISTS {SCHEMA}.referral_list (
@@ -72,7 +67,7 @@ def add_working_days(start: date, days: int) -> date:
 class ReferralList:
     name = "referral_list"
 
-    def __init__(self, first_contact_working_days: int = FIRST_CONTACT_WORKING_DAYS):
+    def __init__(self, first_contact_working_days: int):
         self.first_contact_working_days = first_contact_working_days
 
     def __call__(self, cur, events: list[RecordedEvent]) -> None:
@@ -182,9 +177,13 @@ def person_of_referral(cur, event: RecordedEvent):
     return row[0] if row else None
 
 
-def referrals_projector():
+def referrals_projector(first_contact_working_days: int):
     """The read model and the audit trail, kept in every appending transaction."""
     from shared.audit import change_projector
     from shared.workforce.roster import WorkerList
 
-    return chain(ReferralList(), WorkerList(), change_projector("referrals", person_of_referral))
+    return chain(
+        ReferralList(first_contact_working_days),
+        WorkerList(),
+        change_projector("referrals", person_of_referral),
+    )

@@ -16,7 +16,7 @@ from services.referrals.api import (
     ReferralPage,
     referral_out,
 )
-from services.referrals.casework import CASELOAD_CAP, with_open_items
+from services.referrals.casework import with_open_items
 from services.referrals.domain import Referral
 from shared import policy
 from shared.commands import respond
@@ -28,7 +28,8 @@ READERS = policy.MAY_READ_REFERRALS
 
 
 class RecordsApi(ReferralAccess):
-    """Mixed into the referrals service; expects `store`, `vault`, `audit`, `open_items`."""
+    """Mixed into the referrals service; expects `store`, `config`, `vault`, `audit`,
+    `open_items`."""
 
     @route(
         "GET",
@@ -158,11 +159,10 @@ class RecordsApi(ReferralAccess):
     def caseloads(self, request, principal):
         with self.store.db.transaction() as cur:
             rows = queries.caseloads(cur, principal.partner_id)
+        cap = self.config.caseload_cap
         return {
-            "caseload_cap": CASELOAD_CAP,
-            "workers": [
-                {"worker_id": w, "caseload": n, "is_over_cap": n >= CASELOAD_CAP} for w, n in rows
-            ],
+            "caseload_cap": cap,
+            "workers": [{"worker_id": w, "caseload": n, "is_over_cap": n >= cap} for w, n in rows],
         }
 
     @route(

@@ -11,7 +11,6 @@ referral received or first contact made for them, and a session at which they we
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from datetime import UTC, date, datetime
 
@@ -26,11 +25,10 @@ from shared.web import BadRequest, PageQuery, context_of, route
 
 log = logging.getLogger(__name__)
 
-RETENTION_YEARS = int(os.environ.get("PEERLINK_RETENTION_YEARS", "20"))
 JOB_ACTOR = Actor("retention-job", "service")
 
 
-def retention_cutoff(as_of: date, years: int = RETENTION_YEARS) -> date:
+def retention_cutoff(as_of: date, years: int) -> date:
     """The day before which a last contact is past retention on `as_of` (29 February falls
     back to 28 February in a year without it)."""
     try:
@@ -40,11 +38,11 @@ def retention_cutoff(as_of: date, years: int = RETENTION_YEARS) -> date:
 
 
 class RetentionApi:
-    """Mixed into the referrals service; expects `store`, `settings`, `audit`."""
+    """Mixed into the referrals service; expects `store`, `settings`, `config`, `audit`."""
 
     def _due(self, as_of: date) -> list[dict]:
         with self.store.db.transaction() as cur:
-            rows = queries.last_contacts(cur, retention_cutoff(as_of))
+            rows = queries.last_contacts(cur, retention_cutoff(as_of, self.config.retention_years))
         return [
             {
                 "person_id": str(person),
@@ -69,7 +67,7 @@ class RetentionApi:
                 {
                     "person_id": item["person_id"],
                     "last_contact_on": item["last_contact_on"].isoformat(),
-                    "retention_years": RETENTION_YEARS,
+                    "retention_years": self.config.retention_years,
                     "review_as_of": as_of.isoformat(),
                 },
             )
@@ -110,7 +108,7 @@ class RetentionApi:
         due = self._due(as_of)
         return {
             "as_of": as_of,
-            "retention_years": RETENTION_YEARS,
+            "retention_years": self.config.retention_years,
             "flagged": flagged,
             "due": due,
             "total": len(due),
@@ -138,7 +136,7 @@ class RetentionApi:
         )
         return {
             "as_of": today,
-            "retention_years": RETENTION_YEARS,
+            "retention_years": self.config.retention_years,
             "items": items,
             "total": len(due),
             "limit": query["limit"],

@@ -16,8 +16,10 @@ from services.referrals.people import PeopleApi
 from services.referrals.projections import referrals_projector
 from services.referrals.records import RecordsApi
 from services.referrals.retention import RetentionApi
+from services.referrals.settings import ReferralSettings
 from services.referrals.workforce import WorkersApi
 from shared.service import Audit, EventStore, NodeSettings, Operations, PeopleVault
+from shared.settings import ServiceSettings, settings_of
 from shared.web import Verifier
 from shared.workforce.roster import Workforce
 
@@ -38,7 +40,14 @@ class ReferralsService(
     people they are about and the workers they are allocated to."""
 
     name = "referrals"
-    store = EventStore(SCHEMA, registry, projector=referrals_projector())
+    config = ServiceSettings(ReferralSettings)
+    store = EventStore(
+        SCHEMA,
+        registry,
+        make_projector=lambda: referrals_projector(
+            settings_of(ReferralSettings).first_contact_working_days
+        ),
+    )
     audit = Audit()
     vault = PeopleVault()
     settings = NodeSettings()

@@ -7,15 +7,13 @@ for them) see every concern of their partner; anyone else sees only the concerns
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from services.safeguarding.api import ConcernOut
-from services.safeguarding.configuration import timescales_from_environment
 from services.safeguarding.domain import Concern
-from services.safeguarding.domain.deadlines import deadlines_for, open_deadlines
+from services.safeguarding.domain.deadlines import Timescales, deadlines_for, open_deadlines
 from shared import policy
 from shared.auth import Forbidden, Principal
 from shared.commands import Commands, Visible, Within, respond, sealing
@@ -24,10 +22,6 @@ from shared.web import NotFound
 
 MAY_RAISE_CONCERNS = policy.MAY_RAISE_CONCERNS
 MAY_LEAD_SAFEGUARDING = policy.MAY_LEAD_SAFEGUARDING
-TIMESCALES = timescales_from_environment()
-# No date a worker gives may be earlier than this (as for referrals): what happened in 1900 is a
-# mistyped year, refused. A partner whose records start earlier sets it earlier.
-EARLIEST_DATE = date.fromisoformat(os.environ.get("PEERLINK_EARLIEST_DATE", "2000-01-01"))
 MISSING = "no such concern"
 
 
@@ -71,21 +65,24 @@ def word_ids(body: Mapping, names: Iterable[str]) -> dict[str, uuid.UUID]:
     return {name: uuid.uuid4() for name in names if body.get(name) is not None}
 
 
-def view(concern: Concern) -> dict:
-    body = ConcernOut().dump({**concern.as_dict(), **deadlines_for(concern, TIMESCALES)})
-    due = [at for _, at in open_deadlines(concern, TIMESCALES)]
+def view(concern: Concern, timescales: Timescales) -> dict:
+    body = ConcernOut().dump({**concern.as_dict(), **deadlines_for(concern, timescales)})
+    due = [at for _, at in open_deadlines(concern, timescales)]
     body["is_overdue"] = bool(due) and due[0] < now()
     return body
 
 
-def answer(concern: Concern, status: int = 200, **extra):
+def answer(concern: Concern, timescales: Timescales, status: int = 200, **extra):
     """The concern as a client is answered with it, its version the ETag."""
-    return respond(concern, {**view(concern), **extra}, status)
+    return respond(concern, {**view(concern, timescales), **extra}, status)
 
 
 class ConcernRoutes:
     """The base of the service's route mixins; the service gives `store`, `audit`, `vault`,
-    `workforce` and `settings`."""
+    `workforce`, `settings` and `config` (its SafeguardingSettings)."""
+
+    def _answer(self, concern: Concern, status: int = 200, **extra):
+        return answer(concern, self.config.timescales, status, **extra)
 
     @property
     def commands(self) -> Commands:

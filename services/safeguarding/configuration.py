@@ -120,10 +120,30 @@ class MailSettings:
             recipients[rung.strip()] = address.strip()
         return cls(
             smtp_host=env.get("PEERLINK_SMTP_HOST", "127.0.0.1"),
-            smtp_port=int(env.get("PEERLINK_SMTP_PORT", "8025")),
+            smtp_port=_number(env, "PEERLINK_SMTP_PORT", "8025", int),
             sender=env.get("PEERLINK_SMTP_FROM", f"safeguarding@{partner}.peerlink.test"),
             recipients=recipients,
             inbox_url=env.get("PEERLINK_SAFEGUARDING_INBOX_URL", DEFAULT_INBOX_URL).rstrip("/"),
-            max_attempts=int(env.get("PEERLINK_SMTP_MAX_ATTEMPTS", "0")),
-            first_retry_seconds=float(env.get("PEERLINK_SMTP_FIRST_RETRY_SECONDS", "2")),
+            max_attempts=_number(env, "PEERLINK_SMTP_MAX_ATTEMPTS", "0", int),
+            first_retry_seconds=_number(env, "PEERLINK_SMTP_FIRST_RETRY_SECONDS", "2", float),
         )
+
+
+MAIL_VARIABLES = (
+    "PEERLINK_SMTP_HOST, PEERLINK_SMTP_PORT, PEERLINK_SMTP_FROM, PEERLINK_SMTP_MAX_ATTEMPTS,"
+    " PEERLINK_SMTP_FIRST_RETRY_SECONDS, PEERLINK_SAFEGUARDING_RECIPIENTS,"
+    " PEERLINK_SAFEGUARDING_INBOX_URL"
+)
+
+
+def _number(env: Mapping[str, str], name: str, default: str, kind: type[int] | type[float]):
+    """A number not below 0 from `name`, or ValueError naming it."""
+    text = env.get(name, default)
+    try:
+        value = kind(text)
+    except ValueError:
+        what = "whole number" if kind is int else "number"
+        raise ValueError(f"{name}={text!r} is not a {what}") from None
+    if value < 0:
+        raise ValueError(f"{name}={text!r} must not be below 0")
+    return value

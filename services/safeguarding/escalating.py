@@ -6,30 +6,25 @@ makes a lead's page stale (concerns.changed_by_a_person)."""
 from __future__ import annotations
 
 import logging
-import os
 from datetime import datetime
 
 from eventlet.greenpool import GreenPool
-from nameko.timer import timer
 
 from services.safeguarding import queries
-from services.safeguarding.concerns import TIMESCALES, ConcernRoutes, now
-from services.safeguarding.configuration import MailSettings
+from services.safeguarding.concerns import ConcernRoutes, now
 from services.safeguarding.domain import Concern
 from services.safeguarding.domain.deadlines import due_escalations
 from services.safeguarding.notifications import Notification, send_due
+from services.safeguarding.settings import SafeguardingSettings
 from shared import metrics
 from shared.db import Reachability, is_database_error
 from shared.events import SYSTEM, Context
 from shared.eventstore import ConcurrencyError, DuplicateEventId
 from shared.runner import is_stopping
+from shared.settings import setting_timer
 
 log = logging.getLogger(__name__)
 
-MAIL = MailSettings.from_environment()
-# How often the timer looks for deadlines passed and the sender for e-mail due.
-TICK_SECONDS = float(os.environ.get("PEERLINK_SAFEGUARDING_TICK_SECONDS", "1"))
-SEND_SECONDS = float(os.environ.get("PEERLINK_SAFEGUARDING_SEND_SECONDS", "0.5"))
 # concerns escalated side by side in one tick; each holds one of the store's 10 connections
 ESCALATING_AT_ONCE = 4
 # The deadline timer and the e-mail sender wait through a database outage tick by tick; while
@@ -39,7 +34,8 @@ MAIL_SENDER = Reachability("mail-sender")
 
 
 class EscalationTimers(ConcernRoutes):
-    """Mixed into the safeguarding service; expects `name` besides what routes expect."""
+    """Mixed into the safeguarding service; expects `name` and `smtp` (notifications.Smtp)
+    besides what routes expect."""
 
     def _fold(self, concern_id: str, partner_id: str) -> Concern | None:
         events = self.store.read_stream(Concern.stream_type, concern_id)
@@ -47,7 +43,7 @@ class EscalationTimers(ConcernRoutes):
             return None
         return Concern.fold(concern_id, events)
 
-    @timer(interval=TICK_SECONDS)
+    @setting_timer(SafeguardingSettings, lambda config: config.tick_seconds)
     def escalate_due(self):
         """Deadlines passed, found in the read model (so after any restart too), recorded as
         the domain decides. A concurrent or repeated run adds nothing twice: the events have
@@ -86,7 +82,7 @@ class EscalationTimers(ConcernRoutes):
         if concern is None:
             return 0
         version = concern.version
-        events = concern.record_escalations(due_escalations(concern, at, TIMESCALES))
+        events = concern.record_escalations(due_escalations(concern, at, self.config.timescales))
         if not events:
             return 0
         self.store.append(
@@ -100,16 +96,17 @@ class EscalationTimers(ConcernRoutes):
             metrics.ESCALATIONS.labels(self.name, event.payload["deadline"]).inc()
         return len(events)
 
-    @timer(interval=SEND_SECONDS)
+    @setting_timer(SafeguardingSettings, lambda config: config.send_seconds)
     def send_notifications(self):
         """E-mail due from the outbox; each escalation told is then recorded on its concern."""
         try:
             sent = send_due(
                 self.store.db,
-                MAIL,
+                self.config.mail,
                 self.settings.partner_id,
                 self._is_still_needed,
                 is_stopping=is_stopping,
+                open_session=self.smtp,
             )
         except Exception as error:
             if not is_database_error(error):

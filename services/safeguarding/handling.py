@@ -19,7 +19,6 @@ from services.safeguarding.concerns import (
     MAY_LEAD_SAFEGUARDING,
     MAY_RAISE_CONCERNS,
     ConcernRoutes,
-    answer,
     is_lead,
     now,
 )
@@ -47,7 +46,7 @@ class HandlingApi(ConcernRoutes):
             body,
             lambda c, _: c.acknowledge(principal.user_id, now(), body.get("severity")),
         )
-        return answer(concern)
+        return self._answer(concern)
 
     @route(
         "POST",
@@ -74,7 +73,7 @@ class HandlingApi(ConcernRoutes):
             ),
             ("rationale", "revision_reason", "agency_reference"),
         )
-        return answer(concern)
+        return self._answer(concern)
 
     @route(
         "POST",
@@ -107,7 +106,7 @@ class HandlingApi(ConcernRoutes):
             ),
             ("details",),
         )
-        response = answer(concern, 201)
+        response = self._answer(concern, 201)
         response.headers["Location"] = f"/concerns/{concern_id}/actions/{action_id}"
         return response
 
@@ -131,7 +130,7 @@ class HandlingApi(ConcernRoutes):
             )
 
         concern = self._step(request, principal, concern_id, body, complete, ("notes",))
-        return answer(concern)
+        return self._answer(concern)
 
     @route(
         "POST",
@@ -151,7 +150,7 @@ class HandlingApi(ConcernRoutes):
             lambda c, ids: c.add_note(ids["text"], principal.user_id, now()),
             ("text",),
         )
-        return answer(concern, 201)
+        return self._answer(concern, 201)
 
     @route(
         "POST",
@@ -176,4 +175,4 @@ class HandlingApi(ConcernRoutes):
             ),
             ("notes",),
         )
-        return answer(concern)
+        return self._answer(concern)

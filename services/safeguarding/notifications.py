@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 
+from nameko.extensions import DependencyProvider
+
 from services.safeguarding.configuration import MailSettings
 from shared import metrics
 from shared.db import Database
@@ -183,6 +185,21 @@ class SmtpSession:
             self.smtp = None
 
 
+class Smtp(DependencyProvider):
+    """Opens the SMTP sessions the mail sender sends through, to the relay the service's mail
+    settings name: each worker gets a function returning a new session. A test replaces this
+    provider to catch or refuse what is sent without a mail server."""
+
+    def __init__(self, mail_of: Callable[[], MailSettings]):
+        self.mail_of = mail_of
+
+    def setup(self):
+        self.mail = self.mail_of()
+
+    def get_dependency(self, worker_ctx):
+        return lambda: SmtpSession(self.mail)
+
+
 def send_due(
     db: Database,
     settings: MailSettings,
@@ -190,13 +207,16 @@ def send_due(
     is_still_needed: Callable[[Notification], bool] = lambda n: True,
     batch: int = 20,
     is_stopping: Callable[[], bool] = lambda: False,
+    open_session: Callable[[], SmtpSession] | None = None,
 ) -> list[Notification]:
     """Send every notification due now, a batch per transaction (so a crash repeats at most one
     batch); returns those the SMTP server accepted. Rows are locked (SKIP LOCKED) while they are
     sent, so two senders never send one row at once. Once the service `is_stopping`, the batch
-    in hand is the last: the rest stay due for the next start."""
+    in hand is the last: the rest stay due for the next start. `open_session` gives the SMTP
+    session (the service's `Smtp` provider, which a test may replace)."""
     sent: list[Notification] = []
-    with contextlib.closing(SmtpSession(settings)) as session:
+    session = open_session() if open_session is not None else SmtpSession(settings)
+    with contextlib.closing(session):
         while not is_stopping() and _send_batch(
             db, settings, partner_id, is_still_needed, batch, session, sent
         ):

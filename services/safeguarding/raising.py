@@ -17,10 +17,8 @@ from services.safeguarding.api import (
     SuggestConcernBody,
 )
 from services.safeguarding.concerns import (
-    EARLIEST_DATE,
     MAY_RAISE_CONCERNS,
     ConcernRoutes,
-    answer,
     changed_by_a_person,
     now,
     subject_of,
@@ -78,7 +76,7 @@ class RaisingApi(ConcernRoutes):
         person_id = body.get("person_id")
         text_ids = word_ids(body, FORM_TEXTS)
         details = form_details(body, text_ids, person_id)
-        events = concern.raise_concern(details, principal.user_id, now(), EARLIEST_DATE)
+        events = concern.raise_concern(details, principal.user_id, now(), self.config.earliest_date)
         subject = person_id or subject_of(concern.id)
 
         def seal(cur):
@@ -100,7 +98,7 @@ class RaisingApi(ConcernRoutes):
             Concern.stream_type, concern.id, 0, events, context_of(principal, request), seal
         )
         concern.version = recorded[-1].version
-        return answer(concern, 201)
+        return self._answer(concern, 201)
 
     # -- suggested concerns ------------------------------------------------------------------
 
@@ -132,7 +130,7 @@ class RaisingApi(ConcernRoutes):
         concern = Concern.fold(concern_id, events)
         decided = concern.suggest(body["person_id"], body["signal"], now(), sources)
         if not decided:
-            return answer(concern)
+            return self._answer(concern)
 
         def known(cur):
             if self.vault.standing(cur, body["person_id"]) != "registered":
@@ -147,7 +145,7 @@ class RaisingApi(ConcernRoutes):
             within=known,
         )
         concern.version = recorded[-1].version
-        return answer(concern, 201)
+        return self._answer(concern, 201)
 
     @route(
         "POST",
@@ -164,12 +162,12 @@ class RaisingApi(ConcernRoutes):
             concern_id,
             body,
             lambda c, ids: c.confirm_suggestion(
-                form_details(body, ids), principal.user_id, now(), EARLIEST_DATE
+                form_details(body, ids), principal.user_id, now(), self.config.earliest_date
             ),
             # the person of a suggested concern is known: there is no one to describe
             [name for name in FORM_TEXTS if name != "person_description"],
         )
-        return answer(concern)
+        return self._answer(concern)
 
     @route(
         "POST",
@@ -190,7 +188,7 @@ class RaisingApi(ConcernRoutes):
             ),
             ("notes",),
         )
-        return answer(concern)
+        return self._answer(concern)
 
     @route(
         "POST",
@@ -230,4 +228,4 @@ class RaisingApi(ConcernRoutes):
             within=move_texts,
             stale=changed_by_a_person,
         )
-        return answer(concern)
+        return self._answer(concern)

@@ -16,7 +16,6 @@ from services.safeguarding.concerns import (
     MAY_LEAD_SAFEGUARDING,
     MAY_RAISE_CONCERNS,
     ConcernRoutes,
-    answer,
     is_lead,
 )
 from services.safeguarding.domain import Concern
@@ -65,7 +64,7 @@ class ReadingApi(ConcernRoutes):
             request, principal, concern, concern.person_id, ["concern", "timeline", "text"]
         )
         texts, timeline = self._timeline(concern, events)
-        return answer(concern, texts=texts, timeline=timeline)
+        return self._answer(concern, texts=texts, timeline=timeline)
 
     def _timeline(self, concern: Concern, events: list[RecordedEvent]) -> tuple[dict, list]:
         """The words recorded when it was raised, and every step with its own words opened."""

@@ -8,14 +8,15 @@ from __future__ import annotations
 from psycogreen.eventlet import patch_psycopg
 
 from contracts.safeguarding.events import registry
-from services.safeguarding.concerns import TIMESCALES
-from services.safeguarding.escalating import DEADLINE_TIMER, MAIL, MAIL_SENDER, EscalationTimers
+from services.safeguarding.escalating import DEADLINE_TIMER, MAIL_SENDER, EscalationTimers
 from services.safeguarding.handling import HandlingApi
-from services.safeguarding.notifications import NotificationOutbox
+from services.safeguarding.notifications import NotificationOutbox, Smtp
 from services.safeguarding.projections import SCHEMA, safeguarding_projector
 from services.safeguarding.raising import RaisingApi
 from services.safeguarding.reading import ReadingApi
+from services.safeguarding.settings import SafeguardingSettings
 from shared.service import Audit, EventStore, NodeSettings, Operations, PeopleVault
+from shared.settings import ServiceSettings, settings_of
 from shared.web import Verifier
 from shared.workforce.roster import Workforce
 
@@ -28,9 +29,16 @@ class SafeguardingService(RaisingApi, HandlingApi, ReadingApi, EscalationTimers,
     actions, notes and a closing outcome."""
 
     name = "safeguarding"
+    config = ServiceSettings(SafeguardingSettings)
     store = EventStore(
-        SCHEMA, registry, projector=safeguarding_projector(TIMESCALES, NotificationOutbox(MAIL))
+        SCHEMA,
+        registry,
+        make_projector=lambda: safeguarding_projector(
+            settings_of(SafeguardingSettings).timescales,
+            NotificationOutbox(settings_of(SafeguardingSettings).mail),
+        ),
     )
+    smtp = Smtp(lambda: settings_of(SafeguardingSettings).mail)
     audit = Audit()
     vault = PeopleVault()
     settings = NodeSettings()

@@ -11,7 +11,7 @@ from services.sessions import queries
 from services.sessions.api import MeasuresDueQuery, RecordMeasureBody, TimelineQuery, VoidBody
 from services.sessions.api_answers import MeasuresDue, PersonMeasuresOut, Timeline
 from services.sessions.domain import PersonMeasures, measure_within_the_referral
-from services.sessions.routes import EARLIEST_DATE, READERS, WRITERS, SessionsRoutes, today
+from services.sessions.routes import READERS, WRITERS, SessionsRoutes, today
 from shared.auth import Forbidden
 from shared.commands import respond
 from shared.web import NotFound, route
@@ -80,7 +80,7 @@ class OutcomesApi(SessionsRoutes):
                 today=today(),
                 referral_id=body.get("referral_id"),
                 by=principal.user_id,
-                earliest=EARLIEST_DATE,
+                earliest=self.config.earliest_date,
             ),
         )
         return respond(series, measures_body(series), 201)

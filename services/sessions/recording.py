@@ -29,8 +29,6 @@ from services.sessions.domain import (
     likely_duplicates,
 )
 from services.sessions.routes import (
-    EARLIEST_DATE,
-    MAX_FUTURE,
     WRITERS,
     SessionsRoutes,
     now,
@@ -141,7 +139,7 @@ class SessionRecording(SessionsRoutes):
                 same_group_and_start=queries.same_group_and_start(
                     cur, body.get("group_id"), starts_at, session.id
                 ),
-                earliest=EARLIEST_DATE,
+                earliest=self.config.earliest_date,
                 **links,
             )
             warnings.extend(self._likely_duplicates(cur, session, starts_at))
@@ -170,7 +168,7 @@ class SessionRecording(SessionsRoutes):
                 duration_minutes=body["duration_minutes"],
                 by=principal.user_id,
                 now=now(),
-                max_future=MAX_FUTURE,
+                max_future=self.config.max_future,
                 kind=body["kind"],
                 mode=body["mode"],
                 location=body["location"],
@@ -178,7 +176,7 @@ class SessionRecording(SessionsRoutes):
                 same_group_and_start=queries.same_group_and_start(
                     cur, body.get("group_id"), starts_at, session.id
                 ),
-                earliest=EARLIEST_DATE,
+                earliest=self.config.earliest_date,
                 **links,
             )
             events += self._attendance_events(cur, principal, session, body)
@@ -224,14 +222,14 @@ class SessionRecording(SessionsRoutes):
                 duration_minutes=body["duration_minutes"],
                 by=principal.user_id,
                 now=now(),
-                max_future=MAX_FUTURE,
+                max_future=self.config.max_future,
                 mode=body.get("mode"),
                 location=body.get("location"),
                 worker_ids=body.get("worker_ids"),
                 same_group_and_start=queries.same_group_and_start(
                     cur, session.group_id, body["actual_start_at"], session.id
                 ),
-                earliest=EARLIEST_DATE,
+                earliest=self.config.earliest_date,
                 **self._referral_dates(cur, session.referral_id),
             )
             # the session's own links count only for a worker it already named

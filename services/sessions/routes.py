@@ -5,10 +5,9 @@ referral's timeline). Commands take the one command path (shared.commands)."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from services.sessions import access, queries
 from services.sessions.domain import not_before_earliest
@@ -19,11 +18,6 @@ from shared.web import BadRequest, NotFound
 
 READERS = policy.MAY_READ_SESSIONS
 WRITERS = policy.MAY_RECORD_SESSIONS
-# How far past now a session recorded as held may end; a partner may allow more.
-MAX_FUTURE = timedelta(minutes=int(os.environ.get("PEERLINK_SESSION_MAX_FUTURE_MINUTES", "15")))
-# No date a worker gives may be earlier than this (as for referrals): a mistyped year such as
-# 1990 is refused, not reported. A partner whose records start earlier sets it earlier.
-EARLIEST_DATE = date.fromisoformat(os.environ.get("PEERLINK_EARLIEST_DATE", "2000-01-01"))
 
 # decide(cur, aggregate): the domain's decision, with a read transaction open for what it is told
 Decide = Callable[..., list]
@@ -47,8 +41,8 @@ def timeline_of(referral: dict) -> dict:
 
 
 class SessionsRoutes:
-    """The base of the service's route mixins; the service gives `store`, `audit`, `vault` and
-    `workforce`."""
+    """The base of the service's route mixins; the service gives `store`, `config` (its
+    SessionSettings), `audit`, `vault` and `workforce`."""
 
     @property
     def commands(self) -> Commands:
@@ -109,12 +103,11 @@ class SessionsRoutes:
             raise BadRequest("person_id", "this person's record was erased")
         return person
 
-    @staticmethod
-    def _not_in_future(day: date | None, field_name: str) -> date:
+    def _not_in_future(self, day: date | None, field_name: str) -> date:
         day = day or today()
         if day > today():
             raise BadRequest(field_name, "cannot be in the future")
-        return not_before_earliest(field_name, day, EARLIEST_DATE)
+        return not_before_earliest(field_name, day, self.config.earliest_date)
 
     @staticmethod
     def _referral_dates(cur, referral_id: str | None) -> dict:

@@ -15,8 +15,10 @@ from services.sessions.plans import PlansApi
 from services.sessions.projections import SCHEMA, sessions_projector
 from services.sessions.reading import SessionReading
 from services.sessions.recording import SessionRecording
+from services.sessions.settings import SessionSettings
 from services.sessions.signposting import SignpostingApi
 from shared.service import Audit, EventStore, NodeSettings, Operations, PeopleVault
+from shared.settings import ServiceSettings
 from shared.web import Verifier
 from shared.workforce.roster import Workforce
 
@@ -37,6 +39,7 @@ class SessionsService(
     timelines."""
 
     name = "sessions"
+    config = ServiceSettings(SessionSettings)
     store = EventStore(SCHEMA, registry, projector=sessions_projector())
     audit = Audit()
     vault = PeopleVault()

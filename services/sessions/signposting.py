@@ -17,7 +17,7 @@ from services.sessions.api import (
 )
 from services.sessions.api_answers import SignpostingOut, SignpostingPage
 from services.sessions.domain import Signposting
-from services.sessions.routes import EARLIEST_DATE, READERS, WRITERS, SessionsRoutes
+from services.sessions.routes import READERS, WRITERS, SessionsRoutes
 from shared.commands import respond
 from shared.web import BadRequest, NotFound, route
 
@@ -55,7 +55,7 @@ class SignpostingApi(SessionsRoutes):
                 session_id=body.get("session_id"),
                 by=principal.user_id,
                 on=self._not_in_future(body.get("on"), "on"),
-                earliest=EARLIEST_DATE,
+                earliest=self.config.earliest_date,
             ),
         )
         return respond(signposting, signposting.as_dict(), 201)

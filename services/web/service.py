@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from services.web import pages
 from services.web.api import Endpoints
 from services.web.app import safe_next, signed_in
-from services.web.assets import Assets
+from services.web.assets import AssetFiles
 from services.web.sessions import PendingLogin, SessionStore
 from services.web.signin import RelyingParty, SignInFailed, is_same_state, pkce_pair
 from services.web.views.admin import AdminPages
@@ -99,7 +99,6 @@ class SignIn(DependencyProvider):
     PEERLINK_WEB_*; read once at start."""
 
     def setup(self):
-        Assets.check()
         self.relying_party = RelyingParty.from_environment()
 
     def get_dependency(self, worker_ctx):
@@ -161,6 +160,7 @@ class WebService(
     verifier = Verifier()
     sessions = Sessions()
     signin = SignIn()
+    assets = AssetFiles()
     endpoints = NodeEndpoints()
     http = HttpClient()
 
@@ -197,7 +197,7 @@ class WebService(
         summary="The pages' stylesheets and scripts (the NHS.UK frontend, served here)",
     )
     def static(self, request, principal, name):
-        return Assets.response(name)
+        return self.assets.response(name)
 
     @route(
         "GET",
@@ -207,7 +207,7 @@ class WebService(
         summary="The NHS.UK frontend's icons",
     )
     def images(self, request, principal, name):
-        return Assets.image(name)
+        return self.assets.image(name)
 
     @route(
         "GET",

@@ -12,10 +12,12 @@ import pytest
 from contracts.referrals.events import registry
 from services.referrals.access import ReferralAccess
 from services.referrals.domain import Person, Referral, registration
+from services.referrals.settings import ReferralSettings
 from shared.aggregate import RuleBroken
 from shared.auth import Forbidden, Principal
 from shared.events import Actor, Context
 from shared.eventstore import ConcurrencyError, InMemoryEventStore
+from shared.settings import load
 from shared.web import NotFound
 
 pytestmark = pytest.mark.unit
@@ -34,10 +36,11 @@ class FakeVault:
 
 
 class Referrals(ReferralAccess):
-    """What the referrals service's steps use of it: its store, vault and audit log."""
+    """What the referrals service's steps use of it: its store, settings, vault and audit log."""
 
     def __init__(self):
         self.store = InMemoryEventStore(registry)
+        self.config = load(ReferralSettings, {})
         self.vault = FakeVault()
         self.audit = None
 

@@ -16,10 +16,12 @@ from contracts.safeguarding.events import registry
 from services.safeguarding.domain import Concern, ConcernDetails
 from services.safeguarding.domain.deadlines import Timescales, due_escalations
 from services.safeguarding.handling import HandlingApi
+from services.safeguarding.settings import SafeguardingSettings
 from shared.aggregate import RuleBroken
 from shared.auth import Forbidden, Principal
 from shared.events import SYSTEM, Actor, Context
 from shared.eventstore import ConcurrencyError, InMemoryEventStore
+from shared.settings import load
 from shared.vault import PersonErased
 from shared.web import NotFound
 
@@ -45,6 +47,7 @@ class Vault:
 class Handlers(HandlingApi):
     def __init__(self, store, vault):
         self.store, self.vault, self.audit = store, vault, None
+        self.config = load(SafeguardingSettings, {})
 
 
 def request(if_match: str | None = None):

@@ -17,10 +17,12 @@ from contracts.sessions.events import registry
 from services.sessions.domain import Group, Session
 from services.sessions.groups import GroupsApi
 from services.sessions.recording import SessionRecording
+from services.sessions.settings import SessionSettings
 from shared.aggregate import RuleBroken
 from shared.auth import Forbidden, Principal
 from shared.events import Actor, Context
 from shared.eventstore import ConcurrencyError, InMemoryEventStore
+from shared.settings import load
 from shared.vault import PersonErased
 from shared.web import BadRequest, NotFound
 
@@ -75,6 +77,7 @@ class Handlers(SessionRecording, GroupsApi):
 
     def __init__(self, store, vault):
         self.store, self.vault, self.audit, self.workforce = store, vault, None, Workforce()
+        self.config = load(SessionSettings, {})
 
     def __getattribute__(self, name):
         found = super().__getattribute__(name)
