@@ -81,7 +81,10 @@ def database(stack_state):
 def store(database):
     from services.referrals.projections import ReferralList
 
-    return PostgresEventStore(database, "referrals", registry, projector=ReferralList())
+    # a partner's first-contact target in working days (the default of ReferralSettings)
+    return PostgresEventStore(
+        database, "referrals", registry, projector=ReferralList(first_contact_working_days=5)
+    )
 
 
 @pytest.fixture
