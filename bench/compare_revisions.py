@@ -8,7 +8,8 @@ eventlet's WSGI server).
 
     .venv/bin/python bench/compare_revisions.py BEFORE [AFTER] [--rounds 3] [--stack alt]
 
-AFTER is HEAD unless named. Both checkouts run with this checkout's .venv and node modules.
+AFTER is HEAD unless named. Both checkouts run with this checkout's .venv and node modules, and
+are measured by this checkout's benchmarks.
 Only one stack runs at a time, so nothing else of Peerlink competes for the machine; the stack
 named must not be running when this starts. Prints every run's figures and, per revision, the
 median and the range of commands/s and of p50 latency.
@@ -21,6 +22,7 @@ import json
 import multiprocessing
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -59,6 +61,9 @@ def checkout(revision: str) -> tuple[str, Path]:
         source, target = ROOT / name, tree / name
         if source.exists() and not target.exists():
             target.symlink_to(source.resolve())
+    # both measured by this checkout's benchmarks, whatever the revision's own say
+    for script in BENCHES:
+        shutil.copyfile(ROOT / "bench" / f"{script}.py", tree / "bench" / f"{script}.py")
     return sha[:12], tree
 
 
@@ -73,6 +78,14 @@ def stack(tree: Path, verb: str, name: str) -> None:
         stdout=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(tree)},
     )
+
+
+def settle(seconds: float) -> None:
+    """Let what the last stack wrote reach the disk before the next figure: every command
+    waits for its commit to be flushed, so a disk still writing back another run's pages
+    slows whichever run comes second."""
+    subprocess.run(["sync"], check=True)
+    time.sleep(seconds)
 
 
 def bench(tree: Path, script: str, name: str, seconds: float) -> tuple[float, float, float, str]:
@@ -197,6 +210,9 @@ def main() -> None:
     parser.add_argument("--stack", default="alt")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--bare-port", type=int, default=18999)
+    parser.add_argument(
+        "--settle", type=float, default=10.0, help="seconds to wait after sync before measuring"
+    )
     args = parser.parse_args()
 
     revisions = [checkout(args.before), checkout(args.after)]
@@ -209,7 +225,9 @@ def main() -> None:
         for sha, tree in order:
             stack(tree, "up", args.stack)
             try:
+                settle(args.settle)
                 for script in BENCHES:
+                    settle(2)
                     rate, p50, p99, _ = bench(tree, script, args.stack, args.seconds)
                     figures.setdefault((sha, script), []).append((rate, p50, p99))
                     print(
@@ -217,7 +235,9 @@ def main() -> None:
                         f"  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms",
                         flush=True,
                     )
-                if sha == order[0][0]:
+                if sha == order[-1][0]:
+                    # last in the round, so its writes do not fall on a revision's run
+                    settle(args.settle)
                     floors["raw PostgreSQL"].append(
                         raw_postgres(tree, args.stack, args.clients, args.seconds)
                     )

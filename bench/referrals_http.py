@@ -25,6 +25,28 @@ from deploy.signin import Tokens  # noqa: E402
 
 
 def client(base: str, token: str, person_id: str, seconds: float, start, results) -> None:
+    try:
+        results.put(_client(base, token, person_id, seconds, start))
+    except Exception as error:  # noqa: BLE001 - told to the parent, which stops the run
+        results.put(error)
+        raise
+
+
+def gathered(results, procs) -> list:
+    """Every client's latencies; the first client that failed stops the run with its error
+    (rather than leaving the parent waiting for figures that will not come)."""
+    latencies = []
+    for _ in procs:
+        got = results.get()
+        if isinstance(got, Exception):
+            for proc in procs:
+                proc.terminate()
+            raise SystemExit(f"a client failed: {got}")
+        latencies.extend(got)
+    return latencies
+
+
+def _client(base: str, token: str, person_id: str, seconds: float, start) -> list:
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"
     latencies: list[tuple[str, float]] = []
@@ -56,7 +78,7 @@ def client(base: str, token: str, person_id: str, seconds: float, start, results
             response = session.post(base + path, json=body, timeout=10)
             latencies.append((name, time.perf_counter() - began))
             response.raise_for_status()
-    results.put(latencies)
+    return latencies
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -101,7 +123,7 @@ def main() -> None:
     time.sleep(0.5)
     began = time.monotonic()
     start.set()
-    latencies = [item for _ in procs for item in results.get()]
+    latencies = gathered(results, procs)
     elapsed = time.monotonic() - began
     for proc in procs:
         proc.join()

@@ -22,7 +22,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.referrals_http import percentile  # noqa: E402
+from bench.referrals_http import gathered, percentile  # noqa: E402
 from deploy.signin import Tokens  # noqa: E402
 
 FACILITATOR = "bench-facilitator"
@@ -69,7 +69,15 @@ def set_up(state: dict, tokens: Tokens, partner: str) -> tuple[str, list[str]]:
     return group["group_id"], people
 
 
-def client(base, token, group_id, people, seconds, start, results) -> None:
+def client(index, base, token, group_id, people, seconds, start, results) -> None:
+    try:
+        results.put(_client(index, base, token, group_id, people, seconds, start))
+    except Exception as error:  # noqa: BLE001 - told to the parent, which stops the run
+        results.put(error)
+        raise
+
+
+def _client(index, base, token, group_id, people, seconds, start) -> list[tuple[str, float]]:
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"
     latencies: list[tuple[str, float]] = []
@@ -78,7 +86,9 @@ def client(base, token, group_id, people, seconds, start, results) -> None:
     n = 0
     while time.monotonic() < deadline:
         n += 1
-        began_at = (datetime.now(UTC) - timedelta(hours=3, minutes=n % 600)).isoformat()
+        # a start of each client's own: the group holds one session at a start
+        minutes = index * 1000 + n % 1000
+        began_at = (datetime.now(UTC) - timedelta(hours=3, minutes=minutes)).isoformat()
         group_session = {
             "kind": "group",
             "group_id": group_id,
@@ -106,8 +116,9 @@ def client(base, token, group_id, people, seconds, start, results) -> None:
             began = time.perf_counter()
             response = session.post(base + "/sessions/held", json=body, timeout=15)
             latencies.append((name, time.perf_counter() - began))
-            response.raise_for_status()
-    results.put(latencies)
+            if response.status_code >= 400:
+                raise RuntimeError(f"{name}: {response.status_code} {response.text}")
+    return latencies
 
 
 def main() -> None:
@@ -125,16 +136,17 @@ def main() -> None:
     start, results = multiprocessing.Event(), multiprocessing.Queue()
     procs = [
         multiprocessing.Process(
-            target=client, args=(base, token, group_id, people, args.seconds, start, results)
+            target=client,
+            args=(index, base, token, group_id, people, args.seconds, start, results),
         )
-        for _ in range(args.clients)
+        for index in range(args.clients)
     ]
     for proc in procs:
         proc.start()
     time.sleep(0.5)
     began = time.monotonic()
     start.set()
-    latencies = [item for _ in procs for item in results.get()]
+    latencies = gathered(results, procs)
     elapsed = time.monotonic() - began
     for proc in procs:
         proc.join()
