@@ -1,16 +1,21 @@
 """The one command path every service takes (docs/architecture.md, "A command"):
 
-1. load the aggregate with one read of its stream, and check the caller may see it;
+1. load the aggregate with one read of its stream, and check the caller may see it (a new
+   stream starts from a fresh aggregate, `Session(str(uuid.uuid4()))`, with no history);
 2. check the version the client saw (If-Match or `expected_version`), if it sent one;
 3. let the domain decide: `act(aggregate)` returns the new events (and applies them, through
    `Aggregate.decide`, so the aggregate answers as it now stands);
-4. append them, with what must commit with them (`within(cur)`: vault rows, claims) in the same
-   transaction as the events and the read models the store's projector keeps;
+4. append them at the version loaded, with what must commit with them (`within(cur)`: vault
+   rows, claims, another stream's events through `apply_within`) in the same transaction as
+   the events and the read models the store's projector keeps;
 5. respond with the aggregate and its version as the ETag.
 
-Reads that show a person's record are audited through `audit_read`. Nothing here knows HTTP
-routes or a service's rules; a handler is a small function of a `Commands`, which runs against
-the in-memory store and a fake vault as well as against PostgreSQL.
+A person's command over HTTP takes `run` (steps 2 to 4); a command with no client version to
+check (one made by a consumer or a timer, or one that creates its stream) takes `apply` (steps
+3 and 4), the context naming who acts. Reads that show a person's record are audited through
+`audit_read`. Nothing here knows HTTP routes or a service's rules; a handler is a small
+function of a `Commands`, which runs against the in-memory store and a fake vault as well as
+against PostgreSQL.
 """
 
 from __future__ import annotations
@@ -52,6 +57,16 @@ class Store(Protocol):
         within: Within | None = None,
     ) -> list[RecordedEvent]: ...
 
+    def append_within(
+        self,
+        cur: Any,
+        stream_type: str,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        context: Any,
+    ) -> list[RecordedEvent]: ...
+
 
 class Commands:
     """A service's command path over its store and audit log."""
@@ -65,13 +80,17 @@ class Commands:
         cls: type[A],
         stream_id: str,
         *,
-        missing: str,
+        missing: str | None = None,
         visible: Visible | None = None,
     ) -> tuple[A, list[RecordedEvent]]:
         """The aggregate and its history, from one read of its stream; `missing` is what a
-        caller is told when there is none (or it is another partner's: `visible` says so)."""
+        caller is told when there is none (or it is another partner's: `visible` says so).
+        Without `missing`, a stream with no events answers a fresh aggregate at version 0 (what
+        a consumer or timer decides on when an event names a record not made yet)."""
         history = self.store.read_stream(cls.stream_type, str(stream_id))
         if not history:
+            if missing is None:
+                return cls(str(stream_id)), history
             raise NotFound(missing)
         aggregate = cls.fold(str(stream_id), history)
         if visible is not None:
@@ -101,18 +120,39 @@ class Commands:
             and (stale is None or stale(history, expected))
         ):
             raise ConcurrencyError(aggregate.id, expected, aggregate.version)
+        self.apply(aggregate, act, context or context_of(principal, request), within=within)
+        return aggregate
+
+    def apply(
+        self, aggregate: A, act: Act, context: Context, *, within: Within | None = None
+    ) -> list[RecordedEvent]:
+        """Decide and append at the version loaded (a concurrent writer since is a
+        ConcurrencyError, and nothing is stored), under `context`: who acts and what caused it.
+        The aggregate comes to its new version; what was stored comes back (the events already
+        there, when their ids were appended before; none, when nothing was decided)."""
         version = aggregate.version
         events = act(aggregate)
         recorded = self.store.append(
-            aggregate.stream_type,
-            aggregate.id,
-            version,
-            events,
-            context or context_of(principal, request),
-            within=within,
+            aggregate.stream_type, aggregate.id, version, events, context, within=within
         )
         aggregate.version = recorded[-1].version if recorded else version
-        return aggregate
+        return recorded
+
+    def apply_within(
+        self, cur: Any, aggregate: A, act: Act, context: Context
+    ) -> list[RecordedEvent]:
+        """`apply` to a second stream from another append's `within(cur)`: both streams commit
+        together or not at all (a person registered with the referral that names them). Nothing
+        decided is nothing appended."""
+        version = aggregate.version
+        events = act(aggregate)
+        if not events:
+            return []
+        recorded = self.store.append_within(
+            cur, aggregate.stream_type, aggregate.id, version, events, context
+        )
+        aggregate.version = recorded[-1].version if recorded else version
+        return recorded
 
     def audit_read(
         self, request, principal: Principal, aggregate: Aggregate, person_id, fields

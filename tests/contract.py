@@ -180,3 +180,44 @@ class EventStoreContract:
     def test_the_envelope_survives_a_round_trip(self, store):
         [event] = store.append("thing", str(uuid.uuid4()), 0, [happened(7)], CONTEXT)
         assert RecordedEvent.from_envelope(event.envelope()) == event
+
+    def test_events_appended_within_another_append_commit_with_it_or_not_at_all(self, store):
+        """A person registered with the referral naming them: two streams, one transaction."""
+        first, second, taken = (str(uuid.uuid4()) for _ in range(3))
+        store.append("thing", taken, 0, [happened(1)], CONTEXT)
+
+        def also(stream, expected):
+            return lambda cur: store.append_within(
+                cur, "thing", stream, expected, [happened(2)], CONTEXT
+            )
+
+        store.append("thing", first, 0, [happened(1)], CONTEXT, within=also(second, 0))
+        assert [e.version for e in store.read_stream("thing", second)] == [1]
+        assert (
+            store.read_stream("thing", second)[0].position
+            > store.read_stream("thing", first)[0].position
+        )
+
+        lost = str(uuid.uuid4())
+        with pytest.raises(ConcurrencyError):
+            store.append("thing", lost, 0, [happened(1)], CONTEXT, within=also(taken, 0))
+        assert store.read_stream("thing", lost) == []
+        assert len(store.read_stream("thing", taken)) == 1
+
+    def test_a_refusal_after_an_append_within_stores_neither_stream(self, store):
+        first, second = str(uuid.uuid4()), str(uuid.uuid4())
+
+        def also_then_refuse(cur):
+            store.append_within(cur, "thing", second, 0, [happened(2)], CONTEXT)
+            raise ValueError("refused")
+
+        with pytest.raises(ValueError, match="refused"):
+            store.append("thing", first, 0, [happened(1)], CONTEXT, within=also_then_refuse)
+        assert store.read_stream("thing", first) == []
+        assert store.read_stream("thing", second) == []
+
+    def test_appending_nothing_checks_nothing_and_writes_nothing_beside_it(self, store):
+        stream, written = str(uuid.uuid4()), []
+        store.append("thing", stream, 0, [happened(1)], CONTEXT)
+        assert store.append("thing", stream, 5, [], CONTEXT, within=written.append) == []
+        assert written == [] and len(store.read_stream("thing", stream)) == 1

@@ -18,6 +18,7 @@ from services.referrals.domain import (
 )
 from shared import policy
 from shared.commands import respond, sealing
+from shared.events import NewEvent
 from shared.web import BadRequest, context_of, route
 
 
@@ -89,7 +90,6 @@ class IntakeApi(ReferralAccess):
             "referrer": referrer,
             "consent": consent_payload(consent, text_ids.get("contact_times")),
         }
-        events = referral.receive(details)
         context = context_of(principal, request)
         seal = sealing(
             self.vault,
@@ -98,34 +98,36 @@ class IntakeApi(ReferralAccess):
             "this referral",
             instead="nothing more is written",
         )
+
+        def receive(referral: Referral) -> list[NewEvent]:
+            return referral.receive(details)
+
         if not new_people:
-            recorded = self.store.append(
-                Referral.stream_type, referral.id, 0, events, context, within=seal
-            )
+            self.commands.apply(referral, receive, context, within=seal)
         else:
-            recorded = self._register_with_referral(new_people, referral, events, context, seal)
-        referral.version = recorded[-1].version
+            self._register_with_referral(new_people, referral, receive, context, seal)
         return respond(referral, referral_out(referral), 201)
 
-    def _register_with_referral(self, new_people, referral: Referral, events, context, seal):
+    def _register_with_referral(self, new_people, referral: Referral, receive, context, seal):
         """The people named by the referral registered with it: their vault rows and events and
         the referral's events in one transaction, or nothing at all."""
         registrations = [
-            (person_id, *registration(person_id, registering, today()))
+            (Person(person_id), *registration(person_id, registering, today()))
             for _, person_id, registering in new_people
         ]
-        (first_id, first_event, first_identifiers), *others = registrations
-        recorded = []
+        (first, first_event, first_identifiers), *others = registrations
 
         def together(cur):
-            self.vault.register(cur, first_id, first_identifiers)
-            for person_id, event, identifiers in others:
-                self.store.append_within(cur, Person.stream_type, person_id, 0, [event], context)
-                self.vault.register(cur, person_id, identifiers)
-            recorded.extend(
-                self.store.append_within(cur, Referral.stream_type, referral.id, 0, events, context)
-            )
+            self.vault.register(cur, first.id, first_identifiers)
+            for person, event, identifiers in others:
+                self.commands.apply_within(cur, person, registered(event), context)
+                self.vault.register(cur, person.id, identifiers)
+            self.commands.apply_within(cur, referral, receive, context)
             seal(cur)
 
-        self.store.append(Person.stream_type, first_id, 0, [first_event], context, within=together)
-        return recorded
+        self.commands.apply(first, registered(first_event), context, within=together)
+
+
+def registered(event: NewEvent):
+    """The act of registering a person, `event` their registration."""
+    return lambda person: person.decide([event])

@@ -189,13 +189,10 @@ class OffersApi(ReferralAccess):
         """In the erasure's transaction: an open offer of the person's referral is withdrawn,
         and a partner a referral of theirs went to is told (an event it receives)."""
         for referral_id in queries.referrals_of(cur, person_id):
-            events = self.store.read_stream(Referral.stream_type, referral_id)
-            referral = Referral.fold(referral_id, events)
-            decided = referral.person_erased(principal.user_id, today())
-            if decided:
-                self.store.append_within(
-                    cur, Referral.stream_type, referral_id, referral.version, decided, context
-                )
+            referral, _ = self.commands.load(Referral, referral_id)
+            self.commands.apply_within(
+                cur, referral, lambda r: r.person_erased(principal.user_id, today()), context
+            )
 
     # -- offers from other partners ------------------------------------------------------------
 
@@ -282,19 +279,17 @@ class OffersApi(ReferralAccess):
             if record.get(name)
         }
         text_ids = {name: str(derived_id(offer_id, f"text/{name}")) for name in texts}
-        referral_events = referral.receive(
-            self._transferred_details(offer, record, person_id, on, text_ids)
-        )
+        details = self._transferred_details(offer, record, person_id, on, text_ids)
         context = context_of(principal, request)
 
         def together(cur):
             if registering is not None:
                 event, identifiers = registering
-                self.store.append_within(cur, Person.stream_type, person_id, 0, [event], context)
+                self.commands.apply_within(
+                    cur, Person(person_id), lambda p: p.decide([event]), context
+                )
                 self.vault.register(cur, person_id, identifiers)
-            self.store.append_within(
-                cur, Referral.stream_type, referral.id, 0, referral_events, context
-            )
+            self.commands.apply_within(cur, referral, lambda r: r.receive(details), context)
             for name, text_id in text_ids.items():
                 self.vault.seal_text(cur, person_id, texts[name], uuid.UUID(text_id))
             # the record is the person's own record here now: the offer's copy is destroyed

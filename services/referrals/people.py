@@ -135,15 +135,12 @@ class PeopleApi(ReferralAccess):
         person = Person(str(uuid.uuid4()))
         event, identifiers = registration(person.id, body, today())
         duplicates = self._possible_duplicates(identifiers)
-        recorded = self.store.append(
-            Person.stream_type,
-            person.id,
-            0,
-            person.decide([event]),
+        self.commands.apply(
+            person,
+            lambda person: person.decide([event]),
             context_of(principal, request),
             within=lambda cur: self.vault.register(cur, person.id, identifiers),
         )
-        person.version = recorded[-1].version
         return self._person_out(person, identifiers, duplicates)
 
     @route(

@@ -18,7 +18,9 @@ from nameko.timer import timer
 
 from services.referrals import queries
 from services.referrals.api_people import RetentionDuePage, RetentionReview, RetentionReviewBody
+from services.referrals.domain import Person
 from shared import policy
+from shared.commands import Commands
 from shared.events import Actor, Context, NewEvent
 from shared.eventstore import ConcurrencyError
 from shared.web import BadRequest, PageQuery, context_of, route
@@ -55,12 +57,12 @@ class RetentionApi:
     def _flag(self, as_of: date, context: Context) -> int:
         """Append PersonRetentionDue for each person due and not yet flagged for this last
         contact; a run repeated, or racing another, adds nothing twice."""
-        flagged = 0
+        commands, flagged = Commands(self.store), 0
         for item in self._due(as_of):
             if item["flagged_at"] is not None:
                 continue
-            events = self.store.read_stream("person", item["person_id"])
-            if not events or any(e.event_type == "PersonErased" for e in events):
+            person, history = commands.load(Person, item["person_id"])
+            if not history or person.is_erased:
                 continue
             event = NewEvent(
                 "PersonRetentionDue",
@@ -72,7 +74,7 @@ class RetentionApi:
                 },
             )
             try:
-                self.store.append("person", item["person_id"], events[-1].version, [event], context)
+                commands.apply(person, lambda person, event=event: person.decide([event]), context)
                 flagged += 1
             except ConcurrencyError:
                 continue

@@ -27,6 +27,7 @@ from services.referrals.domain import (
     Referral,
 )
 from shared import metrics
+from shared.commands import Commands
 from shared.config import broker_user, source_name
 from shared.consumer import INFRASTRUCTURE_ERRORS, SenderCheck
 from shared.db import Reachability, is_database_error
@@ -111,6 +112,7 @@ class TransferReactions:
 
     def __init__(self, store, partner_id: str, vault=None):
         self.store = store
+        self.commands = Commands(store)
         self.partner_id = partner_id
         self.vault = vault
 
@@ -139,14 +141,19 @@ class TransferReactions:
             "offered_on": p["offered_on"],
             **{k: p[k] for k in ("source", "urgency", "needs", "risk_level", "is_carer_referral")},
         }
-        events = offer.receive(details, derived_id(event.event_id, "received"))
-        self.store.append(IncomingOffer.stream_type, offer.id, 0, events, self._context(event))
+        # a fresh offer at version 0 with an id derived from the event: delivered again, it
+        # appends nothing twice
+        self.commands.apply(
+            offer,
+            lambda offer: offer.receive(details, derived_id(event.event_id, "received")),
+            self._context(event),
+        )
 
     def _offer(self, offer_id: str, from_partner: str) -> IncomingOffer | None:
-        events = self.store.read_stream(IncomingOffer.stream_type, offer_id)
-        if not events or events[0].payload["from_partner"] != from_partner:
+        offer, history = self.commands.load(IncomingOffer, offer_id)
+        if not history or history[0].payload["from_partner"] != from_partner:
             return None
-        return IncomingOffer.fold(offer_id, events)
+        return offer
 
     def offer_withdrawn(self, event: RecordedEvent) -> None:
         """The partner took its offer back: recorded, and the record it brought destroyed."""
@@ -157,23 +164,21 @@ class TransferReactions:
         offer = self._offer(offer_id, event.partner_id)
         if offer is None or offer.status == "withdrawn":
             return
+        status = offer.status
         try:
-            events = offer.withdrawn(date.fromisoformat(p["withdrawn_on"]), p["reason"])
-        except OfferMustBeOpen:
-            log.warning(
-                "%s withdrew offer %s, already %s here", event.partner_id, offer_id, offer.status
+            self.commands.apply(
+                offer,
+                lambda offer: with_id(
+                    offer.withdrawn(date.fromisoformat(p["withdrawn_on"]), p["reason"]),
+                    derived_id(event.event_id, "withdrawn"),
+                ),
+                self._context(event),
+                within=lambda cur: destroy_offer_record(
+                    self.vault, cur, offer_id, "the offer was withdrawn by the partner that made it"
+                ),
             )
-            return
-        self.store.append(
-            IncomingOffer.stream_type,
-            offer_id,
-            offer.version,
-            with_id(events, derived_id(event.event_id, "withdrawn")),
-            self._context(event),
-            within=lambda cur: destroy_offer_record(
-                self.vault, cur, offer_id, "the offer was withdrawn by the partner that made it"
-            ),
-        )
+        except OfferMustBeOpen:
+            log.warning("%s withdrew offer %s, already %s here", event.partner_id, offer_id, status)
 
     def erasure_noticed(self, event: RecordedEvent) -> None:
         p = event.payload
@@ -184,47 +189,40 @@ class TransferReactions:
         if offer is None:
             log.warning("an erasure notice from %s names no offer here", event.partner_id)
             return
-        events = offer.erasure_noticed(date.fromisoformat(p["erased_on"]))
-        if events:
-            self.store.append(
-                IncomingOffer.stream_type,
-                offer_id,
-                offer.version,
-                with_id(events, derived_id(event.event_id, "noticed")),
-                self._context(event),
-            )
+        self.commands.apply(
+            offer,
+            lambda offer: with_id(
+                offer.erasure_noticed(date.fromisoformat(p["erased_on"])),
+                derived_id(event.event_id, "noticed"),
+            ),
+            self._context(event),
+        )
 
     def offer_answered(self, event: RecordedEvent) -> None:
         p = event.payload
         if p["from_partner"] != self.partner_id:
             return
-        referral = Referral.fold(
-            p["referral_id"], self.store.read_stream(Referral.stream_type, p["referral_id"])
-        )
+        referral, history = self.commands.load(Referral, p["referral_id"])
         answer_id = derived_id(event.event_id, "settled")
-        if any(
-            e.event_id == answer_id
-            for e in self.store.read_stream(Referral.stream_type, referral.id)
-        ):
+        if any(e.event_id == answer_id for e in history):
             return
         accepted = event.event_type == "OfferAccepted"
         on = date.fromisoformat(p["accepted_on"] if accepted else p["declined_on"])
         try:
-            events = referral.settle_offer(p["offer_id"], accepted, event.partner_id, on)
+            self.commands.apply(
+                referral,
+                lambda referral: with_id(
+                    referral.settle_offer(p["offer_id"], accepted, event.partner_id, on),
+                    answer_id,
+                ),
+                self._context(event),
+            )
         except NoOfferToAnswer:
             log.warning(
                 "an answer from %s to offer %s matches no open offer",
                 event.partner_id,
                 p["offer_id"],
             )
-            return
-        self.store.append(
-            Referral.stream_type,
-            referral.id,
-            referral.version,
-            with_id(events, answer_id),
-            self._context(event),
-        )
 
 
 class SealedRecords:

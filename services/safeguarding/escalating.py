@@ -38,10 +38,10 @@ class EscalationTimers(ConcernRoutes):
     besides what routes expect."""
 
     def _fold(self, concern_id: str, partner_id: str) -> Concern | None:
-        events = self.store.read_stream(Concern.stream_type, concern_id)
-        if not events or events[0].partner_id != partner_id:
+        concern, history = self.commands.load(Concern, concern_id)
+        if not history or history[0].partner_id != partner_id:
             return None
-        return Concern.fold(concern_id, events)
+        return concern
 
     @setting_timer(SafeguardingSettings, lambda config: config.tick_seconds)
     def escalate_due(self):
@@ -81,20 +81,14 @@ class EscalationTimers(ConcernRoutes):
         concern = self._fold(concern_id, self.settings.partner_id)
         if concern is None:
             return 0
-        version = concern.version
-        events = concern.record_escalations(due_escalations(concern, at, self.config.timescales))
-        if not events:
-            return 0
-        self.store.append(
-            Concern.stream_type,
-            concern_id,
-            version,
-            events,
+        recorded = self.commands.apply(
+            concern,
+            lambda c: c.record_escalations(due_escalations(c, at, self.config.timescales)),
             Context(partner_id=self.settings.partner_id, actor=SYSTEM),
         )
-        for event in events:
+        for event in recorded:
             metrics.ESCALATIONS.labels(self.name, event.payload["deadline"]).inc()
-        return len(events)
+        return len(recorded)
 
     @setting_timer(SafeguardingSettings, lambda config: config.send_seconds)
     def send_notifications(self):
@@ -135,18 +129,12 @@ class EscalationTimers(ConcernRoutes):
     def _record_notified(self, notification: Notification) -> None:
         for _ in range(3):
             concern = self._fold(notification.concern_id, self.settings.partner_id)
-            version = concern.version
-            events = concern.record_notification(
-                notification.deadline, notification.step, "email", now()
-            )
-            if not events:
-                return
             try:
-                self.store.append(
-                    Concern.stream_type,
-                    concern.id,
-                    version,
-                    events,
+                self.commands.apply(
+                    concern,
+                    lambda c: c.record_notification(
+                        notification.deadline, notification.step, "email", now()
+                    ),
                     Context(partner_id=self.settings.partner_id, actor=SYSTEM),
                 )
                 return

@@ -76,7 +76,6 @@ class RaisingApi(ConcernRoutes):
         person_id = body.get("person_id")
         text_ids = word_ids(body, FORM_TEXTS)
         details = form_details(body, text_ids, person_id)
-        events = concern.raise_concern(details, principal.user_id, now(), self.config.earliest_date)
         subject = person_id or subject_of(concern.id)
 
         def seal(cur):
@@ -94,10 +93,12 @@ class RaisingApi(ConcernRoutes):
             for name, text_id in text_ids.items():
                 self.vault.seal_text(cur, subject, body[name], text_id)
 
-        recorded = self.store.append(
-            Concern.stream_type, concern.id, 0, events, context_of(principal, request), seal
+        self.commands.apply(
+            concern,
+            lambda c: c.raise_concern(details, principal.user_id, now(), self.config.earliest_date),
+            context_of(principal, request),
+            within=seal,
         )
-        concern.version = recorded[-1].version
         return self._answer(concern, 201)
 
     # -- suggested concerns ------------------------------------------------------------------
@@ -124,28 +125,22 @@ class RaisingApi(ConcernRoutes):
             if sources
             else str(uuid.uuid4())
         )
-        events = self.store.read_stream(Concern.stream_type, concern_id)
-        if events and events[0].partner_id != principal.partner_id:
-            events = []
-        concern = Concern.fold(concern_id, events)
-        decided = concern.suggest(body["person_id"], body["signal"], now(), sources)
-        if not decided:
-            return self._answer(concern)
+        concern, history = self.commands.load(Concern, concern_id)
+        if history and history[0].partner_id != principal.partner_id:
+            concern = Concern(concern_id)
 
         def known(cur):
             if self.vault.standing(cur, body["person_id"]) != "registered":
                 raise BadRequest("person_id", "no such person on this node; register them")
 
-        recorded = self.store.append(
-            Concern.stream_type,
-            concern_id,
-            concern.version,
-            decided,
+        # suggested already: nothing is decided, nothing stored, and the concern answered as is
+        recorded = self.commands.apply(
+            concern,
+            lambda c: c.suggest(body["person_id"], body["signal"], now(), sources),
             context_of(principal, request),
             within=known,
         )
-        concern.version = recorded[-1].version
-        return self._answer(concern, 201)
+        return self._answer(concern, 201 if recorded else 200)
 
     @route(
         "POST",

@@ -15,6 +15,7 @@ import logging
 import uuid
 
 from services.safeguarding.domain import Concern
+from shared.commands import Commands
 from shared.events import SYSTEM, Context, RecordedEvent, derived_id, with_id
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class RepeatedDidNotAttend:
 
     def __init__(self, safeguarding_store, partner_id: str):
         self.store = safeguarding_store
+        self.commands = Commands(safeguarding_store)
         self.partner_id = partner_id
 
     def apply(self, cur, event: RecordedEvent) -> None:
@@ -75,13 +77,19 @@ class RepeatedDidNotAttend:
 
     def suggest(self, person: str, cause: RecordedEvent) -> None:
         concern = Concern(str(derived_id(cause.event_id, "concern")))
-        events = concern.suggest(
-            uuid.UUID(person), REPEATED_DID_NOT_ATTEND, cause.recorded_at, [cause.event_id]
-        )
-        events = with_id(events, derived_id(cause.event_id, "suggested"))
         context = Context(self.partner_id, SYSTEM, cause.correlation_id, cause.event_id)
-        # the same event id again is an idempotent append: a redelivery adds nothing
-        self.store.append(Concern.stream_type, concern.id, 0, events, context)
+        # a fresh concern at version 0, its event's id derived from the cause: a redelivery
+        # appends the same id again, which adds nothing
+        self.commands.apply(
+            concern,
+            lambda concern: with_id(
+                concern.suggest(
+                    uuid.UUID(person), REPEATED_DID_NOT_ATTEND, cause.recorded_at, [cause.event_id]
+                ),
+                derived_id(cause.event_id, "suggested"),
+            ),
+            context,
+        )
         log.info("suggested a safeguarding concern after %s did-not-attends", RUN_LENGTH)
 
     def reset(self, cur) -> None:

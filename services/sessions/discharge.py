@@ -19,6 +19,7 @@ from contracts.sessions.codes import BOOKED, OPEN
 from services.sessions.domain import Plan, Session
 from services.sessions.tables import SCHEMA
 from shared.aggregate import RuleBroken
+from shared.commands import Commands
 from shared.events import Context, RecordedEvent, derived_id, with_id
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class OpenItemsClosing:
 
     def __init__(self, sessions_store, partner_id: str):
         self.store = sessions_store  # with the sessions read model's projector
+        self.commands = Commands(sessions_store)
         self.partner_id = partner_id
 
     def apply(self, cur, event: RecordedEvent) -> None:
@@ -76,22 +78,21 @@ class OpenItemsClosing:
             )
 
     def _close(self, cls, stream_id: str, cause: RecordedEvent, decide) -> None:
-        aggregate = cls.fold(stream_id, self.store.read_stream(cls.stream_type, stream_id))
+        aggregate, _ = self.commands.load(cls, stream_id)
+        context = Context(self.partner_id, cause.actor, cause.correlation_id, cause.event_id)
         try:
-            events = decide(aggregate)
+            # the same id again is an idempotent append: a redelivered discharge adds nothing
+            self.commands.apply(
+                aggregate,
+                lambda aggregate: with_id(
+                    decide(aggregate),
+                    derived_id(cause.event_id, f"close/{cls.stream_type}/{stream_id}"),
+                ),
+                context,
+            )
         except RuleBroken as refused:
             # held, cancelled or closed by someone a moment ago: nothing left to close
             log.info("%s %s not closed with the discharge: %s", cls.stream_type, stream_id, refused)
-            return
-        context = Context(self.partner_id, cause.actor, cause.correlation_id, cause.event_id)
-        # the same id again is an idempotent append: a redelivered discharge adds nothing
-        self.store.append(
-            cls.stream_type,
-            stream_id,
-            aggregate.version,
-            with_id(events, derived_id(cause.event_id, f"close/{cls.stream_type}/{stream_id}")),
-            context,
-        )
 
     def reset(self, cur) -> None:
         """What it closes are events of the sessions store; a rebuild of the consumer replays

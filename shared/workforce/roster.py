@@ -18,6 +18,7 @@ from nameko.extensions import DependencyProvider
 
 from shared.audit import change_projector
 from shared.auth import Forbidden, Principal
+from shared.commands import Commands
 from shared.events import SYSTEM, Context, EventRegistry, derived_id, with_id
 from shared.eventstore import ConcurrencyError, DuplicateEventId
 from shared.projections import chain
@@ -145,6 +146,7 @@ class Roster:
 
     def __init__(self, store, clock=time.monotonic):
         self.store = store  # the referrals store, whose projector keeps the read model
+        self.commands = Commands(store)
         self._clock = clock
         self._standing: dict[tuple[str, str], tuple[str, float]] = {}
 
@@ -190,17 +192,21 @@ class Roster:
             )
 
     def _register_on_first_act(self, principal: Principal) -> None:
-        events = Worker(principal.user_id).register(
-            None, [principal.role], principal.user_id, today(), how=ON_FIRST_SIGN_IN
-        )
         # the same first act seen twice at once appends it once; the node records it (the
         # worker asked for something else), the payload says whose sign-in it was
         event_id = derived_id(f"{principal.partner_id}/{principal.user_id}", "worker")
         context = Context(principal.partner_id, SYSTEM)
         # registered by an admin meanwhile: on the list all the same
         with contextlib.suppress(ConcurrencyError, DuplicateEventId):
-            self.store.append(
-                Worker.stream_type, principal.user_id, 0, with_id(events, event_id), context
+            self.commands.apply(
+                Worker(principal.user_id),
+                lambda worker: with_id(
+                    worker.register(
+                        None, [principal.role], principal.user_id, today(), how=ON_FIRST_SIGN_IN
+                    ),
+                    event_id,
+                ),
+                context,
             )
 
 

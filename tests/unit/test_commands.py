@@ -10,7 +10,7 @@ import pytest
 from shared.aggregate import RuleBroken
 from shared.auth import Forbidden, Principal
 from shared.commands import Commands, respond, sealing
-from shared.events import SYSTEM, Actor, Context
+from shared.events import SYSTEM, Actor, Context, derived_id, with_id
 from shared.eventstore import ConcurrencyError, InMemoryEventStore
 from shared.vault import PersonErased, PersonNotFound
 from shared.web import NotFound
@@ -165,6 +165,112 @@ def test_a_command_given_a_context_appends_under_it(commands):
     assert left.correlation_id == context.correlation_id
 
 
+# -- commands no client version is checked for: made by a consumer or a timer, or creating ------
+
+
+def test_a_machines_command_decides_and_appends_at_the_version_loaded_under_its_context(commands):
+    worker, _ = commands.load(Worker, "sam")
+    recorded = commands.apply(worker, leaves, SYSTEM_AT)
+    assert [e.event_type for e in recorded] == ["WorkerLeft"]
+    assert worker.version == 2 and worker.status == "left"
+    assert commands.store.read_stream("worker", "sam")[-1].actor == SYSTEM
+
+
+def test_a_machines_command_is_refused_when_another_wrote_since_it_loaded(commands):
+    worker, _ = commands.load(Worker, "sam")
+    rival, _ = commands.load(Worker, "sam")
+    commands.apply(rival, leaves, SYSTEM_AT)
+    with pytest.raises(ConcurrencyError):
+        commands.apply(worker, leaves, SYSTEM_AT)
+    assert len(commands.store.read_stream("worker", "sam")) == 2
+
+
+def test_a_command_delivered_again_with_its_derived_ids_stores_nothing_twice(commands):
+    event_id, history = derived_id("offer-1", "left"), commands.store.read_stream("worker", "sam")
+    for _ in range(2):
+        # each delivery as it loaded the stream before the first was stored
+        worker = Worker.fold("sam", history)
+        commands.apply(worker, lambda w: with_id(leaves(w), event_id), SYSTEM_AT)
+        assert worker.version == 2
+    assert [e.event_id for e in commands.store.read_stream("worker", "sam")][1:] == [event_id]
+
+
+def test_nothing_decided_is_nothing_appended(commands):
+    worker, _ = commands.load(Worker, "sam")
+    assert commands.apply(worker, lambda w: [], SYSTEM_AT) == []
+    assert worker.version == 1 and len(commands.store.read_stream("worker", "sam")) == 1
+
+
+def test_a_stream_not_there_loads_as_a_fresh_aggregate_for_a_consumer(commands):
+    worker, history = commands.load(Worker, "kit")
+    assert (worker.id, worker.version, worker.status, history) == ("kit", 0, None, [])
+
+
+def test_a_new_stream_is_created_with_what_commits_beside_it(commands):
+    vault, text_id = FakeVault(), uuid.uuid4()
+    kit = Worker("kit")
+    within = sealing(vault, "person-1", {text_id: "starts Monday"}, "this record")
+    commands.apply(kit, registers, BY_RAE, within=within)
+    assert kit.version == 1 and vault.sealed == {text_id: ("person-1", "starts Monday")}
+    [registered] = commands.store.read_stream("worker", "kit")
+    assert registered.actor.user_id == "rae"
+
+
+def test_a_second_stream_is_appended_in_the_same_transaction_after_the_first(commands):
+    kit, ash = Worker("kit"), Worker("ash")
+
+    def also_ash(cur):
+        commands.apply_within(cur, ash, registers, BY_RAE)
+
+    commands.apply(kit, registers, BY_RAE, within=also_ash)
+    assert (kit.version, ash.version) == (1, 1)
+    [first] = commands.store.read_stream("worker", "kit")
+    [second] = commands.store.read_stream("worker", "ash")
+    assert second.position == first.position + 1
+
+
+def test_a_refusal_after_a_second_stream_was_appended_stores_neither(commands):
+    vault = FakeVault(erased={"person-2"})
+    kit, ash = Worker("kit"), Worker("ash")
+    refused = sealing(vault, "person-2", {uuid.uuid4(): "words"}, "this record")
+
+    def also_ash_then_seal(cur):
+        commands.apply_within(cur, ash, registers, BY_RAE)
+        refused(cur)
+
+    with pytest.raises(RuleBroken):
+        commands.apply(kit, registers, BY_RAE, within=also_ash_then_seal)
+    assert commands.store.read_stream("worker", "kit") == []
+    assert commands.store.read_stream("worker", "ash") == []
+
+
+def test_a_second_stream_written_since_it_was_loaded_undoes_the_whole_command(commands):
+    sam, _ = commands.load(Worker, "sam")
+    rival, _ = commands.load(Worker, "sam")
+    commands.apply(rival, leaves, SYSTEM_AT)
+    kit = Worker("kit")
+
+    def also_sam(cur):
+        commands.apply_within(cur, sam, leaves, BY_RAE)
+
+    with pytest.raises(ConcurrencyError):
+        commands.apply(kit, registers, BY_RAE, within=also_sam)
+    assert commands.store.read_stream("worker", "kit") == []
+    assert len(commands.store.read_stream("worker", "sam")) == 2
+
+
+def test_nothing_decided_for_a_second_stream_appends_nothing_to_it(commands):
+    kit, sam = Worker("kit"), Worker("sam")
+    sam.version = 1
+    commands.apply(
+        kit,
+        registers,
+        BY_RAE,
+        within=lambda cur: commands.apply_within(cur, sam, lambda w: [], BY_RAE),
+    )
+    assert len(commands.store.read_stream("worker", "sam")) == 1 and kit.version == 1
+
+
 def test_a_read_of_a_persons_record_is_audited(commands):
     worker, _ = commands.load(Worker, "sam", missing="no such worker")
     commands.audit_read(request(), ADMIN, worker, "person-1", ["history"])
@@ -174,3 +280,8 @@ def test_a_read_of_a_persons_record_is_audited(commands):
 
 
 SYSTEM_AT = Context("leeds-mind", SYSTEM)
+BY_RAE = Context("leeds-mind", Actor("rae", "partner_admin"))
+
+
+def registers(worker: Worker):
+    return worker.register(None, ["peer_worker"], "rae", DAY)
