@@ -101,6 +101,9 @@ class PeopleVault(DependencyProvider):
 
 
 class NodeSettings(DependencyProvider):
+    """The process's partner, database and broker (a node's, or the hub's), read as the service
+    sets up."""
+
     def setup(self):
         self.settings = Settings.from_environment(self.container.service_name)
 

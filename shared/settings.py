@@ -19,6 +19,7 @@ import os
 from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from nameko.extensions import DependencyProvider
 from nameko.timer import Timer
@@ -76,6 +77,48 @@ def not_negative(value: float) -> bool:
     return value >= 0
 
 
+def http_url(text: str) -> str:
+    """An http or https address, without a slash at its end."""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("it must be an http:// or https:// address")
+    return text.rstrip("/")
+
+
+def optional_http_url(text: str) -> str | None:
+    """An http or https address, or None when blank (a setting that may be left unset)."""
+    return http_url(text) if text else None
+
+
+def host_and_port(text: str) -> str:
+    """An address to listen on, `host:port`, as it is given."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("it must be host:port, with a port from 1 to 65535")
+    return text
+
+
+def _read(spec: Setting, env: Mapping[str, str]) -> tuple[Any, str | None]:
+    """One setting's value, or what is wrong with it (naming its variable)."""
+    if spec.from_environment is not None:
+        try:
+            return spec.from_environment(env), None
+        except (ValueError, TypeError) as error:
+            return None, f"{spec.variable}: {error}"
+    text = (env.get(spec.variable) or "").strip()
+    if not text:
+        if spec.default is None:
+            return None, f"{spec.variable} is not set"
+        text = spec.default
+    try:
+        value = spec.parse(text)
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        return None, f"{spec.variable}={text!r} is invalid: {error}"
+    if spec.rule is not None and not spec.rule(value):
+        return None, f"{spec.variable}={text!r} is invalid: it must be {spec.must}"
+    return value, None
+
+
 def load(cls: type[T], environ: Mapping[str, str] | None = None) -> T:
     """`cls` built from the environment; every missing or invalid setting named at once."""
     env = os.environ if environ is None else environ
@@ -85,30 +128,25 @@ def load(cls: type[T], environ: Mapping[str, str] | None = None) -> T:
         spec: Setting | None = field.metadata.get(_SETTING)
         if spec is None:
             continue
-        if spec.from_environment is not None:
-            try:
-                values[field.name] = spec.from_environment(env)
-            except (ValueError, TypeError) as error:
-                faults.append(f"{spec.variable}: {error}")
-            continue
-        text = (env.get(spec.variable) or "").strip()
-        if not text:
-            if spec.default is None:
-                faults.append(f"{spec.variable} is not set")
-                continue
-            text = spec.default
-        try:
-            value = spec.parse(text)
-        except (ValueError, TypeError, KeyError, AttributeError) as error:
-            faults.append(f"{spec.variable}={text!r} is invalid: {error}")
-            continue
-        if spec.rule is not None and not spec.rule(value):
-            faults.append(f"{spec.variable}={text!r} is invalid: it must be {spec.must}")
-            continue
-        values[field.name] = value
+        value, fault = _read(spec, env)
+        if fault is not None:
+            faults.append(fault)
+        else:
+            values[field.name] = value
     if faults:
         raise SettingError(f"{cls.__name__}: " + "; ".join(faults))
     return cls(**values)
+
+
+def load_one(cls: type, name: str, environ: Mapping[str, str] | None = None) -> Any:
+    """The setting `name` of `cls` on its own, for a tool that needs one of a service's settings
+    and not the rest (the web app's assets, say, without the addresses of the node's services)."""
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    spec = next(field for field in fields if field.name == name).metadata[_SETTING]
+    value, fault = _read(spec, os.environ if environ is None else environ)
+    if fault is not None:
+        raise SettingError(f"{cls.__name__}: {fault}")
+    return value
 
 
 @functools.cache
@@ -116,6 +154,19 @@ def settings_of(cls: type[T]) -> T:
     """`cls` read from this process's environment once: every reader in the process (a service's
     provider, its event store's projector, its timers) shares the one reading."""
     return load(cls)
+
+
+def read_all(*classes: type) -> None:
+    """Reads each of `classes` once (as `settings_of`), naming every setting at fault in all of
+    them at once: for a process that needs several services' settings, before it starts."""
+    faults: list[str] = []
+    for cls in classes:
+        try:
+            settings_of(cls)
+        except SettingError as error:
+            faults.append(str(error))
+    if faults:
+        raise SettingError("; ".join(faults))
 
 
 class ServiceSettings(DependencyProvider):

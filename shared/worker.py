@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from shared import metrics, policy
@@ -28,6 +29,7 @@ from shared.config import Settings
 from shared.consumer import Consumer
 from shared.db import Database, Reachability
 from shared.relay import Relay, amqp_connection
+from shared.settings import host_and_port, read_all, setting, settings_of
 from shared.web import Health, OpenApiDocument, openapi_document, route
 
 log = logging.getLogger("peerlink.worker")
@@ -37,8 +39,17 @@ log = logging.getLogger("peerlink.worker")
 HUB_MAX_AHEAD = 1000
 
 
+@dataclass(frozen=True)
+class WorkerSettings:
+    # where the worker answers /health, /metrics and /openapi.json
+    http_address: str = setting("PEERLINK_HTTP_ADDRESS", "127.0.0.1:8090", host_and_port)
+
+
 class Worker:
     """A delivery worker: `start()` starts its threads (each through `_thread`)."""
+
+    # the typed settings it reads (shared/settings.py): all of them before anything starts
+    settings_classes: tuple[type, ...] = (WorkerSettings,)
 
     def __init__(self, role: str, settings: Settings):
         self.role = role
@@ -193,8 +204,10 @@ def run(worker: Worker) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
     )
+    # every setting missing or invalid named at once, before a thread starts
+    read_all(*worker.settings_classes)
     worker.start()
-    server = serve_http(worker, os.environ.get("PEERLINK_HTTP_ADDRESS", "127.0.0.1:8090"))
+    server = serve_http(worker, settings_of(WorkerSettings).http_address)
     # A signal may arrive on any thread, and only the main thread runs Python's handlers, so it
     # sleeps on the interpreter's wakeup pipe (written on every signal), not on `worker.stop`.
     wakeup, signalled = os.pipe()

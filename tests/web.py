@@ -20,12 +20,12 @@ import pytest
 
 from services.web.settings import WebSettings
 from shared.config import ROOT
-from shared.settings import load
+from shared.settings import load_one
 from tests.conftest import STACK
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = ROOT / "run" / STACK / "screenshots"
-AXE = load(WebSettings).assets / "node_modules" / "axe-core" / "axe.min.js"
+AXE = load_one(WebSettings, "assets") / "node_modules" / "axe-core" / "axe.min.js"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 320, "height": 640}
 # what axe-core is asked to check: WCAG 2.0, 2.1 and 2.2, A and AA

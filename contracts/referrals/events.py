@@ -191,11 +191,17 @@ class OfferReceivedPayload(OfferedReferral):
     offered_on = fields.Date(required=True)
 
 
-@registry.event("OfferAccepted")
-class OfferAcceptedPayload(Schema):
+class PartnersOffer(Schema):
+    """An offer another partner made to this one, as this partner's events about it name it:
+    the offer, the partner, and the referral at that partner."""
+
     offer_id = fields.UUID(required=True)
     from_partner = fields.String(required=True)
     referral_id = fields.String(required=True)
+
+
+@registry.event("OfferAccepted")
+class OfferAcceptedPayload(PartnersOffer):
     new_referral_id = fields.String(required=True)
     accepted_by = fields.String(required=True)
     accepted_on = fields.Date(required=True)
@@ -208,13 +214,10 @@ class OfferAcceptedPayload(Schema):
 
 
 @registry.event("OfferWithdrawn")
-class OfferWithdrawnPayload(Schema):
+class OfferWithdrawnPayload(PartnersOffer):
     """The partner that made the offer withdrew it before it was answered; the person's record
     sealed for this partner was destroyed with it."""
 
-    offer_id = fields.UUID(required=True)
-    from_partner = fields.String(required=True)
-    referral_id = fields.String(required=True)
     withdrawn_on = fields.Date(required=True)
     reason = fields.String(required=True, validate=validate.OneOf(OFFER_WITHDRAWAL_REASONS))
 
@@ -230,23 +233,17 @@ class TransferredPersonErasedPayload(Schema):
 
 
 @registry.event("ErasureNoticeReceived")
-class ErasureNoticeReceivedPayload(Schema):
+class ErasureNoticeReceivedPayload(PartnersOffer):
     """The partner a referral came from erased the person there; this node keeps its own copy
     until a partner admin decides (the notice is what they act on)."""
 
-    offer_id = fields.UUID(required=True)
-    from_partner = fields.String(required=True)
-    referral_id = fields.String(required=True)
     new_referral_id = fields.String(required=True)
     person_id = fields.UUID(load_default=None, allow_none=True)
     erased_on = fields.Date(required=True)
 
 
 @registry.event("OfferDeclined")
-class OfferDeclinedPayload(Schema):
-    offer_id = fields.UUID(required=True)
-    from_partner = fields.String(required=True)
-    referral_id = fields.String(required=True)
+class OfferDeclinedPayload(PartnersOffer):
     declined_by = fields.String(required=True)
     declined_on = fields.Date(required=True)
     reason = fields.String(required=True, validate=validate.OneOf(OFFER_DECLINE_REASONS))

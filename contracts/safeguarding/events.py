@@ -64,6 +64,19 @@ def when():
     return fields.AwareDateTime(required=True)
 
 
+def ladder_rung():
+    """A rung of the partner's ladder (duty_lead, deputy_lead, head_of_service by default)."""
+    return fields.String(required=True, validate=validate.Length(min=1, max=50))
+
+
+def unsealed_agency_reference():
+    """An agency's reference in the clear: kept in decisions and revisions recorded before
+    references were sealed, never written now (agency_reference_text_id instead)."""
+    return fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=100)
+    )
+
+
 @registry.event("ConcernSuggested")
 class ConcernSuggestedPayload(Schema):
     person_id = fields.UUID(required=True)
@@ -133,10 +146,7 @@ class ConcernDecidedPayload(Schema):
     # the local authority's, children's services' or police's reference for the referral: it
     # identifies the person, so it is sealed in the vault like the lead's words
     agency_reference_text_id = text_id()
-    # kept in decisions recorded before references were sealed; never written now
-    agency_reference = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(min=1, max=100)
-    )
+    agency_reference = unsealed_agency_reference()
     previous_decision = optional_code(DECISIONS)
     decided_by = who()
     decided_at = when()
@@ -154,10 +164,7 @@ class ConcernDecisionRevisedPayload(Schema):
     revision_reason_text_id = fields.UUID(required=True)
     rationale_text_id = text_id()
     agency_reference_text_id = text_id()
-    # kept in revisions recorded before references were sealed; never written now
-    agency_reference = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(min=1, max=100)
-    )
+    agency_reference = unsealed_agency_reference()
     revised_by = who()
     revised_at = when()
 
@@ -202,8 +209,7 @@ class EscalationPayload(Schema):
     deadline = code(DEADLINES, required=True)
     severity = code(SEVERITIES, required=True)
     due_at = when()
-    # a rung of the partner's ladder (duty_lead, deputy_lead, head_of_service by default)
-    rung = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    rung = ladder_rung()
 
 
 @registry.event("DeadlineMissed")
@@ -221,6 +227,6 @@ class ConcernEscalatedPayload(EscalationPayload):
 class EscalationNotifiedPayload(Schema):
     deadline = code(DEADLINES, required=True)
     step = fields.Integer(required=True, validate=validate.Range(min=0))
-    rung = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    rung = ladder_rung()
     channel = code(NOTIFICATION_CHANNELS, required=True)
     notified_at = when()

@@ -154,11 +154,16 @@ class SessionCancelledPayload(Schema):
         _must_match(data, "cancelled_by", CANCELLED_BY, "attendance_code")
 
 
-@registry.event("AttendanceRecorded")
-class AttendanceRecordedPayload(Schema):
+class PersonAttendance(Schema):
+    """A person's attendance at a session: its status and the status's code."""
+
     person_id = fields.UUID(required=True)
     status = code(ATTENDANCE, required=True)
     attendance_code = code(ATTENDANCE.values(), required=True)
+
+
+@registry.event("AttendanceRecorded")
+class AttendanceRecordedPayload(PersonAttendance):
     recorded_by = user(required=True)
 
     @validates_schema
@@ -167,10 +172,7 @@ class AttendanceRecordedPayload(Schema):
 
 
 @registry.event("AttendanceCorrected")
-class AttendanceCorrectedPayload(Schema):
-    person_id = fields.UUID(required=True)
-    status = code(ATTENDANCE, required=True)
-    attendance_code = code(ATTENDANCE.values(), required=True)
+class AttendanceCorrectedPayload(PersonAttendance):
     previous_status = code(ATTENDANCE, required=True)
     previous_attendance_code = code(ATTENDANCE.values(), required=True)
     reason = code(CORRECTION_REASONS, required=True)
@@ -196,19 +198,21 @@ class AnonymousAttendeesCorrectedPayload(Schema):
     corrected_by = user(required=True)
 
 
-@registry.event("SessionNotesWritten")
-class SessionNotesWrittenPayload(Schema):
+class SessionNotes(Schema):
+    """A session's notes: coded themes and actions, and the sealed words' id."""
+
     themes = codes(NOTE_THEMES, required=True)
     actions = codes(SESSION_ACTIONS, required=True)
     notes_text_id = optional(fields.UUID)
+
+
+@registry.event("SessionNotesWritten")
+class SessionNotesWrittenPayload(SessionNotes):
     written_by = user(required=True)
 
 
 @registry.event("SessionNotesCorrected")
-class SessionNotesCorrectedPayload(Schema):
-    themes = codes(NOTE_THEMES, required=True)
-    actions = codes(SESSION_ACTIONS, required=True)
-    notes_text_id = optional(fields.UUID)
+class SessionNotesCorrectedPayload(SessionNotes):
     previous_themes = codes(NOTE_THEMES, required=True)
     previous_actions = codes(SESSION_ACTIONS, required=True)
     previous_notes_text_id = optional(fields.UUID)

@@ -41,7 +41,7 @@ from shared.topology import (
 )
 from shared.transfer_keys import TransferKeys
 from shared.vault import MasterKeys, Vault
-from shared.worker import HUB_MAX_AHEAD, Worker, run
+from shared.worker import HUB_MAX_AHEAD, Worker, WorkerSettings, run
 
 
 def node_registry() -> EventRegistry:
@@ -57,6 +57,9 @@ def _safeguarding():
 
 
 class NodeWorker(Worker):
+    # its stores' projectors are the referrals and safeguarding services' own
+    settings_classes = (WorkerSettings, ReferralSettings, SafeguardingSettings)
+
     def __init__(self, settings: Settings):
         super().__init__("node", settings)
 

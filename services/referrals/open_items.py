@@ -5,11 +5,13 @@ token, so the sessions service's access rules decide what the caller may see."""
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, datetime
 
 import requests
 from nameko.extensions import DependencyProvider
+
+from services.referrals.settings import ReferralSettings
+from shared.settings import settings_of
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +82,10 @@ class SessionsReader:
 
 
 class OpenItems(DependencyProvider):
+    """The reader of a person's open items, at the sessions service the settings name."""
+
     def setup(self):
-        self.reader = SessionsReader(os.environ.get("PEERLINK_SESSIONS_URL"))
+        self.reader = SessionsReader(settings_of(ReferralSettings).sessions_url)
 
     def get_dependency(self, worker_ctx):
         return self.reader

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from shared.settings import iso_date, positive, setting
+from shared.settings import iso_date, optional_http_url, positive, setting
 
 
 @dataclass(frozen=True)
@@ -22,3 +22,6 @@ class ReferralSettings:
     )
     # a person is due for review this many years after their last contact
     retention_years: int = setting("PEERLINK_RETENTION_YEARS", "20", int, positive, "above 0")
+    # the node's sessions service, asked for a person's open sessions and plans at discharge;
+    # unset, a discharge warns that they were not checked
+    sessions_url: str | None = setting("PEERLINK_SESSIONS_URL", "", optional_http_url)

@@ -1,5 +1,6 @@
-"""A partner's safeguarding settings, read from the environment once per process: timescales per
-severity, who is told at each rung of the escalation ladder, and where e-mail goes.
+"""A partner's safeguarding settings as the service's typed settings read them (settings.py):
+timescales per severity, who is told at each rung of the escalation ladder, and where e-mail
+goes.
 
 Timescales are local policy (docs/domain.md), so a partner sets them without a code change:
 PEERLINK_SAFEGUARDING_TIMESCALES is JSON naming only what differs from the defaults, e.g.
@@ -43,7 +44,7 @@ def _time_allowed(value, where: str) -> TimeAllowed:
     return within(hours=float(value.get("hours", 0)), minutes=minutes)
 
 
-def timescales_from(text: str | None) -> Timescales:
+def timescales_from(text: str) -> Timescales:
     """The defaults with the JSON's changes applied; a mistake fails at start-up, naming it."""
     if not text:
         return Timescales()
@@ -69,11 +70,6 @@ def timescales_from(text: str | None) -> Timescales:
         policies[severity] = policy
     extra = {k: config[k] for k in ("ladder", "timezone") if k in config}
     return Timescales(policies=policies, **extra)
-
-
-def timescales_from_environment(environ: Mapping[str, str] | None = None) -> Timescales:
-    env = os.environ if environ is None else environ
-    return timescales_from(env.get(TIMESCALES_VARIABLE))
 
 
 # leeds-mind's web app on the local stack (deploy/stack.py sets each node's own)

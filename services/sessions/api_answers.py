@@ -3,7 +3,7 @@ and a coded field lists its codes (the OpenAPI document and the fuzz tests read 
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from contracts.sessions import measures
 from contracts.sessions.codes import (
@@ -28,7 +28,7 @@ from contracts.sessions.codes import (
     VOID_REASONS,
     VOIDED,
 )
-from contracts.sessions.events import MEDIUM_CODES, registry
+from contracts.sessions.events import MEDIUM_CODES, code, registry
 from services.sessions.api import plan_content_document
 from shared.web import History
 
@@ -38,12 +38,9 @@ PLAN_STATUSES = (OPEN, CLOSED)
 MEASURE_CODES = tuple(measures.MEASURES)
 
 
-def _out_code(choices, **kwargs) -> fields.String:
-    return fields.String(validate=validate.OneOf(tuple(choices)), **kwargs)
-
-
 def _out_codes(choices, **kwargs) -> fields.List:
-    return fields.List(_out_code(choices), **kwargs)
+    """Codes an answer lists (a request's `codes` also limits how many and defaults to none)."""
+    return fields.List(code(choices), **kwargs)
 
 
 class Page(Schema):
@@ -52,10 +49,15 @@ class Page(Schema):
     offset = fields.Integer()
 
 
+def page_of(name: str, item: type[Schema]) -> type[Schema]:
+    """A list route's answer: a page of `item`s, called `name` in the OpenAPI document."""
+    return Page.from_dict({"items": fields.List(fields.Nested(item))}, name=name)
+
+
 class AttendanceOut(Schema):
     person_id = fields.String()
-    status = _out_code(ATTENDANCE)
-    attendance_code = _out_code(ATTENDANCE.values())
+    status = code(ATTENDANCE)
+    attendance_code = code(ATTENDANCE.values())
 
 
 class SessionNotesOut(Schema):
@@ -64,27 +66,27 @@ class SessionNotesOut(Schema):
     notes_text_id = fields.String(allow_none=True)
     written_by = fields.String()
     corrected_by = fields.String(metadata={"description": "Once corrected"})
-    reason = _out_code(CORRECTION_REASONS, metadata={"description": "Once corrected"})
+    reason = code(CORRECTION_REASONS, metadata={"description": "Once corrected"})
 
 
 class CancellationOut(Schema):
-    cancelled_by = _out_code(CANCELLED_BY)
-    reason = _out_code(CANCELLATION_REASONS)
+    cancelled_by = code(CANCELLED_BY)
+    reason = code(CANCELLATION_REASONS)
 
 
 class SessionVoidOut(Schema):
-    reason = _out_code(VOID_REASONS)
-    previous_status = _out_code((BOOKED, HELD, CANCELLED))
+    reason = code(VOID_REASONS)
+    previous_status = code((BOOKED, HELD, CANCELLED))
 
 
 class SessionOut(Schema):
     session_id = fields.String()
     version = fields.Integer()
-    status = _out_code(SESSION_STATUSES)
-    kind = _out_code(SESSION_KINDS)
-    mode = _out_code(MODES)
-    medium_code = _out_code(MEDIUM_CODES)
-    location = _out_code(LOCATIONS)
+    status = code(SESSION_STATUSES)
+    kind = code(SESSION_KINDS)
+    mode = code(MODES)
+    medium_code = code(MEDIUM_CODES)
+    location = code(LOCATIONS)
     worker_ids = fields.List(fields.String())
     referral_id = fields.String(allow_none=True)
     person_id = fields.String(allow_none=True)
@@ -119,16 +121,21 @@ class SessionRead(SessionOut):
     )
 
 
-class SessionListItem(Schema):
+class SessionListed(Schema):
+    """What a list of sessions says of each, before its times."""
+
     session_id = fields.String()
-    kind = _out_code(SESSION_KINDS)
-    status = _out_code(SESSION_STATUSES)
-    mode = _out_code(MODES)
-    location = _out_code(LOCATIONS)
+    kind = code(SESSION_KINDS)
+    status = code(SESSION_STATUSES)
+    mode = code(MODES)
+    location = code(LOCATIONS)
     worker_ids = fields.List(fields.String())
     referral_id = fields.String(allow_none=True)
     person_id = fields.String(allow_none=True)
     group_id = fields.String(allow_none=True)
+
+
+class SessionListItem(SessionListed):
     starts_at = fields.AwareDateTime()
     duration_minutes = fields.Integer()
     anonymous_attendees = fields.Integer(allow_none=True)
@@ -136,8 +143,7 @@ class SessionListItem(Schema):
     seen = fields.Integer(metadata={"description": "People who attended (seen or late seen)"})
 
 
-class SessionPage(Page):
-    items = fields.List(fields.Nested(SessionListItem))
+SessionPage = page_of("SessionPage", SessionListItem)
 
 
 class NotesRead(SessionNotesOut):
@@ -152,10 +158,10 @@ class SessionNotesRead(Schema):
 
 class NotesVersion(Schema):
     version = fields.Integer()
-    event_type = _out_code(("SessionNotesWritten", "SessionNotesCorrected"))
+    event_type = code(("SessionNotesWritten", "SessionNotesCorrected"))
     recorded_at = fields.AwareDateTime()
     by = fields.String()
-    reason = _out_code(CORRECTION_REASONS, allow_none=True)
+    reason = code(CORRECTION_REASONS, allow_none=True)
     themes = _out_codes(NOTE_THEMES)
     actions = _out_codes(SESSION_ACTIONS)
     notes_text_id = fields.String(allow_none=True)
@@ -172,16 +178,7 @@ class SessionHistory(History):
     session_id = fields.String()
 
 
-class DiaryItem(Schema):
-    session_id = fields.String()
-    kind = _out_code(SESSION_KINDS)
-    status = _out_code(SESSION_STATUSES)
-    mode = _out_code(MODES)
-    location = _out_code(LOCATIONS)
-    worker_ids = fields.List(fields.String())
-    referral_id = fields.String(allow_none=True)
-    person_id = fields.String(allow_none=True)
-    group_id = fields.String(allow_none=True)
+class DiaryItem(SessionListed):
     group_name = fields.String(allow_none=True)
     starts_at = fields.AwareDateTime()
     duration_minutes = fields.Integer()
@@ -199,9 +196,9 @@ class Diary(Page):
 class GroupOut(Schema):
     group_id = fields.String()
     version = fields.Integer()
-    status = _out_code(GROUP_STATUSES)
+    status = code(GROUP_STATUSES)
     name = fields.String()
-    kind = _out_code(GROUP_KINDS)
+    kind = code(GROUP_KINDS)
     capacity = fields.Integer()
     places_free = fields.Integer()
     sessions_planned = fields.Integer(allow_none=True)
@@ -213,8 +210,8 @@ class GroupOut(Schema):
 class GroupListItem(Schema):
     group_id = fields.String()
     name = fields.String()
-    kind = _out_code(GROUP_KINDS)
-    status = _out_code(GROUP_STATUSES)
+    kind = code(GROUP_KINDS)
+    status = code(GROUP_STATUSES)
     capacity = fields.Integer()
     members = fields.Integer(metadata={"description": "How many are members"})
     waiting = fields.Integer(metadata={"description": "How many are waiting"})
@@ -225,13 +222,12 @@ class GroupListItem(Schema):
     version = fields.Integer()
 
 
-class GroupPage(Page):
-    items = fields.List(fields.Nested(GroupListItem))
+GroupPage = page_of("GroupPage", GroupListItem)
 
 
 class RegisterSession(Schema):
     session_id = fields.String()
-    status = _out_code(SESSION_STATUSES)
+    status = code(SESSION_STATUSES)
     starts_at = fields.AwareDateTime()
     duration_minutes = fields.Integer()
     anonymous_attendees = fields.Integer(allow_none=True)
@@ -239,7 +235,7 @@ class RegisterSession(Schema):
 
 class RegisterMark(Schema):
     session_id = fields.String()
-    status = _out_code(ATTENDANCE, allow_none=True)
+    status = code(ATTENDANCE, allow_none=True)
     is_corrected = fields.Boolean()
 
 
@@ -252,7 +248,7 @@ class RegisterRow(Schema):
     )
     attendance = fields.List(fields.Nested(RegisterMark))
     totals = fields.Dict(
-        keys=_out_code(ATTENDANCE),
+        keys=code(ATTENDANCE),
         values=fields.Integer(),
         metadata={"description": "Sessions per attendance status"},
     )
@@ -277,9 +273,9 @@ class TextRead(TextSealed):
 class PlanOut(Schema):
     plan_id = fields.String()
     version = fields.Integer()
-    status = _out_code(PLAN_STATUSES)
+    status = code(PLAN_STATUSES)
     person_id = fields.String()
-    kind = _out_code(PLAN_KINDS)
+    kind = code(PLAN_KINDS)
     referral_id = fields.String(allow_none=True)
     revision = fields.Integer()
     content = fields.Dict(metadata={"openapi": plan_content_document()})
@@ -300,8 +296,8 @@ class PlanRead(PlanOut):
 class PlanListItem(Schema):
     plan_id = fields.String()
     person_id = fields.String()
-    kind = _out_code(PLAN_KINDS)
-    status = _out_code(PLAN_STATUSES)
+    kind = code(PLAN_KINDS)
+    status = code(PLAN_STATUSES)
     revision = fields.Integer()
     referral_id = fields.String(allow_none=True)
     drafted_on = fields.Date()
@@ -312,8 +308,7 @@ class PlanListItem(Schema):
     is_review_overdue = fields.Boolean()
 
 
-class PlanPage(Page):
-    items = fields.List(fields.Nested(PlanListItem))
+PlanPage = page_of("PlanPage", PlanListItem)
 
 
 class PlanHistory(History):
@@ -321,7 +316,7 @@ class PlanHistory(History):
 
 
 class SignpostingVoidOut(Schema):
-    reason = _out_code(VOID_REASONS)
+    reason = code(VOID_REASONS)
     voided_on = fields.Date()
 
 
@@ -329,33 +324,32 @@ class SignpostingOut(Schema):
     signposting_id = fields.String()
     version = fields.Integer()
     person_id = fields.String()
-    destination = _out_code(SIGNPOSTING_DESTINATIONS)
+    destination = code(SIGNPOSTING_DESTINATIONS)
     referral_id = fields.String(allow_none=True)
     session_id = fields.String(allow_none=True)
     signposted_on = fields.Date()
-    outcome = _out_code(SIGNPOSTING_OUTCOMES)
+    outcome = code(SIGNPOSTING_OUTCOMES)
     voided = fields.Nested(SignpostingVoidOut, allow_none=True)
 
 
 class SignpostingListItem(Schema):
     signposting_id = fields.String()
     person_id = fields.String()
-    destination = _out_code(SIGNPOSTING_DESTINATIONS)
-    outcome = _out_code(SIGNPOSTING_OUTCOMES)
+    destination = code(SIGNPOSTING_DESTINATIONS)
+    outcome = code(SIGNPOSTING_OUTCOMES)
     signposted_on = fields.Date()
     referral_id = fields.String(allow_none=True)
     session_id = fields.String(allow_none=True)
     version = fields.Integer()
 
 
-class SignpostingPage(Page):
-    items = fields.List(fields.Nested(SignpostingListItem))
+SignpostingPage = page_of("SignpostingPage", SignpostingListItem)
 
 
 class MeasureTakenOut(Schema):
     number = fields.Integer(metadata={"description": "The path's number, to void it by"})
-    measure = _out_code(measures.MEASURES)
-    timepoint = _out_code(measures.TIMEPOINTS)
+    measure = code(measures.MEASURES)
+    timepoint = code(measures.TIMEPOINTS)
     taken_on = fields.Date()
     metric_score = fields.Float()
 
@@ -370,7 +364,7 @@ class MeasureChange(Schema):
     latest = fields.Nested(ScoreOn)
     change = fields.Float()
     threshold = fields.Float()
-    outcome = _out_code((measures.IMPROVED, measures.NO_RELIABLE_CHANGE, measures.DETERIORATED))
+    outcome = code((measures.IMPROVED, measures.NO_RELIABLE_CHANGE, measures.DETERIORATED))
     is_meaningful = fields.Boolean()
     threshold_source = fields.String()
 
@@ -380,7 +374,7 @@ class PersonMeasuresOut(Schema):
     version = fields.Integer()
     measures = fields.List(fields.Nested(MeasureTakenOut))
     changes = fields.Dict(
-        keys=_out_code(MEASURE_CODES),
+        keys=code(MEASURE_CODES),
         values=fields.Nested(MeasureChange),
         metadata={"description": "Per measure taken twice or more: first to latest"},
     )
@@ -391,7 +385,7 @@ class TimelineItem(Schema):
     happened_at = fields.AwareDateTime()
     what = fields.String(metadata={"description": "The kind of record: session, group, plan, …"})
     id = fields.String(metadata={"description": "The record's id"})
-    event_type = _out_code(tuple(registry.names()))
+    event_type = code(tuple(registry.names()))
     detail = fields.Dict()
     position = fields.Integer()
 

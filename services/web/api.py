@@ -4,7 +4,6 @@ every access rule, validation and audit stays in those services. Their refusals 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -55,22 +54,9 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Endpoints:
-    """Where the node's services answer, from PEERLINK_<SERVICE>_URL."""
+    """Where the node's services answer (WebSettings)."""
 
     urls: dict[str, str]
-
-    @classmethod
-    def from_environment(cls) -> Endpoints:
-        urls = {}
-        for service in SERVICES:
-            value = os.environ.get(f"PEERLINK_{service.upper()}_URL", "").rstrip("/")
-            if not value:
-                raise RuntimeError(
-                    f"PEERLINK_{service.upper()}_URL is not set: the web app calls the node's "
-                    f"{service} service there"
-                )
-            urls[service] = value
-        return cls(urls)
 
 
 class NodeApi:

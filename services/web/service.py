@@ -21,6 +21,7 @@ from services.web.api import Endpoints
 from services.web.app import safe_next, signed_in
 from services.web.assets import AssetFiles
 from services.web.sessions import PendingLogin, SessionStore
+from services.web.settings import WebSettings
 from services.web.signin import RelyingParty, SignInFailed, is_same_state, pkce_pair
 from services.web.views.admin import AdminPages
 from services.web.views.concerns import RaisingConcerns
@@ -37,6 +38,7 @@ from shared.auth import Forbidden, Unauthenticated
 from shared.config import Settings
 from shared.db import Database, is_database_error
 from shared.service import Described, NodeSettings
+from shared.settings import settings_of
 from shared.web import RETRY_AFTER_SECONDS, Health, Verifier, json_response, route
 from shared.webserver import http as plain_http
 
@@ -68,11 +70,17 @@ class Sessions(DependencyProvider):
 
 
 class NodeEndpoints(DependencyProvider):
-    """Where the node's services answer (PEERLINK_REFERRALS_URL, _SESSIONS_URL,
-    _SAFEGUARDING_URL), read once at start."""
+    """Where the node's services answer, from the web app's settings."""
 
     def setup(self):
-        self.endpoints = Endpoints.from_environment()
+        config = settings_of(WebSettings)
+        self.endpoints = Endpoints(
+            {
+                "referrals": config.referrals_url,
+                "sessions": config.sessions_url,
+                "safeguarding": config.safeguarding_url,
+            }
+        )
 
     def get_dependency(self, worker_ctx):
         return self.endpoints

@@ -24,7 +24,6 @@ AT = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
 def test_no_setting_means_the_default_timescales():
-    assert timescales_from(None) == Timescales()
     assert timescales_from("") == Timescales()
 
 

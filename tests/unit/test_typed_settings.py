@@ -14,7 +14,8 @@ from services.safeguarding.settings import SafeguardingSettings
 from services.sessions.settings import SessionSettings
 from services.web.settings import HERE, WebSettings
 from shared.key_rotation import KeyRotationSettings
-from shared.settings import SettingError, load, positive, setting
+from shared.settings import SettingError, load, load_one, positive, setting, settings_of
+from shared.worker import WorkerSettings
 
 pytestmark = pytest.mark.unit
 
@@ -50,6 +51,7 @@ def test_each_service_has_its_defaults_when_nothing_is_set():
         earliest_date=date(2000, 1, 1),
         first_contact_working_days=5,
         retention_years=20,
+        sessions_url=None,
     )
     assert load(SessionSettings, {}) == SessionSettings(
         max_future=timedelta(minutes=15), earliest_date=date(2000, 1, 1)
@@ -59,8 +61,29 @@ def test_each_service_has_its_defaults_when_nothing_is_set():
     assert (safeguarding.tick_seconds, safeguarding.send_seconds) == (1.0, 0.5)
     assert safeguarding.earliest_date == date(2000, 1, 1)
     assert (safeguarding.mail.smtp_host, safeguarding.mail.smtp_port) == ("127.0.0.1", 8025)
-    assert load(WebSettings, {}).assets == HERE / "assets"
+    assert load_one(WebSettings, "assets", {}) == HERE / "assets"
     assert load(KeyRotationSettings, {}).backup_retention_days == 35
+    assert load(WorkerSettings, {}).http_address == "127.0.0.1:8090"
+
+
+NODE_SERVICES = {
+    "PEERLINK_REFERRALS_URL": "http://127.0.0.1:8101",
+    "PEERLINK_SESSIONS_URL": "http://127.0.0.1:8102/",
+    "PEERLINK_SAFEGUARDING_URL": "https://safeguarding.node.example",
+}
+
+
+def test_the_web_app_is_told_where_each_of_its_nodes_services_answers():
+    with pytest.raises(SettingError) as refused:
+        load(WebSettings, {})
+    for variable in NODE_SERVICES:
+        assert f"{variable} is not set" in str(refused.value)
+    web = load(WebSettings, NODE_SERVICES)
+    assert (web.referrals_url, web.sessions_url, web.safeguarding_url) == (
+        "http://127.0.0.1:8101",
+        "http://127.0.0.1:8102",
+        "https://safeguarding.node.example",
+    )
 
 
 def test_each_service_reads_what_a_partner_sets():
@@ -71,10 +94,12 @@ def test_each_service_reads_what_a_partner_sets():
             "PEERLINK_EARLIEST_DATE": "1990-01-01",
             "PEERLINK_FIRST_CONTACT_WORKING_DAYS": "3",
             "PEERLINK_RETENTION_YEARS": "8",
+            "PEERLINK_SESSIONS_URL": "http://sessions:8102/",
         },
     )
     assert (referrals.caseload_cap, referrals.earliest_date) == (30, date(1990, 1, 1))
     assert (referrals.first_contact_working_days, referrals.retention_years) == (3, 8)
+    assert referrals.sessions_url == "http://sessions:8102"
     sessions = load(SessionSettings, {"PEERLINK_SESSION_MAX_FUTURE_MINUTES": "60"})
     assert sessions.max_future == timedelta(hours=1)
     safeguarding = load(
@@ -82,7 +107,10 @@ def test_each_service_reads_what_a_partner_sets():
         {"PEERLINK_SAFEGUARDING_TICK_SECONDS": "0.2", "PEERLINK_SMTP_PORT": "2525"},
     )
     assert (safeguarding.tick_seconds, safeguarding.mail.smtp_port) == (0.2, 2525)
-    assert load(WebSettings, {"PEERLINK_WEB_ASSETS": "/srv/web"}).assets == Path("/srv/web")
+    web = load(WebSettings, {**NODE_SERVICES, "PEERLINK_WEB_ASSETS": "/srv/web"})
+    assert web.assets == Path("/srv/web")
+    worker = load(WorkerSettings, {"PEERLINK_HTTP_ADDRESS": "0.0.0.0:8100"})
+    assert worker.http_address == "0.0.0.0:8100"
 
 
 @pytest.mark.parametrize(
@@ -93,6 +121,12 @@ def test_each_service_reads_what_a_partner_sets():
         (ReferralSettings, "PEERLINK_EARLIEST_DATE", "01/01/2000"),
         (ReferralSettings, "PEERLINK_FIRST_CONTACT_WORKING_DAYS", "-1"),
         (ReferralSettings, "PEERLINK_RETENTION_YEARS", "twenty"),
+        (ReferralSettings, "PEERLINK_SESSIONS_URL", "sessions:8102"),
+        (WebSettings, "PEERLINK_REFERRALS_URL", "ftp://referrals"),
+        (WebSettings, "PEERLINK_SAFEGUARDING_URL", "http://"),
+        (WorkerSettings, "PEERLINK_HTTP_ADDRESS", "8090"),
+        (WorkerSettings, "PEERLINK_HTTP_ADDRESS", "127.0.0.1:port"),
+        (WorkerSettings, "PEERLINK_HTTP_ADDRESS", "127.0.0.1:70000"),
         (SessionSettings, "PEERLINK_SESSION_MAX_FUTURE_MINUTES", "-5"),
         (SessionSettings, "PEERLINK_SESSION_MAX_FUTURE_MINUTES", "1.5"),
         (SessionSettings, "PEERLINK_EARLIEST_DATE", "2000-13-01"),
@@ -127,3 +161,61 @@ def test_the_safeguarding_timers_take_their_interval_as_the_service_sets_up():
     config = settings_of(SafeguardingSettings)
     assert timers["escalate_due"].interval == config.tick_seconds
     assert timers["send_notifications"].interval == config.send_seconds
+
+
+@pytest.fixture
+def environment(monkeypatch):
+    """The process's environment as a test sets it, read afresh (settings_of reads it once)."""
+    settings_of.cache_clear()
+    yield monkeypatch
+    settings_of.cache_clear()
+
+
+def test_a_worker_names_every_setting_at_fault_before_it_starts_anything(environment):
+    from services.node_worker import NodeWorker
+    from shared.worker import run
+
+    started = []
+
+    class Unstarted(NodeWorker):
+        def __init__(self):  # no database: it must not get as far as using one
+            pass
+
+        def start(self):
+            started.append(self)
+
+    environment.setenv("PEERLINK_HTTP_ADDRESS", "8090")
+    environment.setenv("PEERLINK_SAFEGUARDING_TICK_SECONDS", "0")
+    environment.setenv("PEERLINK_CASELOAD_CAP", "many")
+    with pytest.raises(SettingError) as refused:
+        run(Unstarted())
+    assert started == []
+    for named in (
+        "PEERLINK_HTTP_ADDRESS='8090'",
+        "PEERLINK_CASELOAD_CAP='many'",
+        "PEERLINK_SAFEGUARDING_TICK_SECONDS='0'",
+    ):
+        assert named in str(refused.value)
+
+
+def test_open_items_are_read_at_the_sessions_service_the_settings_name(environment):
+    from services.referrals.open_items import OpenItems
+
+    environment.setenv("PEERLINK_SESSIONS_URL", "http://127.0.0.1:8102/")
+    provider = OpenItems()
+    provider.setup()
+    assert provider.reader.base_url == "http://127.0.0.1:8102"
+
+
+def test_the_web_app_calls_the_services_its_settings_name(environment):
+    from services.web.service import NodeEndpoints
+
+    for variable, url in NODE_SERVICES.items():
+        environment.setenv(variable, url)
+    provider = NodeEndpoints()
+    provider.setup()
+    assert provider.endpoints.urls == {
+        "referrals": "http://127.0.0.1:8101",
+        "sessions": "http://127.0.0.1:8102",
+        "safeguarding": "https://safeguarding.node.example",
+    }
