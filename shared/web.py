@@ -326,7 +326,8 @@ def _load_body(request, schema: type[Schema]) -> dict:
 
 
 def _load_query(request, schema: type[Schema]) -> dict:
-    """A query's fields; a list field (e.g. `partner`) may be given more than once."""
+    """A query's fields; a list field (e.g. `partner`) may be given more than once, any other
+    field once (`?from=2026-04-01&from=2026-05-01` is refused, not read as its first)."""
     loader = schema(unknown=RAISE)
     repeated = {
         field.data_key or name
@@ -334,6 +335,9 @@ def _load_query(request, schema: type[Schema]) -> dict:
         if isinstance(field, fields.List)
     }
     args = request.args
+    for name in args:
+        if name not in repeated and len(args.getlist(name)) > 1:
+            raise BadRequest(name, "may be given once")
     given = {name: args.getlist(name) if name in repeated else args[name] for name in args}
     for name, value in given.items():
         check_values(name, name)

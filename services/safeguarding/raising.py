@@ -95,7 +95,7 @@ class RaisingApi(ConcernRoutes):
 
         self.commands.apply(
             concern,
-            lambda c: c.raise_concern(details, principal.user_id, now(), self.config.earliest_date),
+            lambda c: c.raise_concern(details, principal.user_id, now()),
             context_of(principal, request),
             within=seal,
         )
@@ -156,9 +156,7 @@ class RaisingApi(ConcernRoutes):
             principal,
             concern_id,
             body,
-            lambda c, ids: c.confirm_suggestion(
-                form_details(body, ids), principal.user_id, now(), self.config.earliest_date
-            ),
+            lambda c, ids: c.confirm_suggestion(form_details(body, ids), principal.user_id, now()),
             # the person of a suggested concern is known: there is no one to describe
             [name for name in FORM_TEXTS if name != "person_description"],
         )

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 from services.safeguarding.configuration import (
     MAIL_VARIABLES,
@@ -13,7 +12,7 @@ from services.safeguarding.configuration import (
     timescales_from,
 )
 from services.safeguarding.domain.deadlines import Timescales
-from shared.settings import iso_date, positive, setting, settings_group
+from shared.settings import positive, setting, settings_group
 
 
 @dataclass(frozen=True)
@@ -29,6 +28,3 @@ class SafeguardingSettings:
     send_seconds: float = setting(
         "PEERLINK_SAFEGUARDING_SEND_SECONDS", "0.5", float, positive, "above 0"
     )
-    # No date a worker gives may be earlier than this (as for referrals): what happened in 1900
-    # is a mistyped year, refused. A partner whose records start earlier sets it earlier.
-    earliest_date: date = setting("PEERLINK_EARLIEST_DATE", "2000-01-01", iso_date)

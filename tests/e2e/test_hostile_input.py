@@ -49,6 +49,30 @@ def test_an_offset_beyond_a_bigint_is_refused_on_every_list(node, lead, auth):
             assert "9223372036854775807" in body["message"], (path, body)
 
 
+def test_a_field_given_twice_in_a_query_is_refused_not_read_as_its_first(
+    node, lead, endpoints, auth
+):
+    answer = requests.get(
+        node["referrals"] + "/referrals?limit=1&limit=500", headers=lead, timeout=10
+    )
+    body = refused(answer, 422, "limit")
+    assert "once" in body["message"], body
+    hub = endpoints["hub"]["reporting"]
+    answer = requests.get(
+        hub + "/reports/referrals?from=2026-04-01&from=2025-04-01&to=2027-03-31",
+        headers=auth("alliance_analyst", "alliance"),
+        timeout=10,
+    )
+    refused(answer, 422, "from")
+    # a list field may still be given more than once
+    answer = requests.get(
+        hub + "/internal/referral-counts?partner=leeds-mind&partner=mesmac",
+        headers=auth("service", "alliance"),
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+
+
 def test_a_nul_byte_in_a_query_is_refused_before_the_database(node, lead):
     for service, path in (("referrals", "/referrals"), ("sessions", "/diary")):
         answer = requests.get(node[service] + path + "?worker_id=a%00b", headers=lead, timeout=10)

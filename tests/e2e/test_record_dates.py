@@ -310,7 +310,7 @@ def test_a_measure_and_a_signposting_before_the_earliest_date_are_refused(api, r
     assert ok(pw.get("/signposting", person_id=person))["total"] == 0
 
 
-def test_a_concern_that_happened_in_1900_is_refused_naming_the_field(api):
+def test_a_concern_dated_before_1900_is_refused_and_one_long_past_is_raised(api):
     raiser = f"pw-concern-{uuid.uuid4().hex[:6]}"
     worker = api("safeguarding", "peer_worker", raiser)
     form = {
@@ -322,7 +322,7 @@ def test_a_concern_that_happened_in_1900_is_refused_naming_the_field(api):
         "actions_taken": ["none"],
         "consent_given": True,
         "person_description": "Man in his sixties at the Tuesday drop-in.",
-        "happened_on": "1900-01-01",
+        "happened_on": "1899-12-31",
     }
     refused(worker.post("/concerns", form), 422, "DateMustNotPrecedeTheEarliestDate", "happened_on")
     lead = api("safeguarding", "safeguarding_lead")
@@ -331,3 +331,7 @@ def test_a_concern_that_happened_in_1900_is_refused_naming_the_field(api):
     form["happened_on"] = days_ago(3).isoformat()
     ok(worker.post("/concerns", form), 201)
     assert ok(lead.get("/concerns", raised_by=raiser, status="any"))["total"] == 1
+    # a disclosure of abuse in childhood, before the partner's earliest date (2000-01-01)
+    form["happened_on"] = "1987-06-01"
+    raised = ok(worker.post("/concerns", form), 201)
+    assert raised["details"]["happened_on"] == "1987-06-01"

@@ -277,21 +277,29 @@ def concern_details(**change) -> safeguarding.ConcernDetails:
     return safeguarding.ConcernDetails(**{**fields, **change})
 
 
-def test_a_concern_that_happened_before_the_earliest_date_is_refused_naming_happened_on():
+def test_a_concern_dated_before_1900_is_refused_naming_happened_on():
     concern = Concern("c1")
     refused(
         safeguarding.DateMustNotPrecedeTheEarliestDate,
-        lambda: concern.raise_concern(
-            concern_details(happened_on=date(1900, 1, 1)), "w1", NOW, EARLIEST
-        ),
+        lambda: concern.raise_concern(concern_details(happened_on=date(1899, 12, 31)), "w1", NOW),
         "happened_on",
     )
     assert concern.status is None
 
 
-def test_a_concern_that_happened_on_the_earliest_date_is_raised():
-    events = Concern("c1").raise_concern(concern_details(happened_on=EARLIEST), "w1", NOW, EARLIEST)
-    assert events[0].payload["happened_on"] == "2000-01-01"
+def test_a_disclosure_of_abuse_long_past_is_raised_with_the_day_it_happened():
+    # an adult telling of their childhood: long before the partner's earliest records
+    happened = date(1987, 6, 1)
+    assert happened < EARLIEST
+    events = Concern("c1").raise_concern(concern_details(happened_on=happened), "w1", NOW)
+    assert events[0].payload["happened_on"] == "1987-06-01"
+
+
+def test_a_concern_dated_1900_is_raised():
+    events = Concern("c1").raise_concern(
+        concern_details(happened_on=safeguarding.EARLIEST_HAPPENED_ON), "w1", NOW
+    )
+    assert events[0].payload["happened_on"] == "1900-01-01"
 
 
 def test_a_measure_for_a_referral_is_taken_on_or_after_it_was_received():

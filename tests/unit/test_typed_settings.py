@@ -59,7 +59,6 @@ def test_each_service_has_its_defaults_when_nothing_is_set():
     safeguarding = load(SafeguardingSettings, {})
     assert safeguarding.timescales == Timescales()
     assert (safeguarding.tick_seconds, safeguarding.send_seconds) == (1.0, 0.5)
-    assert safeguarding.earliest_date == date(2000, 1, 1)
     assert (safeguarding.mail.smtp_host, safeguarding.mail.smtp_port) == ("127.0.0.1", 8025)
     assert load_one(WebSettings, "assets", {}) == HERE / "assets"
     assert load(KeyRotationSettings, {}).backup_retention_days == 35

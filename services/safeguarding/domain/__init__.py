@@ -60,6 +60,7 @@ from services.safeguarding.domain.deciding import (
     Section42ReferralsAreForAdults,
 )
 from services.safeguarding.domain.details import (
+    EARLIEST_HAPPENED_ON,
     ActingWithoutConsentNeedsAReason,
     CategoriesMustSuitTheAgeGroup,
     ConcernDetails,
@@ -131,6 +132,7 @@ __all__ = [
     "DISMISS_REASONS",
     "DateMustNotPrecedeTheEarliestDate",
     "DecisionNeedsAcknowledgement",
+    "EARLIEST_HAPPENED_ON",
     "EscalationNeedsAnOpenDeadline",
     "EscalationsFollowTheLadder",
     "IMMEDIATE_ACTIONS",

@@ -16,8 +16,14 @@ from shared.aggregate import ReferenceRefused, Rule
 
 
 class DateMustNotPrecedeTheEarliestDate(ReferenceRefused):
-    """A date before the earliest the partner records (a mistyped year such as 1900): invalid
-    input, answered 422 naming the field."""
+    """A date before the earliest a concern may say it happened (a mistyped year such as
+    0026): invalid input, answered 422 naming the field."""
+
+
+# A concern may be a disclosure of abuse long past (an adult telling of their childhood), so
+# what happened is dated by a floor of its own, not by the earliest date the partner keeps
+# records from: a date in any living person's lifetime.
+EARLIEST_HAPPENED_ON = date(1900, 1, 1)
 
 
 class ConcernNeedsAPerson(Rule):
@@ -91,13 +97,12 @@ class ConcernDetails:
         }
 
 
-def check_details(details: ConcernDetails, earliest: date | None = None) -> None:
-    """`earliest`: the earliest date the partner records; what happened is not before it."""
-    if details.happened_on and earliest and details.happened_on < earliest:
+def check_details(details: ConcernDetails) -> None:
+    if details.happened_on and details.happened_on < EARLIEST_HAPPENED_ON:
         raise DateMustNotPrecedeTheEarliestDate(
             "happened_on",
-            f"{details.happened_on.isoformat()} is before {earliest.isoformat()}, the"
-            " earliest date this partner records",
+            f"{details.happened_on.isoformat()} is before {EARLIEST_HAPPENED_ON.isoformat()}, "
+            "the earliest date a concern may say it happened",
         )
     if (details.person_id is None) == (details.description_text_id is None):
         raise ConcernNeedsAPerson(

@@ -4,7 +4,7 @@ known, if they were only described when it was raised."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 
 from contracts.safeguarding.codes import DISMISSED, OPEN_STATES, SUGGESTED
 from services.safeguarding.domain.details import ConcernDetails, check_details
@@ -24,10 +24,7 @@ class IdentifyingNeedsAnOpenConcern(Rule):
 class Raising(ConcernState):
     """Raising a concern; identifying its person."""
 
-    def raise_concern(
-        self, details: ConcernDetails, by: str, at: datetime, earliest: date | None = None
-    ) -> list[NewEvent]:
-        """`earliest`: the earliest date the partner records; what happened is not before it."""
+    def raise_concern(self, details: ConcernDetails, by: str, at: datetime) -> list[NewEvent]:
         at = utc(at)
         if self.status in (SUGGESTED, DISMISSED):
             raise ConcernMustBeNew("this concern was suggested: confirm or dismiss the suggestion")
@@ -35,7 +32,7 @@ class Raising(ConcernState):
             raise ConcernMustBeNew(
                 f"this concern has already been raised; it is {state_words(self.status)}"
             )
-        check_details(details, earliest)
+        check_details(details)
         payload = {
             **details.payload(),
             "raised_by": by,

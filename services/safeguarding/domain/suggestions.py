@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import datetime
 
 from contracts.safeguarding.codes import SUGGESTED
 from services.safeguarding.domain.details import ConcernDetails, ConcernNeedsAPerson, check_details
@@ -59,11 +59,8 @@ class Suggestions(ConcernState):
             at,
         )
 
-    def confirm_suggestion(
-        self, details: ConcernDetails, by: str, at: datetime, earliest: date | None = None
-    ) -> list[NewEvent]:
-        """A worker confirms a suggested concern: it is raised, with what they record
-        (`earliest` as for `raise_concern`)."""
+    def confirm_suggestion(self, details: ConcernDetails, by: str, at: datetime) -> list[NewEvent]:
+        """A worker confirms a suggested concern: it is raised, with what they record."""
         at = utc(at)
         suggestion = self._must_be_suggested("confirmed")
         self._not_before(at, suggestion.suggested_at, "it was suggested")
@@ -77,7 +74,7 @@ class Suggestions(ConcernState):
                 "the person of a suggested concern is known; no description is needed"
             )
         details = replace(details, person_id=uuid.UUID(self.person_id))
-        check_details(details, earliest)
+        check_details(details)
         payload = {
             **details.payload(),
             "raised_by": by,
