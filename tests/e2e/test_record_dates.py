@@ -333,5 +333,7 @@ def test_a_concern_dated_before_1900_is_refused_and_one_long_past_is_raised(api)
     assert ok(lead.get("/concerns", raised_by=raiser, status="any"))["total"] == 1
     # a disclosure of abuse in childhood, before the partner's earliest date (2000-01-01)
     form["happened_on"] = "1987-06-01"
-    raised = ok(worker.post("/concerns", form), 201)
+    concern_id = ok(worker.post("/concerns", form), 201)["concern_id"]
+    held = ok(lead.get(f"/concerns/{concern_id}"))
+    raised = next(step for step in held["timeline"] if step["event_type"] == "ConcernRaised")
     assert raised["details"]["happened_on"] == "1987-06-01"
