@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import requests
 
 from services.web.settings import WebSettings
 from shared.config import ROOT
@@ -147,6 +150,25 @@ def tab_to(page, name: str, limit: int = 80):
         if focused == name or focused.startswith(name):
             return page.evaluate_handle("document.activeElement")
     raise AssertionError(f"'{name}' cannot be reached with the Tab key")
+
+
+def send_at_once(page, form: str, times: int = 2) -> list[requests.Response]:
+    """The page's form (a selector) sent `times` times at the same moment with the page's
+    cookies, as a double click or the same form in two tabs would; the answers, redirects not
+    followed."""
+    action = page.locator(form).evaluate("f => f.action")
+    fields = page.locator(form).evaluate("f => Array.from(new FormData(f).entries())")
+    cookies = {c["name"]: c["value"] for c in page.context.cookies(action)}
+    together = threading.Barrier(times)
+
+    def send(_):
+        together.wait()
+        return requests.post(
+            action, data=fields, cookies=cookies, allow_redirects=False, timeout=60
+        )
+
+    with ThreadPoolExecutor(times) as pool:
+        return list(pool.map(send, range(times)))
 
 
 def errors_shown(page) -> list[str]:

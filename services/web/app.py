@@ -1,5 +1,6 @@
 """What every signed-in page shares: the person's session, their calls to the node's services,
-the form key (CSRF) on every post, the menu for their role, and refusals shown as pages.
+the form key (CSRF) on every post, the one-time key of a form that makes a record, the menu
+for their role, and refusals shown as pages.
 
 A page is a method of the web service decorated with `signed_in(...)`; it is given a `Page`:
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote, urlencode
@@ -24,7 +26,8 @@ from werkzeug.wrappers import Response
 
 from services.web import pages
 from services.web.api import NodeApi, Refused, Unavailable
-from services.web.sessions import IDLE_SECONDS, Session
+from services.web.form_keys import is_form_key, new_form_key
+from services.web.sessions import IDLE_SECONDS, Session, SessionStore
 from shared.db import is_database_error
 
 log = logging.getLogger(__name__)
@@ -101,7 +104,11 @@ class Page:
     api: NodeApi
     partner_id: str
     issuer: str
+    # the web app's own records (the keys of the forms people sent)
+    records: SessionStore
     errors: dict[str, str] = field(default_factory=dict)
+    _form_key: str | None = None
+    _made_at: str | None = None
 
     @property
     def role(self) -> str:
@@ -130,6 +137,61 @@ class Page:
     @property
     def args(self):
         return self.request.args
+
+    @property
+    def form_key(self) -> str:
+        """The one-time key of a form that makes a record: the one posted when the form is shown
+        again (its errors to correct), otherwise a new one."""
+        if self._form_key is None:
+            posted = self.request.form.get("form_key", "") if self.request.method == "POST" else ""
+            self._form_key = posted if is_form_key(posted) else new_form_key()
+        return self._form_key
+
+    def once(self, make: Callable[[], Response]) -> Response:
+        """Runs `make` (which sends the form's record and answers with where it leads) once for
+        the form's key. The same form sent again goes where the first one led; while the first
+        is still being made it is waited for. A form answered with itself again (its errors) or
+        refused by a service made nothing, so its key may be sent again."""
+        key = self.request.form.get("form_key", "")
+        if not is_form_key(key):
+            raise PageRefused(
+                400,
+                "Nothing was saved",
+                "The form you sent is from an older version of Peerlink. Go back, reload the "
+                "page and enter it once more.",
+            )
+        claim = self.records.form_keys.claim(self.user_id, key, datetime.now(UTC))
+        if not claim.is_first:
+            if claim.location:
+                return pages.see_other(claim.location, self.issuer)
+            raise PageRefused(
+                409,
+                "This form was sent already",
+                "The same form was sent twice, and the first is still being saved or did not "
+                "finish. Look for the record before entering it again: if it is not there, open "
+                "the form afresh and enter it once more.",
+            )
+        try:
+            response = make()
+        except (Refused, PageRefused):
+            if self._made_at is None:
+                self.records.form_keys.give_back(self.user_id, key)
+            else:
+                self.records.form_keys.made(self.user_id, key, self._made_at)
+            raise
+        # anything else raised: the record may have been made, so the key is kept
+        if self._made_at is None and 300 <= response.status_code < 400 and response.location:
+            self._made_at = response.location
+        if self._made_at is not None:
+            self.records.form_keys.made(self.user_id, key, self._made_at)
+        else:
+            self.records.form_keys.give_back(self.user_id, key)
+        return response
+
+    def made_at(self, location: str) -> None:
+        """The form's record was made, and is at `location`, though the page answers with
+        something else (a later part of it refused): the same form sent again goes there."""
+        self._made_at = location
 
     def render(self, template: str, status: int = 200, **context) -> Response:
         context.setdefault("errors", self.errors)
@@ -315,6 +377,7 @@ def signed_in(*roles: str):
                 api=NodeApi(self.endpoints, self.http, session.access_token),
                 partner_id=self.settings.partner_id,
                 issuer=issuer,
+                records=self.sessions,
             )
             try:
                 return fn(self, page, **kwargs)
@@ -383,6 +446,16 @@ def signed_in(*roles: str):
         return wrapper
 
     return decorate
+
+
+def made_once(fn):
+    """A signed-in page whose post makes a record: made once per form key (Page.once)."""
+
+    @functools.wraps(fn)
+    def wrapper(self, page: Page, **kwargs):
+        return page.once(lambda: fn(self, page, **kwargs))
+
+    return wrapper
 
 
 def _is_own(referrer: str | None, request) -> bool:

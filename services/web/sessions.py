@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from services.web.form_keys import FormKeys
 from shared.db import Database
 
 SCHEMA = "web"
@@ -124,6 +125,7 @@ class SessionStore:
     def __init__(self, db: Database, schema: str = SCHEMA):
         self.db = db
         self.schema = schema
+        self.form_keys = FormKeys(db, schema)
 
     def begin_login(self, pending: PendingLogin) -> str:
         """Records a sign-in under way; returns the secret for its cookie."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from contracts.sessions import codes as session_codes
 from services.web.api import Refused, segment
-from services.web.app import CASEWORK, Page, signed_in
+from services.web.app import CASEWORK, Page, made_once, signed_in
 from services.web.forms import Form
 from services.web.views import session_words as say
 from services.web.views.caseload import caseload, people_of, quoted
@@ -49,6 +49,7 @@ class GroupPages:
         summary="Create the group; then its page",
     )
     @signed_in(*ROLES)
+    @made_once
     def group_new_post(self, page: Page):
         form = Form(page.form, page.errors)
         workers = _workers(page)

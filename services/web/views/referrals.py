@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from services.web.api import Refused, segment
-from services.web.app import Page, path_with, signed_in, today
+from services.web.app import Page, made_once, path_with, signed_in, today
 from services.web.forms import Form, date_parts, posted_date_parts
 from services.web.views import people_found
 from services.web.views.referral_codes import (
@@ -235,6 +235,7 @@ class ReferralPages(ReferralStepPages, OfferPages):
         summary="Record the referral (registering the person with it when they are new)",
     )
     @signed_in(*WORKING)
+    @made_once
     def referral_record(self, page: Page):
         form = Form(page.form, page.errors)
         person_id = page.form.get("person_id") or None
