@@ -13,6 +13,7 @@ desktop and phone width under run/<stack>/screenshots/.
 from __future__ import annotations
 
 import re
+import secrets
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -73,12 +74,27 @@ def web_url(endpoints):
 
 @pytest.fixture
 def web_as(playwright_browser, tokens, web_url):
-    """web_as(role, partner="leeds-mind", user=None, phone=False) -> a Playwright page signed in
-    at the partner's web app as that person (an account made at the provider when new)."""
+    """web_as(role, partner="leeds-mind", user=None, phone=False, name=None) -> a Playwright page
+    signed in at the partner's web app as that person (an account made at the provider when new;
+    with `name`, one whose provider gives that name)."""
     contexts = []
 
-    def sign_in(role: str, partner: str = "leeds-mind", user: str | None = None, phone=False):
-        username, password = tokens.account(role, partner, user)
+    def sign_in(
+        role: str,
+        partner: str = "leeds-mind",
+        user: str | None = None,
+        phone=False,
+        name: str | None = None,
+    ):
+        if name is None:
+            username, password = tokens.account(role, partner, user)
+        else:
+            # an account whose provider gives their name (the test accounts give their id)
+            from deploy import idp
+
+            username, password = user or f"named-{secrets.token_hex(4)}", secrets.token_hex(16)
+            database = tokens.state["idp"]["database_url"]
+            idp.ensure_account(database, partner, username, password, [role], name)
         # the axe-core script is put into pages by the test, which the pages' own policy refuses
         context = playwright_browser.new_context(
             viewport=PHONE if phone else DESKTOP, bypass_csp=True, locale="en-GB"

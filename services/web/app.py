@@ -1,6 +1,6 @@
 """What every signed-in page shares: the person's session, their calls to the node's services,
-the form key (CSRF) on every post, the one-time key of a form that makes a record, the menu
-for their role, and refusals shown as pages.
+the form key (CSRF) on every post, the one-time key of a form that makes a record, staff by
+name, the menu for their role, and refusals shown as pages.
 
 A page is a method of the web service decorated with `signed_in(...)`; it is given a `Page`:
 
@@ -28,6 +28,7 @@ from services.web import pages
 from services.web.api import NodeApi, Refused, Unavailable
 from services.web.form_keys import is_form_key, new_form_key
 from services.web.sessions import IDLE_SECONDS, Session, SessionStore
+from services.web.staff import staff_names
 from shared.db import is_database_error
 
 log = logging.getLogger(__name__)
@@ -104,11 +105,12 @@ class Page:
     api: NodeApi
     partner_id: str
     issuer: str
-    # the web app's own records (the keys of the forms people sent)
+    # the web app's own records: form keys, the names people's sign-ins gave
     records: SessionStore
     errors: dict[str, str] = field(default_factory=dict)
     _form_key: str | None = None
     _made_at: str | None = None
+    _staff_names: dict[str, str] | None = None
 
     @property
     def role(self) -> str:
@@ -187,6 +189,24 @@ class Page:
         else:
             self.records.form_keys.give_back(self.user_id, key)
         return response
+
+    def staff_names(self) -> dict[str, str]:
+        """Sign-in id -> name of every member of staff the node has a name for."""
+        if self._staff_names is None:
+            self._staff_names = staff_names(self.api, self.role, self.records.staff_names())
+        return self._staff_names
+
+    def name_of(self, user_id: str | None) -> str:
+        """A member of staff by name, or by their sign-in id where no name is known."""
+        if not user_id:
+            return ""
+        if user_id == self.user_id and self.session.name and self.session.name != user_id:
+            return self.session.name
+        return self.staff_names().get(user_id, user_id)
+
+    def names_of(self, user_ids) -> str:
+        """Members of staff by name, one after another."""
+        return ", ".join(self.name_of(user_id) for user_id in user_ids or ())
 
     def made_at(self, location: str) -> None:
         """The form's record was made, and is at `location`, though the page answers with

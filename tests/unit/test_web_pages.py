@@ -1,5 +1,5 @@
 """What a signed-in page does with a form that makes a record (once per form key, a second post
-sent where the first led)."""
+sent where the first led) and with staff (by name where one is known)."""
 
 from __future__ import annotations
 
@@ -166,3 +166,18 @@ def test_a_form_shown_again_keeps_its_key_and_a_new_form_gets_a_new_one():
     assert a_page({"form_key": key}).form_key == key
     fresh = a_page({})
     assert fresh.form_key != key and fresh.form_key == fresh.form_key
+
+
+def test_staff_are_named_by_the_workforce_then_their_sign_in_then_their_id():
+    records = FakeRecords({"kofi": "Kofi Mensah", "jo": "Jo at sign-in"})
+    workforce = FakeApi([{"worker_id": "jo", "display_name": "Jo Bloggs"}, {"worker_id": "x"}])
+    lead = a_page(role="team_lead", user_id="alex", records=records, api=workforce)
+    assert lead.name_of("jo") == "Jo Bloggs"
+    assert lead.name_of("kofi") == "Kofi Mensah"
+    assert lead.name_of("x") == "x" and lead.name_of("nobody") == "nobody"
+    assert lead.names_of(["kofi", "jo"]) == "Kofi Mensah, Jo Bloggs"
+    assert workforce.asked == 1  # once per page
+    # who may not read the workforce list is told the names people's sign-ins gave
+    worker = a_page(role="peer_worker", user_id="sam", name="Sam Peer", records=records)
+    assert worker.name_of("jo") == "Jo at sign-in" and worker.name_of("sam") == "Sam Peer"
+    assert worker.api.asked == 0

@@ -64,11 +64,8 @@ REFERRAL_NAMES = {f"person.{name}": name for name in PERSON_FIELDS} | {
 
 
 def worker_names(page: Page) -> dict[str, str]:
-    """Worker id -> name, for those who may read the workforce (others see ids)."""
-    if not page.is_role(*DECIDERS):
-        return {}
-    workers = page.api.get("referrals", "/workers", status="any", limit=500)["items"]
-    return {w["worker_id"]: w.get("display_name") or w["worker_id"] for w in workers}
+    """Worker id -> name, for every worker the node has a name for (app.Page.name_of)."""
+    return page.staff_names()
 
 
 def waited_days(referral: dict, on: date) -> int:
