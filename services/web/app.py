@@ -27,6 +27,7 @@ from werkzeug.wrappers import Response
 from services.web import pages
 from services.web.api import NodeApi, Refused, Unavailable
 from services.web.form_keys import is_form_key, new_form_key
+from services.web.refusal_words import refusal_words
 from services.web.sessions import IDLE_SECONDS, Session, SessionStore
 from services.web.staff import staff_names
 from shared.db import is_database_error
@@ -253,7 +254,8 @@ class Page:
 
     def refused(self, refusal: Refused, names: dict[str, str] | None = None) -> dict[str, str]:
         """A service's refusal as this page's errors: each field it names (renamed to the form's
-        field id where `names` says so), or the message alone when it names none."""
+        field id where `names` says so), or the message alone when it names none; a rule people
+        meet often in plain words (refusal_words), the rest in the service's."""
         names = names or {}
         errors = {}
         for api_field, message in refusal.field_errors().items():
@@ -263,7 +265,8 @@ class Page:
                 form_field = next(
                     (names[k] for k in names if api_field.startswith(k + ".")), api_field
                 )
-            errors.setdefault(form_field.replace(".", "-"), _sentence(message, api_field))
+            plain = refusal_words(refusal.rule, message)
+            errors.setdefault(form_field.replace(".", "-"), plain or _sentence(message, api_field))
         if not errors:
             errors["_summary"] = conflict_words(refusal)
         self.errors.update(errors)
@@ -272,6 +275,9 @@ class Page:
 
 def conflict_words(refusal: Refused) -> str:
     """What a refusal without fields tells the person, and what to do."""
+    plain = refusal_words(refusal.rule, refusal.message)
+    if plain is not None:
+        return plain
     if refusal.status == 409 and refusal.code == "conflict":
         return (
             "Someone else changed this record while you were working on it. Your change was not "

@@ -230,8 +230,9 @@ def test_bad_input_shows_the_error_summary_and_records_nothing(api, web_as):
     fill_date(page, "received_on", TODAY + timedelta(days=3))
     page.get_by_role("button", name="Record referral").click()
     [message] = errors_shown(page)
-    assert message.startswith("Received on:") and "is in the future" in message
+    assert message == "The date cannot be in the future: record what has happened."
     assert page.locator("#received_on-error").count() == 1
+    assert page.locator(".nhsuk-error-summary a[href='#received_on']").count() == 1
     assert found(api, name, "1988-02-03") == []
 
 

@@ -298,7 +298,9 @@ def test_bad_input_shows_the_error_summary_and_changes_nothing(concerns, web_as,
     page.get_by_label("Year").fill("1900")
     page.get_by_role("button", name="Raise the concern").click()
     shown = errors_shown(page)
-    assert any(s.startswith("Happened on:") and "earliest date" in s for s in shown), shown
+    # in words for a peer worker, not the service's (which names the field and ISO dates)
+    earliest = "The date is before the earliest date your organisation records in Peerlink ("
+    assert any(s.startswith(earliest) and s.endswith("). Check the year.") for s in shown), shown
     assert page.locator(".nhsuk-error-summary a[href='#happened_on']").count() == 1
 
     raised = ok(concerns("peer_worker", worker).get("/concerns", status="any"))

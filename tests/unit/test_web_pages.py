@@ -1,5 +1,6 @@
 """What a signed-in page does with a form that makes a record (once per form key, a second post
-sent where the first led) and with staff (by name where one is known)."""
+sent where the first led), with staff (by name where one is known) and with a service's refusal
+(a rule a peer worker meets often in plain words, at its field)."""
 
 from __future__ import annotations
 
@@ -181,3 +182,43 @@ def test_staff_are_named_by_the_workforce_then_their_sign_in_then_their_id():
     worker = a_page(role="peer_worker", user_id="sam", name="Sam Peer", records=records)
     assert worker.name_of("jo") == "Jo at sign-in" and worker.name_of("sam") == "Sam Peer"
     assert worker.api.asked == 0
+
+
+def test_a_rule_a_peer_worker_meets_often_is_said_in_plain_words_at_its_field():
+    page = a_page()
+    refusal = Refused(
+        422,
+        "invalid",
+        "received_on: 2026-12-03 is in the future; record what has happened",
+        fields={"received_on": ["2026-12-03 is in the future; record what has happened"]},
+        rule="DateMustNotBeInTheFuture",
+    )
+    assert page.refused(refusal) == {
+        "received_on": "The date cannot be in the future: record what has happened."
+    }
+    earliest = Refused(
+        422,
+        "invalid",
+        "...",
+        fields={"happened_on": ["1900-01-03 is before 2000-01-01, the earliest date ..."]},
+        rule="DateMustNotPrecedeTheEarliestDate",
+    )
+    assert a_page().refused(earliest) == {
+        "happened_on": "The date is before the earliest date your organisation records in "
+        "Peerlink (1 January 2000). Check the year."
+    }
+
+
+def test_a_rule_without_a_field_is_said_in_plain_words_in_the_summary():
+    refusal = Refused(
+        409,
+        "rule_broken",
+        "a received referral cannot be allocated",
+        rule="ReferralMustBeAcceptedBeforeAllocation",
+    )
+    assert a_page().refused(refusal) == {
+        "_summary": "The referral must be accepted before it is allocated to a worker."
+    }
+    # a rule with no words of the web app's own is shown in the service's
+    other = Refused(409, "rule_broken", "the plan is already closed", rule="SomeRareRule")
+    assert a_page().refused(other) == {"_summary": "The plan is already closed."}
