@@ -226,6 +226,20 @@ def _web_sessions(app: str) -> str:
     )
 
 
+def _web_form_keys(app: str) -> str:
+    from services.web import form_keys
+
+    tables = ", ".join(f"{form_keys.SCHEMA}.{t}" for t in form_keys.TABLES)
+    return form_keys.DDL + f"GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO {app};"
+
+
+def _web_staff_names(app: str) -> str:
+    from services.web import sessions
+
+    tables = ", ".join(f"{sessions.SCHEMA}.{t}" for t in sessions.NAMES_TABLES)
+    return sessions.NAMES_DDL + f"GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO {app};"
+
+
 def node_migrations(app: str) -> list[tuple[str, str]]:
     """A node database's migrations, granting to `app` (its services' role)."""
     return [
@@ -245,6 +259,8 @@ def node_migrations(app: str) -> list[tuple[str, str]]:
         ("0014_sessions_group_starts", _sessions_group_starts(app)),
         ("0015_transfers_with_the_person", _transfers(app)),
         ("0016_vault_master_key_versions_and_keeper", _vault_key_versions(app)),
+        ("0017_web_form_keys", _web_form_keys(app)),
+        ("0018_web_staff_names", _web_staff_names(app)),
     ]
 
 

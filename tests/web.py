@@ -13,10 +13,14 @@ desktop and phone width under run/<stack>/screenshots/.
 from __future__ import annotations
 
 import re
+import secrets
 import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import requests
 
 from services.web.settings import WebSettings
 from shared.config import ROOT
@@ -70,12 +74,27 @@ def web_url(endpoints):
 
 @pytest.fixture
 def web_as(playwright_browser, tokens, web_url):
-    """web_as(role, partner="leeds-mind", user=None, phone=False) -> a Playwright page signed in
-    at the partner's web app as that person (an account made at the provider when new)."""
+    """web_as(role, partner="leeds-mind", user=None, phone=False, name=None) -> a Playwright page
+    signed in at the partner's web app as that person (an account made at the provider when new;
+    with `name`, one whose provider gives that name)."""
     contexts = []
 
-    def sign_in(role: str, partner: str = "leeds-mind", user: str | None = None, phone=False):
-        username, password = tokens.account(role, partner, user)
+    def sign_in(
+        role: str,
+        partner: str = "leeds-mind",
+        user: str | None = None,
+        phone=False,
+        name: str | None = None,
+    ):
+        if name is None:
+            username, password = tokens.account(role, partner, user)
+        else:
+            # an account whose provider gives their name (the test accounts give their id)
+            from deploy import idp
+
+            username, password = user or f"named-{secrets.token_hex(4)}", secrets.token_hex(16)
+            database = tokens.state["idp"]["database_url"]
+            idp.ensure_account(database, partner, username, password, [role], name)
         # the axe-core script is put into pages by the test, which the pages' own policy refuses
         context = playwright_browser.new_context(
             viewport=PHONE if phone else DESKTOP, bypass_csp=True, locale="en-GB"
@@ -147,6 +166,25 @@ def tab_to(page, name: str, limit: int = 80):
         if focused == name or focused.startswith(name):
             return page.evaluate_handle("document.activeElement")
     raise AssertionError(f"'{name}' cannot be reached with the Tab key")
+
+
+def send_at_once(page, form: str, times: int = 2) -> list[requests.Response]:
+    """The page's form (a selector) sent `times` times at the same moment with the page's
+    cookies, as a double click or the same form in two tabs would; the answers, redirects not
+    followed."""
+    action = page.locator(form).evaluate("f => f.action")
+    fields = page.locator(form).evaluate("f => Array.from(new FormData(f).entries())")
+    cookies = {c["name"]: c["value"] for c in page.context.cookies(action)}
+    together = threading.Barrier(times)
+
+    def send(_):
+        together.wait()
+        return requests.post(
+            action, data=fields, cookies=cookies, allow_redirects=False, timeout=60
+        )
+
+    with ThreadPoolExecutor(times) as pool:
+        return list(pool.map(send, range(times)))
 
 
 def errors_shown(page) -> list[str]:

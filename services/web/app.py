@@ -1,5 +1,6 @@
 """What every signed-in page shares: the person's session, their calls to the node's services,
-the form key (CSRF) on every post, the menu for their role, and refusals shown as pages.
+the form key (CSRF) on every post, the one-time key of a form that makes a record, staff by
+name, the menu for their role, and refusals shown as pages.
 
 A page is a method of the web service decorated with `signed_in(...)`; it is given a `Page`:
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote, urlencode
@@ -24,7 +26,10 @@ from werkzeug.wrappers import Response
 
 from services.web import pages
 from services.web.api import NodeApi, Refused, Unavailable
-from services.web.sessions import IDLE_SECONDS, Session
+from services.web.form_keys import is_form_key, new_form_key
+from services.web.refusal_words import refusal_words
+from services.web.sessions import IDLE_SECONDS, Session, SessionStore
+from services.web.staff import staff_names
 from shared.db import is_database_error
 
 log = logging.getLogger(__name__)
@@ -101,7 +106,12 @@ class Page:
     api: NodeApi
     partner_id: str
     issuer: str
+    # the web app's own records: form keys, the names people's sign-ins gave
+    records: SessionStore
     errors: dict[str, str] = field(default_factory=dict)
+    _form_key: str | None = None
+    _made_at: str | None = None
+    _staff_names: dict[str, str] | None = None
 
     @property
     def role(self) -> str:
@@ -130,6 +140,79 @@ class Page:
     @property
     def args(self):
         return self.request.args
+
+    @property
+    def form_key(self) -> str:
+        """The one-time key of a form that makes a record: the one posted when the form is shown
+        again (its errors to correct), otherwise a new one."""
+        if self._form_key is None:
+            posted = self.request.form.get("form_key", "") if self.request.method == "POST" else ""
+            self._form_key = posted if is_form_key(posted) else new_form_key()
+        return self._form_key
+
+    def once(self, make: Callable[[], Response]) -> Response:
+        """Runs `make` (which sends the form's record and answers with where it leads) once for
+        the form's key. The same form sent again goes where the first one led; while the first
+        is still being made it is waited for. A form answered with itself again (its errors) or
+        refused by a service made nothing, so its key may be sent again."""
+        key = self.request.form.get("form_key", "")
+        if not is_form_key(key):
+            raise PageRefused(
+                400,
+                "Nothing was saved",
+                "The form you sent is from an older version of Peerlink. Go back, reload the "
+                "page and enter it once more.",
+            )
+        claim = self.records.form_keys.claim(self.user_id, key, datetime.now(UTC))
+        if not claim.is_first:
+            if claim.location:
+                return pages.see_other(claim.location, self.issuer)
+            raise PageRefused(
+                409,
+                "This form was sent already",
+                "The same form was sent twice, and the first is still being saved or did not "
+                "finish. Look for the record before entering it again: if it is not there, open "
+                "the form afresh and enter it once more.",
+            )
+        try:
+            response = make()
+        except (Refused, PageRefused):
+            if self._made_at is None:
+                self.records.form_keys.give_back(self.user_id, key)
+            else:
+                self.records.form_keys.made(self.user_id, key, self._made_at)
+            raise
+        # anything else raised: the record may have been made, so the key is kept
+        if self._made_at is None and 300 <= response.status_code < 400 and response.location:
+            self._made_at = response.location
+        if self._made_at is not None:
+            self.records.form_keys.made(self.user_id, key, self._made_at)
+        else:
+            self.records.form_keys.give_back(self.user_id, key)
+        return response
+
+    def staff_names(self) -> dict[str, str]:
+        """Sign-in id -> name of every member of staff the node has a name for."""
+        if self._staff_names is None:
+            self._staff_names = staff_names(self.api, self.role, self.records.staff_names())
+        return self._staff_names
+
+    def name_of(self, user_id: str | None) -> str:
+        """A member of staff by name, or by their sign-in id where no name is known."""
+        if not user_id:
+            return ""
+        if user_id == self.user_id and self.session.name and self.session.name != user_id:
+            return self.session.name
+        return self.staff_names().get(user_id, user_id)
+
+    def names_of(self, user_ids) -> str:
+        """Members of staff by name, one after another."""
+        return ", ".join(self.name_of(user_id) for user_id in user_ids or ())
+
+    def made_at(self, location: str) -> None:
+        """The form's record was made, and is at `location`, though the page answers with
+        something else (a later part of it refused): the same form sent again goes there."""
+        self._made_at = location
 
     def render(self, template: str, status: int = 200, **context) -> Response:
         context.setdefault("errors", self.errors)
@@ -171,7 +254,8 @@ class Page:
 
     def refused(self, refusal: Refused, names: dict[str, str] | None = None) -> dict[str, str]:
         """A service's refusal as this page's errors: each field it names (renamed to the form's
-        field id where `names` says so), or the message alone when it names none."""
+        field id where `names` says so), or the message alone when it names none; a rule people
+        meet often in plain words (refusal_words), the rest in the service's."""
         names = names or {}
         errors = {}
         for api_field, message in refusal.field_errors().items():
@@ -181,7 +265,8 @@ class Page:
                 form_field = next(
                     (names[k] for k in names if api_field.startswith(k + ".")), api_field
                 )
-            errors.setdefault(form_field.replace(".", "-"), _sentence(message, api_field))
+            plain = refusal_words(refusal.rule, message)
+            errors.setdefault(form_field.replace(".", "-"), plain or _sentence(message, api_field))
         if not errors:
             errors["_summary"] = conflict_words(refusal)
         self.errors.update(errors)
@@ -190,6 +275,9 @@ class Page:
 
 def conflict_words(refusal: Refused) -> str:
     """What a refusal without fields tells the person, and what to do."""
+    plain = refusal_words(refusal.rule, refusal.message)
+    if plain is not None:
+        return plain
     if refusal.status == 409 and refusal.code == "conflict":
         return (
             "Someone else changed this record while you were working on it. Your change was not "
@@ -315,6 +403,7 @@ def signed_in(*roles: str):
                 api=NodeApi(self.endpoints, self.http, session.access_token),
                 partner_id=self.settings.partner_id,
                 issuer=issuer,
+                records=self.sessions,
             )
             try:
                 return fn(self, page, **kwargs)
@@ -383,6 +472,16 @@ def signed_in(*roles: str):
         return wrapper
 
     return decorate
+
+
+def made_once(fn):
+    """A signed-in page whose post makes a record: made once per form key (Page.once)."""
+
+    @functools.wraps(fn)
+    def wrapper(self, page: Page, **kwargs):
+        return page.once(lambda: fn(self, page, **kwargs))
+
+    return wrapper
 
 
 def _is_own(referrer: str | None, request) -> bool:

@@ -1,5 +1,6 @@
 """Who is signed in to the web app: server-side sessions in the node's database (schema `web`),
-and the sign-ins under way, each with its PKCE verifier.
+the sign-ins under way, each with its PKCE verifier, and the name each member of staff's
+sign-in gave (shown in place of their sign-in id where the workforce has no name for them).
 
 The browser holds only a random secret in a cookie. The database keeps a hash of it to find the
 row, and the tokens, name and form key sealed with a key made from that same secret: a copy of
@@ -18,6 +19,7 @@ from datetime import datetime, timedelta
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from services.web.form_keys import FormKeys
 from shared.db import Database
 
 SCHEMA = "web"
@@ -51,6 +53,16 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.pending_logins (
 CREATE INDEX IF NOT EXISTS pending_logins_expires_at ON {SCHEMA}.pending_logins (expires_at);
 """
 TABLES = ("sessions", "pending_logins")
+
+# the name of each member of staff as their provider last gave it when they signed in here
+NAMES_DDL = f"""
+CREATE TABLE IF NOT EXISTS {SCHEMA}.staff_names (
+    user_id text PRIMARY KEY,
+    name text NOT NULL,
+    signed_in_at timestamptz NOT NULL
+);
+"""
+NAMES_TABLES = ("staff_names",)
 
 
 def new_secret() -> str:
@@ -124,6 +136,7 @@ class SessionStore:
     def __init__(self, db: Database, schema: str = SCHEMA):
         self.db = db
         self.schema = schema
+        self.form_keys = FormKeys(db, schema)
 
     def begin_login(self, pending: PendingLogin) -> str:
         """Records a sign-in under way; returns the secret for its cookie."""
@@ -204,7 +217,21 @@ class SessionStore:
                 " last_seen_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 (lookup_of(secret), user_id, role, sealed, now, now, session.expires_at),
             )
+            # a provider with no name for them gives their id, which names nobody
+            if name.strip() and name != user_id:
+                cur.execute(
+                    f"INSERT INTO {self.schema}.staff_names (user_id, name, signed_in_at)"
+                    " VALUES (%s, %s, %s) ON CONFLICT (user_id) DO UPDATE"
+                    " SET name = EXCLUDED.name, signed_in_at = EXCLUDED.signed_in_at",
+                    (user_id, name.strip(), now),
+                )
         return secret, session
+
+    def staff_names(self) -> dict[str, str]:
+        """Sign-in id -> the name their sign-in gave, for everyone who has signed in here."""
+        with self.db.transaction() as cur:
+            cur.execute(f"SELECT user_id, name FROM {self.schema}.staff_names")
+            return dict(cur.fetchall())
 
     def find(self, secret: str | None, now: datetime) -> Session | None:
         """The live session of this cookie, seen now; None (and the row gone) once it is over."""

@@ -16,7 +16,7 @@ from services.web.app import uk_date
 from tests import web
 from tests.conftest import wait_for
 from tests.e2e.test_sessions import Api, ok, wait_until_sessions_sees
-from tests.web import check_page, errors_shown, tab_to
+from tests.web import check_page, errors_shown, send_at_once, tab_to
 
 pytestmark = pytest.mark.e2e
 
@@ -164,6 +164,48 @@ def test_someone_registered_already_is_offered_instead_of_registering_them_twice
     assert found(api, name, "1975-11-02") == [existing["person_id"]]
 
 
+def test_a_referral_form_sent_twice_at_once_registers_the_person_and_records_the_referral_once(
+    api, web_as
+):
+    name = a_name()
+    page = web_as("team_lead")
+    page.goto(page.url.rstrip("/") + "/referrals/new?person=new")
+    page.get_by_label("Full name").fill(name)
+    fill_date(page, "date_of_birth", date(1979, 8, 14))
+    page.get_by_label("Where did the referral come from?").select_option("gp")
+    check_page(page, "referral-new-for-someone-new")
+
+    # a double click, or the same form in two tabs: both answered with the one referral
+    answers = send_at_once(page, "form[action='/referrals/new']")
+    assert [a.status_code for a in answers] == [303, 303], [a.text[:300] for a in answers]
+    [location] = {a.headers["location"] for a in answers}
+    assert re.search(r"/referrals/[0-9a-f-]{36}\?done=referral-recorded$", location), location
+    [person] = found(api, name, "1979-08-14")
+    held = ok(api().get("/referrals", person_id=person))
+    assert held["total"] == 1, held
+
+    # the back button and send again: the same answer, still one of each
+    [again] = send_at_once(page, "form[action='/referrals/new']", times=1)
+    assert again.status_code == 303 and again.headers["location"] == location
+    assert found(api, name, "1979-08-14") == [person]
+    assert ok(api().get("/referrals", person_id=person))["total"] == 1
+    page.goto(page.url.split("/referrals/")[0] + location)
+    assert "The referral has been recorded." in page.inner_text("main")
+
+    # a form that made nothing (refused) may be corrected and sent again
+    page.goto(page.url.split("/referrals/")[0] + "/referrals/new?person=new")
+    page.get_by_label("Full name").fill(name + " Junior")
+    fill_date(page, "date_of_birth", date(2001, 3, 9))
+    page.get_by_label("Where did the referral come from?").select_option("gp")
+    fill_date(page, "received_on", TODAY + timedelta(days=2))
+    page.get_by_role("button", name="Record referral").click()
+    assert len(errors_shown(page)) == 1
+    fill_date(page, "received_on", TODAY)
+    page.get_by_role("button", name="Record referral").click()
+    page.wait_for_url(re.compile(r".*/referrals/[0-9a-f-]{36}\?done=referral-recorded"))
+    assert len(found(api, name + " Junior", "2001-03-09")) == 1
+
+
 def test_bad_input_shows_the_error_summary_and_records_nothing(api, web_as):
     name = a_name()
     page = web_as("team_lead")
@@ -188,8 +230,9 @@ def test_bad_input_shows_the_error_summary_and_records_nothing(api, web_as):
     fill_date(page, "received_on", TODAY + timedelta(days=3))
     page.get_by_role("button", name="Record referral").click()
     [message] = errors_shown(page)
-    assert message.startswith("Received on:") and "is in the future" in message
+    assert message == "The date cannot be in the future: record what has happened."
     assert page.locator("#received_on-error").count() == 1
+    assert page.locator(".nhsuk-error-summary a[href='#received_on']").count() == 1
     assert found(api, name, "1988-02-03") == []
 
 

@@ -56,6 +56,18 @@ def concern_id_of(page) -> str:
     return found.group(1)
 
 
+def fill_a_standard_concern(page, category: str, what_happened: str) -> None:
+    """The concern form filled in for an adult at no immediate risk who agreed, no action taken
+    at once."""
+    page.get_by_label("An adult (18 or over)").check()
+    page.get_by_label(category).check()
+    page.get_by_role("group", name="Is anyone at immediate risk").get_by_label("No").check()
+    page.get_by_label("Standard", exact=True).check()
+    page.get_by_label("What happened").fill(what_happened)
+    page.get_by_label("No action taken at once").check()
+    page.get_by_role("group", name="Has the person agreed").get_by_label("Yes").check()
+
+
 def raise_by_api(concerns, worker: str, **over) -> dict:
     body = {
         "age_group": "adult",
@@ -237,13 +249,7 @@ def test_a_concern_raised_from_a_session_names_its_person_and_day(api, concerns,
     ]
     back = page.get_by_role("link", name="Back to the session")
     assert back.get_attribute("href") == f"/sessions/{session['session_id']}"
-    page.get_by_label("An adult (18 or over)").check()
-    page.get_by_label("Neglect and acts of omission").check()
-    page.get_by_role("group", name="Is anyone at immediate risk").get_by_label("No").check()
-    page.get_by_label("Standard", exact=True).check()
-    page.get_by_label("What happened").fill("Said the carer has not come since Monday.")
-    page.get_by_label("No action taken at once").check()
-    page.get_by_role("group", name="Has the person agreed").get_by_label("Yes").check()
+    fill_a_standard_concern(page, "Neglect and acts of omission", "Said the carer has not come.")
     page.get_by_role("button", name="Raise the concern").click()
     page.wait_for_url(CONCERN_PAGE)
 
@@ -292,7 +298,9 @@ def test_bad_input_shows_the_error_summary_and_changes_nothing(concerns, web_as,
     page.get_by_label("Year").fill("1900")
     page.get_by_role("button", name="Raise the concern").click()
     shown = errors_shown(page)
-    assert any(s.startswith("Happened on:") and "earliest date" in s for s in shown), shown
+    # in words for a peer worker, not the service's (which names the field and ISO dates)
+    earliest = "The date is before the earliest date your organisation records in Peerlink ("
+    assert any(s.startswith(earliest) and s.endswith("). Check the year.") for s in shown), shown
     assert page.locator(".nhsuk-error-summary a[href='#happened_on']").count() == 1
 
     raised = ok(concerns("peer_worker", worker).get("/concerns", status="any"))
@@ -418,3 +426,40 @@ def test_a_deputising_team_lead_pages_through_the_inbox(concerns, web_as, endpoi
     service = endpoints["partners"]["leeds-mind"]["safeguarding"]
     retired = requests.get(service + "/inbox", headers=auth("safeguarding_lead"), timeout=10)
     assert retired.status_code == 404
+
+
+def test_staff_are_named_as_their_sign_in_names_them_and_a_concern_sent_twice_is_raised_once(
+    concerns, web_as
+):
+    worker = f"pw-nm-{uuid.uuid4().hex[:6]}"
+    worker_name = f"Priya Okafor {worker[-6:]}"
+    # signing in here with a provider that gives their name: the web app knows it from then on
+    page = web_as("peer_worker", user=worker, name=worker_name)
+    page.goto(page.url.rstrip("/") + "/concerns/new")
+    page.get_by_label("Describe the person at risk").fill(f"Man at the allotment {worker}")
+    fill_a_standard_concern(page, "Self-neglect", "No heating and little food in.")
+
+    # the same form sent twice at once raises one concern, both answered with it
+    answers = web.send_at_once(page, "form[action='/concerns/new']")
+    assert [a.status_code for a in answers] == [303, 303], [a.text[:300] for a in answers]
+    [location] = {a.headers["location"] for a in answers}
+    raised = ok(concerns("peer_worker", worker).get("/concerns", status="any"))
+    assert raised["total"] == 1, raised
+    assert location.endswith(
+        f"/safeguarding/concerns/{raised['items'][0]['concern_id']}?done=concern-raised"
+    )
+    cid = raised["items"][0]["concern_id"]
+
+    # the lead (who may not read the workforce list) sees who raised it by name, and their own
+    # acknowledgement in the timeline by theirs, not by sign-in ids
+    lead_id = f"dsl-nm-{uuid.uuid4().hex[:6]}"
+    lead_name = f"Dana Whitlock {lead_id[-6:]}"
+    lead = web_as("safeguarding_lead", user=lead_id, name=lead_name)
+    lead.goto(lead.url.rstrip("/") + f"/safeguarding/concerns/{cid}")
+    heading = lead.get_by_role("heading", level=1).inner_text()
+    assert f"by {worker_name}" in heading and worker not in heading
+    lead.get_by_role("button", name="Acknowledge").click()
+    lead.wait_for_url("**done=concern-acknowledged")
+    shown = lead.inner_text("main")
+    assert f"by {lead_name}" in shown and lead_id not in shown
+    check_page(lead, "safeguarding-concern-staff-by-name")

@@ -470,3 +470,31 @@ def test_a_booked_one_to_one_is_held_corrected_and_voided_from_its_page(
     cancelled = ok(pw.get(f"/sessions/{later['session_id']}"))
     assert cancelled["status"] == "cancelled"
     assert cancelled["cancellation"]["cancelled_by"] == "person"
+
+
+def test_a_groups_facilitators_are_shown_by_name_and_a_group_sent_twice_is_created_once(
+    api, web_as, web_url
+):
+    worker = new_worker()
+    worker_name = f"Kofi Mensah {worker[-6:]}"
+    # signing in here with a provider that gives their name (the workforce has none for them)
+    page = web_as("peer_worker", user=worker, name=worker_name)
+    page.goto(f"{web_url()}/groups/new")
+    group_name = f"Allotment group {uuid.uuid4().hex[:6]}"
+    page.get_by_label("Name of the group").fill(group_name)
+    page.get_by_label("Kind of group").select_option("weekly_peer_group")
+    page.get_by_label("Number of places").fill("6")
+
+    answers = web.send_at_once(page, "form[action='/groups/new']")
+    assert [a.status_code for a in answers] == [303, 303], [a.text[:300] for a in answers]
+    [location] = {a.headers["location"] for a in answers}
+    made = ok(api().get("/groups", facilitator_id=worker))["items"]
+    assert [g["name"] for g in made] == [group_name], made
+    assert location == f"/groups/{made[0]['group_id']}?done=group-created"
+
+    # a team lead sees the facilitator by name, and chooses by name whom to take off
+    lead = web_as("team_lead")
+    lead.goto(f"{web_url()}{location}")
+    facilitators = lead.locator(".nhsuk-summary-list__row", has_text="Facilitators")
+    assert facilitators.locator("dd").first.inner_text().strip() == worker_name
+    check_page(lead, "group-facilitators-by-name")

@@ -82,6 +82,16 @@ def test_words_erased_with_the_person_say_so():
     assert step["texts"] == [("Note", "These words were erased with the person's record.")]
 
 
+class StaffByName:
+    """What the inbox asks of its page: a member of staff's name."""
+
+    def __init__(self, names: dict[str, str]):
+        self.names = names
+
+    def name_of(self, user_id: str) -> str:
+        return self.names.get(user_id, user_id)
+
+
 def concern(concern_id: str, is_overdue: bool, severity: str) -> dict:
     return {
         "concern_id": concern_id,
@@ -112,6 +122,7 @@ def test_the_inbox_marks_an_overdue_concern_red_and_keeps_the_services_order():
         choices=CHOICES,
         previous=None,
         next=None,
+        page=StaffByName({"sam": "Sam Peer"}),
     )
     rows = re.findall(r'<tr class="([^"]*)" data-concern="([^"]+)">(.*?)</tr>', html, re.S)
     assert [(concern_id, "peerlink-overdue" in cls) for cls, concern_id, _ in rows] == [
@@ -123,3 +134,4 @@ def test_the_inbox_marks_an_overdue_concern_red_and_keeps_the_services_order():
     assert "Escalated to deputy safeguarding lead" in late
     assert 'nhsuk-tag--orange">High' in late and 'nhsuk-tag--blue">Standard' in fine
     assert "2 November 2026 at 11am" in late
+    assert "by Sam Peer" in late and "by sam" not in late

@@ -21,7 +21,7 @@ from contracts.safeguarding.codes import (
     WITHOUT_CONSENT_REASONS,
 )
 from services.web.api import Refused, segment
-from services.web.app import ALL_ROLES, LONDON, Page, path_with, signed_in
+from services.web.app import ALL_ROLES, LONDON, Page, made_once, path_with, signed_in
 from services.web.forms import Form, date_parts, posted_date_parts
 from services.web.views.concern_words import CHOICES
 from shared.web import route
@@ -187,6 +187,7 @@ class RaisingConcerns:
         summary="Raise a safeguarding concern; the lead sees it in their inbox at once",
     )
     @signed_in(*RAISERS)
+    @made_once
     def raise_concern(self, page: Page):
         session = _session(page, page.form.get("session_id", "").strip())
         body = read_concern_form(page)

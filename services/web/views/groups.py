@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from contracts.sessions import codes as session_codes
 from services.web.api import Refused, segment
-from services.web.app import CASEWORK, Page, signed_in
+from services.web.app import CASEWORK, Page, made_once, signed_in
 from services.web.forms import Form
 from services.web.views import session_words as say
 from services.web.views.caseload import caseload, people_of, quoted
@@ -49,6 +49,7 @@ class GroupPages:
         summary="Create the group; then its page",
     )
     @signed_in(*ROLES)
+    @made_once
     def group_new_post(self, page: Page):
         form = Form(page.form, page.errors)
         workers = _workers(page)
@@ -195,7 +196,7 @@ def _workers(page: Page) -> list[tuple[str, str]]:
         return []
     found = page.api.get("referrals", "/workers", status="registered", limit=500)["items"]
     return [
-        (w["worker_id"], w.get("display_name") or w["worker_id"])
+        (w["worker_id"], page.name_of(w["worker_id"]))
         for w in found
         if set(w.get("roles") or ()) & set(FACILITATING_ROLES)
     ]
@@ -250,7 +251,7 @@ def _group_page(page: Page, group_id: str, status: int = 200, values: dict | Non
         waiting=[(p, names.get(p, "Name not known")) for p in group["waiting_list"]],
         joining=joining,
         workers=workers,
-        facilitators=[(w, w) for w in group["facilitator_ids"]],
+        facilitators=[(w, page.name_of(w)) for w in group["facilitator_ids"]],
         values=values,
         leaving=say.options(session_codes.LEAVING_REASONS),
         closing=say.options(session_codes.GROUP_CLOSING_REASONS),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from contracts.sessions import codes as session_codes
 from contracts.sessions import measures
 from services.web.api import Refused, segment
-from services.web.app import CASEWORK, Page, signed_in, today
+from services.web.app import CASEWORK, Page, made_once, signed_in, today
 from services.web.forms import Form, date_parts, posted_date_parts
 from services.web.views import session_words as say
 from services.web.views.caseload import names_of, quoted
@@ -42,6 +42,7 @@ class OutcomePages:
         summary="Record the measure; back to the person's page",
     )
     @signed_in(*CASEWORK, "partner_admin")
+    @made_once
     def measure_new_post(self, page: Page, person_id: str):
         code = _measure_code(page.form.get("measure"))
         measure = measures.measure(code)
@@ -99,6 +100,7 @@ class OutcomePages:
         summary="Record where a person was signposted",
     )
     @signed_in(*CASEWORK, "partner_admin")
+    @made_once
     def signposting_new_post(self, page: Page, person_id: str):
         form = Form(page.form, page.errors)
         destination = form.choice(

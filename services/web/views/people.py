@@ -5,7 +5,7 @@ changing their details without overwriting someone else's change."""
 from __future__ import annotations
 
 from services.web.api import Refused, segment
-from services.web.app import Page, signed_in, today
+from services.web.app import Page, made_once, signed_in, today
 from services.web.forms import Form, date_parts, posted_date_parts
 from services.web.views import people_found
 from services.web.views.chart import swemwbs_chart
@@ -147,6 +147,7 @@ class PeoplePages:
         summary="Register the person (after checking they are not registered already)",
     )
     @signed_in(*WORKING)
+    @made_once
     def person_register(self, page: Page):
         form = Form(page.form, page.errors)
         details = _details_from(form, registering=True)

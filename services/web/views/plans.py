@@ -9,7 +9,7 @@ import uuid
 
 from contracts.sessions import codes as session_codes
 from services.web.api import Refused, segment
-from services.web.app import CASEWORK, Page, signed_in
+from services.web.app import CASEWORK, Page, made_once, signed_in
 from services.web.forms import Form
 from services.web.views import session_words as say
 from services.web.views.caseload import caseload, names_of, people_of, quoted
@@ -94,6 +94,7 @@ class PlanPages:
         summary="Draft the plan, its words sealed first; then its page",
     )
     @signed_in(*ROLES)
+    @made_once
     def plan_new_post(self, page: Page):
         person_id = page.form.get("person_id") or ""
         kind = page.form.get("kind")

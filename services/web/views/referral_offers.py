@@ -5,7 +5,7 @@ decline with a reason."""
 from __future__ import annotations
 
 from services.web.api import Refused, segment
-from services.web.app import Page, signed_in
+from services.web.app import Page, made_once, signed_in
 from services.web.forms import Form
 from services.web.views import people_found
 from services.web.views.referral_codes import REASONS
@@ -59,6 +59,7 @@ class OfferPages:
         summary="Accept or decline an offer from a partner",
     )
     @signed_in(*DECIDERS)
+    @made_once
     def offer_answered(self, page: Page, offer_id: str):
         form = Form(page.form, page.errors)
         path = f"/offers/{segment(offer_id)}"

@@ -454,7 +454,7 @@ def _allocatable(page: Page, current: str | None) -> list[tuple[str, str]]:
     for worker in workers:
         if worker["worker_id"] == current or not set(worker["roles"]) & set(HOLDS_A_CASELOAD):
             continue
-        name = worker.get("display_name") or worker["worker_id"]
+        name = page.name_of(worker["worker_id"])
         load = loads.get(worker["worker_id"], 0)
         options.append((worker["worker_id"], f"{name} ({load} on caseload)"))
     return sorted(options, key=lambda o: o[1].lower())

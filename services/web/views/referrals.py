@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from services.web.api import Refused, segment
-from services.web.app import Page, path_with, signed_in, today
+from services.web.app import Page, made_once, path_with, signed_in, today
 from services.web.forms import Form, date_parts, posted_date_parts
 from services.web.views import people_found
 from services.web.views.referral_codes import (
@@ -64,11 +64,8 @@ REFERRAL_NAMES = {f"person.{name}": name for name in PERSON_FIELDS} | {
 
 
 def worker_names(page: Page) -> dict[str, str]:
-    """Worker id -> name, for those who may read the workforce (others see ids)."""
-    if not page.is_role(*DECIDERS):
-        return {}
-    workers = page.api.get("referrals", "/workers", status="any", limit=500)["items"]
-    return {w["worker_id"]: w.get("display_name") or w["worker_id"] for w in workers}
+    """Worker id -> name, for every worker the node has a name for (app.Page.name_of)."""
+    return page.staff_names()
 
 
 def waited_days(referral: dict, on: date) -> int:
@@ -235,6 +232,7 @@ class ReferralPages(ReferralStepPages, OfferPages):
         summary="Record the referral (registering the person with it when they are new)",
     )
     @signed_in(*WORKING)
+    @made_once
     def referral_record(self, page: Page):
         form = Form(page.form, page.errors)
         person_id = page.form.get("person_id") or None

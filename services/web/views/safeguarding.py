@@ -24,6 +24,7 @@ from contracts.safeguarding.codes import (
 from services.web.api import Refused, segment
 from services.web.app import Page, path_with, signed_in, today
 from services.web.forms import Form, posted_date_parts
+from services.web.staff import with_id
 from services.web.views.concern_words import CHOICES, step_in_words, texts_in_words
 from services.web.views.concerns import (
     PER_PAGE,
@@ -362,7 +363,7 @@ def _workers(page: Page) -> list[tuple[str, str]] | None:
     except Refused:
         return None
     return [
-        (w["worker_id"], f"{w['display_name'] or w['worker_id']} ({w['worker_id']})")
+        (w["worker_id"], with_id(page.name_of(w["worker_id"]), w["worker_id"]))
         for w in found["items"]
     ]
 

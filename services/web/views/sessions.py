@@ -10,7 +10,7 @@ import uuid
 from contracts.sessions import codes as session_codes
 from services.web import pages
 from services.web.api import Refused, segment
-from services.web.app import CASEWORK, Page, signed_in
+from services.web.app import CASEWORK, Page, made_once, signed_in
 from services.web.forms import Form
 from services.web.views import session_words as say
 from services.web.views.caseload import names_of, quoted
@@ -76,6 +76,7 @@ class SessionPages:
         summary="Record the session (or book it), then its notes; back to My day",
     )
     @signed_in(*CASEWORK)
+    @made_once
     def session_new_post(self, page: Page):
         mode = BOOK if page.form.get("book") else NEW
         kind = page.form.get("kind")
@@ -134,6 +135,7 @@ class SessionPages:
         summary="Record the booked session as held, then its notes; back to My day",
     )
     @signed_in(*CASEWORK)
+    @made_once
     def session_record_post(self, page: Page, session_id: str):
         session = page.api.get("sessions", f"/sessions/{segment(session_id)}")
         choices = form_choices(page, session.get("group_id"), session=session)
@@ -270,6 +272,7 @@ def _after_recording(page: Page, recorded: dict, entry: Entry):
                 "sessions", f"{here}/notes", entry.notes, version=quoted(recorded["version"])
             )
         except Refused as refusal:
+            page.made_at(here)
             page.refused(refusal, names=NOTES_NAMES)
             note = "The session has been recorded, but its notes were not saved. Check them below."
             values = {

@@ -34,13 +34,14 @@ class TeamPages:
             rows.append(
                 {
                     "worker_id": worker["worker_id"],
-                    "name": worker.get("display_name") or worker["worker_id"],
+                    "name": page.name_of(worker["worker_id"]),
                     "caseload": counted.pop(worker["worker_id"], 0),
                 }
             )
         # referrals still with someone no longer on the list (they left) are shown too
         rows += [
-            {"worker_id": w, "name": w, "caseload": n, "has_left": True} for w, n in counted.items()
+            {"worker_id": w, "name": page.name_of(w), "caseload": n, "has_left": True}
+            for w, n in counted.items()
         ]
         for row in rows:
             row["is_over_cap"] = row["caseload"] >= cap
