@@ -12,10 +12,11 @@
 
 A person's command over HTTP takes `run` (steps 2 to 4); a command with no client version to
 check (one made by a consumer or a timer, or one that creates its stream) takes `apply` (steps
-3 and 4), the context naming who acts. Reads that show a person's record are audited through
-`audit_read`. Nothing here knows HTTP routes or a service's rules; a handler is a small
-function of a `Commands`, which runs against the in-memory store and a fake vault as well as
-against PostgreSQL.
+3 and 4), the context naming who acts. A read of one aggregate that shows a person's record is
+audited through `audit_read`; other reads (lists, searches, what the vault holds) are written
+to the service's audit log (`shared/audit.py`) by their handlers directly. Nothing here knows
+HTTP routes or a service's rules; a handler is a small function of a `Commands`, which runs
+against the in-memory store and a fake vault as well as against PostgreSQL.
 """
 
 from __future__ import annotations
