@@ -305,7 +305,7 @@ class OffersApi(ReferralAccess):
             within=together,
         )
         with self.store.db.transaction() as cur:
-            return self._offer_out(cur, offer)
+            return respond(offer, self._offer_out(cur, offer))
 
     def _person_for(self, principal, offer_id: str, record: dict, body: dict):
         """(person_id, "linked" or "registered", their registration or None)."""
@@ -406,4 +406,4 @@ class OffersApi(ReferralAccess):
             ),
         )
         with self.store.db.transaction() as cur:
-            return self._offer_out(cur, offer)
+            return respond(offer, self._offer_out(cur, offer))

@@ -33,11 +33,12 @@ from services.reporting.schemas import (
     ReportOut,
     ReportQuery,
 )
-from services.reporting.suppression import Policy
+from services.reporting.settings import ReportingSettings
 from shared import policy
 from shared.config import PARTNERS, Settings
 from shared.db import Database
 from shared.service import Described, NodeSettings, check_health
+from shared.settings import settings_of
 from shared.web import Health, NotFound, Verifier, route
 
 patch_psycopg()
@@ -60,10 +61,11 @@ class HubDatabase(DependencyProvider):
 
 
 class Disclosure(DependencyProvider):
-    """The disclosure policy, read once: the service refuses to start without its rounding key."""
+    """The disclosure policy, read once (settings.py): the service refuses to start without its
+    rounding key."""
 
     def setup(self):
-        self.policy = Policy.from_environment()
+        self.policy = settings_of(ReportingSettings).policy()
 
     def get_dependency(self, worker_ctx):
         return self.policy

@@ -25,15 +25,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 SUPPRESSED = "*"
-ROUND_TO_ENV = "PEERLINK_ROUND_TO"
-UP_TO_ENV = "PEERLINK_SUPPRESS_UP_TO"
-KEY_ENV = "PEERLINK_ROUNDING_KEY"
 KEY_MIN_LENGTH = 32
 
 
@@ -51,29 +45,12 @@ class Policy:
 
     def __post_init__(self):
         if self.round_to < 1 or self.up_to < 0:
-            raise ValueError(f"{ROUND_TO_ENV} must be >= 1 and {UP_TO_ENV} >= 0")
+            raise ValueError("round_to must be >= 1 and up_to >= 0")
         if self.round_to > 1 and len(self.key) < KEY_MIN_LENGTH:
             raise RoundingKeyMissing(
-                f"set {KEY_ENV} (or {KEY_ENV}_FILE) to a secret of at least {KEY_MIN_LENGTH}"
-                " characters: the hub's key for rounding published counts"
+                f"rounding needs a key of at least {KEY_MIN_LENGTH} characters, the hub's own"
+                " (services/reporting/settings.py)"
             )
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Policy:
-        env = os.environ if environ is None else environ
-        key, path = env.get(KEY_ENV, "").strip(), env.get(f"{KEY_ENV}_FILE", "").strip()
-        if key and path:
-            raise RoundingKeyMissing(f"set {KEY_ENV} or {KEY_ENV}_FILE, not both")
-        if path:
-            try:
-                key = Path(path).read_text().strip()
-            except OSError as error:
-                raise RoundingKeyMissing(f"{KEY_ENV}_FILE names {path}: {error}") from None
-        return cls(
-            round_to=int(env.get(ROUND_TO_ENV, "5")),
-            up_to=int(env.get(UP_TO_ENV, "4")),
-            key=key.encode(),
-        )
 
     def rounded(self, count: int, cell: tuple) -> int:
         """`count` rounded to a multiple of round_to, up with probability (remainder /

@@ -23,7 +23,7 @@ from services.sessions.domain import Group
 from services.sessions.routes import READERS, WRITERS, SessionsRoutes
 from shared.commands import respond
 from shared.vault import ERASED
-from shared.web import route
+from shared.web import context_of, route
 
 MISSING = "no such group"
 
@@ -44,12 +44,8 @@ class GroupsApi(SessionsRoutes):
         group = Group(str(uuid.uuid4()))
         with self.store.db.transaction() as cur:
             self.workforce.require_named(cur, principal, "facilitator_ids", body["facilitator_ids"])
-        self.commands.run(
-            request,
-            principal,
+        self.commands.apply(
             group,
-            [],
-            body,
             lambda group: group.create(
                 name=body["name"],
                 kind=body["kind"],
@@ -59,6 +55,7 @@ class GroupsApi(SessionsRoutes):
                 by=principal.user_id,
                 on=self._not_in_future(body.get("on"), "on"),
             ),
+            context_of(principal, request),
         )
         return respond(group, group.as_dict(), 201)
 

@@ -29,7 +29,7 @@ from services.sessions.routes import READERS, WRITERS, SessionsRoutes, today
 from shared.commands import respond
 from shared.service import history_of
 from shared.vault import ERASED
-from shared.web import BadRequest, NotFound, route
+from shared.web import BadRequest, NotFound, context_of, route
 
 MISSING = "no such plan"
 
@@ -136,12 +136,8 @@ class PlansApi(SessionsRoutes):
             access.require_person(cur, principal, body["person_id"])
             self._texts_belong(cur, body["person_id"], body["content"])
             open_plans = queries.open_plans(cur, body["person_id"])
-        self.commands.run(
-            request,
-            principal,
+        self.commands.apply(
             plan,
-            [],
-            body,
             lambda plan: plan.draft(
                 open_plans=open_plans,
                 person_id=str(body["person_id"]),
@@ -152,6 +148,7 @@ class PlansApi(SessionsRoutes):
                 by=principal.user_id,
                 on=self._not_in_future(body.get("on"), "on"),
             ),
+            context_of(principal, request),
         )
         return respond(plan, plan.as_dict(), 201)
 

@@ -36,7 +36,7 @@ from services.sessions.routes import (
 )
 from shared.auth import Forbidden
 from shared.commands import respond, sealing
-from shared.web import BadRequest, NotFound, route
+from shared.web import BadRequest, NotFound, context_of, route
 
 MISSING = "no such session"
 
@@ -145,7 +145,7 @@ class SessionRecording(SessionsRoutes):
             warnings.extend(self._likely_duplicates(cur, session, starts_at))
             return events
 
-        self.commands.run(request, principal, session, [], body, self._reading(book))
+        self.commands.apply(session, self._reading(book), context_of(principal, request))
         return respond(session, {**session.as_dict(), "warnings": warnings}, 201)
 
     @route(
@@ -183,7 +183,7 @@ class SessionRecording(SessionsRoutes):
             warnings.extend(self._likely_duplicates(cur, session, starts_at))
             return events
 
-        self.commands.run(request, principal, session, [], body, self._reading(record))
+        self.commands.apply(session, self._reading(record), context_of(principal, request))
         return respond(session, {**session.as_dict(), "warnings": warnings}, 201)
 
     # -- a session recorded before -------------------------------------------------------------

@@ -19,7 +19,7 @@ from services.sessions.api_answers import SignpostingOut, SignpostingPage
 from services.sessions.domain import Signposting
 from services.sessions.routes import READERS, WRITERS, SessionsRoutes
 from shared.commands import respond
-from shared.web import BadRequest, NotFound, route
+from shared.web import BadRequest, NotFound, context_of, route
 
 MISSING = "no such signposting"
 
@@ -42,12 +42,8 @@ class SignpostingApi(SessionsRoutes):
             self._known_person(cur, body["person_id"])
             access.require_person(cur, principal, body["person_id"])
             self._signposting_links(cur, body)
-        self.commands.run(
-            request,
-            principal,
+        self.commands.apply(
             signposting,
-            [],
-            body,
             lambda signposting: signposting.record(
                 person_id=str(body["person_id"]),
                 destination=body["destination"],
@@ -57,6 +53,7 @@ class SignpostingApi(SessionsRoutes):
                 on=self._not_in_future(body.get("on"), "on"),
                 earliest=self.config.earliest_date,
             ),
+            context_of(principal, request),
         )
         return respond(signposting, signposting.as_dict(), 201)
 

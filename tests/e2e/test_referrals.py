@@ -282,8 +282,12 @@ def test_a_transfer_reaches_a_partner_whose_node_was_down(api):
     [offer] = wait_for(offer_arrived, timeout=30, message="the offer at MESMAC")
     assert offer["from_partner"] == "leeds-mind" and offer["needs"] == ["identity"]
     assert "person_id" not in offer
-    accepted = mesmac.post(f"/offers/{offer['offer_id']}/accept")
+    seen = {"If-Match": f'"{offer["version"]}"'}
+    accepted = mesmac.post(f"/offers/{offer['offer_id']}/accept", headers=seen)
     assert accepted.status_code == 200, accepted.text
+    # answered like every other command: the offer at its new version, that version its ETag
+    assert accepted.json()["status"] == "accepted"
+    assert accepted.headers["ETag"] == f'"{accepted.json()["version"]}"' != seen["If-Match"]
     again = mesmac.post(f"/offers/{offer['offer_id']}/accept")
     assert again.status_code == 409
     new_id = accepted.json()["new_referral_id"]
@@ -310,10 +314,10 @@ def test_a_declined_offer_returns_the_referral_to_its_partner(api):
     [offer] = wait_for(offer_arrived, timeout=30, message="the offer at LSLCS")
     bad = lslcs.post(f"/offers/{offer['offer_id']}/decline", {"reason": "meh"})
     assert bad.status_code == 422 and "reason" in bad.json()["fields"]
-    assert (
-        lslcs.post(f"/offers/{offer['offer_id']}/decline", {"reason": "no_capacity"}).status_code
-        == 200
-    )
+    declined = lslcs.post(f"/offers/{offer['offer_id']}/decline", {"reason": "no_capacity"})
+    assert declined.status_code == 200, declined.text
+    assert declined.json()["status"] == "declined"
+    assert declined.headers["ETag"] == f'"{declined.json()["version"]}"'
     wait_for(
         lambda: leeds.get(f"/referrals/{rid}").json()["offered_to"] is None,
         timeout=30,

@@ -491,6 +491,81 @@ def test_a_booked_session_is_held_or_cancelled_once(api):
     assert someone_else.json()["rule"] == "AttendanceMustBeForThePersonBooked"
 
 
+def test_an_if_match_sent_with_a_create_is_ignored(api):
+    """A new record has no version a client could have seen: whatever If-Match comes with a
+    create, it is neither refused nor recorded at that version."""
+    worker = f"pw-create-{uuid.uuid4().hex[:6]}"
+    on_workforce(api, worker)
+    person = register_person(api)
+    lead = api()
+    stale = {"If-Match": '"7"'}
+    # each create with the version its events bring it to (a session held: and its attendance)
+    creates = [
+        (
+            "/groups",
+            1,
+            {
+                "name": "Thursday peer group",
+                "kind": "weekly_peer_group",
+                "capacity": 8,
+                "facilitator_ids": [worker],
+            },
+        ),
+        (
+            "/sessions/held",
+            2,
+            {
+                "kind": "drop_in",
+                "mode": "face_to_face_base",
+                "location": "peer_support_base",
+                "worker_ids": [worker],
+                "actual_start_at": (NOW - timedelta(hours=3)).isoformat(),
+                "duration_minutes": 60,
+                "attendance": [{"person_id": person, "status": "attended"}],
+            },
+        ),
+        (
+            "/sessions",
+            1,
+            {
+                "kind": "drop_in",
+                "mode": "face_to_face_base",
+                "location": "peer_support_base",
+                "worker_ids": [worker],
+                "planned_start_at": (NOW + timedelta(days=2)).isoformat(),
+                "planned_duration_minutes": 60,
+            },
+        ),
+        (
+            "/plans",
+            1,
+            {
+                "person_id": person,
+                "kind": "recovery_wellbeing",
+                "content": {
+                    "goals": [
+                        {
+                            "goal_id": str(uuid.uuid4()),
+                            "life_area": "connection_and_community",
+                            "text_id": ok(
+                                lead.post("/texts", {"person_id": person, "text": "Walk daily"}),
+                                201,
+                            )["text_id"],
+                            "progress": 2,
+                        }
+                    ]
+                },
+            },
+        ),
+        ("/signposting", 1, {"person_id": person, "destination": "housing"}),
+    ]
+    for path, version, body in creates:
+        response = lead.post(path, body, headers=stale)
+        assert response.status_code == 201, (path, response.text)
+        assert response.json()["version"] == version, path
+        assert response.headers["ETag"] == f'"{version}"', path
+
+
 def test_bad_input_on_every_endpoint_names_the_field_and_changes_nothing(api, endpoints, auth):
     worker = f"pw-bad-{uuid.uuid4().hex[:6]}"
     on_workforce(api, worker)

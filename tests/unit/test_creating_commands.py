@@ -177,6 +177,14 @@ def test_a_referral_of_someone_registered_here_is_received_on_its_own_stream():
     assert received.payload["person_id"] == person_id
 
 
+def test_an_if_match_sent_with_a_create_is_neither_refused_nor_taken_as_its_version():
+    node = referrals()
+    stale = SimpleNamespace(headers={"If-Match": '"7"'}, peerlink_request_id=str(uuid.uuid4()))
+    response = node.receive(stale, SAM, receiving(person=JO))
+    assert response.status_code == 201 and response.headers["ETag"] == '"1"'
+    assert [e.version for e in everything(node)] == [1, 1]
+
+
 # -- a concern raised, or suggested by a signal ----------------------------------------------
 
 

@@ -44,11 +44,7 @@ def test_rounding_is_right_on_average_and_cannot_be_redone_without_the_key():
 def test_rounding_needs_a_key_unless_counts_are_published_exactly():
     with pytest.raises(RoundingKeyMissing):
         Policy(round_to=5)
-    with pytest.raises(RoundingKeyMissing):
-        Policy.from_environment({"PEERLINK_ROUND_TO": "5"})
     assert Policy(round_to=1).rounded(3, ("x",)) == 3
-    read = Policy.from_environment({"PEERLINK_ROUNDING_KEY": KEY.decode()})
-    assert (read.round_to, read.up_to) == (5, 4)
 
 
 def test_a_statistic_over_too_few_is_hidden_and_others_are_rounded():

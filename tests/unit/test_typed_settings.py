@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.referrals.settings import ReferralSettings
+from services.reporting.settings import ReportingSettings
 from services.safeguarding.domain.deadlines import Timescales
 from services.safeguarding.settings import SafeguardingSettings
 from services.sessions.settings import SessionSettings
@@ -136,6 +137,9 @@ def test_each_service_reads_what_a_partner_sets():
         (SafeguardingSettings, "PEERLINK_SMTP_PORT", "smtp"),
         (SafeguardingSettings, "PEERLINK_SMTP_MAX_ATTEMPTS", "-1"),
         (KeyRotationSettings, "PEERLINK_BACKUP_RETENTION_DAYS", "-1"),
+        (ReportingSettings, "PEERLINK_ROUND_TO", "five"),
+        (ReportingSettings, "PEERLINK_ROUND_TO", "0"),
+        (ReportingSettings, "PEERLINK_SUPPRESS_UP_TO", "-1"),
     ],
 )
 def test_an_invalid_setting_stops_the_service_and_is_named(settings, variable, value):
@@ -218,3 +222,80 @@ def test_the_web_app_calls_the_services_its_settings_name(environment):
         "sessions": "http://127.0.0.1:8102",
         "safeguarding": "https://safeguarding.node.example",
     }
+
+
+# -- the hub's disclosure control ------------------------------------------------------------
+
+ROUNDING_KEY = "a key of the hub's own, 32 bytes or more"
+
+
+def test_the_hub_rounds_by_five_and_hides_four_or_fewer_when_only_its_key_is_set(tmp_path):
+    given = load(ReportingSettings, {"PEERLINK_ROUNDING_KEY": f" {ROUNDING_KEY}\n"})
+    assert (given.round_to, given.up_to, given.rounding_key) == (5, 4, ROUNDING_KEY.encode())
+    (tmp_path / "key").write_text(ROUNDING_KEY + "\n")
+    from_file = load(ReportingSettings, {"PEERLINK_ROUNDING_KEY_FILE": str(tmp_path / "key")})
+    assert from_file.policy() == given.policy()
+    assert ROUNDING_KEY not in repr(given) and ROUNDING_KEY not in repr(given.policy())
+    chosen = load(
+        ReportingSettings,
+        {
+            "PEERLINK_ROUNDING_KEY": ROUNDING_KEY,
+            "PEERLINK_ROUND_TO": "10",
+            "PEERLINK_SUPPRESS_UP_TO": "9",
+        },
+    )
+    assert (chosen.policy().round_to, chosen.policy().up_to) == (10, 9)
+
+
+def test_counts_published_exactly_need_no_rounding_key():
+    exact = load(ReportingSettings, {"PEERLINK_ROUND_TO": "1"})
+    assert exact.policy().rounded(3, ("referrals",)) == 3
+
+
+@pytest.mark.parametrize(
+    ("env", "fault"),
+    [
+        ({}, "set PEERLINK_ROUNDING_KEY (or PEERLINK_ROUNDING_KEY_FILE) to a secret"),
+        ({"PEERLINK_ROUNDING_KEY": "short"}, "a secret of at least 32 characters"),
+        (
+            {"PEERLINK_ROUNDING_KEY": ROUNDING_KEY, "PEERLINK_ROUNDING_KEY_FILE": "/run/key"},
+            "not both",
+        ),
+        ({"PEERLINK_ROUNDING_KEY_FILE": "/nowhere/key"}, "PEERLINK_ROUNDING_KEY_FILE names"),
+    ],
+)
+def test_rounding_without_a_usable_key_stops_the_hub_and_says_why(env, fault):
+    with pytest.raises(SettingError, match=re.escape(fault)):
+        load(ReportingSettings, env)
+
+
+def test_every_disclosure_setting_at_fault_is_named_at_once():
+    with pytest.raises(SettingError) as refused:
+        load(ReportingSettings, {"PEERLINK_ROUND_TO": "five", "PEERLINK_SUPPRESS_UP_TO": "-1"})
+    for named in (
+        "PEERLINK_ROUND_TO='five' is invalid",
+        "PEERLINK_SUPPRESS_UP_TO='-1' is invalid: it must be 0 or more",
+        "PEERLINK_ROUNDING_KEY, PEERLINK_ROUNDING_KEY_FILE: set PEERLINK_ROUNDING_KEY",
+    ):
+        assert named in str(refused.value)
+
+
+def test_the_reports_disclosure_policy_is_the_one_the_settings_give(environment):
+    from services.reporting.service import Disclosure
+
+    environment.setenv("PEERLINK_ROUNDING_KEY", ROUNDING_KEY)
+    environment.setenv("PEERLINK_SUPPRESS_UP_TO", "6")
+    disclosure = Disclosure()
+    disclosure.setup()
+    assert (
+        disclosure.policy
+        == load(
+            ReportingSettings,
+            {"PEERLINK_ROUNDING_KEY": ROUNDING_KEY, "PEERLINK_SUPPRESS_UP_TO": "6"},
+        ).policy()
+    )
+    assert disclosure.policy.up_to == 6
+    environment.setenv("PEERLINK_SUPPRESS_UP_TO", "few")
+    settings_of.cache_clear()
+    with pytest.raises(SettingError, match="PEERLINK_SUPPRESS_UP_TO='few'"):
+        Disclosure().setup()
