@@ -28,6 +28,11 @@ def _dates(message: str) -> list[str]:
 def _before_earliest(message: str) -> str:
     dates = _dates(message)
     earliest = f" ({dates[-1]})" if len(dates) >= 2 else ""
+    if "concern" in message:
+        # what happened may be long before the organisation's records begin; its floor is its own
+        return (
+            f"The date is before the earliest date a concern can record{earliest}. Check the year"
+        )
     return (
         f"The date is before the earliest date your organisation records in Peerlink{earliest}. "
         "Check the year"

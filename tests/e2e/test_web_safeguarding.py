@@ -295,11 +295,11 @@ def test_bad_input_shows_the_error_summary_and_changes_nothing(concerns, web_as,
     page.get_by_label("Others are at risk").check()
     page.get_by_label("Day").fill("3")
     page.get_by_label("Month").fill("1")
-    page.get_by_label("Year").fill("1900")
+    page.get_by_label("Year").fill("1899")
     page.get_by_role("button", name="Raise the concern").click()
     shown = errors_shown(page)
     # in words for a peer worker, not the service's (which names the field and ISO dates)
-    earliest = "The date is before the earliest date your organisation records in Peerlink ("
+    earliest = "The date is before the earliest date a concern can record (1 January 1900"
     assert any(s.startswith(earliest) and s.endswith("). Check the year.") for s in shown), shown
     assert page.locator(".nhsuk-error-summary a[href='#happened_on']").count() == 1
 

@@ -207,6 +207,22 @@ def test_a_rule_a_peer_worker_meets_often_is_said_in_plain_words_at_its_field():
         "happened_on": "The date is before the earliest date your organisation records in "
         "Peerlink (1 January 2000). Check the year."
     }
+    # a concern's own floor: what happened may be long before the organisation's records
+    concern_floor = Refused(
+        422,
+        "invalid",
+        "...",
+        fields={
+            "happened_on": [
+                "1899-01-03 is before 1900-01-01, the earliest date a concern may say it happened"
+            ]
+        },
+        rule="DateMustNotPrecedeTheEarliestDate",
+    )
+    assert a_page().refused(concern_floor) == {
+        "happened_on": "The date is before the earliest date a concern can record "
+        "(1 January 1900). Check the year."
+    }
 
 
 def test_a_rule_without_a_field_is_said_in_plain_words_in_the_summary():
