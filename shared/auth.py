@@ -10,6 +10,7 @@ partner's Microsoft Entra ID app roles, Keycloak realm roles or Google groups al
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -67,6 +68,10 @@ ASYMMETRIC_ALGORITHMS = (
 )
 DEFAULT_MAX_TOKEN_SECONDS = 3600
 DEFAULT_LEEWAY_SECONDS = 30
+# How many verified tokens a verifier remembers. A client sends the same token with every
+# request until it expires; checking its signature and claims again each time cost more than
+# a referral's command. Each is remembered with its expiry, checked on every use.
+VERIFIED_TOKENS_KEPT = 4096
 MAX_LEEWAY_SECONDS = 120
 JWKS_TTL_SECONDS = 300
 # an unknown key id makes the keys be fetched again, but not more often than this
@@ -184,6 +189,7 @@ class TokenVerifier:
         max_token_seconds: int = DEFAULT_MAX_TOKEN_SECONDS,
         leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
         get: Callable = requests.get,
+        clock: Callable[[], float] = time.time,
     ):
         if not 0 <= leeway_seconds <= MAX_LEEWAY_SECONDS:
             raise ValueError(f"leeway: must be between 0 and {MAX_LEEWAY_SECONDS} seconds")
@@ -192,8 +198,29 @@ class TokenVerifier:
         self.max_token_seconds = max_token_seconds
         self.leeway_seconds = leeway_seconds
         self._keys = {url: KeySet(url, get) for url in self.issuers}
+        # token -> (its principal, when it expires): verified once, trusted until it expires
+        # (so a key its issuer stops publishing is still trusted for the tokens it signed
+        # already, at most max_token_seconds)
+        self._verified: dict[str, tuple[Principal, float]] = {}
+        self.clock = clock
 
     def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None:
+            principal, expires = known
+            if self.clock() < expires + self.leeway_seconds:
+                return principal
+            self._verified.pop(token, None)
+            raise Unauthenticated("invalid token: Signature has expired")
+        principal, expires = self._verify(token)
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            # the oldest first (a dict keeps its order); another thread may have taken it
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                del self._verified[next(iter(self._verified))]
+        self._verified[token] = (principal, expires)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -222,7 +249,8 @@ class TokenVerifier:
             raise Unauthenticated(
                 f"invalid token: lives longer than {self.max_token_seconds} seconds"
             )
-        return Principal(issuer.user_of(claims), issuer.role_of(claims), issuer.partner_id)
+        principal = Principal(issuer.user_of(claims), issuer.role_of(claims), issuer.partner_id)
+        return principal, float(claims["exp"])
 
 
 def principal_from_header(verifier: TokenVerifier, header: str | None) -> Principal:

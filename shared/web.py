@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow.types import UnknownOption
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
@@ -309,6 +310,15 @@ def check_values(value, where: str, depth: int = 0) -> None:
             check_values(inner, f"{where}.{index}" if where != "body" else str(index), depth + 1)
 
 
+@functools.cache
+def instance_of(schema: type[Schema], unknown: UnknownOption | None = None) -> Schema:
+    """The one instance of `schema` that every request shares. Making a schema copies each of
+    its fields and those of the schemas nested in it, which costs more than most loads and
+    dumps; an instance keeps nothing of a call (marshmallow 4 has no schema context).
+    `unknown`: what a load does with fields the schema does not name (None: as its Meta says)."""
+    return schema(unknown=unknown)
+
+
 def _load_body(request, schema: type[Schema]) -> dict:
     raw = read_body(request)
     try:
@@ -320,7 +330,7 @@ def _load_body(request, schema: type[Schema]) -> dict:
     if not isinstance(data, dict):
         raise BadRequest("body", "must be a JSON object")
     check_values(data, "body")
-    loaded = schema(unknown=RAISE).load(data)
+    loaded = instance_of(schema, RAISE).load(data)
     check_values(loaded, "body")
     return loaded
 
@@ -328,7 +338,7 @@ def _load_body(request, schema: type[Schema]) -> dict:
 def _load_query(request, schema: type[Schema]) -> dict:
     """A query's fields; a list field (e.g. `partner`) may be given more than once, any other
     field once (`?from=2026-04-01&from=2026-05-01` is refused, not read as its first)."""
-    loader = schema(unknown=RAISE)
+    loader = instance_of(schema, RAISE)
     repeated = {
         field.data_key or name
         for name, field in loader.fields.items()

@@ -27,7 +27,7 @@ from contracts.referrals.codes import (
 from contracts.referrals.events import SharedRecord, TransferOrigin
 from services.referrals.api_people import AuditEntry, RegisterPersonBody
 from shared.config import PARTNERS
-from shared.web import History, Text
+from shared.web import History, Text, instance_of
 
 
 def _reason(choices):
@@ -401,7 +401,12 @@ class OfferPage(Schema):
     offset = fields.Integer()
 
 
+# What a read of a referral discloses, for the audit trail.
+REFERRAL_FIELDS = sorted(instance_of(ReferralOut).fields)
+
+
 def referral_out(referral, **extra) -> dict:
     """A referral as the client sees it (ReferralOut), with what a route adds to it (the words
     opened, its corrections)."""
-    return {**ReferralOut().dump(referral.as_dict()), **ReferralOut().dump(extra)}
+    out = instance_of(ReferralOut)
+    return {**out.dump(referral.as_dict()), **out.dump(extra)}

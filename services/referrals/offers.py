@@ -51,7 +51,7 @@ from shared.config import Settings
 from shared.events import NewEvent, RecordedEvent, derived_id
 from shared.transfer_keys import TransferKeys
 from shared.vault import ERASED
-from shared.web import NotFound, context_of, route
+from shared.web import NotFound, context_of, instance_of, route
 
 DECIDERS = policy.MAY_DECIDE_REFERRALS
 # what a partner learns of a referral offered to it before accepting: coded fields only
@@ -202,7 +202,7 @@ class OffersApi(ReferralAccess):
         )
 
     def _offer_out(self, cur, offer: IncomingOffer, **extra) -> dict:
-        return OfferOut().dump(
+        return instance_of(OfferOut).dump(
             {
                 **offer.as_dict(),
                 "person_record": record_standing(self.vault, cur, offer.id),
@@ -313,7 +313,7 @@ class OffersApi(ReferralAccess):
             require_referable("person_id", self._person_standing(principal, body["person_id"]))
             return str(body["person_id"]), "linked", None
         try:
-            registering = RegisterPersonBody().load(
+            registering = instance_of(RegisterPersonBody).load(
                 {
                     k: v
                     for k, v in {

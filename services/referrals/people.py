@@ -27,7 +27,7 @@ from shared import metrics, policy
 from shared import vault as people_vault
 from shared.auth import Forbidden, Principal
 from shared.events import RecordedEvent
-from shared.web import BadRequest, NotFound, context_of, route
+from shared.web import BadRequest, NotFound, context_of, instance_of, route
 
 # how often the key tables are swept after erasures whose own sweep was held up, or made where
 # no sweep follows them (an offer's record destroyed by the node worker)
@@ -99,7 +99,7 @@ class PeopleApi(ReferralAccess):
 
     def _person_out(self, person: Person, identifiers, duplicates=()) -> dict:
         erased = person.is_erased or identifiers is people_vault.ERASED
-        return PersonOut().dump(
+        return instance_of(PersonOut).dump(
             {
                 "person_id": person.id,
                 "version": person.version,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from services.referrals import queries
 from services.referrals.access import ReferralAccess, today
 from services.referrals.api import (
+    REFERRAL_FIELDS,
     AuditQuery,
     AuditTrail,
     Caseloads,
@@ -96,7 +97,7 @@ class RecordsApi(ReferralAccess):
             principal,
             referral,
             referral.details.get("person_id"),
-            sorted(ReferralOut().fields),
+            REFERRAL_FIELDS,
         )
         with self.store.db.transaction() as cur:
             texts = self._open_texts(cur, referral.text_ids)

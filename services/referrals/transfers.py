@@ -36,6 +36,7 @@ from shared.relay import Publisher
 from shared.topology import TRANSFERS_EXCHANGE, transfer_routing_key
 from shared.transfer_keys import SealBroken
 from shared.vault import ERASED, PersonAlreadyRegistered
+from shared.web import instance_of
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +238,7 @@ class SealedRecords:
     def open(self, body: dict) -> dict:
         """The record, or SealBroken / ValidationError when it is not one to keep."""
         record = self.keys.open(body["partner_id"], body["offer_id"], body["sealed"])
-        SharedRecord().load(record)
+        instance_of(SharedRecord).load(record)
         return record
 
     def keep(self, body: dict, record: dict) -> None:

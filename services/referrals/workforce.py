@@ -17,7 +17,7 @@ from shared import policy
 from shared.auth import Principal
 from shared.commands import respond
 from shared.events import RecordedEvent
-from shared.web import BadRequest, NotFound, route
+from shared.web import BadRequest, NotFound, instance_of, route
 from shared.workforce.roster import today
 from shared.workforce.workers import BY_ADMIN, Worker
 
@@ -33,7 +33,7 @@ def visible_worker(principal: Principal):
 
 
 def worker_out(worker: Worker, status: int = 200):
-    return respond(worker, WorkerOut().dump(worker.as_dict()), status)
+    return respond(worker, instance_of(WorkerOut).dump(worker.as_dict()), status)
 
 
 class WorkersApi(ReferralAccess):

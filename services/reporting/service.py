@@ -39,7 +39,7 @@ from shared.config import PARTNERS, Settings
 from shared.db import Database
 from shared.service import Described, NodeSettings, check_health
 from shared.settings import settings_of
-from shared.web import Health, NotFound, Verifier, route
+from shared.web import Health, NotFound, Verifier, instance_of, route
 
 patch_psycopg()
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class ReportingService(Described):
                 dict(zip(("partner_id", "source", "month", "referrals"), r, strict=True))
                 for r in cur.fetchall()
             ]
-        return ReferralsReport().dump({"rows": rows})
+        return instance_of(ReferralsReport).dump({"rows": rows})
 
     @route("GET", "/reports", roles=ANALYSTS, response=ReportList, summary="List the reports")
     def list_reports(self, request, principal):

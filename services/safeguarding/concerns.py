@@ -18,7 +18,7 @@ from shared import policy
 from shared.auth import Forbidden, Principal
 from shared.commands import Commands, Visible, Within, respond, sealing
 from shared.events import SYSTEM, RecordedEvent
-from shared.web import NotFound
+from shared.web import NotFound, instance_of
 
 MAY_RAISE_CONCERNS = policy.MAY_RAISE_CONCERNS
 MAY_LEAD_SAFEGUARDING = policy.MAY_LEAD_SAFEGUARDING
@@ -66,7 +66,7 @@ def word_ids(body: Mapping, names: Iterable[str]) -> dict[str, uuid.UUID]:
 
 
 def view(concern: Concern, timescales: Timescales) -> dict:
-    body = ConcernOut().dump({**concern.as_dict(), **deadlines_for(concern, timescales)})
+    body = instance_of(ConcernOut).dump({**concern.as_dict(), **deadlines_for(concern, timescales)})
     due = [at for _, at in open_deadlines(concern, timescales)]
     body["is_overdue"] = bool(due) and due[0] < now()
     return body

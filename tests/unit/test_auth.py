@@ -294,3 +294,45 @@ def test_the_hub_trusts_only_its_own_provider():
 
 def test_the_bearer_scheme_is_case_insensitive(verifier):
     assert principal_from_header(verifier, f"bearer {sign()}").user_id == "alex"
+
+
+def _clocked(provider, clock):
+    return TokenVerifier(
+        AUDIENCE, [Issuer(OWN, "leeds-mind", NODE_ROLES)], get=provider.get, clock=clock
+    )
+
+
+def test_a_verified_token_is_checked_once_and_refused_once_it_expires(provider, monkeypatch):
+    now = [time.time()]
+    verifier = _clocked(provider, lambda: now[0])
+    token = sign()
+    first = verifier.verify(token)
+    decoded = []
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: decoded.append(a) or {})
+    assert verifier.verify(token) == first  # remembered: no second decode
+    assert decoded == []
+    now[0] += 900 + verifier.leeway_seconds - 1
+    assert verifier.verify(token) == first  # within the leeway after expiry
+    now[0] += 2
+    with pytest.raises(Unauthenticated, match="expired"):
+        verifier.verify(token)
+    with pytest.raises(Unauthenticated):  # forgotten, and checked afresh: decode finds nothing
+        verifier.verify(token)
+
+
+def test_a_refused_token_is_not_remembered(verifier, provider):
+    forged = sign(RSA_OTHER, "k1")
+    for _ in range(2):
+        with pytest.raises(Unauthenticated):
+            verifier.verify(forged)
+    assert verifier._verified == {}
+
+
+def test_the_verifier_remembers_a_bounded_number_of_tokens(provider, monkeypatch):
+    monkeypatch.setattr("shared.auth.VERIFIED_TOKENS_KEPT", 3)
+    verifier = _clocked(provider, time.time)
+    tokens = [sign(sub=f"worker-{n}") for n in range(5)]
+    for token in tokens:
+        verifier.verify(token)
+    assert list(verifier._verified) == tokens[2:]  # the oldest forgotten first
+    assert verifier.verify(tokens[0]).user_id == "worker-0"  # and verified again when sent
