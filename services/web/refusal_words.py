@@ -25,14 +25,20 @@ def _dates(message: str) -> list[str]:
     return found
 
 
-def _before_earliest(message: str) -> str:
+def _earliest(message: str) -> str:
+    """The floor a refusal names (its second date), in brackets, or nothing."""
     dates = _dates(message)
-    earliest = f" ({dates[-1]})" if len(dates) >= 2 else ""
-    if "concern" in message:
-        # what happened may be long before the organisation's records begin; its floor is its own
-        return (
-            f"The date is before the earliest date a concern can record{earliest}. Check the year"
-        )
+    return f" ({dates[-1]})" if len(dates) >= 2 else ""
+
+
+def _before_concern_floor(message: str) -> str:
+    # what happened may be long before the organisation's records begin; its floor is its own
+    earliest = _earliest(message)
+    return f"The date is before the earliest date a concern can record{earliest}. Check the year"
+
+
+def _before_earliest(message: str) -> str:
+    earliest = _earliest(message)
     return (
         f"The date is before the earliest date your organisation records in Peerlink{earliest}. "
         "Check the year"
@@ -45,6 +51,7 @@ RULE_WORDS: dict[str, str | Callable[[str], str]] = {
     # dates
     "DateMustNotBeInTheFuture": "The date cannot be in the future: record what has happened",
     "DateMustNotPrecedeTheEarliestDate": _before_earliest,
+    "ConcernDateMustNotPrecedeTheEarliestConcernDate": _before_concern_floor,
     "SessionCannotBeRecordedInTheFuture": (
         "The session has not finished yet. Record it once it has happened, or book it instead"
     ),

@@ -324,7 +324,12 @@ def test_a_concern_dated_before_1900_is_refused_and_one_long_past_is_raised(api)
         "person_description": "Man in his sixties at the Tuesday drop-in.",
         "happened_on": "1899-12-31",
     }
-    refused(worker.post("/concerns", form), 422, "DateMustNotPrecedeTheEarliestDate", "happened_on")
+    refused(
+        worker.post("/concerns", form),
+        422,
+        "ConcernDateMustNotPrecedeTheEarliestConcernDate",
+        "happened_on",
+    )
     lead = api("safeguarding", "safeguarding_lead")
     listed = ok(lead.get("/concerns", raised_by=raiser, status="any"))
     assert listed["total"] == 0

@@ -280,7 +280,7 @@ def concern_details(**change) -> safeguarding.ConcernDetails:
 def test_a_concern_dated_before_1900_is_refused_naming_happened_on():
     concern = Concern("c1")
     refused(
-        safeguarding.DateMustNotPrecedeTheEarliestDate,
+        safeguarding.ConcernDateMustNotPrecedeTheEarliestConcernDate,
         lambda: concern.raise_concern(concern_details(happened_on=date(1899, 12, 31)), "w1", NOW),
         "happened_on",
     )

@@ -217,7 +217,7 @@ def test_a_rule_a_peer_worker_meets_often_is_said_in_plain_words_at_its_field():
                 "1899-01-03 is before 1900-01-01, the earliest date a concern may say it happened"
             ]
         },
-        rule="DateMustNotPrecedeTheEarliestDate",
+        rule="ConcernDateMustNotPrecedeTheEarliestConcernDate",
     )
     assert a_page().refused(concern_floor) == {
         "happened_on": "The date is before the earliest date a concern can record "

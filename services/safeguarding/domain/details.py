@@ -15,9 +15,10 @@ from services.safeguarding.domain.state import an, code_words, id_or_none
 from shared.aggregate import ReferenceRefused, Rule
 
 
-class DateMustNotPrecedeTheEarliestDate(ReferenceRefused):
+class ConcernDateMustNotPrecedeTheEarliestConcernDate(ReferenceRefused):
     """A date before the earliest a concern may say it happened (a mistyped year such as
-    0026): invalid input, answered 422 naming the field."""
+    0026): invalid input, answered 422 naming the field. A rule of its own, not the records'
+    `DateMustNotPrecedeTheEarliestDate`: its floor is not the partner's earliest date."""
 
 
 # A concern may be a disclosure of abuse long past (an adult telling of their childhood), so
@@ -99,7 +100,7 @@ class ConcernDetails:
 
 def check_details(details: ConcernDetails) -> None:
     if details.happened_on and details.happened_on < EARLIEST_HAPPENED_ON:
-        raise DateMustNotPrecedeTheEarliestDate(
+        raise ConcernDateMustNotPrecedeTheEarliestConcernDate(
             "happened_on",
             f"{details.happened_on.isoformat()} is before {EARLIEST_HAPPENED_ON.isoformat()}, "
             "the earliest date a concern may say it happened",
