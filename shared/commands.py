@@ -131,13 +131,13 @@ class Commands:
         ConcurrencyError, and nothing is stored), under `context`: who acts and what caused it.
         The aggregate comes to its new version; what was stored comes back (the events already
         there, when their ids were appended before; none, when nothing was decided)."""
-        version = aggregate.version
-        events = act(aggregate)
-        recorded = self.store.append(
-            aggregate.stream_type, aggregate.id, version, events, context, within=within
+        return _decided(
+            aggregate,
+            act,
+            lambda version, events: self.store.append(
+                aggregate.stream_type, aggregate.id, version, events, context, within=within
+            ),
         )
-        aggregate.version = recorded[-1].version if recorded else version
-        return recorded
 
     def apply_within(
         self, cur: Any, aggregate: A, act: Act, context: Context
@@ -145,15 +145,17 @@ class Commands:
         """`apply` to a second stream from another append's `within(cur)`: both streams commit
         together or not at all (a person registered with the referral that names them). Nothing
         decided is nothing appended."""
-        version = aggregate.version
-        events = act(aggregate)
-        if not events:
-            return []
-        recorded = self.store.append_within(
-            cur, aggregate.stream_type, aggregate.id, version, events, context
+        return _decided(
+            aggregate,
+            act,
+            lambda version, events: (
+                self.store.append_within(
+                    cur, aggregate.stream_type, aggregate.id, version, events, context
+                )
+                if events
+                else []
+            ),
         )
-        aggregate.version = recorded[-1].version if recorded else version
-        return recorded
 
     def audit_read(
         self, request, principal: Principal, aggregate: Aggregate, person_id, fields
@@ -168,6 +170,17 @@ class Commands:
             fields=fields,
             request_id=request.peerlink_request_id,
         )
+
+
+def _decided(
+    aggregate: A, act: Act, append: Callable[[int, list], list[RecordedEvent]]
+) -> list[RecordedEvent]:
+    """Let the domain decide on `aggregate` at the version loaded, append what it decided, and
+    bring the aggregate to its new version; what was stored comes back."""
+    version = aggregate.version
+    recorded = append(version, act(aggregate))
+    aggregate.version = recorded[-1].version if recorded else version
+    return recorded
 
 
 def respond(aggregate: Aggregate, body: Mapping[str, Any], status: int = 200):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -57,7 +58,11 @@ _READ_TAGS = frozenset(
     }
 )
 # Statements that, sent outside a transaction block in autocommit, make nothing durable.
-_READ_ALONE = ("BEGIN", "SELECT", "ROLLBACK", "SHOW", "SET", "LISTEN", "PREPARE", "DEALLOCATE")
+_READ_ALONE = frozenset(
+    {"BEGIN", "SELECT", "ROLLBACK", "SHOW", "SET", "LISTEN", "PREPARE", "DEALLOCATE"}
+)
+# A statement's first word (its command), after any white space.
+_FIRST_WORD = re.compile(r"\s*([A-Za-z]+)")
 
 
 class DatabaseUnavailable(psycopg2.OperationalError):
@@ -149,8 +154,10 @@ class _Cursor(psycopg2.extensions.cursor):
 
     def _after(self) -> None:
         conn = self.connection
+        if conn.wrote or conn.autocommit:
+            return  # known already, or told before the statement was sent
         tag = (self.statusmessage or "").split(" ", 1)[0]
-        if not conn.autocommit and tag not in _READ_TAGS:
+        if tag not in _READ_TAGS:
             conn.wrote = True
 
 
@@ -160,12 +167,13 @@ def _may_commit_alone(conn, query) -> bool:
         query = query.decode(errors="replace")
     if not isinstance(query, str):
         return True  # composed: not worth telling apart
-    text = query.lstrip().upper()
-    if text.startswith(("COMMIT", "END")):
+    first = _FIRST_WORD.match(query)
+    verb = first.group(1).upper() if first else ""
+    if verb in ("COMMIT", "END"):
         return True
-    if text.startswith("BEGIN"):
-        return "COMMIT" in text
-    return not in_transaction(conn) and not text.startswith(_READ_ALONE)
+    if verb == "BEGIN":
+        return "COMMIT" in query.upper()
+    return verb not in _READ_ALONE and not in_transaction(conn)
 
 
 class Database:
@@ -424,7 +432,7 @@ def is_database_error(error: BaseException) -> bool:
 def in_transaction(conn) -> bool:
     """Whether the server holds a transaction open on `conn` (what psycopg2 does not track
     when the caller sent BEGIN itself)."""
-    return conn.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE
+    return conn.get_transaction_status() != psycopg2.extensions.TRANSACTION_STATUS_IDLE
 
 
 def rows(cur) -> list[dict]:

@@ -280,6 +280,10 @@ def read_body(request) -> bytes:
     return raw
 
 
+# What no text may hold: a NUL, or half of a surrogate pair (which JSON's \u escapes can carry).
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
 def check_values(value, where: str, depth: int = 0) -> None:
     """Refuses, naming the field, what no record should hold: nesting deeper than MAX_DEPTH,
     a NUL or an unpaired surrogate in text (in names too), an integer a bigint cannot hold, a
@@ -291,9 +295,9 @@ def check_values(value, where: str, depth: int = 0) -> None:
         if offset is not None and abs(offset) >= MAX_UTC_OFFSET:
             raise BadRequest(where, "must have a UTC offset between -15:59 and +15:59")
     elif isinstance(value, str):
-        if "\x00" in value:
-            raise BadRequest(where, "must not contain a NUL character")
-        if any("\ud800" <= c <= "\udfff" for c in value):
+        if _BAD_TEXT.search(value) is not None:
+            if "\x00" in value:
+                raise BadRequest(where, "must not contain a NUL character")
             raise BadRequest(where, "must be valid Unicode text (an unpaired surrogate)")
     elif isinstance(value, bool):
         return
