@@ -833,6 +833,19 @@ class Vault:
             return None
         return "erased" if wrapped is ERASED else "registered"
 
+    def standings(self, cur: Cursor, person_ids) -> dict[uuid.UUID, str]:
+        """`standing` of several people at once (one statement): person_id -> "registered" or
+        "erased"; someone never registered here is left out."""
+        ids = [str(_as_uuid(p)) for p in person_ids]
+        if not ids:
+            return {}
+        cur.execute(
+            f"SELECT person_id, wrapped_key IS NULL FROM {self.schema}.person_keys"
+            " WHERE person_id = ANY(%s::uuid[])",
+            (ids,),
+        )
+        return {row[0]: "erased" if row[1] else "registered" for row in cur.fetchall()}
+
     def text_owners(self, cur: Cursor, text_ids) -> dict[uuid.UUID, uuid.UUID]:
         """text_id -> the person each known sealed text is about; unknown ids are left out."""
         ids = [_as_uuid(t) for t in text_ids]

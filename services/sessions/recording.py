@@ -101,8 +101,14 @@ class SessionRecording(SessionsRoutes):
         (`before`: the session when the recorder ran it before this command, whose links count)."""
         events, by = [], principal.user_id
         attendance = body.get("attendance") or []
-        for index, item in enumerate(attendance):
-            self._known_person(cur, item["person_id"], f"attendance.{index}.person_id")
+        self._known_people(
+            cur,
+            [
+                (item["person_id"], f"attendance.{index}.person_id")
+                for index, item in enumerate(attendance)
+            ],
+        )
+        for item in attendance:
             events += session.record_attendance(
                 person_id=str(item["person_id"]), status=item["status"], by=by, now=now()
             )

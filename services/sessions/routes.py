@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from typing import Any
 
 from services.sessions import access, queries
 from services.sessions.domain import not_before_earliest
@@ -82,11 +83,18 @@ class SessionsRoutes:
         )
 
     def _known_person(self, cur, person_id, field_name: str = "person_id") -> None:
-        standing = self.vault.standing(cur, person_id)
-        if standing is None:
-            raise BadRequest(field_name, "no such person on this node; register them first")
-        if standing == "erased":
-            raise BadRequest(field_name, "this person's record was erased")
+        self._known_people(cur, [(person_id, field_name)])
+
+    def _known_people(self, cur, named: list[tuple[Any, str]]) -> None:
+        """Each (person_id, field) names someone registered here and not erased; the first that
+        does not is refused, naming its field. One statement for them all."""
+        standings = self.vault.standings(cur, [person_id for person_id, _ in named])
+        for person_id, field_name in named:
+            standing = standings.get(uuid.UUID(str(person_id)))
+            if standing is None:
+                raise BadRequest(field_name, "no such person on this node; register them first")
+            if standing == "erased":
+                raise BadRequest(field_name, "this person's record was erased")
 
     def _person_path(self, cur, principal, person_id: str, for_change: bool = False) -> str:
         """The person a path names; one this node never registered is 404, and one erased may

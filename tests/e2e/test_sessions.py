@@ -714,6 +714,22 @@ def test_bad_input_on_every_endpoint_names_the_field_and_changes_nothing(api, en
             },
             "attendance.0.person_id",
         ),
+        (
+            "/sessions/held",
+            {
+                "kind": "drop_in",
+                "mode": "phone",
+                "location": "remote",
+                "worker_ids": [worker],
+                "actual_start_at": (NOW - timedelta(hours=5)).isoformat(),
+                "duration_minutes": 10,
+                "attendance": [
+                    {"person_id": person, "status": "attended"},
+                    {"person_id": str(uuid.uuid4()), "status": "attended"},
+                ],
+            },
+            "attendance.1.person_id",
+        ),
         (f"/sessions/{sid}/record", {"duration_minutes": 5}, "actual_start_at"),
         (f"/sessions/{sid}/cancel", {"cancelled_by": "weather", "reason": "other"}, "cancelled_by"),
         (f"/sessions/{sid}/attendance", {"person_id": "nobody", "status": "attended"}, "person_id"),

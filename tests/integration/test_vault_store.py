@@ -413,3 +413,14 @@ def test_a_record_that_no_longer_opens_can_still_be_erased(database, vault, jose
     with database.transaction() as cur:
         vault.erase(cur, jose, "asked to be forgotten")
         assert vault.read(cur, jose) is ERASED
+
+
+def test_standings_of_several_people_come_from_one_statement(database, vault, jose, amira):
+    never = uuid.uuid4()
+    with database.transaction() as cur:
+        vault.erase(cur, amira, "asked to be forgotten")
+    with database.transaction() as cur:
+        standings = vault.standings(cur, [jose, str(amira), never])
+        assert standings == {jose: "registered", amira: "erased"}
+        assert all(vault.standing(cur, p) == standings.get(p) for p in (jose, amira, never))
+        assert vault.standings(cur, []) == {}

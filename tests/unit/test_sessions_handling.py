@@ -60,6 +60,10 @@ class Vault:
     def standing(self, cur, person_id):
         return "erased" if str(person_id) in self.erased else "registered"
 
+    def standings(self, cur, person_ids):
+        found = {uuid.UUID(str(p)): self.standing(cur, p) for p in person_ids}
+        return {person_id: standing for person_id, standing in found.items() if standing}
+
     def seal_text(self, cur, subject, words, text_id):
         if str(subject) in self.erased:
             raise PersonErased(subject)
