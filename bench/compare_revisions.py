@@ -35,7 +35,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.referrals_http import percentile  # noqa: E402
+from bench.referrals_http import percentile, run_clients  # noqa: E402
 from bench.scratch import NOTE, scratch_database  # noqa: E402
 
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -107,7 +107,7 @@ def bench(tree: Path, script: str, name: str, seconds: float) -> tuple[float, fl
 # -- the floors --------------------------------------------------------------------------------
 
 
-def _raw_writer(dsn: str, seconds: float, start, results) -> None:
+def _raw_writer(dsn: str, seconds: float, start) -> list[float]:
     conn = psycopg2.connect(dsn)
     body = json.dumps({"by": 1, "note": NOTE})
     latencies = []
@@ -120,7 +120,7 @@ def _raw_writer(dsn: str, seconds: float, start, results) -> None:
             conn.commit()
             latencies.append(time.perf_counter() - began)
     conn.close()
-    results.put(latencies)
+    return latencies
 
 
 def _bare_server(port: int, ready) -> None:
@@ -139,7 +139,7 @@ def _bare_server(port: int, ready) -> None:
     wsgi.server(sock, app, log_output=False)
 
 
-def _bare_client(url: str, seconds: float, start, results) -> None:
+def _bare_client(url: str, seconds: float, start) -> list[float]:
     session = requests.Session()
     latencies = []
     start.wait()
@@ -148,24 +148,11 @@ def _bare_client(url: str, seconds: float, start, results) -> None:
         began = time.perf_counter()
         session.get(url, timeout=10).raise_for_status()
         latencies.append(time.perf_counter() - began)
-    results.put(latencies)
+    return latencies
 
 
 def _clients(target, args_of, clients: int, seconds: float) -> tuple[float, float]:
-    start, results = multiprocessing.Event(), multiprocessing.Queue()
-    procs = [
-        multiprocessing.Process(target=target, args=(*args_of, seconds, start, results))
-        for _ in range(clients)
-    ]
-    for proc in procs:
-        proc.start()
-    time.sleep(0.5)
-    began = time.monotonic()
-    start.set()
-    latencies = [value for _ in procs for value in results.get()]
-    elapsed = time.monotonic() - began
-    for proc in procs:
-        proc.join()
+    latencies, elapsed = run_clients(target, lambda _: (*args_of, seconds), clients)
     return len(latencies) / elapsed, percentile(latencies, 50) * 1000
 
 

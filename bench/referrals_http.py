@@ -13,6 +13,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -24,17 +25,21 @@ sys.path.insert(0, str(ROOT))
 from deploy.signin import Tokens  # noqa: E402
 
 
-def client(base: str, token: str, person_id: str, seconds: float, start, results) -> None:
-    try:
-        results.put(_client(base, token, person_id, seconds, start))
-    except Exception as error:  # noqa: BLE001 - told to the parent, which stops the run
-        results.put(error)
-        raise
-
-
-def gathered(results, procs) -> list:
-    """Every client's latencies; the first client that failed stops the run with its error
-    (rather than leaving the parent waiting for figures that will not come)."""
+def run_clients(target: Callable[..., list], args_of: Callable[[int], tuple], clients: int):
+    """Runs `clients` processes at once, the i-th calling `target(*args_of(i), start)`: each
+    waits for `start`, measures, and returns its latencies. Answers every client's latencies
+    and the seconds from the start to the last answer; the first client that fails stops the
+    run with its error (rather than leaving this waiting for figures that will not come)."""
+    start, results = multiprocessing.Event(), multiprocessing.Queue()
+    procs = [
+        multiprocessing.Process(target=_reporting, args=(results, target, *args_of(i), start))
+        for i in range(clients)
+    ]
+    for proc in procs:
+        proc.start()
+    time.sleep(0.5)
+    began = time.monotonic()
+    start.set()
     latencies = []
     for _ in procs:
         got = results.get()
@@ -43,7 +48,18 @@ def gathered(results, procs) -> list:
                 proc.terminate()
             raise SystemExit(f"a client failed: {got}")
         latencies.extend(got)
-    return latencies
+    elapsed = time.monotonic() - began
+    for proc in procs:
+        proc.join()
+    return latencies, elapsed
+
+
+def _reporting(results, target, *args) -> None:
+    try:
+        results.put(target(*args))
+    except Exception as error:  # noqa: BLE001 - told to the parent, which stops the run
+        results.put(error)
+        raise
 
 
 def _client(base: str, token: str, person_id: str, seconds: float, start) -> list:
@@ -111,22 +127,9 @@ def main() -> None:
     )
     person.raise_for_status()
     person_id = person.json()["person_id"]
-    start, results = multiprocessing.Event(), multiprocessing.Queue()
-    procs = [
-        multiprocessing.Process(
-            target=client, args=(base, token, person_id, args.seconds, start, results)
-        )
-        for _ in range(args.clients)
-    ]
-    for proc in procs:
-        proc.start()
-    time.sleep(0.5)
-    began = time.monotonic()
-    start.set()
-    latencies = gathered(results, procs)
-    elapsed = time.monotonic() - began
-    for proc in procs:
-        proc.join()
+    latencies, elapsed = run_clients(
+        _client, lambda _: (base, token, person_id, args.seconds), args.clients
+    )
     print(f"{args.clients} clients, {elapsed:.1f} s against {base}")
     print(
         f"all commands: {len(latencies) / elapsed:7.1f} commands/s   "

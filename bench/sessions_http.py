@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import sys
 import time
@@ -22,7 +21,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.referrals_http import gathered, percentile  # noqa: E402
+from bench.referrals_http import percentile, run_clients  # noqa: E402
 from deploy.signin import Tokens  # noqa: E402
 
 FACILITATOR = "bench-facilitator"
@@ -67,14 +66,6 @@ def set_up(state: dict, tokens: Tokens, partner: str) -> tuple[str, list[str]]:
     for person in people:
         post(session, node["sessions"] + f"/groups/{group['group_id']}/join", {"person_id": person})
     return group["group_id"], people
-
-
-def client(index, base, token, group_id, people, seconds, start, results) -> None:
-    try:
-        results.put(_client(index, base, token, group_id, people, seconds, start))
-    except Exception as error:  # noqa: BLE001 - told to the parent, which stops the run
-        results.put(error)
-        raise
 
 
 def _client(index, base, token, group_id, people, seconds, start) -> list[tuple[str, float]]:
@@ -133,23 +124,11 @@ def main() -> None:
     group_id, people = set_up(state, tokens, args.partner)
     base = state["endpoints"]["partners"][args.partner]["sessions"]
     token = tokens.token("peer_worker", args.partner, FACILITATOR)
-    start, results = multiprocessing.Event(), multiprocessing.Queue()
-    procs = [
-        multiprocessing.Process(
-            target=client,
-            args=(index, base, token, group_id, people, args.seconds, start, results),
-        )
-        for index in range(args.clients)
-    ]
-    for proc in procs:
-        proc.start()
-    time.sleep(0.5)
-    began = time.monotonic()
-    start.set()
-    latencies = gathered(results, procs)
-    elapsed = time.monotonic() - began
-    for proc in procs:
-        proc.join()
+    latencies, elapsed = run_clients(
+        _client,
+        lambda index: (index, base, token, group_id, people, args.seconds),
+        args.clients,
+    )
     events = sum(11 if name == "group_with_10" else 4 for name, _ in latencies)
     print(f"{args.clients} clients, {elapsed:.1f} s against {base}")
     print(
