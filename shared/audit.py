@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from psycopg2.extras import Json
+from psycopg2.extras import Json, execute_values
 
 from shared.auth import Principal
 from shared.db import Database, rows
@@ -57,6 +57,8 @@ _INSERT = (
     " record_id, person_id, fields, reason, request_id, detail)"
     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
+# the same, for many entries in one statement (psycopg2's execute_values)
+_INSERT_MANY = _INSERT.split(" VALUES ")[0] + " VALUES %s"
 
 
 class AuditLog:
@@ -117,15 +119,20 @@ class AuditLog:
 
 def change_projector(service: str, person_of=None):
     """A projector: every appended event also becomes a 'change' entry, in the appending
-    transaction. `person_of(cur, event)` names the person a stream is about."""
+    transaction (one statement for all the events of an append). `person_of(cur, event)` names
+    the person a stream is about; it is asked once per stream."""
 
     def project(cur, events: list[RecordedEvent]) -> None:
+        people: dict[tuple[str, str], object] = {}
+        entries = []
         for event in events:
             person = event.payload.get("person_id")
             if person is None and person_of is not None:
-                person = person_of(cur, event)
-            cur.execute(
-                _INSERT,
+                stream = (event.stream_type, event.stream_id)
+                if stream not in people:
+                    people[stream] = person_of(cur, event)
+                person = people[stream]
+            entries.append(
                 (
                     service,
                     event.actor.user_id,
@@ -139,7 +146,9 @@ def change_projector(service: str, person_of=None):
                     None,
                     str(event.correlation_id),
                     Json({"event_type": event.event_type, "version": event.version}),
-                ),
+                )
             )
+        if entries:
+            execute_values(cur, _INSERT_MANY, entries, page_size=len(entries))
 
     return project
