@@ -102,6 +102,9 @@ HUB_FIELDS: dict[str, dict[str, Kept]] = {
     # the month only, and not to whom: a transfer must not pair one partner's referral with the
     # other's (the receiving partner's referral says which partner it came from)
     "ReferralTransferred": _fields(month("transferred_on")),
+    # a referral received from a partner's offer that the partner had withdrawn first: the
+    # transfers report does not count it as received (docs/decisions/0011)
+    "ReferralTransferWithdrawn": _fields(date_("withdrawn_on")),
     # sessions
     "SessionRecorded": _fields(
         "kind",
@@ -171,12 +174,14 @@ PARTNER_FIELDS: dict[str, tuple[str, ...]] = {
     "OfferAccepted": ("offer_id", "from_partner", "referral_id", "new_referral_id", "accepted_on"),
     "OfferDeclined": ("offer_id", "from_partner", "referral_id", "declined_on", "reason"),
     "TransferredPersonErased": ("to_partner", "offer_id", "erased_on"),
+    "OfferAcceptanceRefused": ("to_partner", "offer_id", "refused_on", "reason"),
 }
 # the payload field naming the partner a message between partners is for
 RECIPIENT_FIELD = {
     "ReferralOffered": "to_partner",
     "ReferralOfferWithdrawn": "to_partner",
     "TransferredPersonErased": "to_partner",
+    "OfferAcceptanceRefused": "to_partner",
     "OfferAccepted": "from_partner",
     "OfferDeclined": "from_partner",
 }

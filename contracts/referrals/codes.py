@@ -22,9 +22,13 @@ CLOSED_WITHOUT_CONTACT = "closed_without_contact"
 
 TRANSFERRED = "transferred"
 
+# received from a partner's offer, whose acceptance the partner refused: it had withdrawn the
+# offer before the acceptance reached it (docs/decisions/0011)
+TRANSFER_WITHDRAWN = "transfer_withdrawn"
+
 OPEN_STATES = (RECEIVED, ACCEPTED, ALLOCATED, ACTIVE, ON_HOLD)
 
-ENDED_STATES = (DECLINED, DISCHARGED, CLOSED_WITHOUT_CONTACT, TRANSFERRED)
+ENDED_STATES = (DECLINED, DISCHARGED, CLOSED_WITHOUT_CONTACT, TRANSFERRED, TRANSFER_WITHDRAWN)
 
 DECLINE_REASONS = (
     "needs_met_elsewhere",
@@ -135,6 +139,9 @@ GENDERS = ("woman", "man", "non_binary", "other", "prefer_not_to_say", "not_know
 ETHNICITY = ("white", "mixed", "asian", "black", "other", "not_stated")
 
 ERASURE_REASONS = ("person_request", "recorded_in_error", "retention_period_ended", "other")
+# why a node erases someone of its own accord: registered only by accepting an offer that the
+# partner had withdrawn before the acceptance reached it (docs/decisions/0011)
+TRANSFER_WITHDRAWN_ERASURE = "transfer_withdrawn"
 
 AGE_BANDS = (
     (0, 17, "under_18"),
@@ -156,4 +163,5 @@ STATUS_AFTER = {
     "ReferralDischarged": "discharged",
     "ReferralClosedWithoutContact": "closed_without_contact",
     "ReferralTransferred": "transferred",
+    "ReferralTransferWithdrawn": "transfer_withdrawn",
 }

@@ -27,6 +27,7 @@ from contracts.referrals.codes import (
     REFERRAL_SOURCES,
     RISK_LEVELS,
     SHAREABLE,
+    TRANSFER_WITHDRAWN_ERASURE,
     URGENCIES,
 )
 from shared.config import PARTNERS
@@ -211,6 +212,27 @@ class OfferAcceptedPayload(PartnersOffer):
     person = fields.String(
         load_default=None, allow_none=True, validate=validate.OneOf(("registered", "linked"))
     )
+    # linked: the identifiers the shared record filled in that the person's record here lacked
+    # (their names, never their values)
+    filled = fields.List(
+        fields.String(validate=validate.OneOf(IDENTIFIER_FIELDS)), load_default=None
+    )
+
+
+@registry.event("OfferWithdrawnAfterAcceptance")
+class OfferWithdrawnAfterAcceptancePayload(PartnersOffer):
+    """The partner had withdrawn its offer before this node's acceptance reached it, and refused
+    the acceptance: the referral made here is closed, and the person registered only by the
+    acceptance erased (`person_erased`); someone linked is kept, without what the link filled
+    in (docs/decisions/0011)."""
+
+    new_referral_id = fields.String(required=True)
+    person_id = fields.UUID(load_default=None, allow_none=True)
+    person = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(("registered", "linked"))
+    )
+    withdrawn_on = fields.Date(required=True)
+    person_erased = fields.Boolean(required=True)
 
 
 @registry.event("OfferWithdrawn")
@@ -271,6 +293,27 @@ class ReferralOfferWithdrawnPayload(Schema):
 class ReferralTransferredPayload(Schema):
     to_partner = fields.String(required=True)
     transferred_on = fields.Date(required=True)
+
+
+@registry.event("OfferAcceptanceRefused")
+class OfferAcceptanceRefusedPayload(Schema):
+    """The partner's acceptance reached this node after the offer was withdrawn here: refused,
+    and the partner told (it closes what it made of the offer; docs/decisions/0011)."""
+
+    to_partner = fields.String(required=True)
+    offer_id = fields.UUID(required=True)
+    refused_on = fields.Date(required=True)
+    reason = fields.String(required=True, validate=validate.OneOf(("offer_withdrawn",)))
+
+
+@registry.event("ReferralTransferWithdrawn")
+class ReferralTransferWithdrawnPayload(Schema):
+    """A referral received from a partner's offer, closed: the partner had withdrawn the offer
+    before the acceptance reached it, so the transfer never happened."""
+
+    from_partner = fields.String(required=True)
+    offer_id = fields.UUID(required=True)
+    withdrawn_on = fields.Date(required=True)
 
 
 @registry.event("ConsentRecorded")
@@ -356,7 +399,9 @@ class PersonDetailsChangedPayload(Schema):
 @registry.event("PersonErased")
 class PersonErasedPayload(Schema):
     person_id = fields.UUID(required=True)
-    reason_code = fields.String(required=True, validate=validate.OneOf(ERASURE_REASONS))
+    reason_code = fields.String(
+        required=True, validate=validate.OneOf((*ERASURE_REASONS, TRANSFER_WITHDRAWN_ERASURE))
+    )
 
 
 @registry.event("PersonRetentionDue")

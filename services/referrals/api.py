@@ -206,11 +206,37 @@ class CorrectBody(DatedBody):
     reason = Text(required=True, validate=validate.Length(min=1, max=1000))
 
 
+class LinkDifference(Schema):
+    field = fields.String()
+    here = fields.String(metadata={"description": "What the person's record here holds (kept)"})
+    shared = fields.String(metadata={"description": "What the partner's shared record said"})
+
+
+class LinkOut(Schema):
+    """Accepting with `person_id`: what the shared record did to the linked person's record."""
+
+    filled = fields.List(
+        fields.String(),
+        metadata={"description": "Fields the record here lacked, filled in from the shared one"},
+    )
+    differing = fields.List(
+        fields.Nested(LinkDifference),
+        metadata={
+            "description": "Fields the two records hold differently: the one here is kept, for"
+            " the worker to correct if the shared one is right"
+        },
+    )
+
+
 class OfferOut(Schema):
     offer_id = fields.String()
     version = fields.Integer()
     status = fields.String(
-        validate=validate.OneOf(("received", "accepted", "declined", "withdrawn"))
+        validate=validate.OneOf(("received", "accepted", "declined", "withdrawn")),
+        metadata={
+            "description": "withdrawn also when the partner had withdrawn it before the"
+            " acceptance reached it (person_erased says whether the person was erased here)"
+        },
     )
     from_partner = fields.String()
     referral_id = fields.String()
@@ -241,6 +267,14 @@ class OfferOut(Schema):
         metadata={"description": "Once accepted: registered with it, or linked to someone here"},
     )
     withdrawn_on = fields.String(allow_none=True, metadata={"description": "YYYY-MM-DD"})
+    person_erased = fields.Boolean(
+        allow_none=True,
+        metadata={
+            "description": "Withdrawn after it was accepted here: whether the person, registered"
+            " only by the acceptance, was erased"
+        },
+    )
+    link = fields.Nested(LinkOut, allow_none=True, metadata={"description": "Linked, at once"})
     erasure_noticed_on = fields.String(
         allow_none=True,
         metadata={

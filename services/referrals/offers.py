@@ -7,6 +7,7 @@ when its person is erased here."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 
 from marshmallow import ValidationError
@@ -34,6 +35,7 @@ from services.referrals.domain import (
     Person,
     Referral,
     TransferredPersonMayBeRegisteredHere,
+    linked_record,
     registration,
     require_referable,
     shared_record,
@@ -70,6 +72,20 @@ class PartnerTransferKeys(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.keys
+
+
+@dataclass
+class Link:
+    """An offer's person linked to someone registered here: what the shared record fills in
+    (identifiers and codes the record here lacks) and what it holds differently."""
+
+    person: Person
+    filled: dict
+    filled_codes: dict
+    differing: list[dict]
+
+    def answer(self) -> dict:
+        return {"filled": sorted([*self.filled, *self.filled_codes]), "differing": self.differing}
 
 
 def visible_offer(principal: Principal):
@@ -271,6 +287,7 @@ class OffersApi(ReferralAccess):
                 " the offer within moments unless the offering partner's node is away"
             )
         person_id, person, registering = self._person_for(principal, offer_id, record, body)
+        link = self._link(person_id, record) if person == "linked" else None
         # ids derived from the offer, so that nothing is made twice for one offer
         referral = Referral(str(derived_id(offer_id, "referral")))
         texts = {
@@ -289,6 +306,15 @@ class OffersApi(ReferralAccess):
                     cur, Person(person_id), lambda p: p.decide([event]), context
                 )
                 self.vault.register(cur, person_id, identifiers)
+            if link is not None and (link.filled or link.filled_codes):
+                # what the record here lacked, filled in from the shared one, as an event
+                self.vault.update(cur, person_id, link.filled)
+                self.commands.apply_within(
+                    cur,
+                    link.person,
+                    lambda p: p.change_details(link.filled, link.filled_codes, on),
+                    context,
+                )
             self.commands.apply_within(cur, referral, lambda r: r.receive(details), context)
             for name, text_id in text_ids.items():
                 self.vault.seal_text(cur, person_id, texts[name], uuid.UUID(text_id))
@@ -301,11 +327,27 @@ class OffersApi(ReferralAccess):
             offer,
             history,
             body,
-            lambda offer: offer.accept(principal.user_id, on, referral.id, person_id, person),
+            lambda offer: offer.accept(
+                principal.user_id,
+                on,
+                referral.id,
+                person_id,
+                person,
+                sorted(link.filled) if link else None,
+            ),
             within=together,
         )
+        extra = {"link": link.answer()} if link else {}
         with self.store.db.transaction() as cur:
-            return respond(offer, self._offer_out(cur, offer))
+            return respond(offer, self._offer_out(cur, offer, **extra))
+
+    def _link(self, person_id: str, record: dict) -> Link:
+        person, _ = self.commands.load(Person, person_id)
+        with self.store.db.transaction() as cur:
+            held = self.vault.read(cur, person_id)
+        return Link(
+            person, *linked_record(held if isinstance(held, dict) else {}, person.coded, record)
+        )
 
     def _person_for(self, principal, offer_id: str, record: dict, body: dict):
         """(person_id, "linked" or "registered", their registration or None)."""

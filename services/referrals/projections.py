@@ -156,6 +156,7 @@ class ReferralList:
                 "OfferAccepted": "accepted",
                 "OfferDeclined": "declined",
                 "OfferWithdrawn": "withdrawn",
+                "OfferWithdrawnAfterAcceptance": "withdrawn",
             }[event.event_type]
             cur.execute(
                 f"UPDATE {SCHEMA}.incoming_offers SET status = %s, version = %s,"

@@ -14,16 +14,19 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 
 from marshmallow import ValidationError
 
+from contracts.referrals.codes import TRANSFER_WITHDRAWN_ERASURE
 from contracts.referrals.events import SharedRecord
+from services.referrals import queries
 from services.referrals.domain import (
     IncomingOffer,
     NoOfferToAnswer,
     OfferMustBeOpen,
+    Person,
     Referral,
 )
 from shared import metrics
@@ -109,13 +112,25 @@ def record_standing(vault, cur, offer_id) -> str:
 
 
 class TransferReactions:
-    """What a partner's offers and answers change here. `store` is the referrals store."""
+    """What a partner's offers and answers change here. `store` is the referrals store;
+    `referrals_of`: a person's referrals here (by default, from the referrals read model)."""
 
-    def __init__(self, store, partner_id: str, vault=None):
+    def __init__(
+        self,
+        store,
+        partner_id: str,
+        vault=None,
+        referrals_of: Callable[[str], list[str]] | None = None,
+    ):
         self.store = store
         self.commands = Commands(store)
         self.partner_id = partner_id
         self.vault = vault
+        self.referrals_of = referrals_of or self._referrals_of
+
+    def _referrals_of(self, person_id: str) -> list[str]:
+        with self.store.db.transaction() as cur:
+            return queries.referrals_of(cur, person_id)
 
     def __call__(self, event: RecordedEvent) -> None:
         if event.event_type == "ReferralOffered":
@@ -124,6 +139,8 @@ class TransferReactions:
             self.offer_withdrawn(event)
         elif event.event_type in ("OfferAccepted", "OfferDeclined"):
             self.offer_answered(event)
+        elif event.event_type == "OfferAcceptanceRefused":
+            self.acceptance_refused(event)
         elif event.event_type == "TransferredPersonErased":
             self.erasure_noticed(event)
 
@@ -165,6 +182,10 @@ class TransferReactions:
         offer = self._offer(offer_id, event.partner_id)
         if offer is None or offer.status == "withdrawn":
             return
+        if offer.status == "accepted":
+            # withdrawn there before our acceptance reached it: the acceptance is refused there
+            self.withdrawn_after_acceptance(offer, date.fromisoformat(p["withdrawn_on"]), event)
+            return
         status = offer.status
         try:
             self.commands.apply(
@@ -180,6 +201,86 @@ class TransferReactions:
             )
         except OfferMustBeOpen:
             log.warning("%s withdrew offer %s, already %s here", event.partner_id, offer_id, status)
+
+    def acceptance_refused(self, event: RecordedEvent) -> None:
+        """The partner refused our acceptance: it had withdrawn the offer before it arrived."""
+        p = event.payload
+        if p["to_partner"] != self.partner_id:
+            return
+        offer = self._offer(str(p["offer_id"]), event.partner_id)
+        if offer is None:
+            log.warning("a refused acceptance from %s names no offer here", event.partner_id)
+            return
+        self.withdrawn_after_acceptance(offer, date.fromisoformat(p["refused_on"]), event)
+
+    def withdrawn_after_acceptance(
+        self, offer: IncomingOffer, on: date, cause: RecordedEvent
+    ) -> None:
+        """The sender's record decides (docs/decisions/0011): the offer shows withdrawn, the
+        referral made of it is closed, and the person is erased when the acceptance alone
+        registered them and nothing else here names them; someone linked is kept, without what
+        the link filled in. Told by the withdrawal or by the refusal, whichever comes first,
+        each step is taken once: its events' ids are derived from the offer."""
+        if offer.status != "accepted":
+            return
+        person_id = offer.details.get("person_id")
+        referral_id = offer.details["new_referral_id"]
+        referral, _ = self.commands.load(Referral, referral_id)
+        person = self.commands.load(Person, str(person_id))[0] if person_id else None
+        others = (
+            [r for r in self.referrals_of(str(person_id)) if r != referral_id] if person else []
+        )
+        registered = offer.details.get("person") == "registered"
+        erasing = person is not None and registered and not others and not person.is_erased
+        unfilling = person is not None and not registered and not person.is_erased
+        filled = {name: None for name in offer.details.get("filled") or []}
+        context = self._context(cause)
+
+        def together(cur) -> None:
+            self.commands.apply_within(
+                cur,
+                referral,
+                lambda r: with_id(
+                    r.transfer_withdrawn(offer.id, on), derived_id(offer.id, "transfer-withdrawn")
+                ),
+                context,
+            )
+            if person is None:
+                return
+            if erasing:
+                self.commands.apply_within(
+                    cur,
+                    person,
+                    lambda p: with_id(
+                        p.erase(TRANSFER_WITHDRAWN_ERASURE), derived_id(offer.id, "person-erased")
+                    ),
+                    context,
+                )
+                # crypto-shredding, as an erasure: the key goes, and the texts sealed under it
+                self.vault.erase(
+                    cur, person.id, "registered by accepting an offer the partner had withdrawn"
+                )
+            elif unfilling and filled:
+                # someone linked stays as they were before the link: what it filled in goes
+                self.vault.update(cur, person.id, filled)
+                self.commands.apply_within(
+                    cur,
+                    person,
+                    lambda p: with_id(
+                        p.change_details(filled, {}, on), derived_id(offer.id, "link-undone")
+                    ),
+                    context,
+                )
+
+        self.commands.apply(
+            offer,
+            lambda offer: with_id(
+                offer.withdrawn_after_acceptance(on, erasing),
+                derived_id(offer.id, "withdrawn-after-acceptance"),
+            ),
+            context,
+            within=together,
+        )
 
     def erasure_noticed(self, event: RecordedEvent) -> None:
         p = event.payload

@@ -484,7 +484,9 @@ def safeguarding(cur, scope: Scope, policy: Policy) -> dict:
 def transfers(cur, scope: Scope, policy: Policy) -> dict:
     """Referrals transferred between partners, by partner and month: out (accepted by the
     partner they were offered to) and in (accepted here from a partner's offer). The hub cannot
-    pair the two: it is told neither the offer nor, of the referral transferred out, to whom."""
+    pair the two: it is told neither the offer nor, of the referral transferred out, to whom.
+    A referral received from an offer that its partner had withdrawn before the acceptance
+    reached it is no transfer (ReferralTransferWithdrawn; the partner counted none out)."""
     table = Table(
         "transfers",
         "Referrals transferred between partners, by partner and month",
@@ -504,6 +506,9 @@ def transfers(cur, scope: Scope, policy: Policy) -> dict:
            SELECT partner_id, to_char(received_on, 'YYYY-MM'), 'received_in', count(*)
            FROM referral WHERE transferred_from IS NOT NULL
              AND received_on BETWEEN %(start)s AND %(end)s
+             AND (partner_id, stream_id) NOT IN (
+                 SELECT partner_id, stream_id
+                 FROM {{FACTS}} event_type = 'ReferralTransferWithdrawn')
            GROUP BY 1, 2""",
         scope,
     ):

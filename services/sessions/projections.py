@@ -23,6 +23,7 @@ ENDED_ON = {
     "ReferralDischarged": "discharged_on",
     "ReferralClosedWithoutContact": "closed_on",
     "ReferralTransferred": "transferred_on",
+    "ReferralTransferWithdrawn": "withdrawn_on",
 }
 ATTENDANCE_EVENTS = ("AttendanceRecorded", "AttendanceCorrected")
 

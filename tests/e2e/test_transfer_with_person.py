@@ -2,9 +2,11 @@
 alliance: offered while the receiving node is down, accepted when it is back, the person
 registered there from the record sealed for that partner alone, and worked with at once. The
 hub counts the transfer from coded facts, and the person's identifiers are nowhere but in the
-two partners' vaults. Declined or withdrawn offers leave nothing identifiable behind; an erasure
-at the sending partner reaches the receiving one as a notice; and the inbound queue refuses
-what does not come from the partner it names."""
+two partners' vaults. Declined or withdrawn offers leave nothing identifiable behind; linking to
+someone registered there fills in what their record lacks; a withdrawal crossing an acceptance
+ends with the acceptance refused and nothing of the person kept; an erasure at the sending
+partner reaches the receiving one as a notice; and the inbound queue refuses what does not come
+from the partner it names."""
 
 from __future__ import annotations
 
@@ -129,6 +131,15 @@ class NodeDown:
             self.local.start_process(self.alliance, self.specs[name])
         for name in self.names:
             self.local.wait_healthy(self.specs[name]["health"])
+
+
+class WorkerDown(NodeDown):
+    """A partner's node worker alone stopped (its inbound queue's consumer and its relays),
+    and started again on leaving: what it would receive or send waits in the meantime."""
+
+    def __init__(self, partner: str):
+        super().__init__(partner)
+        self.names = [f"{partner}-worker"]
 
 
 def query(stack_state, database: str, sql: str, *args) -> list[tuple]:
@@ -375,15 +386,19 @@ def test_a_referral_transferred_while_the_partner_is_down_arrives_with_its_perso
     assert ok(mesmac.get(f"/people/{person_id}"))["status"] == "active"
 
 
-def test_a_person_registered_there_already_is_linked_once_the_worker_confirms(node):
+def test_a_person_registered_there_already_is_linked_once_the_worker_confirms(node, stack_state):
     person = someone()
     referral = refer(node, person)
     mesmac = node("mesmac")
-    # MESMAC met them before, with the same name and date of birth
+    # MESMAC met them before, with the same name and date of birth, and another phone
     known = ok(
         mesmac.post(
             "/people",
-            {"full_name": person["full_name"], "date_of_birth": person["date_of_birth"]},
+            {
+                "full_name": person["full_name"],
+                "date_of_birth": person["date_of_birth"],
+                "phone": "07700 900001",
+            },
         ),
         201,
     )["person_id"]
@@ -402,6 +417,37 @@ def test_a_person_registered_there_already_is_linked_once_the_worker_confirms(no
     assert linked["person"] == "linked" and linked["person_id"] == known
     moved = ok(mesmac.get(f"/referrals/{linked['new_referral_id']}"))
     assert moved["person_id"] == known
+    # what MESMAC's record lacked is filled in; what it holds differently is kept, and shown
+    assert linked["link"]["filled"] == [
+        "email",
+        "ethnicity",
+        "gender",
+        "nhs_number",
+        "postcode",
+    ]
+    assert linked["link"]["differing"] == [
+        {"field": "phone", "here": "07700 900001", "shared": person["phone"]}
+    ]
+    here = ok(mesmac.get(f"/people/{known}"))
+    for name in ("nhs_number", "email", "postcode"):
+        assert here["identifiers"][name] == person[name], name
+    assert here["identifiers"]["phone"] == "07700 900001"
+    assert (here["gender"], here["ethnicity"], here["postcode_district"]) == (
+        "woman",
+        "mixed",
+        "LS7",
+    )
+    # as an event in the person's stream, naming the fields and never their values
+    [(event_type, payload)] = query(
+        stack_state,
+        database_name("mesmac"),
+        "SELECT event_type, payload FROM referrals.events WHERE stream_type = 'person'"
+        " AND stream_id = %s ORDER BY version DESC LIMIT 1",
+        known,
+    )
+    assert event_type == "PersonDetailsChanged"
+    assert payload["changed"] == ["email", "nhs_number", "postcode"]
+    assert person["email"] not in json.dumps(payload)
 
 
 def test_registering_someone_new_despite_a_namesake_is_the_workers_call(node):
@@ -484,6 +530,137 @@ def test_an_offer_withdrawn_while_the_partner_is_down_leaves_nothing_there(node,
     accepting = node("mesmac").post(f"/offers/{offer['offer_id']}/accept")
     assert accepting.status_code == 409 and accepting.json()["rule"] == "OfferMustBeOpen"
     _nothing_of(stack_state, "mesmac", offer["offer_id"], person)
+
+
+# -- a withdrawal crossing an acceptance (docs/decisions/0011) ----------------------------------
+
+
+def transfers_counted(stack_state) -> dict[tuple[str, str], int]:
+    """The hub's transfers report for this month, worked out from its facts as at a cut-off
+    published now, unrounded (what its published figures are rounded from): (partner,
+    direction) -> referrals."""
+    from services.reporting import reports
+    from services.reporting.cutoffs import Cutoffs
+    from services.reporting.grid import month_of
+    from services.reporting.suppression import Policy
+
+    conn = psycopg2.connect(stack_state["owner_dsn"][HUB_DATABASE])
+    try:
+        with conn, conn.cursor() as cur:
+            scope = reports.Scope(
+                ("leeds-mind", "mesmac"), month_of(TODAY), Cutoffs(cur).publish("operator")
+            )
+            [table] = reports.transfers(cur, scope, Policy(up_to=0, round_to=1))["tables"]
+    finally:
+        conn.close()
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for row in table["rows"]:
+        for direction, count in row["counts"].items():
+            counts[(row["partner_id"], direction)] += count
+    return counts
+
+
+@pytest.mark.parametrize("down", ["leeds-mind", "mesmac"])
+def test_an_acceptance_crossing_a_withdrawal_is_refused_and_the_person_erased_there(
+    node, stack_state, down
+):
+    """MESMAC accepts while Leeds Mind withdraws the offer (the person withdrew consent), with
+    one of the two workers stopped so that the messages cross: Leeds Mind's record decides. It
+    refuses the acceptance; MESMAC closes the referral it made and erases the person its
+    acceptance registered; the hub counts no transfer."""
+    person = someone()
+    referral = refer(node, person, share_with=["mesmac"])
+    rid = referral["referral_id"]
+    leeds, mesmac = node("leeds-mind"), node("mesmac")
+    ok(leeds.post(f"/referrals/{rid}/offer", {"to_partner": "mesmac"}))
+    offer = arrived(node, "mesmac", rid)
+    offer_id = offer["offer_id"]
+    counted_before = transfers_counted(stack_state)
+
+    with WorkerDown(down):
+        accepted = ok(mesmac.post(f"/offers/{offer_id}/accept"))
+        assert accepted["person"] == "registered"
+        withdrawn = ok(leeds.post(f"/referrals/{rid}/consent/withdraw", {}))
+        assert withdrawn["offered_to"] is None
+    person_id, new_id = accepted["person_id"], accepted["new_referral_id"]
+
+    # Leeds Mind refused the acceptance: its referral shows the offer withdrawn, not transferred
+    def refused():
+        events = ok(leeds.get(f"/referrals/{rid}/history"))["events"]
+        return [e["event_type"] for e in events][-3:]
+
+    assert wait_for(
+        lambda: refused()[-1] == "OfferAcceptanceRefused" and refused(),
+        timeout=45,
+        message="Leeds Mind to refuse the acceptance",
+    ) == ["ConsentWithdrawn", "ReferralOfferWithdrawn", "OfferAcceptanceRefused"]
+    there = ok(leeds.get(f"/referrals/{rid}"))
+    assert there["status"] == "accepted" and there["transferred_to"] is None
+    assert there["offered_to"] is None
+
+    # MESMAC shows the offer withdrawn, its referral closed and the person erased
+    gone = wait_for(
+        lambda: (o := ok(mesmac.get(f"/offers/{offer_id}")))["status"] == "withdrawn" and o,
+        timeout=45,
+        message="MESMAC to learn the offer was withdrawn",
+    )
+    assert gone["person_erased"] is True and gone["new_referral_id"] == new_id
+    assert ok(mesmac.get(f"/referrals/{new_id}"))["status"] == "transfer_withdrawn"
+    erased = ok(mesmac.get(f"/people/{person_id}"))
+    assert erased["status"] == "erased" and erased["identifiers"] is None
+    # told twice (the withdrawal and the refusal), MESMAC recorded each step once
+    assert query(
+        stack_state,
+        database_name("mesmac"),
+        "SELECT stream_type, event_type FROM referrals.events WHERE (stream_type, stream_id) IN"
+        " (('offer', %s), ('referral', %s), ('person', %s)) ORDER BY stream_type, version",
+        offer_id,
+        new_id,
+        person_id,
+    ) == [
+        ("offer", "OfferReceived"),
+        ("offer", "OfferAccepted"),
+        ("offer", "OfferWithdrawnAfterAcceptance"),
+        ("person", "PersonRegistered"),
+        ("person", "PersonErased"),
+        ("referral", "ReferralReceived"),
+        ("referral", "ReferralTransferWithdrawn"),
+    ]
+    # no identifier of the person is left at MESMAC: their key and the offer's are destroyed,
+    # no blind index names them, and nothing outside the vault holds them
+    [(key, indexed)] = query(
+        stack_state,
+        database_name("mesmac"),
+        "SELECT k.wrapped_key IS NOT NULL,"
+        " (SELECT count(*) FROM vault.blind_index b WHERE b.person_id = k.person_id)"
+        " FROM vault.person_keys k WHERE k.person_id = %s",
+        person_id,
+    )
+    assert (key, indexed) == (False, 0)
+    _nothing_of(stack_state, "mesmac", offer_id, person)
+    for search in (
+        {"nhs_number": person["nhs_number"]},
+        {"full_name": person["full_name"], "date_of_birth": person["date_of_birth"]},
+    ):
+        assert ok(mesmac.post("/people/search", search))["people"] == [], search
+
+    # the hub: MESMAC's closing has reached it, and neither side counts a transfer
+    closed = pseudonyms_of("mesmac").stream("referral", new_id)
+    wait_for(
+        lambda: (
+            query(
+                stack_state,
+                HUB_DATABASE,
+                "SELECT count(*) FROM reporting.facts WHERE partner_id = 'mesmac'"
+                " AND stream_id = %s AND event_type = 'ReferralTransferWithdrawn'",
+                closed,
+            )
+            == [(1,)]
+        ),
+        timeout=45,
+        message="the hub to have MESMAC's referral closed",
+    )
+    assert transfers_counted(stack_state) == counted_before
 
 
 # -- the inbound queue, through the real broker ------------------------------------------------

@@ -460,9 +460,9 @@ def test_withdrawing_consent_withdraws_an_offer_still_open():
     assert withdrawn["offer_id"] == offered.payload["offer_id"]
     assert (withdrawn["to_partner"], withdrawn["reason"]) == ("mesmac", "consent_withdrawn")
     assert referral.offered_to is None
-    # and a late answer from the partner settles nothing
-    with pytest.raises(domain.NoOfferToAnswer):
-        referral.settle_offer(offered.payload["offer_id"], True, "mesmac", DAY)
+    # and a late acceptance from the partner transfers nothing: it is refused
+    [refused] = referral.settle_offer(offered.payload["offer_id"], True, "mesmac", DAY)
+    assert refused.event_type == "OfferAcceptanceRefused" and referral.status == "accepted"
 
 
 def test_withdrawing_consent_with_no_offer_open_withdraws_nothing_else():

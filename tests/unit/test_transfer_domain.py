@@ -119,8 +119,9 @@ def test_an_open_offer_is_withdrawn_and_the_referral_may_be_offered_again():
     registry.validate(withdrawn)
     assert withdrawn.payload["offer_id"] == offered.payload["offer_id"]
     assert withdrawn.payload["to_partner"] == "mesmac" and referral.offered_to is None
-    with pytest.raises(domain.NoOfferToAnswer):  # an answer to the withdrawn offer settles nothing
-        referral.settle_offer(offered.payload["offer_id"], True, "mesmac", DAY)
+    # an acceptance of the withdrawn offer transfers nothing: it is refused
+    [refused] = referral.settle_offer(offered.payload["offer_id"], True, "mesmac", DAY)
+    assert refused.event_type == "OfferAcceptanceRefused" and referral.status == "received"
     assert offer(referral, to="lslcs")[0].payload["to_partner"] == "lslcs"
 
 
@@ -272,3 +273,162 @@ def test_an_offer_is_answered_on_or_after_the_day_it_was_made():
             answer()
     [accepted] = offer.accept("lead", date(2026, 11, 30), "r-2", "p-1", "registered")
     assert accepted.event_type == "OfferAccepted"
+
+
+# -- a withdrawal crossing an acceptance (docs/decisions/0011) ---------------------------------
+
+
+def test_an_acceptance_reaching_the_sender_after_the_withdrawal_is_refused_once():
+    # given an offer to mesmac, withdrawn (the person withdrew consent)
+    referral, _ = with_consent()
+    [offered] = offer(referral)
+    offer_id = offered.payload["offer_id"]
+    referral.withdraw_consent("lead", DAY)
+    # when mesmac's acceptance arrives, then it is refused and mesmac told; nothing transferred
+    [refused] = referral.settle_offer(offer_id, True, "mesmac", DAY)
+    registry.validate(refused)
+    assert refused.event_type == "OfferAcceptanceRefused"
+    assert refused.payload == {
+        "to_partner": "mesmac",
+        "offer_id": offer_id,
+        "refused_on": DAY.isoformat(),
+        "reason": "offer_withdrawn",
+    }
+    assert referral.status == "received" and referral.transferred_to is None
+    # delivered again, it is refused once
+    assert referral.settle_offer(offer_id, True, "mesmac", DAY) == []
+
+
+def test_a_withdrawn_offer_is_refused_only_to_the_partner_it_was_made_to():
+    referral, _ = with_consent()
+    [offered] = offer(referral)
+    referral.withdraw_offer("lead", DAY, "offered_in_error")
+    with pytest.raises(domain.NoOfferToAnswer):
+        referral.settle_offer(offered.payload["offer_id"], True, "lslcs", DAY)
+    # a decline of the withdrawn offer needs no answer: nothing was made of it there
+    with pytest.raises(domain.NoOfferToAnswer):
+        referral.settle_offer(offered.payload["offer_id"], False, "mesmac", DAY)
+
+
+def test_an_acceptance_reaching_the_sender_first_transfers_and_nothing_withdraws_it_after():
+    referral, _ = with_consent()
+    [offered] = offer(referral)
+    [transferred] = referral.settle_offer(offered.payload["offer_id"], True, "mesmac", DAY)
+    assert transferred.event_type == "ReferralTransferred"
+    with pytest.raises(domain.NoOfferToWithdraw):
+        referral.withdraw_offer("lead", DAY, "consent_withdrawn")
+    # consent withdrawn now withdraws no offer: the transfer happened
+    assert [e.event_type for e in referral.withdraw_consent("lead", DAY)] == ["ConsentWithdrawn"]
+
+
+def _accepted_here(person: str = "registered") -> IncomingOffer:
+    incoming = _incoming()
+    incoming.accept("lead", DAY, "new-referral", str(uuid.uuid4()), person, ["phone"])
+    return incoming
+
+
+def test_an_offer_accepted_here_then_refused_there_shows_withdrawn_once():
+    incoming = _accepted_here()
+    [withdrawn] = incoming.withdrawn_after_acceptance(DAY, person_erased=True)
+    registry.validate(withdrawn)
+    assert withdrawn.event_type == "OfferWithdrawnAfterAcceptance"
+    assert withdrawn.payload["new_referral_id"] == "new-referral"
+    assert withdrawn.payload["person"] == "registered" and withdrawn.payload["person_erased"]
+    assert incoming.as_dict()["status"] == "withdrawn"
+    # told again (by the withdrawal and by the refusal): recorded once
+    assert incoming.withdrawn_after_acceptance(DAY, person_erased=True) == []
+
+
+def test_an_offer_not_accepted_here_is_not_withdrawn_after_acceptance():
+    incoming = _incoming()
+    assert incoming.withdrawn_after_acceptance(DAY, person_erased=False) == []
+    incoming.withdrawn(DAY, "consent_withdrawn")  # the withdrawal came first: plain withdrawn
+    assert incoming.withdrawn_after_acceptance(DAY, person_erased=False) == []
+
+
+def _received_from(offer_id: str) -> Referral:
+    transfer = {
+        "from_partner": "leeds-mind",
+        "offer_id": offer_id,
+        "referral_id": str(uuid.uuid4()),
+        "shares": ["identifiers"],
+    }
+    referral, _ = given(
+        (
+            "ReferralReceived",
+            {**RECEIVED, "transferred_from": "leeds-mind", "transfer": transfer},
+        )
+    )
+    return referral
+
+
+def test_a_referral_received_from_a_withdrawn_offer_is_closed_once():
+    offer_id = str(uuid.uuid4())
+    referral = _received_from(offer_id)
+    [closed] = referral.transfer_withdrawn(offer_id, DAY)
+    registry.validate(closed)
+    assert closed.event_type == "ReferralTransferWithdrawn"
+    assert closed.payload == {
+        "from_partner": "leeds-mind",
+        "offer_id": offer_id,
+        "withdrawn_on": DAY.isoformat(),
+    }
+    assert referral.status == "transfer_withdrawn"
+    assert referral.transfer_withdrawn(offer_id, DAY) == []
+    with pytest.raises(domain.ReferralMustBeAcceptedBeforeAllocation):
+        referral.allocate("pw-1", "lead", DAY)
+
+
+def test_only_the_offer_a_referral_came_from_closes_it():
+    referral = _received_from(str(uuid.uuid4()))
+    with pytest.raises(domain.NoOfferToAnswer):
+        referral.transfer_withdrawn(str(uuid.uuid4()), DAY)
+    made_here, _ = with_consent()
+    with pytest.raises(domain.NoOfferToAnswer):
+        made_here.transfer_withdrawn(str(uuid.uuid4()), DAY)
+
+
+# -- linking an offer's person to someone registered here ---------------------------------------
+
+
+def test_a_link_fills_what_the_record_here_lacks_and_names_what_differs_without_overwriting():
+    held = {"full_name": "Quinn Abara", "date_of_birth": "1961-03-17", "phone": "07700 900111"}
+    record = {
+        "shares": ["identifiers", "contact"],
+        "identifiers": {
+            "full_name": "Quinn Abara",
+            "date_of_birth": "1961-03-17",
+            "nhs_number": "9434765919",
+        },
+        "contact": {"phone": "07700 900222", "email": "quinn@example.org", "address": None},
+        "gender": "woman",
+        "ethnicity": "black",
+    }
+    filled, codes, differing = domain.linked_record(held, {"ethnicity": "mixed"}, record)
+    assert filled == {"nhs_number": "9434765919", "email": "quinn@example.org"}
+    assert codes == {"gender": "woman"}
+    assert differing == [
+        {"field": "ethnicity", "here": "mixed", "shared": "black"},
+        {"field": "phone", "here": "07700 900111", "shared": "07700 900222"},
+    ]
+
+
+def test_a_link_to_a_record_that_holds_it_all_changes_nothing():
+    held = {"full_name": "Quinn Abara", "date_of_birth": "1961-03-17"}
+    record = {"shares": ["identifiers"], "identifiers": dict(held), "gender": "not_known"}
+    assert domain.linked_record(held, {"gender": "man"}, record) == ({}, {}, [])
+
+
+def test_a_code_saying_nothing_is_known_here_is_filled_in_not_shown_as_a_difference():
+    held = {"full_name": "Quinn Abara", "date_of_birth": "1961-03-17"}
+    record = {"shares": ["identifiers"], "identifiers": dict(held), "gender": "woman"}
+    coded = {"gender": "not_known", "ethnicity": "not_stated"}
+    assert domain.linked_record(held, coded, record) == ({}, {"gender": "woman"}, [])
+
+
+def test_what_a_link_filled_in_can_be_taken_out_again_as_an_event():
+    person = domain.Person(str(uuid.uuid4()))
+    [changed] = person.change_details({"date_of_birth": None, "postcode": None}, {}, DAY)
+    registry.validate(changed)
+    assert changed.payload["changed"] == ["date_of_birth", "postcode"]
+    assert changed.payload["age_band"] is None and changed.payload["postcode_district"] is None

@@ -73,6 +73,7 @@ from services.referrals.domain.transfer import (
     CONTACT_FIELDS,
     PERSON_FIELDS,
     history_step,
+    linked_record,
     shared_record,
 )
 
@@ -127,6 +128,7 @@ __all__ = [
     "TransferredPersonMayBeRegisteredHere",
     "age_band",
     "history_step",
+    "linked_record",
     "postcode_district",
     "registration",
     "require_referable",

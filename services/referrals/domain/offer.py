@@ -46,9 +46,16 @@ class IncomingOffer(Aggregate):
         return self.decide([NewEvent("OfferReceived", details, event_id=event_id)])
 
     def accept(
-        self, by: str, on: date, new_referral_id: str, person_id: str, person: str
+        self,
+        by: str,
+        on: date,
+        new_referral_id: str,
+        person_id: str,
+        person: str,
+        filled: list[str] | None = None,
     ) -> list[NewEvent]:
-        """`person`: "registered" (new on this node) or "linked" (someone registered here)."""
+        """`person`: "registered" (new on this node) or "linked" (someone registered here);
+        `filled`: linked, the identifiers the shared record filled in (their names)."""
         self.require_open("accepted")
         self._not_before_offered(on, "accepted")
         return self.decide(
@@ -64,6 +71,31 @@ class IncomingOffer(Aggregate):
                         "accepted_on": on.isoformat(),
                         "person_id": person_id,
                         "person": person,
+                        "filled": sorted(filled or []),
+                    },
+                )
+            ]
+        )
+
+    def withdrawn_after_acceptance(self, on: date, person_erased: bool) -> list[NewEvent]:
+        """The partner had withdrawn the offer before this node's acceptance reached it, and
+        refused the acceptance: the sender's record decides (docs/decisions/0011). Told twice
+        (by the withdrawal and by the refusal), it is recorded once."""
+        if self.status != "accepted":
+            return []
+        return self.decide(
+            [
+                NewEvent(
+                    "OfferWithdrawnAfterAcceptance",
+                    {
+                        "offer_id": self.id,
+                        "from_partner": self.details["from_partner"],
+                        "referral_id": self.details["referral_id"],
+                        "new_referral_id": self.details["new_referral_id"],
+                        "person_id": self.details.get("person_id"),
+                        "person": self.details.get("person"),
+                        "withdrawn_on": on.isoformat(),
+                        "person_erased": person_erased,
                     },
                 )
             ]
@@ -150,6 +182,7 @@ class IncomingOffer(Aggregate):
         self.details["new_referral_id"] = p["new_referral_id"]
         self.details["person_id"] = p.get("person_id")
         self.details["person"] = p.get("person")
+        self.details["filled"] = p.get("filled") or []
 
     def apply_offer_declined(self, p: dict) -> None:
         self.status = "declined"
@@ -157,6 +190,11 @@ class IncomingOffer(Aggregate):
     def apply_offer_withdrawn(self, p: dict) -> None:
         self.status = "withdrawn"
         self.details["withdrawn_on"] = p["withdrawn_on"]
+
+    def apply_offer_withdrawn_after_acceptance(self, p: dict) -> None:
+        self.status = "withdrawn"
+        self.details["withdrawn_on"] = p["withdrawn_on"]
+        self.details["person_erased"] = p["person_erased"]
 
     def apply_erasure_notice_received(self, p: dict) -> None:
         self.details["erasure_noticed_on"] = p["erased_on"]

@@ -69,7 +69,8 @@ class Person(Aggregate):
         changes the age band or district the event carries."""
         payload = {"person_id": self.id, "changed": sorted(changed), **coded}
         if "date_of_birth" in changed:
-            payload["age_band"] = age_band(date.fromisoformat(changed["date_of_birth"]), on)
+            born = changed["date_of_birth"]
+            payload["age_band"] = age_band(date.fromisoformat(born), on) if born else None
         if "postcode" in changed:
             payload["postcode_district"] = postcode_district(changed["postcode"])
         return self.decide([NewEvent("PersonDetailsChanged", payload)])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from contracts.referrals.codes import OPEN_STATES, SHAREABLE, TRANSFERRED
+from contracts.referrals.codes import OPEN_STATES, SHAREABLE, TRANSFER_WITHDRAWN, TRANSFERRED
 from services.referrals.domain.steps import (
     ReferralState,
     ReferralTimelineRunsForward,
@@ -182,7 +182,12 @@ class Sharing(ReferralState):
     def settle_offer(
         self, offer_id: str, accepted: bool, partner_id: str, on: date
     ) -> list[NewEvent]:
+        """The partner's answer. This record says whether the offer was still open when the
+        answer reached it: an acceptance of an offer withdrawn before it arrived is refused,
+        and the partner told (docs/decisions/0011)."""
         if self.offered_to != partner_id or self.offer_id != str(offer_id):
+            if accepted and self.withdrawn_offers.get(str(offer_id)) == partner_id:
+                return self._refuse_acceptance(str(offer_id), partner_id, on)
             raise NoOfferToAnswer(f"there is no open offer of this referral to {partner_id}")
         if accepted:
             return self.decide(
@@ -198,6 +203,44 @@ class Sharing(ReferralState):
                 NewEvent(
                     "ReferralOfferDeclined",
                     {"to_partner": partner_id, "declined_on": on.isoformat()},
+                )
+            ]
+        )
+
+    def _refuse_acceptance(self, offer_id: str, partner_id: str, on: date) -> list[NewEvent]:
+        if offer_id in self.refused_acceptances:
+            return []
+        return self.decide(
+            [
+                NewEvent(
+                    "OfferAcceptanceRefused",
+                    {
+                        "to_partner": partner_id,
+                        "offer_id": offer_id,
+                        "refused_on": on.isoformat(),
+                        "reason": "offer_withdrawn",
+                    },
+                )
+            ]
+        )
+
+    def transfer_withdrawn(self, offer_id: str, on: date) -> list[NewEvent]:
+        """This referral came from a partner's offer that the partner had withdrawn before this
+        node's acceptance reached it: closed, as a transfer that did not happen."""
+        transfer = self.details.get("transfer") or {}
+        if str(transfer.get("offer_id")) != str(offer_id):
+            raise NoOfferToAnswer("this referral was not received from that offer")
+        if self.status == TRANSFER_WITHDRAWN:
+            return []
+        return self.decide(
+            [
+                NewEvent(
+                    "ReferralTransferWithdrawn",
+                    {
+                        "from_partner": transfer["from_partner"],
+                        "offer_id": str(offer_id),
+                        "withdrawn_on": on.isoformat(),
+                    },
                 )
             ]
         )
@@ -232,7 +275,14 @@ class Sharing(ReferralState):
         self.offered_to = self.offer_id = None
 
     def apply_referral_offer_withdrawn(self, p: dict) -> None:
+        self.withdrawn_offers[str(p["offer_id"])] = p["to_partner"]
         self.offered_to = self.offer_id = None
+
+    def apply_offer_acceptance_refused(self, p: dict) -> None:
+        self.refused_acceptances.add(str(p["offer_id"]))
+
+    def apply_referral_transfer_withdrawn(self, p: dict) -> None:
+        self.status = TRANSFER_WITHDRAWN
 
     def apply_referral_transferred(self, p: dict) -> None:
         self.status = TRANSFERRED

@@ -117,6 +117,9 @@ class ReferralState(Aggregate):
         # once transferred: to whom, by which offer (an erasure here is told to them)
         self.transferred_to: str | None = None
         self.transfer_offer_id: str | None = None
+        # offers withdrawn, each to its partner: an acceptance of one arriving later is refused
+        self.withdrawn_offers: dict[str, str] = {}
+        self.refused_acceptances: set[str] = set()
         self.history_of_workers: list[str] = []
         self.outcome_reason: str | None = None
         # the dated steps in the order they were recorded: (timeline field, date)

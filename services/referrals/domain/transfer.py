@@ -88,3 +88,37 @@ def shared_record(
     if "history" in shares:
         record["history"] = [history_step(event) for event in events]
     return record
+
+
+# a code that says nothing is known: one the shared record may fill in, and never a difference
+UNKNOWN_CODES = ("not_known", "not_stated")
+
+
+def linked_record(
+    held: Mapping[str, str], coded: Mapping[str, str], record: Mapping
+) -> tuple[dict, dict, list[dict]]:
+    """Linking the shared record to someone registered here: (the identifiers it fills in that
+    the record here lacks, the codes it fills in likewise, what the two hold differently). What
+    the record here holds is never overwritten: a difference is for the worker to settle."""
+    shared = {
+        **(record.get("identifiers") or {}),
+        **(record.get("contact") or {}),
+    }
+    shared_codes = {
+        name: record.get(name)
+        for name in ("gender", "ethnicity")
+        if record.get(name) not in UNKNOWN_CODES
+    }
+    kept_codes = {name: code for name, code in coded.items() if code not in UNKNOWN_CODES}
+    filled: dict = {}
+    filled_codes: dict = {}
+    differing: list[dict] = []
+    for values, mine, into in ((shared, held, filled), (shared_codes, kept_codes, filled_codes)):
+        for name, value in values.items():
+            if value in (None, ""):
+                continue
+            if mine.get(name) in (None, ""):
+                into[name] = value
+            elif str(mine[name]).strip() != str(value).strip():
+                differing.append({"field": name, "here": str(mine[name]), "shared": str(value)})
+    return filled, filled_codes, sorted(differing, key=lambda d: d["field"])

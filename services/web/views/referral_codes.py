@@ -42,6 +42,7 @@ WORDS = {
     "discharged": "Discharged",
     "closed_without_contact": "Closed without contact",
     "transferred": "Transferred to a partner",
+    "transfer_withdrawn": "Transfer withdrawn by the partner",
     # sources
     "cmht": "Community mental health team",
     "gp": "GP",

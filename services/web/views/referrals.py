@@ -40,6 +40,7 @@ STATUSES = WAITING + (
     "discharged",
     "closed_without_contact",
     "transferred",
+    "transfer_withdrawn",
 )
 PAGE_SIZE = 25
 # the person's details a referral may register them with (the fields of POST /people)
