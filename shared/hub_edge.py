@@ -5,51 +5,61 @@ transfers exchange.
 
 The key (PEERLINK_HUB_PSEUDONYM_KEY, or the file PEERLINK_HUB_PSEUDONYM_KEY_FILE names) is the
 partner's and stays on the node: the hub never holds it, so it can neither compute a node's ids
-nor link two partners' people.
+nor link two partners' people. A node process that hands events to the hub (each node service's
+event feed, the node worker's relays) reads it with its typed settings as it starts
+(`HubEdgeSettings`), so a key missing or unusable stops it there, named, rather than at the
+hub's first read of its feed.
 """
 
 from __future__ import annotations
 
-import functools
-import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from contracts.hub import Pseudonyms, hub_envelope, partner_envelope, person_ids
 from shared.events import RecordedEvent
 from shared.relay import routing_key, wire_message
+from shared.settings import settings_group, settings_of
 from shared.topology import EVENTS_EXCHANGE, TRANSFERS_EXCHANGE, transfer_routing_key
 
 KEY_ENV = "PEERLINK_HUB_PSEUDONYM_KEY"
 KEY_FILE_ENV = f"{KEY_ENV}_FILE"
+KEY_VARIABLES = f"{KEY_ENV}, {KEY_FILE_ENV}"
 # at least this many characters of key (deploy/stack.py writes 43 of urlsafe base64)
 KEY_MIN_LENGTH = 32
 VAULT_SCHEMA = "vault"
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
-class PseudonymKeyMissing(RuntimeError):
-    """A node process that sends events to the hub without its pseudonym key must not start:
-    it would have to send the ids themselves."""
-
-
-def pseudonyms_from_environment(environ: Mapping[str, str] | None = None) -> Pseudonyms:
-    env = os.environ if environ is None else environ
-    value, path = env.get(KEY_ENV, "").strip(), env.get(KEY_FILE_ENV, "").strip()
+def pseudonyms_from(env: Mapping[str, str]) -> Pseudonyms:
+    """The partner's pseudonyms, under its key given itself or in a file. Without a usable key
+    a node process must not start: it would have to send the hub the ids themselves."""
+    value, path = (env.get(KEY_ENV) or "").strip(), (env.get(KEY_FILE_ENV) or "").strip()
     if value and path:
-        raise PseudonymKeyMissing(f"set {KEY_ENV} or {KEY_FILE_ENV}, not both")
+        raise ValueError(f"set {KEY_ENV} or {KEY_FILE_ENV}, not both")
     if path:
         try:
             value = Path(path).read_text().strip()
         except OSError as error:
-            raise PseudonymKeyMissing(f"{KEY_FILE_ENV} names {path}: {error}") from None
+            raise ValueError(f"{KEY_FILE_ENV} names {path}: {error}") from None
     if len(value) < KEY_MIN_LENGTH:
-        raise PseudonymKeyMissing(
+        raise ValueError(
             f"set {KEY_ENV} (or {KEY_FILE_ENV}) to a secret of at least {KEY_MIN_LENGTH}"
             " characters: the partner's key for the pseudonyms the hub is sent"
         )
     return Pseudonyms(value.encode())
+
+
+@dataclass(frozen=True, repr=False)
+class HubEdgeSettings:
+    """What a node process that hands events to the hub reads as it starts (shared/settings.py)."""
+
+    pseudonyms: Pseudonyms = settings_group(KEY_VARIABLES, pseudonyms_from)
+
+    def __repr__(self) -> str:  # the key is a secret: never in a log or a traceback
+        return "HubEdgeSettings()"
 
 
 class HubEdge:
@@ -61,8 +71,9 @@ class HubEdge:
         self.pseudonyms = pseudonyms
 
     @classmethod
-    def from_environment(cls, db, partner_id: str) -> HubEdge:
-        return cls(db, partner_id, pseudonyms_from_environment())
+    def from_settings(cls, db, partner_id: str) -> HubEdge:
+        """The edge under the process's HubEdgeSettings (read once, as it starts)."""
+        return cls(db, partner_id, settings_of(HubEdgeSettings).pseudonyms)
 
     def erased_among(self, events: list[RecordedEvent]) -> frozenset[str]:
         """The people the events name who are erased by now (one query a page)."""
@@ -110,9 +121,3 @@ class HubEdge:
                 )
             previous = event.position
         return messages
-
-
-@functools.cache
-def edge_of(db, partner_id: str) -> HubEdge:
-    """The process's edge over its database (its key read once)."""
-    return HubEdge.from_environment(db, partner_id)

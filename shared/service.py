@@ -16,8 +16,9 @@ from shared.config import Settings
 from shared.db import Database, Reachability, shared_database
 from shared.events import EventRegistry
 from shared.eventstore import PostgresEventStore
-from shared.hub_edge import edge_of
+from shared.hub_edge import HubEdge, HubEdgeSettings
 from shared.relay import amqp_connection
+from shared.settings import ServiceSettings
 from shared.web import (
     EventFeed,
     EventFeedQuery,
@@ -175,6 +176,9 @@ class Operations(Described):
     /health reports."""
 
     watches: tuple[Reachability, ...] = ()
+    # the partner's pseudonym key for the events its feed hands the hub, read as the service
+    # sets up: a service without a usable key does not start
+    hub_edge = ServiceSettings(HubEdgeSettings)
 
     @route(
         "GET",
@@ -201,7 +205,8 @@ class Operations(Described):
         if principal.partner_id == HUB_PARTNER:
             # the hub gets every position (so it can tell a gap), each event in its hub shape:
             # ids pseudonymised, only the fields the hub-side allow-list names
-            envelopes = edge_of(self.store.db, self.settings.partner_id).hub_envelopes(page.events)
+            edge = HubEdge(self.store.db, self.settings.partner_id, self.hub_edge.pseudonyms)
+            envelopes = edge.hub_envelopes(page.events)
         else:
             envelopes = [event.envelope() for event in page.events]
         return {

@@ -31,7 +31,7 @@ from shared.config import NODE_SERVICES, PARTNERS, Settings, broker_user, source
 from shared.consumer import Consumer, SenderCheck, StoreFeed, run_catch_up, run_queue
 from shared.events import EventRegistry
 from shared.eventstore import PostgresEventStore
-from shared.hub_edge import HubEdge
+from shared.hub_edge import HubEdge, HubEdgeSettings
 from shared.relay import Relay
 from shared.settings import settings_of
 from shared.topology import (
@@ -57,8 +57,9 @@ def _safeguarding():
 
 
 class NodeWorker(Worker):
-    # its stores' projectors are the referrals and safeguarding services' own
-    settings_classes = (WorkerSettings, ReferralSettings, SafeguardingSettings)
+    # its stores' projectors are the referrals and safeguarding services' own; its relays hand
+    # the hub each event under the partner's pseudonym key
+    settings_classes = (WorkerSettings, ReferralSettings, SafeguardingSettings, HubEdgeSettings)
 
     def __init__(self, settings: Settings):
         super().__init__("node", settings)
@@ -101,7 +102,7 @@ class NodeWorker(Worker):
         # what leaves the node: each event in its hub shape (pseudonyms under the partner's own
         # key, only the fields the hub-side allow-list names), and an offer to the partner it
         # is for alone (contracts/hub.py)
-        edge = HubEdge.from_environment(self.db, partner)
+        edge = HubEdge.from_settings(self.db, partner)
         for service in NODE_SERVICES:
             store = PostgresEventStore(self.db, service, registry, service=service)
             relay = Relay(

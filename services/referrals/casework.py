@@ -22,7 +22,7 @@ from services.referrals.api import (
     HoldBody,
     ReferralOut,
 )
-from services.referrals.domain import Referral, SessionsHeld
+from services.referrals.domain import MeasuresTaken, Referral, SessionsHeld
 from shared import policy
 from shared.web import BadRequest, json_default, route
 
@@ -187,6 +187,10 @@ class CaseworkApi(ReferralAccess):
         with self.store.db.transaction() as cur:
             return queries.sessions_held(cur, referral_id)
 
+    def _measures_taken(self, referral: Referral) -> MeasuresTaken | None:
+        with self.store.db.transaction() as cur:
+            return queries.measures_taken(cur, referral.details.get("person_id"), referral.id)
+
     @route(
         "POST",
         "/referrals/<string:referral_id>/consent",
@@ -255,6 +259,7 @@ class CaseworkApi(ReferralAccess):
                 on,
                 reason_id,
                 self._sessions_held(referral_id) if body["field"] in SessionsHeld.BOUNDED else None,
+                self._measures_taken(r) if body["field"] == "first_contact_on" else None,
             ),
             texts={reason_id: body["reason"]},
         )

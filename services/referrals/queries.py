@@ -1,6 +1,6 @@
 """The referrals service's read queries, each over an open cursor: its read models (the referral
 list, incoming offers, workers), and what it reads of the node's other schemas (sessions held,
-a person's events in every service, the vault's sealed texts)."""
+measures taken, a person's events in every service, the vault's sealed texts)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import date
 
 from contracts.referrals import SCHEMA
 from contracts.referrals.codes import ACCEPTED, ACTIVE, ALLOCATED, ON_HOLD, RECEIVED
-from services.referrals.domain import SessionsHeld
+from services.referrals.domain import MeasuresTaken, SessionsHeld
 from shared.db import rows, select_page
 from shared.workforce.roster import SCHEMA as WORKFORCE_SCHEMA
 
@@ -136,6 +136,27 @@ def sessions_held(cur, referral_id: str) -> SessionsHeld | None:
     )
     first, last = cur.fetchone()
     return SessionsHeld(first, last) if first else None
+
+
+def measures_taken(cur, person_id: str | None, referral_id: str) -> MeasuresTaken | None:
+    """The first day an outcome measure recorded for the referral was taken, read from the
+    sessions service's events for the person (a measure's number is its event's version in
+    their stream; a voided one is not counted). Its events, not a read model: they are
+    committed with the measure, and no read model of the sessions service keeps a measure's
+    referral."""
+    if not person_id:
+        return None
+    cur.execute(
+        "SELECT min((m.payload->>'taken_on')::date) FROM sessions.events m"
+        " WHERE m.stream_type = 'person_measures' AND m.stream_id = %s"
+        " AND m.event_type = 'MeasureRecorded' AND m.payload->>'referral_id' = %s"
+        " AND NOT EXISTS (SELECT 1 FROM sessions.events v"
+        " WHERE v.stream_type = 'person_measures' AND v.stream_id = m.stream_id"
+        " AND v.event_type = 'MeasureVoided' AND (v.payload->>'number')::int = m.version)",
+        (str(person_id), referral_id),
+    )
+    (first,) = cur.fetchone()
+    return MeasuresTaken(first) if first else None
 
 
 # -- offers from other partners -----------------------------------------------------------------

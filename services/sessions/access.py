@@ -3,9 +3,11 @@
 Team leads and partner admins see their whole partner. A peer worker sees the people on their
 own caseload (referrals allocated to them and not ended), the people of the groups they
 facilitate and the people at sessions they ran, and who is in a group (its members, waiting
-list and register) only for the groups they facilitate; they record sessions they run or whose
-group they facilitate, and about people only as the caseload rules allow (caseload.py), so
-their own recording never widens whom they see.
+list and register) only for the groups they facilitate, or, for one session of a group, when a
+team lead or one of its facilitators named them to run it (a cover for the day: that session's
+register, not the group's others); they record sessions they run or whose group they
+facilitate, and about people only as the caseload rules allow (caseload.py), so their own
+recording never widens whom they see.
 """
 
 from __future__ import annotations
@@ -100,6 +102,57 @@ def require_sees_members(principal: Principal, group: Group, what: str) -> None:
     )
 
 
+def covers(cur, principal: Principal, session: Session) -> bool:
+    """Whether a peer worker runs a group's session as named by a team lead, a partner admin or
+    one of the group's facilitators (caseload.is_named_to_run), read from the session's own
+    events: who set its workers, in which role."""
+    if (
+        sees_everyone(principal)
+        or not session.group_id
+        or principal.user_id not in session.worker_ids
+    ):
+        return False
+    cur.execute(
+        f"SELECT actor_id, actor_role, payload->'worker_ids' FROM {SCHEMA}.events"
+        " WHERE stream_type = %s AND stream_id = %s"
+        " AND event_type IN ('SessionBooked', 'SessionRecorded') ORDER BY version",
+        (Session.stream_type, session.id),
+    )
+    namings = cur.fetchall()
+    cur.execute(
+        f"SELECT facilitator_ids FROM {SCHEMA}.group_list WHERE group_id = %s",
+        (session.group_id,),
+    )
+    row = cur.fetchone()
+    return caseload.is_named_to_run(principal.user_id, namings, row[0] if row else ())
+
+
+def require_reads_register(cur, principal: Principal, group: Group, session: Session | None):
+    """A group's register: its facilitators and those who see the whole partner read all of it;
+    a peer worker named to run one of its sessions (`covers`) reads that session's."""
+    if sees_everyone(principal) or principal.user_id in group.facilitator_ids:
+        return
+    if session is not None and covers(cur, principal, session):
+        return
+    raise GroupMembersRefused(
+        "only the group's facilitators may read its register, and a worker a team lead or a"
+        " facilitator named to run one of its sessions that session's"
+        f" (rule {GroupMembersRefused.rule})"
+    )
+
+
+def group_people_they_cover(cur, principal: Principal, session: Session | None) -> set[str]:
+    """The members and waiting list of the group whose session the peer worker was named to
+    run (`covers`): on their caseload for that session."""
+    if session is None or not covers(cur, principal, session):
+        return set()
+    cur.execute(
+        f"SELECT person_id::text FROM {SCHEMA}.group_people WHERE group_id = %s",
+        (session.group_id,),
+    )
+    return {person for (person,) in cur.fetchall()}
+
+
 def require_facilitates(principal: Principal, group: Group) -> None:
     if sees_everyone(principal) or principal.user_id in group.facilitator_ids:
         return
@@ -147,12 +200,16 @@ def caseload_grounds(cur, principal: Principal, person_ids) -> dict[str, set[str
 def require_on_caseload(cur, principal: Principal, person_ids, session: Session | None = None):
     """Before recording what links these people to the caller (attendance, a group place, notes
     about them): each must already be on the caller's caseload. `session`, a session the caller
-    ran before this command, adds its own links (its booked person, attendance others recorded)."""
+    ran before this command, adds its own links (its booked person, attendance others recorded,
+    its group's people when they were named to run it)."""
     if principal.role in caseload.SEES_THE_PARTNER:
         return
+    covered = group_people_they_cover(cur, principal, session)
     for person, grounds in caseload_grounds(cur, principal, person_ids).items():
         if session is not None:
             grounds |= caseload.grounds_at_session(session, person, principal.user_id)
+        if person in covered:
+            grounds.add(caseload.GROUP_SESSION_THEY_COVER)
         try:
             caseload.must_be_on_caseload(principal.role, grounds)
         except caseload.PeerWorkerRecordsOnlyTheirCaseload as broken:

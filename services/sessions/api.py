@@ -423,6 +423,8 @@ class GroupListQuery(Schema):
 class RegisterQuery(Schema):
     from_ = fields.Date(data_key="from", load_default=None)
     to = fields.Date(load_default=None)
+    # one session's register: what a worker named to run that session reads
+    session_id = fields.UUID()
     # the members' names, opened from the people vault (audited): for the group's facilitators
     # and those who see the whole partner
     names = fields.Boolean(load_default=False)

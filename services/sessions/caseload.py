@@ -8,7 +8,7 @@ themselves recorded by someone allowed. Pure: the service looks the links up and
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Sequence
 
 from services.sessions.domain import Session
 from shared.aggregate import Rule
@@ -23,11 +23,14 @@ ALLOCATED_REFERRAL = "allocated_referral"  # a lead allocated the person's open 
 GROUP_THEY_FACILITATE = "group_they_facilitate"  # a member or waiting, added by someone allowed
 BOOKED_FOR_THEIR_SESSION = "booked_for_their_session"  # the person a session they run is for
 RECORDED_BY_ANOTHER = "recorded_by_another"  # attendance someone else recorded at their session
+# a member or waiting, of the group whose session a lead or a facilitator named them to run
+GROUP_SESSION_THEY_COVER = "group_session_they_cover"
 GROUNDS = (
     ALLOCATED_REFERRAL,
     GROUP_THEY_FACILITATE,
     BOOKED_FOR_THEIR_SESSION,
     RECORDED_BY_ANOTHER,
+    GROUP_SESSION_THEY_COVER,
 )
 
 
@@ -54,6 +57,25 @@ def grounds_at_session(session: Session, person_id: str, worker_id: str) -> set[
     return grounds
 
 
+def is_named_to_run(
+    worker_id: str,
+    namings: Iterable[tuple[str, str, Sequence[str]]],
+    facilitator_ids: Collection[str],
+) -> bool:
+    """Whether the worker runs a group's session by the word of someone who sees the group's
+    members: a team lead, a partner admin or one of its facilitators (a cover for the day).
+    `namings`: each event that set the session's workers, in order, as (who, their role, the
+    workers). A place the worker gave themselves, or a peer worker who does not facilitate the
+    group gave them, does not count, and neither does one since taken away."""
+    workers: Sequence[str] = ()
+    given = False
+    for by, role, named in namings:
+        if worker_id in named and worker_id not in workers:
+            given = role in SEES_THE_PARTNER or by in facilitator_ids
+        workers = named
+    return given and worker_id in workers
+
+
 def may_record_about(role: str, grounds: Collection[str]) -> bool:
     if role in SEES_THE_PARTNER:
         return True
@@ -64,6 +86,7 @@ def must_be_on_caseload(role: str, grounds: Collection[str]) -> None:
     if not may_record_about(role, grounds):
         raise PeerWorkerRecordsOnlyTheirCaseload(
             "a peer worker records attendance, group places and notes only for people already"
-            " on their caseload (a referral allocated to them, a group they facilitate, a"
-            " session booked for the person); a team lead records anyone else"
+            " on their caseload (a referral allocated to them, a group they facilitate or whose"
+            " session they were named to run, a session booked for the person); a team lead"
+            " records anyone else"
         )

@@ -19,13 +19,14 @@ from services.sessions.api import (
     RemoveFacilitatorBody,
 )
 from services.sessions.api_answers import GroupOut, GroupPage, GroupRegister
-from services.sessions.domain import Group
+from services.sessions.domain import Group, Session
 from services.sessions.routes import READERS, WRITERS, SessionsRoutes
 from shared.commands import respond
 from shared.vault import ERASED
-from shared.web import context_of, route
+from shared.web import NotFound, context_of, route
 
 MISSING = "no such group"
+NO_SESSION = "no such session of this group"
 
 
 class GroupsApi(SessionsRoutes):
@@ -193,12 +194,17 @@ class GroupsApi(SessionsRoutes):
         roles=READERS,
         query=RegisterQuery,
         response=GroupRegister,
-        summary="A group's register: each session and each person's attendance",
+        summary="A group's register: each session (or the one named) and each person's attendance",
     )
     def register(self, request, principal, group_id, query):
         group, _ = self.commands.load(Group, group_id, missing=MISSING)
-        access.require_sees_members(principal, group, "read its register")
+        session = None
+        if query.get("session_id"):
+            session, _ = self.commands.load(Session, str(query["session_id"]), missing=NO_SESSION)
+            if session.group_id != group.id:
+                raise NotFound(NO_SESSION)
         with self.store.db.transaction() as cur:
+            access.require_reads_register(cur, principal, group, session)
             sessions, marks = queries.register(cur, group_id, query)
             self.commands.audit_read(request, principal, group, None, ["register"])
             people = list(group.members) + [p for p in group.waiting if p not in group.members]

@@ -64,7 +64,11 @@ class OutcomesApi(SessionsRoutes):
         with self.store.db.transaction() as cur:
             person = self._person_path(cur, principal, person_id, for_change=True)
             dates = self._referral_dates(cur, body.get("referral_id"))
-        measure_within_the_referral(body["taken_on"], dates.get("referral_received_on"))
+        measure_within_the_referral(
+            body["taken_on"],
+            dates.get("referral_received_on"),
+            dates.get("referral_first_contact_on"),
+        )
         series, history = self._series(person)
         self.commands.run(
             request,

@@ -210,10 +210,14 @@ def groups_page(cur, query: dict) -> dict:
 
 
 def register(cur, group_id: str, query: dict) -> tuple[list[dict], list[tuple]]:
-    """A group's standing and cancelled sessions in the query's window, and each attendance
-    recorded at them: (session id, person id, status, is corrected)."""
+    """A group's standing and cancelled sessions in the query's window (or the one session it
+    names), and each attendance recorded at them: (session id, person id, status, is
+    corrected)."""
     where, params = ["s.group_id = %s", f"s.status <> '{VOIDED}'"], [group_id]
     _window(query, "s.starts_at", where, params)
+    if query.get("session_id"):
+        where.append("s.session_id = %s")
+        params.append(str(query["session_id"]))
     cur.execute(
         f"SELECT s.session_id, s.status, s.starts_at, s.duration_minutes,"
         f" s.anonymous_attendees FROM {SCHEMA}.session_list s"

@@ -56,6 +56,10 @@ RULE_WORDS: dict[str, str | Callable[[str], str]] = {
         "The session has not finished yet. Record it once it has happened, or book it instead"
     ),
     "MeasureCannotBeTakenInTheFuture": "The date the measure was taken cannot be in the future",
+    "MeasureCannotPrecedeTheFirstContact": (
+        "The measure is dated before the first contact on their referral. Check the date, or "
+        "correct the referral's first contact date if the measure was taken then"
+    ),
     "ActionCannotBeDueInThePast": "The date it is due by cannot be in the past",
     # the workforce
     "WorkerMustBeRegistered": (

@@ -356,3 +356,112 @@ def test_a_colleague_covering_a_one_to_one_records_the_person_it_was_booked_for(
     assert held["status"] == "held" and held["attendance"][0]["person_id"] == world.mine
     # the cover does not make the person theirs to bring to a drop-in
     refused(colleague.post("/sessions/held", drop_in(cover, world.mine)))
+
+
+# -- a cover for a group's session ---------------------------------------------------------------
+
+GROUP_RULE = "PeerWorkerSeesOnlyTheMembersOfGroupsTheyFacilitate"
+
+
+def closed_group(response) -> None:
+    assert response.status_code == 403, response.text
+    assert GROUP_RULE in response.json()["message"], response.text
+
+
+def group_booking(group_id, workers, start) -> dict:
+    return {
+        "kind": "group",
+        "group_id": group_id,
+        "mode": "community_venue",
+        "location": "community_venue",
+        "worker_ids": workers,
+        "planned_start_at": start.isoformat(),
+    }
+
+
+def held_with(person, start) -> dict:
+    return {
+        "actual_start_at": start.isoformat(),
+        "duration_minutes": 60,
+        "attendance": [{"person_id": person, "status": "attended"}],
+    }
+
+
+def group_with_a_member(api, world) -> tuple[str, str]:
+    """A group the worker facilitates, with a member a lead added."""
+    gid = world.group([world.worker])
+    member = register_person(api)
+    ok(world.lead.post(f"/groups/{gid}/join", {"person_id": member}))
+    return gid, member
+
+
+def test_a_cover_a_lead_named_reads_and_takes_that_sessions_register_and_no_other(api, world):
+    cover = f"pw-cover-{uuid.uuid4().hex[:6]}"
+    on_workforce(api, cover)
+    gid, member = group_with_a_member(api, world)
+    start = NOW - timedelta(hours=3)
+    covered = ok(world.lead.post("/sessions", group_booking(gid, [cover], start)), 201)
+    sid = covered["session_id"]
+    other_start = NOW - timedelta(days=7)
+    other = ok(world.lead.post("/sessions", group_booking(gid, [world.worker], other_start)), 201)
+    colleague = api(role="peer_worker", user=cover)
+
+    register = ok(colleague.get(f"/groups/{gid}/register", session_id=sid, names="true"))
+    assert [s["session_id"] for s in register["sessions"]] == [sid]
+    [row] = register["people"]
+    assert row["person_id"] == member and row["full_name"].startswith("Sam Sessions-")
+    held = ok(colleague.post(f"/sessions/{sid}/record", held_with(member, start)))
+    assert held["status"] == "held"
+    assert [(a["person_id"], a["status"]) for a in held["attendance"]] == [(member, "attended")]
+    taken = ok(colleague.get(f"/groups/{gid}/register", session_id=sid))
+    assert taken["people"][0]["attendance"][0]["status"] == "attended"
+
+    # the group's whole register, its other sessions and who is in it stay closed to them
+    closed_group(colleague.get(f"/groups/{gid}/register"))
+    closed_group(colleague.get(f"/groups/{gid}/register", session_id=other["session_id"]))
+    closed_group(colleague.get(f"/groups/{gid}"))
+    attend = {"person_id": member, "status": "did_not_attend"}
+    response = colleague.post(f"/sessions/{other['session_id']}/attendance", attend)
+    assert response.status_code == 403, response.text
+    assert ok(world.lead.get(f"/sessions/{other['session_id']}"))["attendance"] == []
+    # and a session of another group is not this group's register
+    another_group = world.group(["pw-colleague"])
+    elsewhere = ok(world.lead.post("/sessions", group_booking(another_group, [cover], start)), 201)
+    response = colleague.get(f"/groups/{gid}/register", session_id=elsewhere["session_id"])
+    assert response.status_code == 404, response.text
+
+
+def test_a_cover_a_facilitator_named_takes_the_register_of_that_session(api, world):
+    cover = f"pw-cover-{uuid.uuid4().hex[:6]}"
+    on_workforce(api, cover)
+    gid, member = group_with_a_member(api, world)
+    start = NOW - timedelta(hours=4)
+    booked = ok(world.pw.post("/sessions", group_booking(gid, [world.worker, cover], start)), 201)
+    colleague = api(role="peer_worker", user=cover)
+    ok(colleague.get(f"/groups/{gid}/register", session_id=booked["session_id"]))
+    held = ok(colleague.post(f"/sessions/{booked['session_id']}/record", held_with(member, start)))
+    assert [a["person_id"] for a in held["attendance"]] == [member]
+
+
+def test_a_peer_worker_naming_themselves_on_a_groups_session_opens_nothing(api, world):
+    """Any peer worker may record a group's session they run; their own naming does not make
+    its group's people theirs to read or record."""
+    stranger = f"pw-self-{uuid.uuid4().hex[:6]}"
+    on_workforce(api, stranger)
+    gid, member = group_with_a_member(api, world)
+    start = NOW - timedelta(hours=5)
+    own = api(role="peer_worker", user=stranger)
+    booked = ok(own.post("/sessions", group_booking(gid, [stranger], start)), 201)
+    sid = booked["session_id"]
+    closed_group(own.get(f"/groups/{gid}/register", session_id=sid, names="true"))
+    refused(own.post(f"/sessions/{sid}/record", held_with(member, start)))
+    after = ok(world.lead.get(f"/sessions/{sid}"))
+    assert after["status"] == "booked" and after["attendance"] == []
+    # nor does a peer worker who does not facilitate the group name a cover for it
+    cover = f"pw-cover-{uuid.uuid4().hex[:6]}"
+    on_workforce(api, cover)
+    later = start + timedelta(minutes=30)
+    named = ok(own.post("/sessions", group_booking(gid, [stranger, cover], later)), 201)
+    colleague = api(role="peer_worker", user=cover)
+    closed_group(colleague.get(f"/groups/{gid}/register", session_id=named["session_id"]))
+    refused(colleague.post(f"/sessions/{named['session_id']}/record", held_with(member, later)))

@@ -69,9 +69,9 @@ def register_person(api) -> str:
     return ok(api("referrals").post("/people", body), 201)["person_id"]
 
 
-def active_referral(api, person: str, worker: str, received: date, contacted: date) -> str:
+def active_referral(api, person: str, worker: str, received: date, contacted: date | None) -> str:
     """A referral received on `received`, accepted and allocated the same day, first contact on
-    `contacted`."""
+    `contacted` (none recorded when None: it stays allocated)."""
     admin = api("referrals", "partner_admin")
     assert admin.post("/workers", {"worker_id": worker}).status_code in (201, 409)
     lead = api("referrals")
@@ -79,7 +79,8 @@ def active_referral(api, person: str, worker: str, received: date, contacted: da
     rid = ok(lead.post("/referrals", body), 201)["referral_id"]
     ok(lead.post(f"/referrals/{rid}/accept", {"on": received.isoformat()}))
     ok(lead.post(f"/referrals/{rid}/allocate", {"worker_id": worker, "on": received.isoformat()}))
-    ok(lead.post(f"/referrals/{rid}/first-contact", {"on": contacted.isoformat()}))
+    if contacted is not None:
+        ok(lead.post(f"/referrals/{rid}/first-contact", {"on": contacted.isoformat()}))
     return rid
 
 
@@ -286,6 +287,74 @@ def test_a_booked_one_to_one_is_not_recorded_as_held_after_the_discharge(
     # on the day of the discharge it is within the timeline
     held["actual_start_at"] = at_ten(days_ago(20))
     assert ok(pw.post(f"/sessions/{session['session_id']}/record", held))["status"] == "held"
+
+
+def swemwbs_for(referral_id: str, day: date) -> dict:
+    return {
+        "measure": "swemwbs",
+        "timepoint": "start",
+        "taken_on": day.isoformat(),
+        "answers": dict.fromkeys(SWEMWBS_ITEMS, 3),
+        "referral_id": referral_id,
+    }
+
+
+def measures_of(api, person: str) -> list[dict]:
+    response = api().get(f"/people/{person}/measures")
+    if response.status_code == 404:  # no measure was ever recorded for them
+        return []
+    return ok(response)["measures"]
+
+
+def test_a_measure_before_the_first_contact_is_a_conflict_unless_taken_at_it(api, referral):
+    rid, person, worker = referral["referral_id"], referral["person_id"], referral["worker"]
+    pw = api(role="peer_worker", user=worker)
+    # received 60 days ago, first contact 40 days ago: a baseline 50 days ago contradicts it
+    body = refused(
+        pw.post(f"/people/{person}/measures", swemwbs_for(rid, days_ago(50))),
+        409,
+        "MeasureCannotPrecedeTheFirstContact",
+    )
+    assert days_ago(40).isoformat() in body["message"] and "first_contact_on" in body["message"]
+    assert measures_of(api, person) == []
+    # the baseline on the day of the first contact may have been taken at it
+    ok(pw.post(f"/people/{person}/measures", swemwbs_for(rid, days_ago(40))), 201)
+    assert [m["taken_on"] for m in measures_of(api, person)] == [days_ago(40).isoformat()]
+
+
+def test_a_measure_before_any_first_contact_is_recorded_is_kept(api, stack_state):
+    worker = f"pw-dates-{uuid.uuid4().hex[:6]}"
+    person = register_person(api)
+    rid = active_referral(api, person, worker, days_ago(30), None)
+    sessions_sees(stack_state, rid, "status", "allocated")
+    # the meeting it was taken at may be the first contact, recorded afterwards
+    pw = api(role="peer_worker", user=worker)
+    ok(pw.post(f"/people/{person}/measures", swemwbs_for(rid, days_ago(20))), 201)
+    assert [m["taken_on"] for m in measures_of(api, person)] == [days_ago(20).isoformat()]
+
+
+def test_first_contact_is_not_corrected_past_a_measure_taken_unless_it_was_voided(api, referral):
+    rid, person, worker = referral["referral_id"], referral["person_id"], referral["worker"]
+    pw = api(role="peer_worker", user=worker)
+    taken = ok(pw.post(f"/people/{person}/measures", swemwbs_for(rid, days_ago(35))), 201)
+    lead = api("referrals")
+    late = {"field": "first_contact_on", "value": days_ago(30).isoformat(), "reason": "typo"}
+    body = refused(
+        lead.post(f"/referrals/{rid}/correct", late), 409, "FirstContactCannotFollowAMeasureTaken"
+    )
+    assert days_ago(35).isoformat() in body["message"]
+    read = ok(lead.get(f"/referrals/{rid}"))
+    assert read["corrections"] == [] and read["first_contact_on"] == days_ago(40).isoformat()
+    # on the day the measure was taken it is within the timeline
+    on_the_day = {**late, "value": days_ago(35).isoformat()}
+    assert ok(lead.post(f"/referrals/{rid}/correct", on_the_day))["first_contact_on"] == (
+        days_ago(35).isoformat()
+    )
+    # a measure voided as recorded in error bounds nothing
+    [number] = [m["number"] for m in taken["measures"]]
+    ok(pw.post(f"/people/{person}/measures/{number}/void", {"reason": "recorded_in_error"}))
+    moved = ok(lead.post(f"/referrals/{rid}/correct", late))
+    assert moved["first_contact_on"] == days_ago(30).isoformat()
 
 
 def test_a_measure_and_a_signposting_before_the_earliest_date_are_refused(api, referral):

@@ -309,3 +309,31 @@ def test_a_measure_for_a_referral_is_taken_on_or_after_it_was_received():
     sessions.measure_within_the_referral(date(2026, 11, 2), None)
     with pytest.raises(sessions.MeasureCannotPrecedeTheReferral, match="2026-11-02"):
         sessions.measure_within_the_referral(date(2020, 1, 1), date(2026, 11, 2))
+
+
+def test_a_measure_before_the_first_contact_is_a_conflict_naming_the_first_contact():
+    contacted = date(2026, 1, 12)
+    with pytest.raises(domain.MeasureCannotPrecedeTheFirstContact) as refusal:
+        domain.measure_within_the_referral(date(2026, 1, 9), RECEIVED, contacted)
+    assert isinstance(refusal.value, domain.ReferralTimelineRunsForward)
+    assert not isinstance(refusal.value, ReferenceRefused)  # a conflict (409), not invalid input
+    assert refusal.value.rule == "MeasureCannotPrecedeTheFirstContact"
+    assert "first contact on 2026-01-12" in refusal.value.message
+    assert "taken on 2026-01-09" in refusal.value.message
+
+
+def test_a_measure_on_the_day_of_the_first_contact_may_be_the_baseline_taken_at_it():
+    contacted = date(2026, 1, 12)
+    domain.measure_within_the_referral(contacted, RECEIVED, contacted)
+    domain.measure_within_the_referral(date(2026, 2, 1), RECEIVED, contacted)
+
+
+def test_a_measure_before_any_first_contact_is_recorded_is_kept_as_a_session_is():
+    # the meeting it was taken at may be the first contact, recorded afterwards
+    domain.measure_within_the_referral(date(2026, 1, 9), RECEIVED, None)
+    record_held(actual_start_at=on(date(2026, 1, 9)), referral_first_contact_on=None)
+
+
+def test_a_measure_before_the_referral_is_refused_as_that_even_with_a_first_contact():
+    with pytest.raises(domain.MeasureCannotPrecedeTheReferral):
+        domain.measure_within_the_referral(date(2026, 1, 4), RECEIVED, date(2026, 1, 12))

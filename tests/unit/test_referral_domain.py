@@ -512,3 +512,23 @@ def test_correcting_a_date_past_the_sessions_held_is_refused():
     discharged = given("discharged")
     with pytest.raises(domain.DischargeCannotPrecedeASessionHeld):
         discharged.correct("discharged_on", "2026-03-23", "lead", DAY, REASON, held=HELD)
+
+
+MEASURED = domain.MeasuresTaken(first=date(2026, 3, 8))
+
+
+def test_correcting_the_first_contact_past_a_measure_taken_is_refused():
+    active = given("active")
+    with pytest.raises(domain.FirstContactCannotFollowAMeasureTaken, match="2026-03-08") as refusal:
+        active.correct("first_contact_on", "2026-03-09", "lead", DAY, REASON, measured=MEASURED)
+    assert isinstance(refusal.value, domain.ReferralTimelineRunsForward)
+    assert "2026-03-09" in refusal.value.message
+    # the measure bounds it before the sessions held do, and on its day it is within both
+    with pytest.raises(domain.FirstContactCannotFollowAMeasureTaken):
+        active.correct(
+            "first_contact_on", "2026-03-09", "lead", DAY, REASON, held=HELD, measured=MEASURED
+        )
+    [moved] = active.correct(
+        "first_contact_on", "2026-03-08", "lead", DAY, REASON, held=HELD, measured=MEASURED
+    )
+    assert moved.payload["value"] == "2026-03-08"

@@ -110,3 +110,49 @@ def test_the_person_a_session_they_run_was_booked_for_is_a_ground():
         caseload.BOOKED_FOR_THEIR_SESSION
     }
     assert caseload.grounds_at_session(session, OTHER_PERSON, WORKER) == set()
+
+
+# -- a cover for a group's session -------------------------------------------------------------
+
+FACILITATORS = ("pw-facilitator",)
+
+
+@pytest.mark.parametrize(
+    ("by", "role"),
+    [
+        ("lead-morgan", "team_lead"),
+        ("admin-ola", "partner_admin"),
+        ("pw-facilitator", "peer_worker"),
+    ],
+)
+def test_a_worker_a_lead_or_a_facilitator_named_runs_the_groups_session(by, role):
+    namings = [(by, role, ["pw-facilitator", WORKER])]
+    assert caseload.is_named_to_run(WORKER, namings, FACILITATORS)
+    # and recording it held, keeping its workers, keeps them on it
+    namings.append((WORKER, "peer_worker", ["pw-facilitator", WORKER]))
+    assert caseload.is_named_to_run(WORKER, namings, FACILITATORS)
+
+
+@pytest.mark.parametrize("by", [WORKER, "pw-other"])
+def test_a_place_a_peer_worker_who_does_not_facilitate_gave_runs_nothing(by):
+    assert not caseload.is_named_to_run(WORKER, [(by, "peer_worker", [by, WORKER])], FACILITATORS)
+    # a facilitator recording the session later with the same workers did not name them
+    namings = [
+        (by, "peer_worker", [by, WORKER]),
+        ("pw-facilitator", "peer_worker", [by, WORKER]),
+    ]
+    assert not caseload.is_named_to_run(WORKER, namings, FACILITATORS)
+
+
+def test_a_place_taken_away_runs_nothing_and_one_given_again_counts_by_who_gave_it():
+    named = ("lead-morgan", "team_lead", [WORKER])
+    dropped = ("lead-morgan", "team_lead", ["pw-facilitator"])
+    assert not caseload.is_named_to_run(WORKER, [named, dropped], FACILITATORS)
+    again_by_themselves = ("pw-other", "peer_worker", ["pw-other", WORKER])
+    assert not caseload.is_named_to_run(WORKER, [named, dropped, again_by_themselves], FACILITATORS)
+    assert caseload.is_named_to_run(WORKER, [named, dropped, named], FACILITATORS)
+    assert not caseload.is_named_to_run(WORKER, [], FACILITATORS)
+
+
+def test_the_people_of_a_group_whose_session_they_cover_are_on_their_caseload():
+    caseload.must_be_on_caseload("peer_worker", {caseload.GROUP_SESSION_THEY_COVER})

@@ -2,16 +2,20 @@
 it with a message naming the variable, and a setting left unset takes its default."""
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
+from services.referrals.service import ReferralsService
 from services.referrals.settings import ReferralSettings
 from services.reporting.settings import ReportingSettings
 from services.safeguarding.domain.deadlines import Timescales
+from services.safeguarding.service import SafeguardingService
 from services.safeguarding.settings import SafeguardingSettings
+from services.sessions.service import SessionsService
 from services.sessions.settings import SessionSettings
 from services.web.settings import HERE, WebSettings
 from shared.key_rotation import KeyRotationSettings
@@ -190,6 +194,9 @@ def test_a_worker_names_every_setting_at_fault_before_it_starts_anything(environ
     environment.setenv("PEERLINK_HTTP_ADDRESS", "8090")
     environment.setenv("PEERLINK_SAFEGUARDING_TICK_SECONDS", "0")
     environment.setenv("PEERLINK_CASELOAD_CAP", "many")
+    # its relays' pseudonym key too, read before it starts rather than when it hands an event on
+    for variable in PSEUDONYM_VARIABLES:
+        environment.delenv(variable, raising=False)
     with pytest.raises(SettingError) as refused:
         run(Unstarted())
     assert started == []
@@ -197,6 +204,7 @@ def test_a_worker_names_every_setting_at_fault_before_it_starts_anything(environ
         "PEERLINK_HTTP_ADDRESS='8090'",
         "PEERLINK_CASELOAD_CAP='many'",
         "PEERLINK_SAFEGUARDING_TICK_SECONDS='0'",
+        "PEERLINK_HUB_PSEUDONYM_KEY, PEERLINK_HUB_PSEUDONYM_KEY_FILE: set",
     ):
         assert named in str(refused.value)
 
@@ -299,3 +307,82 @@ def test_the_reports_disclosure_policy_is_the_one_the_settings_give(environment)
     settings_of.cache_clear()
     with pytest.raises(SettingError, match="PEERLINK_SUPPRESS_UP_TO='few'"):
         Disclosure().setup()
+
+
+# -- the partner's pseudonym key, for what a node hands the hub ---------------------------------
+
+PSEUDONYM_KEY = "the partner's own key, 32 characters or more"
+PSEUDONYM_VARIABLES = ("PEERLINK_HUB_PSEUDONYM_KEY", "PEERLINK_HUB_PSEUDONYM_KEY_FILE")
+
+
+def test_the_pseudonym_key_is_read_given_itself_or_in_a_file(tmp_path):
+    from shared.hub_edge import HubEdgeSettings
+
+    given = load(HubEdgeSettings, {"PEERLINK_HUB_PSEUDONYM_KEY": f" {PSEUDONYM_KEY}\n"})
+    (tmp_path / "key").write_text(PSEUDONYM_KEY + "\n")
+    from_file = load(HubEdgeSettings, {"PEERLINK_HUB_PSEUDONYM_KEY_FILE": str(tmp_path / "key")})
+    person = str(uuid.uuid4())
+    assert given.pseudonyms.person(person) == from_file.pseudonyms.person(person)
+    other = load(HubEdgeSettings, {"PEERLINK_HUB_PSEUDONYM_KEY": PSEUDONYM_KEY + "!"})
+    assert other.pseudonyms.person(person) != given.pseudonyms.person(person)
+    assert PSEUDONYM_KEY not in repr(given)
+
+
+@pytest.mark.parametrize(
+    ("env", "fault"),
+    [
+        ({}, "set PEERLINK_HUB_PSEUDONYM_KEY (or PEERLINK_HUB_PSEUDONYM_KEY_FILE) to a secret"),
+        ({"PEERLINK_HUB_PSEUDONYM_KEY": "  "}, "a secret of at least 32 characters"),
+        ({"PEERLINK_HUB_PSEUDONYM_KEY": "short"}, "a secret of at least 32 characters"),
+        (
+            {
+                "PEERLINK_HUB_PSEUDONYM_KEY": PSEUDONYM_KEY,
+                "PEERLINK_HUB_PSEUDONYM_KEY_FILE": "/run/key",
+            },
+            "not both",
+        ),
+        (
+            {"PEERLINK_HUB_PSEUDONYM_KEY_FILE": "/nowhere/key"},
+            "PEERLINK_HUB_PSEUDONYM_KEY_FILE names /nowhere/key",
+        ),
+    ],
+)
+def test_a_pseudonym_key_missing_or_unusable_is_refused_naming_the_setting(env, fault):
+    from shared.hub_edge import HubEdgeSettings
+
+    with pytest.raises(SettingError) as refused:
+        load(HubEdgeSettings, env)
+    assert str(refused.value).startswith(
+        "HubEdgeSettings: PEERLINK_HUB_PSEUDONYM_KEY, PEERLINK_HUB_PSEUDONYM_KEY_FILE: "
+    )
+    assert fault in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "service", [ReferralsService, SessionsService, SafeguardingService], ids=lambda s: s.name
+)
+def test_a_node_service_reads_its_pseudonym_key_as_it_sets_up(environment, service):
+    """Before the hub first reads its event feed: a service without the key does not start."""
+    from nameko.containers import ServiceContainer
+
+    from shared.hub_edge import HubEdgeSettings
+    from shared.settings import ServiceSettings
+
+    container = ServiceContainer(service, {"AMQP_URI": "memory://"})
+    [provider] = [
+        d
+        for d in container.dependencies
+        if isinstance(d, ServiceSettings) and d.cls is HubEdgeSettings
+    ]
+    for variable in PSEUDONYM_VARIABLES:
+        environment.delenv(variable, raising=False)
+    with pytest.raises(SettingError, match="PEERLINK_HUB_PSEUDONYM_KEY"):
+        provider.setup()
+    environment.setenv("PEERLINK_HUB_PSEUDONYM_KEY", PSEUDONYM_KEY)
+    settings_of.cache_clear()
+    provider.setup()
+    person = str(uuid.uuid4())
+    expected = load(HubEdgeSettings, {"PEERLINK_HUB_PSEUDONYM_KEY": PSEUDONYM_KEY})
+    assert provider.get_dependency(None).pseudonyms.person(person) == (
+        expected.pseudonyms.person(person)
+    )

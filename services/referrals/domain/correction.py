@@ -19,6 +19,7 @@ from contracts.referrals.codes import (
 from services.referrals.domain.inputs import InputRule
 from services.referrals.domain.steps import (
     STEP_NAMES,
+    MeasuresTaken,
     ReferralState,
     SessionsHeld,
     runs_forward,
@@ -62,10 +63,11 @@ class Corrections(ReferralState):
         on: date,
         reason_text_id: str,
         held: SessionsHeld | None = None,
+        measured: MeasuresTaken | None = None,
     ) -> list[NewEvent]:
         """Puts right a date or coded field recorded wrongly: who, when, why (sealed text),
         the old value and the new; the timeline must still run forward afterwards, around
-        the referral's sessions `held` too."""
+        the referral's sessions `held` and outcome measures `measured` too."""
         self._must_exist()
         if field_name not in CORRECTABLE_FIELDS:
             raise CorrectionMustNameACorrectableField(
@@ -73,8 +75,9 @@ class Corrections(ReferralState):
             )
         if field_name in CORRECTABLE_DATES:
             previous, value = self._correct_date(field_name, value)
-            if held is not None:
-                held.bound(field_name, date.fromisoformat(value))
+            for records in (held, measured):
+                if records is not None:
+                    records.bound(field_name, date.fromisoformat(value))
         else:
             previous, value = self._correct_code(field_name, value)
         if previous == value:

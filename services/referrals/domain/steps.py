@@ -51,6 +51,10 @@ class FirstContactCannotFollowASessionHeld(ReferralTimelineRunsForward):
     pass
 
 
+class FirstContactCannotFollowAMeasureTaken(ReferralTimelineRunsForward):
+    pass
+
+
 @dataclass(frozen=True)
 class SessionsHeld:
     """The first and last day of the referral's one-to-one or carer sessions held (as the
@@ -71,6 +75,23 @@ class SessionsHeld:
             raise FirstContactCannotFollowASessionHeld(
                 f"first contact on {on.isoformat()} would come after a session held on "
                 f"{self.first.isoformat()}, which was contact already"
+            )
+
+
+@dataclass(frozen=True)
+class MeasuresTaken:
+    """The first day an outcome measure recorded for the referral was taken (as the sessions
+    service records them, voided ones left out): first contact <= measures, since a baseline is
+    taken at first contact or after."""
+
+    first: date
+
+    def bound(self, field_name: str, on: date) -> None:
+        if field_name == "first_contact_on" and on > self.first:
+            raise FirstContactCannotFollowAMeasureTaken(
+                f"first contact on {on.isoformat()} would come after a measure taken on "
+                f"{self.first.isoformat()} for this referral, at a contact already; void that "
+                "measure if it was recorded in error"
             )
 
 

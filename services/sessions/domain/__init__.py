@@ -19,6 +19,7 @@ from services.sessions.domain.group import (
 from services.sessions.domain.person_measures import (
     FollowUpMeasureCannotPrecedeTheStart,
     MeasureCannotBeTakenInTheFuture,
+    MeasureCannotPrecedeTheFirstContact,
     MeasureCannotPrecedeTheReferral,
     MeasureMustExist,
     PersonMeasures,
@@ -172,6 +173,7 @@ __all__ = [
     "OutcomeCannotPrecedeTheSignposting",
     "Signposting",
     "MeasureCannotPrecedeTheReferral",
+    "MeasureCannotPrecedeTheFirstContact",
     "measure_within_the_referral",
     "MeasureCannotBeTakenInTheFuture",
     "StartAndDischargeMeasuresAreTakenOnce",

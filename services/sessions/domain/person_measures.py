@@ -22,12 +22,28 @@ class MeasureCannotPrecedeTheReferral(ReferralTimelineRunsForward):
     pass
 
 
-def measure_within_the_referral(taken_on: date, received_on: date | None) -> None:
-    """A measure recorded for a referral is taken on or after the day it was received."""
+class MeasureCannotPrecedeTheFirstContact(ReferralTimelineRunsForward):
+    pass
+
+
+def measure_within_the_referral(
+    taken_on: date, received_on: date | None, first_contact_on: date | None = None
+) -> None:
+    """A measure recorded for a referral is taken on or after the day it was received and the
+    day of its first contact: a baseline is taken at first contact or after, and one taken on
+    that day may have been taken at the first contact itself. Before any first contact is
+    recorded a measure is kept, as a session is: the meeting it was taken at may be the first
+    contact, recorded afterwards."""
     if received_on is not None and taken_on < received_on:
         raise MeasureCannotPrecedeTheReferral(
             f"taken_on: a measure taken on {taken_on.isoformat()} would come before the referral"
             f" was received on {received_on.isoformat()}"
+        )
+    if first_contact_on is not None and taken_on < first_contact_on:
+        raise MeasureCannotPrecedeTheFirstContact(
+            f"taken_on: a measure taken on {taken_on.isoformat()} would come before the"
+            f" referral's first contact on {first_contact_on.isoformat()}; if it was taken at the"
+            " first contact, correct the referral's first_contact_on"
         )
 
 
