@@ -75,6 +75,10 @@ def start_service(state: dict, dsn: str, smtp_port: int, args, log: Path):
         "PEERLINK_OIDC_AUDIENCE": "urn:peerlink:node:leeds-mind",
         "PEERLINK_HUB_ISSUER": state["endpoints"]["identity"]["alliance"],
         "PEERLINK_MASTER_KEY_DIR": state["master_key_dirs"]["leeds-mind"],
+        # the partner's key for the pseudonyms its node sends the hub, as the stack made it
+        "PEERLINK_HUB_PSEUDONYM_KEY_FILE": str(
+            ROOT / "run" / state["stack"] / "secrets" / "hub-pseudonyms.leeds-mind.key"
+        ),
         "PEERLINK_SMTP_PORT": str(smtp_port),
         "PEERLINK_SAFEGUARDING_TIMESCALES": json.dumps(timescales),
     }

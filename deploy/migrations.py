@@ -91,6 +91,12 @@ def _sessions_first_contact() -> str:
     return FIRST_CONTACT_DDL + FIRST_CONTACT_BACKFILL
 
 
+def _sessions_measure_referrals() -> str:
+    from services.sessions.tables import MEASURE_REFERRALS_BACKFILL
+
+    return MEASURE_REFERRALS_BACKFILL
+
+
 def _sessions_group_starts(app: str) -> str:
     from services.sessions.tables import GROUP_STARTS_DDL, GROUP_STARTS_TABLE, SCHEMA
 
@@ -261,6 +267,7 @@ def node_migrations(app: str) -> list[tuple[str, str]]:
         ("0016_vault_master_key_versions_and_keeper", _vault_key_versions(app)),
         ("0017_web_form_keys", _web_form_keys(app)),
         ("0018_web_staff_names", _web_staff_names(app)),
+        ("0019_sessions_measure_referrals", _sessions_measure_referrals()),
     ]
 
 

@@ -139,20 +139,15 @@ def sessions_held(cur, referral_id: str) -> SessionsHeld | None:
 
 
 def measures_taken(cur, person_id: str | None, referral_id: str) -> MeasuresTaken | None:
-    """The first day an outcome measure recorded for the referral was taken, read from the
-    sessions service's events for the person (a measure's number is its event's version in
-    their stream; a voided one is not counted). Its events, not a read model: they are
-    committed with the measure, and no read model of the sessions service keeps a measure's
-    referral."""
+    """The first day an outcome measure recorded for the referral was taken (a voided one is
+    not counted), from the person's timeline in the sessions service's read model, which keeps
+    each measure's referral and day."""
     if not person_id:
         return None
     cur.execute(
-        "SELECT min((m.payload->>'taken_on')::date) FROM sessions.events m"
-        " WHERE m.stream_type = 'person_measures' AND m.stream_id = %s"
-        " AND m.event_type = 'MeasureRecorded' AND m.payload->>'referral_id' = %s"
-        " AND NOT EXISTS (SELECT 1 FROM sessions.events v"
-        " WHERE v.stream_type = 'person_measures' AND v.stream_id = m.stream_id"
-        " AND v.event_type = 'MeasureVoided' AND (v.payload->>'number')::int = m.version)",
+        "SELECT min((detail->>'taken_on')::date) FROM sessions.timeline"
+        " WHERE person_id = %s AND stream_type = 'person_measures'"
+        " AND event_type = 'MeasureRecorded' AND detail->>'referral_id' = %s AND NOT is_voided",
         (str(person_id), referral_id),
     )
     (first,) = cur.fetchone()

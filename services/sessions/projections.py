@@ -443,6 +443,8 @@ class SessionsReadModel:
             "timepoint": p["timepoint"],
             "raw_score": p["raw_score"],
             "metric_score": p["metric_score"],
+            "referral_id": p.get("referral_id"),
+            "taken_on": p["taken_on"],
         }
         self._timeline(cur, event, p["person_id"], _day(p["taken_on"]), detail)
 

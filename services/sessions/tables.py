@@ -178,6 +178,17 @@ ALTER TABLE {SCHEMA}.timeline ADD COLUMN IF NOT EXISTS is_voided boolean NOT NUL
 # check at the same moment. Sessions recorded twice before the claims existed keep standing
 # (the first of each pair claims the start); they are voided as duplicates by a worker.
 GROUP_STARTS_TABLE = "group_session_starts"
+# a measure's referral and day on its timeline row, so a referral's first measure is read from
+# the read model (the referrals service bounds a correction of first contact by it); rows made
+# before take them from this service's own events
+MEASURE_REFERRALS_BACKFILL = f"""
+UPDATE {SCHEMA}.timeline t SET detail = t.detail || jsonb_build_object(
+    'referral_id', e.payload->'referral_id', 'taken_on', e.payload->'taken_on')
+FROM {SCHEMA}.events e
+WHERE e.position = t.position AND t.stream_type = 'person_measures'
+  AND t.event_type = 'MeasureRecorded' AND NOT (t.detail ? 'taken_on');
+"""
+
 GROUP_STARTS_DDL = f"""
 CREATE TABLE IF NOT EXISTS {SCHEMA}.group_session_starts (
     group_id    text NOT NULL,

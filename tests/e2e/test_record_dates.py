@@ -357,6 +357,40 @@ def test_first_contact_is_not_corrected_past_a_measure_taken_unless_it_was_voide
     assert moved["first_contact_on"] == days_ago(30).isoformat()
 
 
+def test_measures_recorded_before_their_referral_was_kept_on_the_timeline_are_backfilled(
+    api, stack_state, referral
+):
+    from services.sessions.tables import MEASURE_REFERRALS_BACKFILL
+
+    rid, person, worker = referral["referral_id"], referral["person_id"], referral["worker"]
+    pw = api(role="peer_worker", user=worker)
+    ok(pw.post(f"/people/{person}/measures", swemwbs_for(rid, days_ago(35))), 201)
+    lead = api("referrals")
+    late = {"field": "first_contact_on", "value": days_ago(30).isoformat(), "reason": "typo"}
+    conn = psycopg2.connect(stack_state["owner_dsn"]["peerlink_leeds_mind"])
+    try:
+        with conn, conn.cursor() as cur:  # as a row projected before the timeline kept them
+            cur.execute(
+                "UPDATE sessions.timeline SET detail = detail - 'referral_id' - 'taken_on'"
+                " WHERE person_id = %s AND stream_type = 'person_measures'",
+                (person,),
+            )
+        # without them the measure bounds nothing: the correction would be let through
+        with conn, conn.cursor() as cur:
+            cur.execute(MEASURE_REFERRALS_BACKFILL)
+            cur.execute(
+                "SELECT detail->>'referral_id', detail->>'taken_on' FROM sessions.timeline"
+                " WHERE person_id = %s AND event_type = 'MeasureRecorded'",
+                (person,),
+            )
+            assert cur.fetchall() == [(rid, days_ago(35).isoformat())]
+    finally:
+        conn.close()
+    refused(
+        lead.post(f"/referrals/{rid}/correct", late), 409, "FirstContactCannotFollowAMeasureTaken"
+    )
+
+
 def test_a_measure_and_a_signposting_before_the_earliest_date_are_refused(api, referral):
     person, worker = referral["person_id"], referral["worker"]
     pw = api(role="peer_worker", user=worker)

@@ -87,6 +87,10 @@ class ServiceProcess:
             "PEERLINK_OIDC_AUDIENCE": node_audience("leeds-mind"),
             "PEERLINK_HUB_ISSUER": stack_state["endpoints"]["identity"]["alliance"],
             "PEERLINK_MASTER_KEY_DIR": stack_state["master_key_dirs"]["leeds-mind"],
+            # the partner's key for the pseudonyms its node sends the hub, as the stack made it
+            "PEERLINK_HUB_PSEUDONYM_KEY_FILE": str(
+                ROOT / "run" / stack_state["stack"] / "secrets" / "hub-pseudonyms.leeds-mind.key"
+            ),
             "PEERLINK_SMTP_PORT": str(smtp_port),
             "PEERLINK_SAFEGUARDING_TIMESCALES": json.dumps(TIMESCALES),
             "PEERLINK_SAFEGUARDING_TICK_SECONDS": "0.2",

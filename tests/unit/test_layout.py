@@ -74,12 +74,11 @@ CROSS_SCHEMA_READS = {
     # session held for a referral, at discharge (sessions_held): the sessions a person attended
     # are kept only in the sessions service's read model, read in the same transaction as the
     # referral list they are compared with; the first measure taken for a referral, when its
-    # first contact is corrected (measures_taken): no read model keeps a measure's referral,
-    # and its events are committed with the measure
+    # first contact is corrected (measures_taken), from the person's timeline
     "services/referrals/queries.py": {
         "sessions.attendance",
-        "sessions.events",
         "sessions.session_list",
+        "sessions.timeline",
     },
     # the repeated did-not-attend signal: a person's latest attendance at held sessions and
     # whether they have an open crisis plan, as the sessions service's projector committed them
