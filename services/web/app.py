@@ -256,8 +256,8 @@ class Page:
 
     def refused(self, refusal: Refused, names: dict[str, str] | None = None) -> dict[str, str]:
         """A service's refusal as this page's errors: each field it names (renamed to the form's
-        field id where `names` says so), or the message alone when it names none; a rule people
-        meet often in plain words (refusal_words), the rest in the service's."""
+        field id where `names` says so), or the message alone when it names none; its rule in
+        plain words (refusal_words), a refusal without a rule in the service's words."""
         names = names or {}
         errors = {}
         for api_field, message in refusal.field_errors().items():
@@ -267,7 +267,7 @@ class Page:
                 form_field = next(
                     (names[k] for k in names if api_field.startswith(k + ".")), api_field
                 )
-            plain = refusal_words(refusal.rule, message)
+            plain = refusal_words(refusal.rule, message, refusal.status)
             errors.setdefault(form_field.replace(".", "-"), plain or _sentence(message, api_field))
         if not errors:
             errors["_summary"] = conflict_words(refusal)
@@ -277,7 +277,7 @@ class Page:
 
 def conflict_words(refusal: Refused) -> str:
     """What a refusal without fields tells the person, and what to do."""
-    plain = refusal_words(refusal.rule, refusal.message)
+    plain = refusal_words(refusal.rule, refusal.message, refusal.status)
     if plain is not None:
         return plain
     if refusal.status == 409 and refusal.code == "conflict":
