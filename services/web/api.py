@@ -4,6 +4,7 @@ every access rule, validation and audit stays in those services. Their refusals 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -11,6 +12,8 @@ import requests
 
 SERVICES = ("referrals", "sessions", "safeguarding")
 TIMEOUT_SECONDS = 10
+# a refusal of the person themselves (403) names its rule in its message: "... (rule Name)"
+_RULE_IN_MESSAGE = re.compile(r"\(rule ([A-Z][A-Za-z0-9]+)\)")
 
 
 class Unavailable(Exception):
@@ -97,12 +100,15 @@ class NodeApi:
         except ValueError:
             body = {}
         if answer.status_code >= 400:
+            message = str(body.get("message", answer.reason))
+            # only there: a field's own message may name a rule that is not the whole answer's
+            named = _RULE_IN_MESSAGE.search(message) if answer.status_code == 403 else None
             raise Refused(
                 status=answer.status_code,
                 code=str(body.get("error", "refused")),
-                message=str(body.get("message", answer.reason)),
+                message=message,
                 fields=body.get("fields") or {},
-                rule=body.get("rule"),
+                rule=body.get("rule") or (named.group(1) if named else None),
             )
         return body, answer.headers.get("ETag")
 

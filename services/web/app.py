@@ -1,6 +1,6 @@
 """What every signed-in page shares: the person's session, their calls to the node's services,
-the form key (CSRF) on every post, the one-time key of a form that makes a record, staff by
-name, the menu for their role, and refusals shown as pages.
+the form key (CSRF) on every post, the one-time key of a form that makes or changes a record,
+staff by name, the menu for their role, and refusals shown as pages.
 
 A page is a method of the web service decorated with `signed_in(...)`; it is given a `Page`:
 
@@ -151,10 +151,12 @@ class Page:
         return self._form_key
 
     def once(self, make: Callable[[], Response]) -> Response:
-        """Runs `make` (which sends the form's record and answers with where it leads) once for
-        the form's key. The same form sent again goes where the first one led; while the first
-        is still being made it is waited for. A form answered with itself again (its errors) or
-        refused by a service made nothing, so its key may be sent again."""
+        """Runs `make` (which sends the form's record or change and answers with where it leads)
+        once for the form's key. The same form sent again goes where the first one led, with
+        the same notice, and changes nothing more: never a second record, nor a refusal because
+        the first moved the record's version on. While the first is still being saved it is
+        waited for. A form answered with itself again (its errors) or refused by a service
+        saved nothing, so its key may be sent again."""
         key = self.request.form.get("form_key", "")
         if not is_form_key(key):
             raise PageRefused(
@@ -171,8 +173,8 @@ class Page:
                 409,
                 "This form was sent already",
                 "The same form was sent twice, and the first is still being saved or did not "
-                "finish. Look for the record before entering it again: if it is not there, open "
-                "the form afresh and enter it once more.",
+                "finish. Look at the record before entering it again: if what you sent is not "
+                "there, open the form afresh and enter it once more.",
             )
         try:
             response = make()
@@ -254,8 +256,8 @@ class Page:
 
     def refused(self, refusal: Refused, names: dict[str, str] | None = None) -> dict[str, str]:
         """A service's refusal as this page's errors: each field it names (renamed to the form's
-        field id where `names` says so), or the message alone when it names none; a rule people
-        meet often in plain words (refusal_words), the rest in the service's."""
+        field id where `names` says so), or the message alone when it names none; its rule in
+        plain words (refusal_words), a refusal without a rule in the service's words."""
         names = names or {}
         errors = {}
         for api_field, message in refusal.field_errors().items():
@@ -265,7 +267,7 @@ class Page:
                 form_field = next(
                     (names[k] for k in names if api_field.startswith(k + ".")), api_field
                 )
-            plain = refusal_words(refusal.rule, message)
+            plain = refusal_words(refusal.rule, message, refusal.status)
             errors.setdefault(form_field.replace(".", "-"), plain or _sentence(message, api_field))
         if not errors:
             errors["_summary"] = conflict_words(refusal)
@@ -275,7 +277,7 @@ class Page:
 
 def conflict_words(refusal: Refused) -> str:
     """What a refusal without fields tells the person, and what to do."""
-    plain = refusal_words(refusal.rule, refusal.message)
+    plain = refusal_words(refusal.rule, refusal.message, refusal.status)
     if plain is not None:
         return plain
     if refusal.status == 409 and refusal.code == "conflict":
@@ -348,6 +350,9 @@ def words(code) -> str:
 pages.TEMPLATES.filters.update(
     uk_date=uk_date, uk_datetime=uk_datetime, uk_time=uk_time, words=words
 )
+# a form that changes a record takes a key of its own each time it is shown (macros.change_key):
+# the page's own key (Page.form_key) is the posted one when a page is shown again after a post
+pages.TEMPLATES.globals.update(new_form_key=new_form_key)
 
 
 def signed_in(*roles: str):
@@ -475,13 +480,21 @@ def signed_in(*roles: str):
 
 
 def made_once(fn):
-    """A signed-in page whose post makes a record: made once per form key (Page.once)."""
+    """A signed-in page whose post makes or changes a record: done once per form key
+    (Page.once)."""
 
     @functools.wraps(fn)
     def wrapper(self, page: Page, **kwargs):
         return page.once(lambda: fn(self, page, **kwargs))
 
+    # functools.wraps carries it up through the decorators above, so the routes that save once
+    # can be told from the outside (tests/unit/test_web_pages.py)
+    wrapper.peerlink_once = True
     return wrapper
+
+
+# a form that changes a record is sent once per key as one that makes a record is
+changed_once = made_once
 
 
 def _is_own(referrer: str | None, request) -> bool:

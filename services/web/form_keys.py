@@ -1,6 +1,8 @@
-"""One-time form keys: every form that makes a record carries a key of its own, and the record
-is made once per key. The same form sent again (a double click, a second tab, the back button
-and send again) is answered with where the first one led, never a second record.
+"""One-time form keys: every form that makes or changes a record carries a key of its own, and
+is saved once per key. The same form sent again (a double click, a second tab, the back button
+and send again) is answered with where the first one led, never a second record, nor a second
+change (which the services would refuse as changed meanwhile, the first having moved the
+record's version on).
 
 The node's services choose the id of what they make and remember no request, so the web app
 keeps the keys (schema `web`): a post claims its key by inserting it, so of two posts at once

@@ -1,10 +1,12 @@
-"""What a signed-in page does with a form that makes a record (once per form key, a second post
-sent where the first led), with staff (by name where one is known) and with a service's refusal
-(a rule a peer worker meets often in plain words, at its field)."""
+"""What a signed-in page does with a form that makes or changes a record (once per form key, a
+second post sent where the first led), with staff (by name where one is known) and with a
+service's refusal (a rule in plain words, at its field)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from werkzeug.test import EnvironBuilder
@@ -12,7 +14,7 @@ from werkzeug.test import EnvironBuilder
 from services.web import pages
 from services.web.api import Refused, Unavailable
 from services.web.app import Page, PageRefused
-from services.web.form_keys import Claim, new_form_key
+from services.web.form_keys import Claim, is_form_key, new_form_key
 from services.web.sessions import Session
 
 pytestmark = pytest.mark.unit
@@ -167,6 +169,74 @@ def test_a_form_shown_again_keeps_its_key_and_a_new_form_gets_a_new_one():
     assert a_page({"form_key": key}).form_key == key
     fresh = a_page({})
     assert fresh.form_key != key and fresh.form_key == fresh.form_key
+
+
+class Changer:
+    """A form's post that changes a record at the version the form was shown at: refused as a
+    change made meanwhile (409 conflict) when the record has moved on, as the services refuse
+    If-Match."""
+
+    def __init__(self, page: Page, record: dict):
+        self.page = page
+        self.record = record
+
+    def __call__(self):
+        seen = int(self.page.form["version"])
+        if seen != self.record["version"]:
+            raise Refused(409, "conflict", f"expected version {seen}, the record is at a later one")
+        self.record["version"] += 1
+        return pages.see_other("/referrals/r1?done=referral-updated", "issuer")
+
+
+def test_a_change_sent_twice_is_answered_as_the_first_and_a_form_opened_before_it_is_refused():
+    records, key, record = FakeRecords(), new_form_key(), {"version": 3}
+    answers = []
+    for _ in range(2):  # a double click, or the back button and send again
+        page = a_page({"form_key": key, "version": "3"}, records=records)
+        answers.append(page.once(Changer(page, record)))
+    assert record["version"] == 4
+    assert [(a.status_code, a.location) for a in answers] == [
+        (303, "/referrals/r1?done=referral-updated")
+    ] * 2
+    # another tab, opened before the change: a key of its own and the version it was shown at
+    stale = a_page({"form_key": new_form_key(), "version": "3"}, records=records)
+    with pytest.raises(Refused) as refused:
+        stale.once(Changer(stale, record))
+    assert refused.value.code == "conflict" and record["version"] == 4
+
+
+def test_every_form_that_makes_or_changes_a_record_is_sent_once_per_key():
+    from services.web.service import WebService
+
+    # posts that change no record: searches, and signing out
+    changes_nothing = {"/admin/find", "/auth/logout", "/people/find", "/referrals/new/find"}
+    posts = {
+        route.path: getattr(handler, "peerlink_once", False)
+        for name in dir(WebService)
+        if (route := getattr(handler := getattr(WebService, name), "peerlink_route", None))
+        and route.method == "POST"
+    }
+    assert set(posts) >= changes_nothing
+    assert {path for path, once in posts.items() if not once} == changes_nothing
+
+
+def test_every_form_posted_carries_a_one_time_key_and_each_change_form_a_new_one():
+    templates = Path(pages.__file__).parent / "templates"
+    # the forms that change no record: a search, and signing out
+    keyless = {"people/_search.html", "base.html"}
+    missing = []
+    for path in sorted(templates.rglob("*.html")):
+        text = path.read_text()
+        for opened in re.finditer(r'<form[^>]*method="post"', text):
+            start = text[opened.start() : opened.start() + 400]
+            if "change_key()" not in start and "form_key(page)" not in start:
+                missing.append(str(path.relative_to(templates)))
+    assert sorted(set(missing)) == sorted(keyless)
+    macro = '{% from "macros.html" import change_key %}{{ change_key() }}{{ change_key() }}'
+    page = a_page({"form_key": new_form_key()})
+    keys = re.findall(r'value="([^"]+)"', pages.TEMPLATES.from_string(macro).render(page=page))
+    assert len(set(keys)) == 2 and all(is_form_key(k) for k in keys)
+    assert page.form_key not in keys  # never the key the page was posted with
 
 
 def test_staff_are_named_by_the_workforce_then_their_sign_in_then_their_id():

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from services.web import pages
 from services.web.api import Refused, segment
-from services.web.app import Page, signed_in, today
+from services.web.app import Page, changed_once, signed_in, today
 from services.web.forms import Form, date_parts, posted_date_parts
 from services.web.views import people_found
 from services.web.views.referral_codes import REASONS
@@ -140,6 +140,7 @@ class AdminPages:
         " stays",
     )
     @signed_in(ADMIN)
+    @changed_once
     def admin_erased(self, page: Page, person_id: str):
         path = f"/people/{segment(person_id)}"
         person = page.api.get("referrals", path)
@@ -202,6 +203,7 @@ class AdminPages:
         summary="Run the retention review now",
     )
     @signed_in(ADMIN)
+    @changed_once
     def admin_retention_run(self, page: Page):
         page.api.post("referrals", "/people/retention-review", {})
         return page.redirect("/admin/retention", done="retention-reviewed")
@@ -246,6 +248,7 @@ class AdminPages:
         summary="Record that a worker left",
     )
     @signed_in(ADMIN)
+    @changed_once
     def admin_worker_left(self, page: Page, worker_id: str):
         path = f"/workers/{segment(worker_id)}"
         worker = page.api.get("referrals", path)

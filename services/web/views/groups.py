@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from contracts.sessions import codes as session_codes
 from services.web.api import Refused, segment
-from services.web.app import CASEWORK, Page, made_once, signed_in
+from services.web.app import CASEWORK, Page, changed_once, made_once, signed_in
 from services.web.forms import Form
 from services.web.views import session_words as say
 from services.web.views.caseload import caseload, people_of, quoted
@@ -117,6 +117,7 @@ class GroupPages:
         summary="Give a person a place in the group, or on its waiting list when it is full",
     )
     @signed_in(*ROLES)
+    @changed_once
     def group_join(self, page: Page, group_id: str):
         form = Form(page.form, page.errors)
         person = form.text("join-person", "who joins", required=True)
@@ -131,6 +132,7 @@ class GroupPages:
         summary="Take a person off the group or its waiting list",
     )
     @signed_in(*ROLES)
+    @changed_once
     def group_leave(self, page: Page, group_id: str):
         form = Form(page.form, page.errors)
         body = {
@@ -149,6 +151,7 @@ class GroupPages:
         summary="Change the group's number of places",
     )
     @signed_in(*ROLES)
+    @changed_once
     def group_capacity(self, page: Page, group_id: str):
         form = Form(page.form, page.errors)
         body = {"capacity": form.number("capacity", "the number of places", 1, MOST_PLACES)}
@@ -163,6 +166,7 @@ class GroupPages:
         summary="Add a facilitator to the group, or take one off",
     )
     @signed_in(*ROLES)
+    @changed_once
     def group_facilitators(self, page: Page, group_id: str):
         form = Form(page.form, page.errors)
         if page.form.get("remove"):
@@ -183,6 +187,7 @@ class GroupPages:
         summary="Close the group",
     )
     @signed_in(*ROLES)
+    @changed_once
     def group_close(self, page: Page, group_id: str):
         form = Form(page.form, page.errors)
         body = {"reason": form.choice("close-reason", "why", session_codes.GROUP_CLOSING_REASONS)}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from contracts.sessions import codes as session_codes
 from contracts.sessions import measures
 from services.web.api import Refused, segment
-from services.web.app import CASEWORK, Page, made_once, signed_in, today
+from services.web.app import CASEWORK, Page, changed_once, made_once, signed_in, today
 from services.web.forms import Form, date_parts, posted_date_parts
 from services.web.views import session_words as say
 from services.web.views.caseload import names_of, quoted
@@ -131,6 +131,7 @@ class OutcomePages:
         summary="Record whether the person took up where they were signposted",
     )
     @signed_in(*CASEWORK, "partner_admin")
+    @changed_once
     def signposting_outcome(self, page: Page, person_id: str, signposting_id: str):
         form = Form(page.form, page.errors)
         field = f"outcome-{signposting_id}"

@@ -5,7 +5,7 @@ changing their details without overwriting someone else's change."""
 from __future__ import annotations
 
 from services.web.api import Refused, segment
-from services.web.app import Page, made_once, signed_in, today
+from services.web.app import Page, changed_once, made_once, signed_in, today
 from services.web.forms import Form, date_parts, posted_date_parts
 from services.web.views import people_found
 from services.web.views.chart import swemwbs_chart
@@ -241,6 +241,7 @@ class PeoplePages:
         summary="Save a person's changed details (refused if someone changed them meanwhile)",
     )
     @signed_in(*WORKING)
+    @changed_once
     def person_edited(self, page: Page, person_id: str):
         path = f"/people/{segment(person_id)}"
         person = page.api.get("referrals", path)

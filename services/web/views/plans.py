@@ -9,7 +9,7 @@ import uuid
 
 from contracts.sessions import codes as session_codes
 from services.web.api import Refused, segment
-from services.web.app import CASEWORK, Page, made_once, signed_in
+from services.web.app import CASEWORK, Page, changed_once, made_once, signed_in
 from services.web.forms import Form
 from services.web.views import session_words as say
 from services.web.views.caseload import caseload, names_of, people_of, quoted
@@ -174,6 +174,7 @@ class PlanPages:
         summary="Save the revised plan against the version shown",
     )
     @signed_in(*ROLES)
+    @changed_once
     def plan_revise_post(self, page: Page, plan_id: str):
         here = f"/plans/{segment(plan_id)}"
         plan = page.api.get("sessions", here)
@@ -206,6 +207,7 @@ class PlanPages:
         summary="Record a plan's review",
     )
     @signed_in(*ROLES)
+    @changed_once
     def plan_review(self, page: Page, plan_id: str):
         form = Form(page.form, page.errors)
         body = {
@@ -224,6 +226,7 @@ class PlanPages:
         summary="Change how often a plan is reviewed",
     )
     @signed_in(*ROLES)
+    @changed_once
     def plan_interval(self, page: Page, plan_id: str):
         form = Form(page.form, page.errors)
         days = form.number("interval", "how often it is reviewed, in days", 7, 366)
@@ -240,6 +243,7 @@ class PlanPages:
         summary="Close a plan",
     )
     @signed_in(*ROLES)
+    @changed_once
     def plan_close(self, page: Page, plan_id: str):
         form = Form(page.form, page.errors)
         body = {"reason": form.choice("close-reason", "why", session_codes.PLAN_CLOSING_REASONS)}

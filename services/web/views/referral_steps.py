@@ -13,6 +13,7 @@ from services.web.app import (
     CASEWORK,
     Page,
     PageRefused,
+    changed_once,
     signed_in,
     today,
     uk_date,
@@ -248,6 +249,7 @@ class ReferralStepPages:
         summary="Take one step of a referral (accept, allocate, discharge, ...)",
     )
     @signed_in(*WORKING)
+    @changed_once
     def referral_step_taken(self, page: Page, referral_id: str, step: str):
         referral, _ = self._referral_for(page, referral_id)
         chosen = _step(page, step, referral)
@@ -336,6 +338,7 @@ class ReferralStepPages:
         summary="Record the correction of a referral's date or coded detail",
     )
     @signed_in(*WORKING)
+    @changed_once
     def referral_corrected(self, page: Page, referral_id: str):
         referral, _ = self._referral_for(page, referral_id)
         version = page.form.get("version") or None

@@ -22,7 +22,7 @@ from contracts.safeguarding.codes import (
     STATES,
 )
 from services.web.api import Refused, segment
-from services.web.app import Page, path_with, signed_in, today
+from services.web.app import Page, changed_once, path_with, signed_in, today
 from services.web.forms import Form, posted_date_parts
 from services.web.staff import with_id
 from services.web.views.concern_words import CHOICES, step_in_words, texts_in_words
@@ -117,6 +117,7 @@ class SafeguardingPages:
         summary="Acknowledge a concern, regrading its severity if need be",
     )
     @signed_in(*LEADS)
+    @changed_once
     def acknowledge(self, page: Page, concern_id: str):
         form = Form(page.form, page.errors)
         severity = form.choice("ack_severity", "the severity", SEVERITIES)
@@ -138,6 +139,7 @@ class SafeguardingPages:
         summary="Decide what happens to a concern, or change the decision with a reason",
     )
     @signed_in(*LEADS)
+    @changed_once
     def decide(self, page: Page, concern_id: str):
         form = Form(page.form, page.errors)
         decision = form.choice("decision", "what happens next", DECISIONS)
@@ -173,6 +175,7 @@ class SafeguardingPages:
         summary="Add an action to a decided concern, with its owner and due date",
     )
     @signed_in(*LEADS)
+    @changed_once
     def add_action(self, page: Page, concern_id: str):
         form = Form(page.form, page.errors)
         body = {
@@ -195,6 +198,7 @@ class SafeguardingPages:
         summary="Complete an action (a lead, or the action's owner)",
     )
     @signed_in(*RAISERS)
+    @changed_once
     def complete_action(self, page: Page, concern_id: str, action_id: str):
         form = Form(page.form, page.errors)
         prefix = f"complete_{action_id}"
@@ -220,6 +224,7 @@ class SafeguardingPages:
         summary="Add a note to a concern",
     )
     @signed_in(*RAISERS)
+    @changed_once
     def add_note(self, page: Page, concern_id: str):
         form = Form(page.form, page.errors)
         body = {"text": form.text("note", "the note", required=True, max_length=10000)}
@@ -235,6 +240,7 @@ class SafeguardingPages:
         summary="Close a decided concern with its outcome",
     )
     @signed_in(*LEADS)
+    @changed_once
     def close(self, page: Page, concern_id: str):
         form = Form(page.form, page.errors)
         body = {
@@ -265,6 +271,7 @@ class SafeguardingPages:
         summary="Record who the person at risk is, once they are known",
     )
     @signed_in(*RAISERS)
+    @changed_once
     def identify_person(self, page: Page, concern_id: str):
         form = Form(page.form, page.errors)
         body = {"person_id": form.text("person_id", "the person's id", required=True)}

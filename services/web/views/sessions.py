@@ -10,7 +10,7 @@ import uuid
 from contracts.sessions import codes as session_codes
 from services.web import pages
 from services.web.api import Refused, segment
-from services.web.app import CASEWORK, Page, made_once, signed_in
+from services.web.app import CASEWORK, Page, changed_once, made_once, signed_in
 from services.web.forms import Form
 from services.web.views import session_words as say
 from services.web.views.caseload import names_of, quoted
@@ -175,6 +175,7 @@ class SessionPages:
         summary="Cancel a booked session",
     )
     @signed_in(*CASEWORK, "partner_admin")
+    @changed_once
     def session_cancel(self, page: Page, session_id: str):
         form = Form(page.form, page.errors)
         body = {
@@ -195,6 +196,7 @@ class SessionPages:
         summary="Void a session recorded in error, saying why",
     )
     @signed_in(*CASEWORK, "partner_admin")
+    @changed_once
     def session_void(self, page: Page, session_id: str):
         form = Form(page.form, page.errors)
         body = {
@@ -211,6 +213,7 @@ class SessionPages:
         summary="Correct a person's attendance at a session, saying why",
     )
     @signed_in(*CASEWORK, "partner_admin")
+    @changed_once
     def session_attendance(self, page: Page, session_id: str):
         form = Form(page.form, page.errors)
         body = {
@@ -231,6 +234,7 @@ class SessionPages:
         summary="Count, or correct the count of, the people at a drop-in who gave no name",
     )
     @signed_in(*CASEWORK, "partner_admin")
+    @changed_once
     def session_anonymous(self, page: Page, session_id: str):
         form = Form(page.form, page.errors)
         body = {"count": form.number("count", "how many came", 0, ANONYMOUS_MOST)}
@@ -250,6 +254,7 @@ class SessionPages:
         summary="Write a session's notes, or correct them saying why",
     )
     @signed_in(*CASEWORK, "partner_admin")
+    @changed_once
     def session_notes(self, page: Page, session_id: str):
         form = Form(page.form, page.errors)
         body = notes_of(form)
