@@ -228,6 +228,11 @@ RULE_WORDS: dict[str, str | Callable[[str], str]] = {
         f"A session with them was recorded before this date{_earliest(message)}, and that was "
         "the first contact. Record first contact on or before the day of that session"
     ),
+    "FirstContactCannotFollowAMeasureTaken": lambda message: (
+        f"A measure for this referral was taken before this date{_earliest(message)}, so they "
+        "had been met by then. Record first contact on or before that day, or void the measure "
+        "if it was recorded in error"
+    ),
     "DischargeCannotPrecedeASessionHeld": lambda message: (
         f"A session with them was recorded after this date{_earliest(message)}. Discharge them "
         "on or after that day, or void the session if it was recorded in error"
