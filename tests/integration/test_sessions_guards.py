@@ -275,3 +275,60 @@ def test_a_discharge_not_asking_to_close_closes_nothing(node):
     with db.transaction() as cur:
         OpenItemsClosing(sessions, PARTNER).apply(cur, discharged)
     assert [e.event_type for e in sessions.read_stream("session", session_id)] == ["SessionBooked"]
+
+
+# -- a session recorded with its attendance, in one append --------------------------------------
+
+
+def test_a_session_appended_with_its_attendance_is_projected_whole(node):
+    db, sessions, _ = node
+    group_id = a_group(sessions)
+    session_id = str(uuid.uuid4())
+    session = Session(session_id)
+    people = [str(uuid.uuid4()) for _ in range(3)]
+    events = session.record(
+        actual_start_at=START,
+        duration_minutes=90,
+        by=WORKER.user_id,
+        now=NOW,
+        kind="group",
+        mode="community_venue",
+        location="community_venue",
+        worker_ids=[WORKER.user_id],
+        group_id=group_id,
+        group_status="open",
+    )
+    for person in people:
+        events += session.record_attendance(
+            person_id=person, status="attended", by=WORKER.user_id, now=NOW
+        )
+    sessions.append("session", session_id, 0, events, context())
+    # and one more person, in an append of its own
+    late = str(uuid.uuid4())
+    more = session.record_attendance(person_id=late, status="attended", by=WORKER.user_id, now=NOW)
+    sessions.append("session", session_id, len(events), more, context())
+
+    with db.transaction() as cur:
+        cur.execute(
+            "SELECT version FROM sessions.session_list WHERE session_id = %s", (session_id,)
+        )
+        assert cur.fetchone() == (len(events) + 1,)
+        cur.execute(
+            "SELECT person_id::text FROM sessions.attendance WHERE session_id = %s", (session_id,)
+        )
+        assert sorted(row[0] for row in cur.fetchall()) == sorted([*people, late])
+        cur.execute(
+            "SELECT person_id::text, happened_at, detail FROM sessions.timeline"
+            " WHERE stream_id = %s AND event_type = 'AttendanceRecorded'",
+            (session_id,),
+        )
+        timeline = {row[0]: row[1:] for row in cur.fetchall()}
+    assert sorted(timeline) == sorted([*people, late])
+    for happened_at, detail in timeline.values():
+        assert happened_at == START
+        assert detail == {
+            "status": "attended",
+            "attendance_code": detail["attendance_code"],
+            "session_kind": "group",
+            "group_id": group_id,
+        }
