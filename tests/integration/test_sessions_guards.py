@@ -70,8 +70,14 @@ def a_group(sessions) -> str:
 
 def held_at(group_id: str, start: datetime) -> tuple[str, list[NewEvent]]:
     """A group session held at `start`, as the domain decides it when it saw no other."""
-    session_id = str(uuid.uuid4())
-    events = Session(session_id).record(
+    session, events = recorded(group_id, start)
+    return session.id, events
+
+
+def recorded(group_id: str, start: datetime) -> tuple[Session, list[NewEvent]]:
+    """`held_at`, with the session as the domain left it (to decide more on)."""
+    session = Session(str(uuid.uuid4()))
+    events = session.record(
         actual_start_at=start,
         duration_minutes=90,
         by=WORKER.user_id,
@@ -83,7 +89,7 @@ def held_at(group_id: str, start: datetime) -> tuple[str, list[NewEvent]]:
         group_id=group_id,
         group_status="open",
     )
-    return session_id, events
+    return session, events
 
 
 def test_two_sessions_of_a_group_at_one_start_appended_at_once_keep_one(node):
@@ -283,21 +289,9 @@ def test_a_discharge_not_asking_to_close_closes_nothing(node):
 def test_a_session_appended_with_its_attendance_is_projected_whole(node):
     db, sessions, _ = node
     group_id = a_group(sessions)
-    session_id = str(uuid.uuid4())
-    session = Session(session_id)
+    session, events = recorded(group_id, START)
+    session_id = session.id
     people = [str(uuid.uuid4()) for _ in range(3)]
-    events = session.record(
-        actual_start_at=START,
-        duration_minutes=90,
-        by=WORKER.user_id,
-        now=NOW,
-        kind="group",
-        mode="community_venue",
-        location="community_venue",
-        worker_ids=[WORKER.user_id],
-        group_id=group_id,
-        group_status="open",
-    )
     for person in people:
         events += session.record_attendance(
             person_id=person, status="attended", by=WORKER.user_id, now=NOW
